@@ -1,0 +1,71 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { FieldColumns } from './fields.js';
+
+/**
+ * rewards:      [B]     one scalar per sample
+ * groupIds:     [B]     samples of the same prompt share an id
+ * responseMask: [B, T]  1 on trained (model) tokens, 0 on prompt, padding and observations
+ * fields:       per-sample columns (e.g. selfConsistency), checked against `requiredFields`
+ */
+export interface AdvantageInput {
+  rewards: Float32Array;
+  groupIds: readonly string[];
+  responseMask: tf.Tensor2D;
+  fields: FieldColumns;
+  /** Discount for return-based estimators (REINFORCE++). */
+  gamma?: number;
+}
+
+export interface AdvantageEstimator {
+  readonly requiredFields: readonly string[];
+  /** → advantages [B, T], zero where the mask is zero. */
+  compute(input: AdvantageInput): tf.Tensor2D;
+}
+
+/**
+ * Normalisers of the whole (mini-)batch, so that a micro-batch's aggregate is its exact share of the
+ * batch loss (token-mean over all tokens of the batch, not a mean of per-micro-batch means).
+ */
+export interface AggregateNorm {
+  /** Masked tokens in the whole batch (token-mean). */
+  tokens?: number;
+  /** Rows in the whole batch (seq-mean-*). */
+  seqs?: number;
+}
+
+/** Reduces a per-token loss matrix [B, T] under a mask [B, T] to a scalar. */
+export interface LossAggregator {
+  /** Without `norm` the batch given is the whole batch. */
+  aggregate(lossMat: tf.Tensor2D, mask: tf.Tensor2D, norm?: AggregateNorm): tf.Scalar;
+}
+
+/**
+ * logProbs / oldLogProbs / advantages / responseMask: [B, T]
+ * fields: per-sample columns as tensors [B]
+ */
+export interface PolicyLossInput {
+  logProbs: tf.Tensor2D;
+  oldLogProbs: tf.Tensor2D;
+  advantages: tf.Tensor2D;
+  responseMask: tf.Tensor2D;
+  fields: Record<string, tf.Tensor1D>;
+  aggregator: LossAggregator;
+  /** [B, T] entropy of the policy, when the loss adds an entropy bonus. */
+  entropy?: tf.Tensor2D;
+}
+
+export interface PolicyLossOutput {
+  loss: tf.Scalar;
+  /** clip fractions (low/high), approx KL, ratio stats, ... as scalars. */
+  metrics: Record<string, tf.Scalar>;
+}
+
+export interface PolicyLoss {
+  readonly requiredFields: readonly string[];
+  compute(input: PolicyLossInput): PolicyLossOutput;
+}
+
+/** Per-token KL estimate between the policy and a reference: [B, T] → [B, T]. */
+export interface KlPenalty {
+  compute(logProbs: tf.Tensor2D, refLogProbs: tf.Tensor2D): tf.Tensor2D;
+}

@@ -1,0 +1,134 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** One chat message, as HF chat templates expect it. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+}
+
+/** Text <-> token ids. Implemented by the engine plugin (HF tokenizer.json or the tiny embedded one). */
+export interface Tokenizer {
+  readonly vocabSize: number;
+  /** Token ids that end a generation (e.g. `<|im_end|>`, `<|endoftext|>`). */
+  readonly eosIds: readonly number[];
+  readonly padId: number;
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+  /** Renders messages with the model's chat template; absent when the model has none. */
+  applyChatTemplate?(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
+}
+
+export interface SamplingParams {
+  maxNewTokens: number;
+  /** 0 means greedy. */
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
+  /** Generation stops right after any of these strings appears in the new text; the string is kept. */
+  stop?: string[];
+  /** Extra ids that end generation besides the tokenizer's `eosIds`. */
+  stopTokenIds?: number[];
+}
+
+export type FinishReason = 'stop' | 'eos' | 'length' | 'abort';
+
+export interface Completion {
+  /** New token ids only (the prompt is not repeated). */
+  tokenIds: number[];
+  text: string;
+  /** log p(token) under the sampling distribution's model (before temperature), one per token in `tokenIds`. */
+  logProbs: number[];
+  finishReason: FinishReason;
+  /** The stop string that ended generation, when `finishReason === 'stop'`. */
+  stopString?: string;
+}
+
+export interface GenerateOptions {
+  signal?: AbortSignal;
+  /**
+   * One key per prompt that remote engines use to keep all turns of a trajectory
+   * on the same endpoint (prefix-cache affinity). In-process engines ignore it.
+   */
+  affinityKeys?: string[];
+}
+
+/** Turns prompts (token ids) into completions. In-process (a Policy) or remote (OpenAI-compatible). */
+export interface RolloutEngine {
+  readonly tokenizer: Tokenizer;
+  /** prompts: one token-id array per sample; the result has the same length and order. */
+  generate(prompts: number[][], params: SamplingParams, opts?: GenerateOptions): Promise<Completion[]>;
+}
+
+/**
+ * A batch for log-prob computation / training. Sequences are right-padded to T.
+ *   inputIds:      [B, T]
+ *   attentionMask: [B, T]  1 for real tokens, 0 for padding
+ */
+export interface TokenBatch {
+  inputIds: number[][];
+  attentionMask: number[][];
+}
+
+/**
+ * What the policy hands the loss function for one micro-batch, inside the gradient tape.
+ *   logProbs: [b, T]  logProbs[i, t] = log p(inputIds[i, t] | inputIds[i, <t]); column 0 is 0.
+ *   entropy:  [b, T]  entropy of the next-token distribution that produced position t (column 0 is 0);
+ *                     only computed when `needEntropy` was asked for.
+ *   rows:     indices of this micro-batch's rows in the full batch, so the loss can slice its own tensors.
+ */
+export interface PolicyForward {
+  logProbs: tf.Tensor2D;
+  entropy?: tf.Tensor2D;
+  rows: number[];
+}
+
+export interface LossOutput {
+  loss: tf.Scalar;
+  /** Scalars to report, averaged over micro-batches by the policy. */
+  metrics?: Record<string, tf.Scalar | number>;
+}
+
+export interface TrainStepOptions {
+  /** Micro-batch size (rows) for gradient accumulation; the full batch when absent. */
+  microBatchSize?: number;
+  needEntropy?: boolean;
+  /**
+   * Learning rate for this step only, overriding the policy's own (the bootstrap stage pretrains
+   * at a far higher rate than RL uses later on the same instance). Absent: the policy's rate.
+   */
+  lr?: number;
+}
+
+export interface TrainStepStats {
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  step: number;
+  tokens: number;
+  metrics: Record<string, number>;
+}
+
+/**
+ * A trainable causal LM. Every tensor it creates inside `trainStep` is disposed before it returns.
+ */
+export interface Policy extends RolloutEngine {
+  /** Human-readable description (architecture, parameter count, backend) for logs and reports. */
+  describe(): Record<string, unknown>;
+  /** log p(token_t | tokens_<t) without gradients: one Float32Array of length T per row (column 0 is 0). */
+  computeLogProbs(batch: TokenBatch, opts?: { microBatchSize?: number }): Promise<Float32Array[]>;
+  /**
+   * One optimizer step: the loss function is called once per micro-batch inside the tape,
+   * gradients are accumulated (weighted by the micro-batch's share of rows), clipped and applied.
+   */
+  trainStep(
+    batch: TokenBatch,
+    lossFn: (fwd: PolicyForward) => LossOutput,
+    opts?: TrainStepOptions,
+  ): Promise<TrainStepStats>;
+  /** A frozen copy of the current weights (for KL against a reference). */
+  snapshot(): Promise<Policy>;
+  save(dir: string): Promise<void>;
+  load(dir: string): Promise<void>;
+  dispose(): void | Promise<void>;
+}

@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { PipelineStage, StageContext } from '../contracts/stage.js';
+import type { Registry } from '../plugin/registry.js';
+import type { ResolvedRecipe, StageSpec } from '../recipe/types.js';
+import { Logger } from '../util/logger.js';
+import type { ProgressFactory } from '../util/progress.js';
+import { gitCommit } from './provenance.js';
+import { RunDir, type RunState } from './run-dir.js';
+import { RunSession } from './session.js';
+
+export interface RunOptions {
+  runDir: string;
+  resume?: boolean;
+  log?: Logger;
+  progress?: ProgressFactory;
+  signal?: AbortSignal;
+  /** Version of the agent0 package, recorded in the resolved recipe. */
+  version?: string;
+}
+
+export interface RunResult {
+  runDir: string;
+  executed: string[];
+  skipped: string[];
+  summaries: RunState['summaries'];
+}
+
+interface Execution { key: string; section: 'setup' | 'loop' | 'teardown'; iteration: number; stage: StageSpec }
+
+/** The stage executions of a pipeline, in order: setup, then `loop` × iterations, then teardown. */
+export function plan(recipe: ResolvedRecipe): Execution[] {
+  const out: Execution[] = [];
+  for (const stage of recipe.pipeline.setup) out.push({ key: `setup/${stage.name}`, section: 'setup', iteration: 0, stage });
+  for (let i = 1; i <= recipe.pipeline.iterations; i++) {
+    for (const stage of recipe.pipeline.loop) out.push({ key: `iter-${i}/${stage.name}`, section: 'loop', iteration: i, stage });
+  }
+  for (const stage of recipe.pipeline.teardown) out.push({ key: `final/${stage.name}`, section: 'teardown', iteration: -1, stage });
+  return out;
+}
+
+function dirOf(key: string): string {
+  return key.replace('/', path.sep);
+}
+
+export function recipeHash(recipe: ResolvedRecipe): string {
+  const { provenance: _p, ...rest } = recipe;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
+}
+
+/** Runs a validated recipe's pipeline in a fresh child container, resumably. */
+export async function runPipeline(recipe: ResolvedRecipe, registry: Registry, opts: RunOptions): Promise<RunResult> {
+  const log = opts.log ?? new Logger();
+  const runDir = new RunDir(path.resolve(opts.runDir));
+  const hash = recipeHash(recipe);
+  const hasState = await runDir.exists('state.json');
+  if (hasState && !opts.resume) {
+    throw new Error(`${runDir.root} already holds a run; pass --resume to continue it, or choose another --run-dir`);
+  }
+  let state = await runDir.loadState();
+  if (hasState) {
+    const prev = await runDir.readJson<{ hash: string }>('run.json');
+    if (prev && prev.hash !== hash) {
+      throw new Error(`cannot resume ${runDir.root}: its recipe differs from this one (hash ${prev.hash} vs ${hash}); see recipe.resolved.yaml there`);
+    }
+    log.info(`resuming ${runDir.root}: ${state.done.length} stage(s) already done`);
+  } else {
+    await fs.mkdir(runDir.root, { recursive: true });
+    const meta = {
+      agent0: opts.version ?? 'unknown',
+      seed: recipe.seed,
+      gitCommit: await gitCommit(),
+      plugins: Object.fromEntries(registry.pluginMetas().map((m) => [m.name, m.version])),
+      createdAt: new Date().toISOString(),
+      hash,
+    };
+    await runDir.writeText('recipe.resolved.yaml', `# resolved by agent0 ${meta.agent0}; extends, --set and defaults applied\n${stringify({ _meta: meta, ...recipe })}`);
+    await runDir.writeJson('run.json', meta);
+    await runDir.saveState(state);
+  }
+
+  const session = new RunSession(recipe, registry, { runDir, log, progress: opts.progress, signal: opts.signal, checkpoints: state.checkpoints });
+  const executed: string[] = [];
+  const skipped: string[] = [];
+  try {
+    await session.attachSinks();
+    const steps = plan(recipe);
+    for (const [idx, ex] of steps.entries()) {
+      if (state.done.includes(ex.key)) {
+        skipped.push(ex.key);
+        continue;
+      }
+      opts.signal?.throwIfAborted();
+      log.info(`── stage ${idx + 1}/${steps.length}: ${ex.key} (${ex.stage.use})`);
+      const started = Date.now();
+      const ctx = await stageContext(session, runDir, ex, () => state, async (s) => { state = s; await runDir.saveState(s); });
+      const def = registry.get(ex.stage.use).def;
+      const stage = (await def.create(structuredClone(ex.stage.options), ctx)) as PipelineStage;
+      const result = await stage.run(ctx);
+      state = { ...state, done: [...state.done, ex.key], summaries: { ...state.summaries, [ex.key]: { ...(result?.summary ?? {}), seconds: Math.round((Date.now() - started) / 100) / 10 } } };
+      await runDir.saveState(state);
+      executed.push(ex.key);
+      log.info(`   ${ex.key} done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    }
+  } finally {
+    await session.close();
+  }
+  return { runDir: runDir.root, executed, skipped, summaries: state.summaries };
+}
+
+async function stageContext(
+  session: RunSession,
+  runDir: RunDir,
+  ex: Execution,
+  getState: () => RunState,
+  setState: (s: RunState) => Promise<void>,
+): Promise<StageContext> {
+  const dir = await runDir.ensure(dirOf(ex.key));
+  const base = session.makeContext(ex.stage.name);
+  const stateFile = path.join(dirOf(ex.key), 'stage-state.json');
+  return {
+    ...base,
+    iteration: ex.iteration,
+    key: ex.key,
+    dir,
+    outputDir(stageName: string, iteration = ex.iteration) {
+      const prefix = iteration === 0 ? 'setup' : iteration === -1 ? 'final' : `iter-${iteration}`;
+      return runDir.path(prefix, stageName);
+    },
+    loadState: <T>() => runDir.readJson<T>(stateFile),
+    saveState: <T>(s: T) => runDir.writeJson(stateFile, s),
+    async commitCheckpoint(name: string, ckptDir: string) {
+      const rel = path.relative(runDir.root, path.resolve(ckptDir));
+      const s = getState();
+      await setState({ ...s, checkpoints: { ...s.checkpoints, [name]: rel } });
+    },
+  };
+}

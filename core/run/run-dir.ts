@@ -1,0 +1,64 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { appendLines, readJson, readJsonl, writeAtomic, writeJsonAtomic } from '../util/atomic.js';
+
+export interface RunState {
+  /** Stage executions finished, by key ('setup/bootstrap', 'iter-1/curate', ...), in order. */
+  done: string[];
+  /** Latest committed checkpoint folder (relative to the run dir) per component instance. */
+  checkpoints: Record<string, string>;
+  /** Summaries returned by stages, by key. */
+  summaries: Record<string, Record<string, number | string>>;
+}
+
+/** A run's folder. Every write is atomic; `state.json` records what is finished so `--resume` skips it. */
+export class RunDir {
+  constructor(readonly root: string) {}
+
+  path(...parts: string[]): string {
+    return path.join(this.root, ...parts);
+  }
+
+  async ensure(...parts: string[]): Promise<string> {
+    const p = this.path(...parts);
+    await fs.mkdir(p, { recursive: true });
+    return p;
+  }
+
+  async writeText(rel: string, text: string): Promise<void> {
+    await writeAtomic(this.path(rel), text);
+  }
+
+  async writeJson(rel: string, value: unknown): Promise<void> {
+    await writeJsonAtomic(this.path(rel), value);
+  }
+
+  async readJson<T>(rel: string): Promise<T | undefined> {
+    return readJson<T>(this.path(rel));
+  }
+
+  async appendJsonl(rel: string, rows: unknown[]): Promise<void> {
+    await appendLines(this.path(rel), rows.map((r) => JSON.stringify(r)));
+  }
+
+  async readJsonl<T>(rel: string): Promise<T[]> {
+    return readJsonl<T>(this.path(rel));
+  }
+
+  async exists(rel: string): Promise<boolean> {
+    try {
+      await fs.access(this.path(rel));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async loadState(): Promise<RunState> {
+    return (await this.readJson<RunState>('state.json')) ?? { done: [], checkpoints: {}, summaries: {} };
+  }
+
+  async saveState(state: RunState): Promise<void> {
+    await this.writeJson('state.json', state);
+  }
+}

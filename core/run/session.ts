@@ -1,0 +1,143 @@
+// tsyringe needs the Reflect metadata polyfill loaded before it
+import 'reflect-metadata';
+import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
+import type { ComponentContext, ComponentTypes } from '../contracts/component.js';
+import type { ComponentKind } from '../contracts/kinds.js';
+import type { MetricRecord, MetricsSink } from '../contracts/metrics.js';
+import type { Session } from '../cli/command.js';
+import type { Registry } from '../plugin/registry.js';
+import type { ResolvedRecipe } from '../recipe/types.js';
+import { componentToken, TOKENS } from '../tokens.js';
+import { Logger } from '../util/logger.js';
+import { lineProgress, type ProgressFactory } from '../util/progress.js';
+import { Rng } from '../util/rng.js';
+import type { RunDir } from './run-dir.js';
+
+export interface SessionOptions {
+  runDir: RunDir;
+  log?: Logger;
+  progress?: ProgressFactory;
+  signal?: AbortSignal;
+  /** Checkpoint folders (relative to the run dir) to load into instances when they are built. */
+  checkpoints?: Record<string, string>;
+}
+
+interface Checkpointable { load(dir: string): Promise<void> }
+interface Disposable { dispose(): unknown }
+
+/** Writes every metric record to `metrics.jsonl` in the run dir, then to the recipe's own sinks. */
+class MetricsFanout implements MetricsSink {
+  readonly sinks: MetricsSink[] = [];
+  constructor(private readonly runDir: RunDir) {}
+  async log(record: MetricRecord): Promise<void> {
+    const row = { time: new Date().toISOString(), ...record };
+    await this.runDir.appendJsonl('metrics.jsonl', [row]);
+    for (const s of this.sinks) await s.log(row);
+  }
+  async flush(): Promise<void> {
+    for (const s of this.sinks) await s.flush?.();
+  }
+}
+
+/**
+ * One run's component instances in a tsyringe child container: each `components.<name>` is a
+ * lazily built singleton, so two runs in one process never share an instance.
+ */
+export class RunSession implements Session {
+  readonly container: DependencyContainer;
+  readonly context: ComponentContext;
+  readonly metrics: MetricsFanout;
+  private readonly built: { name: string; instance: unknown }[] = [];
+  private closed = false;
+  readonly log: Logger;
+  readonly progress: ProgressFactory;
+  readonly signal: AbortSignal;
+
+  constructor(readonly recipe: ResolvedRecipe, readonly registry: Registry, private readonly opts: SessionOptions) {
+    this.log = opts.log ?? new Logger();
+    this.progress = opts.progress ?? lineProgress(this.log);
+    this.signal = opts.signal ?? new AbortController().signal;
+    this.metrics = new MetricsFanout(opts.runDir);
+    const c = rootContainer.createChildContainer();
+    this.container = c;
+    c.register(TOKENS.Recipe, { useValue: recipe });
+    c.register(TOKENS.Registry, { useValue: registry });
+    c.register(TOKENS.RunDir, { useValue: opts.runDir });
+    c.register(TOKENS.Rng, { useValue: new Rng(recipe.seed) });
+    c.register(TOKENS.Logger, { useValue: this.log });
+    c.register(TOKENS.Metrics, { useValue: this.metrics });
+    c.register(TOKENS.Progress, { useValue: this.progress });
+    c.register(TOKENS.Signal, { useValue: this.signal });
+    for (const name of Object.keys(recipe.components)) {
+      c.register(componentToken(name), { useFactory: instanceCachingFactory(() => this.build(name)) });
+    }
+    this.context = this.makeContext('session');
+  }
+
+  /** Attaches the recipe's metrics-sink instances (call once after construction). */
+  async attachSinks(): Promise<void> {
+    for (const [name, spec] of Object.entries(this.recipe.components)) {
+      if (spec.use.startsWith('metrics-sink/')) this.metrics.sinks.push(await this.get(name, 'metrics-sink'));
+    }
+  }
+
+  makeContext(name: string): ComponentContext {
+    const get = (target: string, kind?: ComponentKind) => this.get(target, kind as ComponentKind);
+    return {
+      name,
+      runDir: this.opts.runDir,
+      rng: new Rng(this.recipe.seed, name),
+      seed: this.recipe.seed,
+      log: this.log.child(name),
+      metrics: this.metrics,
+      progress: this.progress,
+      signal: this.signal,
+      get: get as ComponentContext['get'],
+      has: (target: string) => target in this.recipe.components,
+    };
+  }
+
+  private async build(name: string): Promise<unknown> {
+    const spec = this.recipe.components[name];
+    if (!spec) throw new Error(`no component named '${name}'`);
+    const def = this.registry.get(spec.use).def;
+    const instance = await def.create(structuredClone(spec.options), this.makeContext(name));
+    this.built.push({ name, instance });
+    const ckpt = this.opts.checkpoints?.[name];
+    if (ckpt) {
+      if (typeof (instance as Partial<Checkpointable>).load !== 'function') throw new Error(`component '${name}' has a checkpoint but no load()`);
+      this.log.info(`loading ${name} from ${ckpt}`);
+      await (instance as Checkpointable).load(this.opts.runDir.path(ckpt));
+    }
+    return instance;
+  }
+
+  get<K extends ComponentKind>(name: string, kind: K): Promise<ComponentTypes[K]>;
+  get<T = unknown>(name: string): Promise<T>;
+  async get(name: string, kind?: ComponentKind): Promise<unknown> {
+    if (this.closed) throw new Error(`session is closed; cannot get '${name}'`);
+    const spec = this.recipe.components[name];
+    if (!spec) {
+      const names = Object.keys(this.recipe.components);
+      throw new Error(`no component named '${name}' under components: (defined: ${names.join(', ') || 'none'})`);
+    }
+    if (kind && !spec.use.startsWith(`${kind}/`)) {
+      throw new Error(`components.${name} is '${spec.use}', but a ${kind} is needed here`);
+    }
+    return this.container.resolve<Promise<unknown>>(componentToken(name));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.metrics.flush();
+    for (const { name, instance } of this.built.reverse()) {
+      try {
+        await (instance as Partial<Disposable>).dispose?.();
+      } catch (e) {
+        this.log.warn(`disposing ${name} failed: ${(e as Error).message}`);
+      }
+    }
+    await this.container.dispose();
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Evaluates + - * / ( ) on integers and decimals with a tiny recursive-descent parser:
+ * model-written input never reaches eval().
+ * @param {string} src
+ * @returns {number}
+ */
+export function calculate(src) {
+  const tokens = src.match(/\d+(?:\.\d+)?|[-+*/()]/g) ?? [];
+  if (tokens.join('') !== src.replace(/\s+/g, '')) throw new Error(`unexpected character in '${src}'`);
+  let i = 0;
+  const peek = () => tokens[i];
+  const next = () => tokens[i++];
+  const factor = () => {
+    const t = next();
+    if (t === '-') return -factor();
+    if (t === '(') {
+      const v = expr();
+      if (next() !== ')') throw new Error('missing )');
+      return v;
+    }
+    if (t === undefined || !/^\d/.test(t)) throw new Error(`expected a number, found ${t ?? 'the end'}`);
+    return Number(t);
+  };
+  const term = () => {
+    let v = factor();
+    while (peek() === '*' || peek() === '/') {
+      const op = next();
+      const r = factor();
+      if (op === '/' && r === 0) throw new Error('division by zero');
+      v = op === '*' ? v * r : v / r;
+    }
+    return v;
+  };
+  const expr = () => {
+    let v = term();
+    while (peek() === '+' || peek() === '-') v = next() === '+' ? v + term() : v - term();
+    return v;
+  };
+  const v = expr();
+  if (i !== tokens.length) throw new Error(`unexpected '${tokens[i]}'`);
+  return v;
+}

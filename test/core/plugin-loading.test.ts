@@ -1,0 +1,69 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { cliMain } from '../../core/index.js';
+import { testPlugin, writeRecipes } from './helpers.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const example = path.join(root, 'examples', 'plugin-example');
+
+/** The example imports 'agent0' as a peer dependency; link this checkout in as that package. */
+async function linkAgent0(): Promise<void> {
+  const nm = path.join(example, 'node_modules');
+  await fs.mkdir(nm, { recursive: true });
+  await fs.rm(path.join(nm, 'agent0'), { force: true, recursive: true });
+  await fs.symlink(root, path.join(nm, 'agent0'), 'dir');
+}
+
+async function cli(argv: string[], cwd: string) {
+  let out = '';
+  let err = '';
+  const code = await cliMain(argv, { builtins: [testPlugin], cwd, stdout: (s) => { out += s; }, stderr: (s) => { err += s; } });
+  return { code, out, err };
+}
+
+describe('third-party plugins', () => {
+  before(linkAgent0);
+
+  it('loads a plugin package named in a recipe and validates its options', async () => {
+    const rel = path.relative(path.join(root, 'test', 'fixtures', 'recipes'), example);
+    const recipe = path.join(root, 'test', 'fixtures', 'recipes', 'plugin-example.yaml');
+    expect((await fs.readFile(recipe, 'utf8'))).to.contain(rel);
+    const ok = await cli(['validate', recipe], root);
+    expect(ok.err).to.equal('');
+    expect(ok.code).to.equal(0);
+    const bad = await cli(['validate', recipe, '--set', 'components.penalty.options.budget=-3'], root);
+    expect(bad.code).to.equal(2);
+    expect(bad.err).to.contain('--set components.penalty.options.budget=-3: components.penalty.options.budget: expected a value >= 0, found integer -3');
+  });
+
+  it('lists the plugin\'s components and builds working instances from them', async () => {
+    const recipe = path.join(root, 'test', 'fixtures', 'recipes', 'plugin-example.yaml');
+    const listed = await cli(['plugins', '--json', '--recipe', recipe], root);
+    const ids = (JSON.parse(listed.out) as { id: string }[]).map((r) => r.id);
+    expect(ids).to.include.members(['tool/calculator', 'reward/length-penalty', 'tool/counter']);
+    const { DefaultCliEnv, createRegistry } = await import('../../core/index.js');
+    const env = new DefaultCliEnv(await createRegistry([testPlugin]), { builtins: [testPlugin], cwd: root });
+    const session = await env.openSession(await env.loadRecipe(recipe));
+    const calc = await session.get('calc', 'tool');
+    const action = calc.parseAction('Let me compute <calc>(2+3)*4 - 1/2</calc>');
+    expect(action).to.deep.equal({ valid: true, action: '(2+3)*4 - 1/2' });
+    expect(await calc.conductAction('t1', action.action as string)).to.deep.equal({ observation: '19.5', done: false, valid: true });
+    expect((await calc.conductAction('t1', '1/0')).observation).to.equal('error: division by zero');
+    const penalty = await session.get('penalty', 'reward');
+    const task = { id: 'q', problem: 'p' };
+    expect(await penalty.score([{ response: 'x'.repeat(15), task }, { response: 'short', task }])).to.deep.equal([
+      { reward: -0.5 * (15 - 10), parts: { overBudget: 5 } },
+      { reward: -0, parts: { overBudget: 0 } },
+    ]);
+    await session.close();
+  });
+
+  it('reports a plugin that is not installed, at the recipe\'s plugins key', async () => {
+    const dir = await writeRecipes({ 'r.yaml': 'plugins: [agent0-plugin-nope]\ncomponents: {}\npipeline: {}\n' });
+    const res = await cli(['validate', path.join(dir, 'r.yaml')], dir);
+    expect(res.code).to.equal(2);
+    expect(res.err).to.match(/plugins: plugin package 'agent0-plugin-nope' is not installed/);
+  });
+});

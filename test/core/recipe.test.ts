@@ -1,0 +1,142 @@
+import path from 'node:path';
+import { expect } from 'chai';
+import { loadRecipe, RecipeError, Registry } from '../../core/index.js';
+import { testPlugin, writeRecipes } from './helpers.js';
+
+const base = `name: t
+seed: 7
+components:
+  counter:
+    use: tool/counter
+    options:
+      label: a
+pipeline:
+  iterations: 2
+  loop:
+    - use: stage/touch
+`;
+
+async function problems(files: Record<string, string>, entry: string, sets: string[] = []): Promise<string> {
+  const dir = await writeRecipes(files);
+  const reg = new Registry();
+  reg.register(testPlugin);
+  try {
+    await loadRecipe(path.join(dir, entry), reg, sets, dir);
+  } catch (e) {
+    expect(e).to.be.instanceOf(RecipeError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a RecipeError');
+}
+
+describe('recipes', () => {
+  let reg: Registry;
+  beforeEach(() => {
+    reg = new Registry();
+    reg.register(testPlugin);
+  });
+
+  it('fills defaults, including stage names and component option defaults', async () => {
+    const dir = await writeRecipes({ 'r.yaml': base });
+    const r = await loadRecipe(path.join(dir, 'r.yaml'), reg, [], dir);
+    expect(r.seed).to.equal(7);
+    expect(r.plugins).to.deep.equal([]);
+    expect(r.components.counter?.options).to.deep.equal({ label: 'a', step: 1 });
+    expect(r.pipeline.loop[0]).to.deep.include({ name: 'touch', use: 'stage/touch' });
+    expect(r.pipeline.loop[0]?.options).to.deep.equal({ tool: 'counter', failAt: 0 });
+    expect(r.pipeline.setup).to.deep.equal([]);
+  });
+
+  it('names an unknown component with the closest match and the available ids', async () => {
+    const msg = await problems({ 'r.yaml': base.replace('tool/counter', 'tool/countr') }, 'r.yaml');
+    expect(msg).to.match(/^r\.yaml:5:10: components\.counter\.use: unknown component 'tool\/countr'\. Did you mean 'tool\/counter'\? Available tool components: tool\/counter/);
+  });
+
+  it('locates a wrong option type by file and line, with expected and found', async () => {
+    const msg = await problems({ 'r.yaml': base.replace('label: a', 'label: a\n      step: lots') }, 'r.yaml');
+    expect(msg).to.equal('r.yaml:8:13: components.counter.options.step: expected integer, found string "lots"');
+  });
+
+  it('reports a missing required option at its parent', async () => {
+    const msg = await problems({ 'r.yaml': base.replace('    options:\n      label: a\n', '') }, 'r.yaml');
+    expect(msg).to.match(/components\.counter\.options: missing required option 'label'/);
+  });
+
+  it('suggests the right spelling for an unknown option', async () => {
+    const msg = await problems({ 'r.yaml': base.replace('label: a', 'label: a\n      stpe: 2') }, 'r.yaml');
+    expect(msg).to.contain("r.yaml:8:7: components.counter.options.stpe: unknown option 'stpe'. Did you mean 'step'?");
+  });
+
+  it('collects every problem, not just the first', async () => {
+    const msg = await problems({ 'r.yaml': base.replace('label: a', 'label: 3\n      step: 0') }, 'r.yaml');
+    expect(msg.split('\n')).to.have.length(2);
+    expect(msg).to.contain('expected string, found integer 3');
+    expect(msg).to.contain('step: expected a value >= 1, found integer 0');
+  });
+
+  it('merges extends (deep for maps, whole for lists) and locates errors in the child file', async () => {
+    const files = {
+      'base.yaml': base,
+      'child.yaml': 'extends: base.yaml\nseed: 9\ncomponents:\n  counter:\n    options:\n      step: 3\n',
+      'bad.yaml': 'extends: base.yaml\ncomponents:\n  counter:\n    options:\n      step: -1\n',
+    };
+    const dir = await writeRecipes(files);
+    const r = await loadRecipe(path.join(dir, 'child.yaml'), reg, [], dir);
+    expect(r.seed).to.equal(9);
+    expect(r.components.counter?.options).to.deep.equal({ label: 'a', step: 3 });
+    expect(r.provenance.files).to.deep.equal(['base.yaml', 'child.yaml']);
+    const msg = await problems(files, 'bad.yaml');
+    expect(msg).to.match(/^bad\.yaml:5:13: components\.counter\.options\.step/);
+  });
+
+  it('replaces a component whole when an override changes its `use`', async () => {
+    const two = `${base}  setup:\n    - use: stage/touch\n      name: first\n`;
+    const dir = await writeRecipes({ 'b.yaml': two.replace('tool/counter', 'stage/touch').replace('label: a', 'failAt: 3'), 'c.yaml': 'extends: b.yaml\ncomponents:\n  counter:\n    use: tool/counter\n    options:\n      label: z\n' });
+    const r = await loadRecipe(path.join(dir, 'c.yaml'), reg, [], dir);
+    expect(r.components.counter).to.deep.equal({ use: 'tool/counter', options: { label: 'z', step: 1 } });
+  });
+
+  it('detects extends cycles and names the chain', async () => {
+    const msg = await problems({ 'a.yaml': 'extends: b.yaml\n', 'b.yaml': 'extends: c.yaml\n', 'c.yaml': 'extends: a.yaml\n' }, 'a.yaml');
+    expect(msg).to.contain('extends cycle: a.yaml → b.yaml → c.yaml → a.yaml');
+  });
+
+  it('applies --set with YAML-parsed values and array indices', async () => {
+    const dir = await writeRecipes({ 'r.yaml': base });
+    const r = await loadRecipe(path.join(dir, 'r.yaml'), reg, ['seed=11', 'components.counter.options.step=4', 'pipeline.loop.0.options.failAt=2', 'pipeline.iterations=5'], dir);
+    expect(r.seed).to.equal(11);
+    expect(r.components.counter?.options.step).to.equal(4);
+    expect(r.pipeline.loop[0]?.options.failAt).to.equal(2);
+    expect(r.pipeline.iterations).to.equal(5);
+  });
+
+  it('rejects a bad --set clearly and attributes type errors to the override', async () => {
+    expect(await problems({ 'r.yaml': base }, 'r.yaml', ['seed'])).to.contain("--set seed: (recipe): expected key.path=value, found no '='");
+    expect(await problems({ 'r.yaml': base }, 'r.yaml', ['a..b=1'])).to.contain('empty segment');
+    expect(await problems({ 'r.yaml': base }, 'r.yaml', ['seed=[1'])).to.contain('value is not valid YAML');
+    expect(await problems({ 'r.yaml': base }, 'r.yaml', ['seed.x=1'])).to.contain('cannot set a key inside a number value');
+    expect(await problems({ 'r.yaml': base }, 'r.yaml', ['components.counter.options.step=many'])).to.equal(
+      '--set components.counter.options.step=many: components.counter.options.step: expected integer, found string "many"',
+    );
+  });
+
+  it('checks references to other instances by kind', async () => {
+    const msg = await problems({ 'r.yaml': base.replace('    - use: stage/touch', '    - use: stage/touch\n      options:\n        tool: countr') }, 'r.yaml');
+    expect(msg).to.contain("pipeline.loop.0.options.tool: expected the name of a tool instance under components (counter), found string \"countr\". Did you mean 'counter'?");
+  });
+
+  it('requires stage components in the pipeline', async () => {
+    const msg = await problems({ 'r.yaml': base.replace('- use: stage/touch', '- use: tool/counter') }, 'r.yaml');
+    expect(msg).to.contain("expected a stage component, found 'tool/counter' (a tool)");
+  });
+
+  it('reports YAML syntax errors with a line', async () => {
+    const msg = await problems({ 'r.yaml': 'components: {\n  a: [\n' }, 'r.yaml');
+    expect(msg).to.match(/^r\.yaml:\d+:\d+: \(recipe\): invalid YAML/);
+  });
+
+  it('rejects unknown top-level keys with a suggestion', async () => {
+    const msg = await problems({ 'r.yaml': `${base}sead: 3\n` }, 'r.yaml');
+    expect(msg).to.contain("r.yaml:12:1: sead: unknown option 'sead'. Did you mean 'seed'?");
+  });
+});
