@@ -35,3 +35,6 @@ export * from './run/pipeline.js';
 export * from './cli/command.js';
 export { createRegistry, DefaultCliEnv } from './cli/env.js';
 export { main as cliMain } from './cli/main.js';
+export * from './testkit/index.js';
+export * from './util/majority.js';
+export * from './train/rl-step.js';

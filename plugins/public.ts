@@ -5,3 +5,4 @@
 export * from '../core/index.js';
 export { builtinPlugins } from './index.js';
 export * from './algorithms/public.js';
+export * from './arith-world/public.js';

@@ -17,4 +17,11 @@ export interface TaskSource {
   /** Named splits this source offers (e.g. 'train', 'easy', 'hard'). */
   splits(): string[];
   load(split: string, opts?: { limit?: number; seed?: number }): Promise<Task[]>;
+  /**
+   * Optional: measures of a problem text's difficulty (e.g. digits, operations), so reports can
+   * show how hard generated questions are. Undefined when the text is not of this world.
+   */
+  difficulty?(problem: string): Record<string, number> | undefined;
+  /** Optional: the true answer of a problem text, for reporting pseudo-label accuracy only. */
+  solve?(problem: string): string | undefined;
 }

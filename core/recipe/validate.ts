@@ -104,7 +104,7 @@ export function ajvProblems(errors: ErrorObject[], data: unknown, prefix: (strin
 function collectRefs(schema: unknown, data: unknown, parts: (string | number)[], out: { parts: (string | number)[]; kind: string; value: unknown }[]): void {
   if (!schema || typeof schema !== 'object') return;
   const s = schema as Record<string, unknown>;
-  if (typeof s['x-ref'] === 'string' && data !== undefined) out.push({ parts, kind: s['x-ref'] as string, value: data });
+  if (typeof s['x-ref'] === 'string' && data !== undefined && data !== null) out.push({ parts, kind: s['x-ref'] as string, value: data });
   if (s.properties && data && typeof data === 'object' && !Array.isArray(data)) {
     for (const [k, sub] of Object.entries(s.properties as Record<string, unknown>)) collectRefs(sub, (data as Record<string, unknown>)[k], [...parts, k], out);
   }

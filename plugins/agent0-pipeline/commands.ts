@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { RunDir, type CliCommand } from '../../core/index.js';
+import { evaluateTasks } from './evaluation.js';
+import { buildReport } from './report/build.js';
+import { DEFAULT_NOTE } from './stages/report.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** configs/ of the agent0 package (one level deeper when running from dist/). */
+export function configPath(name: string): string {
+  const up = here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..';
+  return path.resolve(here, up, 'configs', name);
+}
+
+export const reportCommand: CliCommand = {
+  name: 'report',
+  summary: 'rebuild report.md and plots of a run folder',
+  usage: 'agent0 report <run-dir>',
+  async run(args, env) {
+    const { positionals } = parseArgs({ args, allowPositionals: true });
+    if (positionals.length !== 1) { env.stderr(`usage: ${this.usage}`); return 2; }
+    await buildReport(new RunDir(path.resolve(positionals[0] as string)), { baseline: 'baseline', evaluate: 'evaluate', generate: 'generate', curate: 'curate', title: 'Agent0 run report', note: DEFAULT_NOTE });
+    env.stdout(path.join(positionals[0] as string, 'report.md'));
+    return 0;
+  },
+};
+
+export const evalCommand: CliCommand = {
+  name: 'eval',
+  summary: 'evaluate a saved policy on a benchmark file (greedy pass@1, mean@k / maj@k)',
+  usage: 'agent0 eval --checkpoint DIR --benchmark FILE [--k N] [--no-tools] [--limit N] [--out DIR] [--recipe R] [--set k=v ...]',
+  async run(args, env) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        checkpoint: { type: 'string' }, benchmark: { type: 'string' }, k: { type: 'string', default: '0' },
+        'no-tools': { type: 'boolean' }, limit: { type: 'string' }, out: { type: 'string' }, recipe: { type: 'string' },
+        set: { type: 'string', multiple: true },
+      },
+    });
+    if (!values.checkpoint || !values.benchmark) { env.stderr(`usage: ${this.usage}`); return 2; }
+    const k = Number(values.k);
+    if (!Number.isInteger(k) || k < 0) { env.stderr(`--k: expected a non-negative integer, found '${values.k}'`); return 2; }
+    const recipeFile = values.recipe ?? configPath('eval.yaml');
+    const sets = [
+      `components.executor.options.path=${JSON.stringify(path.resolve(values.checkpoint))}`,
+      `components.benchmark.options.splits={bench: ${JSON.stringify(path.resolve(values.benchmark))}}`,
+      ...(values.set ?? []),
+    ];
+    const recipe = await env.loadRecipe(recipeFile, sets);
+    const session = await env.openSession(recipe);
+    try {
+      const executor = await session.get('executor', 'policy');
+      const loop = values['no-tools'] ? undefined : await session.get('executor_loop', 'agent-loop');
+      const verifier = await session.get('verifier', 'verifier');
+      const source = await session.get('benchmark', 'task-source');
+      const tasks = await source.load('bench', values.limit ? { limit: Number(values.limit) } : {});
+      const progress = session.context.progress('eval', tasks.length, 'item');
+      const opts = (recipe.pipeline.loop.find((s) => s.use === 'stage/evaluate')?.options ?? {}) as Record<string, unknown>;
+      const res = await evaluateTasks(executor, loop, verifier, tasks, {
+        executorPrompt: String(opts.executorPrompt ?? 'Problem: {problem}\nSolution:\n'),
+        chat: Boolean(opts.chat ?? false),
+        maxNewTokens: Number(opts.maxNewTokens ?? 512),
+        k,
+        sampling: (opts.sampling as never) ?? { temperature: 0.7, topP: 0.9, topK: 0, maxNewTokens: 512 },
+        rolloutBatch: Number(opts.rolloutBatch ?? 32),
+        stop: (opts.stop as string[] | undefined) ?? [],
+        seed: recipe.seed,
+      }, (n) => progress.tick(n));
+      progress.done({ accuracy: res.summary.accuracy });
+      const out = new RunDir(path.resolve(values.out ?? path.join('runs', 'eval', path.basename(values.benchmark).replace(/\.[^.]+$/, ''))));
+      await out.writeText('items.jsonl', res.items.map((x) => JSON.stringify(x)).join('\n') + '\n');
+      await out.writeJson('summary.json', { checkpoint: values.checkpoint, benchmark: values.benchmark, tools: !values['no-tools'], ...res.summary });
+      env.stdout(JSON.stringify({ out: out.root, tools: !values['no-tools'], ...res.summary }));
+      return 0;
+    } finally {
+      await session.close();
+    }
+  },
+};

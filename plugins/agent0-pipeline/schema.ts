@@ -1,0 +1,53 @@
+import type { SamplingParams } from '../../core/index.js';
+
+export interface SamplingOptions {
+  temperature: number;
+  topP: number;
+  topK: number;
+  maxNewTokens: number;
+}
+
+export function samplingSchema(d: Partial<SamplingOptions> = {}) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      temperature: { type: 'number', minimum: 0, default: d.temperature ?? 1.0 },
+      topP: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: d.topP ?? 1.0 },
+      topK: { type: 'integer', minimum: 0, default: d.topK ?? 0, description: '0 disables top-k' },
+      maxNewTokens: { type: 'integer', minimum: 1, default: d.maxNewTokens ?? 128 },
+    },
+  };
+}
+
+export function toSampling(o: SamplingOptions, seed: number, stop?: string[]): SamplingParams {
+  return { temperature: o.temperature, topP: o.topP, topK: o.topK || undefined, maxNewTokens: o.maxNewTokens, seed, stop };
+}
+
+export const ref = (kind: string, description: string, dflt?: string) => ({ type: 'string', 'x-ref': kind, description, ...(dflt === undefined ? {} : { default: dflt }) });
+/** A reference that may be null (the piece is then left out). */
+export const optionalRef = (kind: string, description: string, dflt: string | null = null) => ({ type: ['string', 'null'], 'x-ref': kind, default: dflt, description });
+
+/** The RL update's pieces, shared by the curriculum and executor training stages. */
+export const rlSchema = {
+  advantage: ref('advantage', 'advantage estimator instance', 'advantage'),
+  loss: ref('policy-loss', 'policy loss instance', 'policy_loss'),
+  lossAgg: ref('loss-agg', 'loss aggregation instance', 'loss_agg'),
+  kl: optionalRef('kl', 'KL penalty instance (null: no KL loss term)', 'kl'),
+  klCoef: { type: 'number', minimum: 0, default: 0.01 },
+  microBatchSize: { type: 'integer', minimum: 1, default: 16 },
+  ppoEpochs: { type: 'integer', minimum: 1, default: 1 },
+  entropyCoef: { type: 'number', minimum: 0, default: 0 },
+} as const;
+
+export interface RlOptions {
+  advantage: string;
+  loss: string;
+  lossAgg: string;
+  kl: string | null;
+  klCoef: number;
+  microBatchSize: number;
+  ppoEpochs: number;
+  entropyCoef: number;
+}

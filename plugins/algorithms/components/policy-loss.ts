@@ -1,0 +1,119 @@
+import * as tf from '@tensorflow/tfjs';
+import { defineComponent, MissingFieldError } from '../../../core/index.js';
+import type { ComponentDefinition, PolicyLoss, PolicyLossInput, PolicyLossOutput } from '../../../core/index.js';
+import { maskedMean, tidyResult } from '../math/masked.js';
+import { adpoLoss, gspoLoss, ppoClipLoss, type TokenLoss } from '../math/policy-loss.js';
+
+/**
+ * Aggregates the token loss with the input's aggregator, subtracts the entropy bonus
+ * (entropy_coeff · aggregated entropy) and reports pg_loss / entropy beside the loss's own metrics.
+ */
+function finish(id: string, input: PolicyLossInput, tok: TokenLoss, entropyCoeff: number): PolicyLossOutput {
+  return tidyResult(() => {
+    const pg = input.aggregator.aggregate(tok.lossMat, input.responseMask);
+    const metrics: Record<string, tf.Scalar> = { ...tok.metrics, pg_loss: tf.clone(pg) };
+    let loss: tf.Scalar = pg;
+    if (entropyCoeff !== 0 && !input.entropy) {
+      throw new Error(`${id}: entropy_coeff is ${entropyCoeff} but the batch has no entropy (train with needEntropy)`);
+    }
+    if (input.entropy) {
+      metrics.entropy = maskedMean(input.entropy, input.responseMask);
+      if (entropyCoeff !== 0) loss = tf.sub(pg, tf.mul(entropyCoeff, input.aggregator.aggregate(input.entropy, input.responseMask))) as tf.Scalar;
+    }
+    return { loss, metrics };
+  });
+}
+
+function fieldValues(input: PolicyLossInput, field: string, id: string): Float32Array {
+  const col = input.fields[field];
+  if (!col) throw new MissingFieldError(field, id, 0);
+  const v = col.dataSync() as Float32Array;
+  const bad = v.findIndex((x) => Number.isNaN(x));
+  if (bad >= 0) throw new MissingFieldError(field, id, bad);
+  if (v.length !== input.responseMask.shape[0]) throw new Error(`${id}: field '${field}' has ${v.length} rows, batch ${input.responseMask.shape[0]}`);
+  return v;
+}
+
+const entropyCoeff = { type: 'number', default: 0, description: 'entropy bonus: loss -= entropy_coeff · aggregated entropy' };
+const clipC = { type: 'number', nullable: true, default: null, description: 'dual clip c > 1 for A < 0 (null: off)' };
+const nullableClip = { type: 'number', nullable: true, minimum: 0, default: null };
+
+function lossOf(id: string, requiredFields: string[], f: (input: PolicyLossInput) => TokenLoss, ent: number): PolicyLoss {
+  return { requiredFields, compute: (input) => tidyResult(() => finish(id, input, f(input), ent)) };
+}
+
+interface VanillaOptions { clip_ratio: number; clip_ratio_low: number | null; clip_ratio_high: number | null; clip_ratio_c: number | null; entropy_coeff: number }
+interface DapoOptions { clip_ratio_low: number; clip_ratio_high: number; clip_ratio_c: number | null; entropy_coeff: number }
+interface AdpoOptions { field: string; clip_ratio: number; clip_ratio_high_boost: number; s_lo: number; s_hi: number; clip_high_form: 'linear' | 'inverse'; entropy_coeff: number }
+
+export const policyLossComponents: ComponentDefinition[] = [
+  defineComponent({
+    kind: 'policy-loss', name: 'vanilla',
+    description: 'PPO clip: max(-A r, -A clip(r, 1 - eps_low, 1 + eps_high)), optional dual clip',
+    options: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        clip_ratio: { type: 'number', minimum: 0, default: 0.2 },
+        clip_ratio_low: { ...nullableClip, description: 'eps_low (null: clip_ratio)' },
+        clip_ratio_high: { ...nullableClip, description: 'eps_high (null: clip_ratio)' },
+        clip_ratio_c: clipC,
+        entropy_coeff: entropyCoeff,
+      },
+    },
+    create: (o: VanillaOptions) => lossOf('policy-loss/vanilla', [], (i) => ppoClipLoss(i.logProbs, i.oldLogProbs, i.advantages, i.responseMask, {
+      clipLow: o.clip_ratio_low ?? o.clip_ratio, clipHigh: o.clip_ratio_high ?? o.clip_ratio, clipRatioC: o.clip_ratio_c,
+    }), o.entropy_coeff),
+  }),
+  defineComponent({
+    kind: 'policy-loss', name: 'dapo',
+    description: 'DAPO clip-higher: PPO clip with eps_low 0.2, eps_high 0.28 (pair with loss-agg/token-mean)',
+    options: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        clip_ratio_low: { type: 'number', minimum: 0, default: 0.2 },
+        clip_ratio_high: { type: 'number', minimum: 0, default: 0.28 },
+        clip_ratio_c: clipC,
+        entropy_coeff: entropyCoeff,
+      },
+    },
+    create: (o: DapoOptions) => lossOf('policy-loss/dapo', [], (i) => ppoClipLoss(i.logProbs, i.oldLogProbs, i.advantages, i.responseMask, {
+      clipLow: o.clip_ratio_low, clipHigh: o.clip_ratio_high, clipRatioC: o.clip_ratio_c,
+    }), o.entropy_coeff),
+  }),
+  defineComponent({
+    kind: 'policy-loss', name: 'gspo',
+    description: 'GSPO: clip on the sequence ratio exp(mean_t log-ratio) (pair with loss-agg/seq-mean-token-mean)',
+    options: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        clip_ratio_low: { type: 'number', minimum: 0, default: 3e-4 },
+        clip_ratio_high: { type: 'number', minimum: 0, default: 4e-4 },
+        entropy_coeff: entropyCoeff,
+      },
+    },
+    create: (o: { clip_ratio_low: number; clip_ratio_high: number; entropy_coeff: number }) => lossOf('policy-loss/gspo', [], (i) =>
+      gspoLoss(i.logProbs, i.oldLogProbs, i.advantages, i.responseMask, { clipLow: o.clip_ratio_low, clipHigh: o.clip_ratio_high }), o.entropy_coeff),
+  }),
+  defineComponent({
+    kind: 'policy-loss', name: 'adpo',
+    description: "ADPO: PPO clip with lower 1 - eps and per-sample upper 1 + eps_high(s) from the task's self-consistency s",
+    options: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        field: { type: 'string', default: 'selfConsistency', description: 'per-sample field holding s' },
+        clip_ratio: { type: 'number', minimum: 0, default: 0.2, description: 'eps (lower clip, and the upper clip at s >= s_hi)' },
+        clip_ratio_high_boost: { type: 'number', minimum: 0, default: 0.1, description: 'b: extra upper clip at s <= s_lo (linear form)' },
+        s_lo: { type: 'number', default: 0.3 },
+        s_hi: { type: 'number', default: 0.8 },
+        clip_high_form: { enum: ['linear', 'inverse'], default: 'linear', description: "'linear' (public code) or 'inverse' (paper: eps_high ∝ 1/s)" },
+        entropy_coeff: entropyCoeff,
+      },
+    },
+    create: (o: AdpoOptions) => {
+      if (!(o.s_hi > o.s_lo)) throw new Error(`policy-loss/adpo: s_hi (${o.s_hi}) must exceed s_lo (${o.s_lo})`);
+      return lossOf('policy-loss/adpo', [o.field], (i) => adpoLoss(i.logProbs, i.oldLogProbs, i.advantages, i.responseMask,
+        fieldValues(i, o.field, 'policy-loss/adpo'),
+        { clipRatio: o.clip_ratio, clipHighBoost: o.clip_ratio_high_boost, sLo: o.s_lo, sHi: o.s_hi, form: o.clip_high_form }), o.entropy_coeff);
+    },
+  }),
+];

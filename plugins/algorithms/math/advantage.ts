@@ -1,0 +1,128 @@
+import * as tf from '@tensorflow/tfjs';
+import { maskedWhitenRows, maskRows } from './masked.js';
+
+/*
+ * Outcome-reward advantage estimators. Inputs: rewards [B], groupIds [B], responseMask [B, T].
+ * Group statistics are computed in float64; the result is a float32 tensor [B, T], 0 off the mask.
+ */
+
+export interface GroupStats {
+  /** Per row: its group's mean, unbiased std and size. A group of one has mean 0, std 1. */
+  mean: Float64Array;
+  std: Float64Array;
+  size: Int32Array;
+}
+
+export function groupStats(rewards: ArrayLike<number>, groupIds: readonly string[]): GroupStats {
+  if (groupIds.length !== rewards.length) throw new Error(`groupIds has ${groupIds.length} entries, rewards ${rewards.length}`);
+  const members = new Map<string, number[]>();
+  groupIds.forEach((g, i) => { const m = members.get(g); if (m) m.push(i); else members.set(g, [i]); });
+  const B = rewards.length;
+  const out: GroupStats = { mean: new Float64Array(B), std: new Float64Array(B), size: new Int32Array(B) };
+  for (const rows of members.values()) {
+    const n = rows.length;
+    let mean = 0, std = 1;
+    if (n > 1) {
+      mean = rows.reduce((a, i) => a + rewards[i], 0) / n;
+      std = Math.sqrt(rows.reduce((a, i) => a + (rewards[i] - mean) ** 2, 0) / (n - 1));
+    }
+    for (const i of rows) { out.mean[i] = mean; out.std[i] = std; out.size[i] = n; }
+  }
+  return out;
+}
+
+/** scores[i] on every masked position of row i: [B] → [B, T]. */
+export function broadcastScores(scores: ArrayLike<number>, mask: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.mul(tf.tensor2d(Array.from(scores), [scores.length, 1]), tf.cast(tf.greater(mask, 0), 'float32')) as tf.Tensor2D);
+}
+
+export interface GrpoOptions {
+  /** Divide by the group std (GRPO) or not (Dr. GRPO). */
+  normByStd?: boolean;
+  epsilon?: number;
+}
+
+/** GRPO: A_i = (r_i - mean_g) / (std_g + eps), or r_i - mean_g without std normalisation. */
+export function grpoScores(rewards: ArrayLike<number>, groupIds: readonly string[], opts: GrpoOptions = {}): Float64Array {
+  const { normByStd = true, epsilon = 1e-6 } = opts;
+  const g = groupStats(rewards, groupIds);
+  return Float64Array.from(rewards, (r, i) => (normByStd ? (r - g.mean[i]) / (g.std[i] + epsilon) : r - g.mean[i]));
+}
+
+export function grpoAdvantage(rewards: ArrayLike<number>, groupIds: readonly string[], mask: tf.Tensor2D, opts: GrpoOptions = {}): tf.Tensor2D {
+  return broadcastScores(grpoScores(rewards, groupIds, opts), mask);
+}
+
+/** RLOO: A_i = r_i - mean_{j≠i} r_j = n/(n-1) · (r_i - mean_g); a group of one keeps r_i (baseline 0). */
+export function rlooScores(rewards: ArrayLike<number>, groupIds: readonly string[]): Float64Array {
+  const g = groupStats(rewards, groupIds);
+  return Float64Array.from(rewards, (r, i) => (g.size[i] > 1 ? (g.size[i] / (g.size[i] - 1)) * (r - g.mean[i]) : r));
+}
+
+export function rlooAdvantage(rewards: ArrayLike<number>, groupIds: readonly string[], mask: tf.Tensor2D): tf.Tensor2D {
+  return broadcastScores(rlooScores(rewards, groupIds), mask);
+}
+
+export interface AdpoScaleOptions {
+  sLo?: number;
+  sHi?: number;
+  aMin?: number;
+}
+
+function unitClip(x: number): number {
+  return Math.min(1, Math.max(0, x));
+}
+
+/**
+ * ADPO advantage scale: a_min + (1 - a_min) · clip((s - s_lo)/(s_hi - s_lo), 0, 1), written as
+ * 1 - (1 - a_min)(1 - c) so that s ≥ s_hi gives exactly 1 (ADPO = GRPO there).
+ */
+export function adpoScale(s: number, opts: AdpoScaleOptions = {}): number {
+  const { sLo = 0.3, sHi = 0.8, aMin = 0.6 } = opts;
+  const c = unitClip((s - sLo) / (sHi - sLo));
+  return 1 - (1 - aMin) * (1 - c);
+}
+
+/** ADPO: GRPO advantage of each sample times adpoScale(its task's self-consistency). */
+export function adpoAdvantage(
+  rewards: ArrayLike<number>, groupIds: readonly string[], mask: tf.Tensor2D,
+  selfConsistency: ArrayLike<number>, opts: GrpoOptions & AdpoScaleOptions = {},
+): tf.Tensor2D {
+  const a = grpoScores(rewards, groupIds, opts);
+  return broadcastScores(a.map((v, i) => v * adpoScale(selfConsistency[i], opts)), mask);
+}
+
+/**
+ * Discounted returns of an outcome reward placed on the last model token of each row. Tokens off the
+ * mask (observations in the middle of a multi-turn response, prompt, padding) carry no reward, are not
+ * counted as steps, and pass the return through unchanged: G_t = γ^(model tokens after t) · r on the
+ * mask, 0 off it. (Resetting the return at every masked token would zero every turn before a tool call.)
+ */
+export function discountedReturnRows(rewards: ArrayLike<number>, mask: number[][], gamma = 1): number[][] {
+  return mask.map((row, i) => {
+    const out = new Array<number>(row.length).fill(0);
+    let g = 0, seenLast = false;
+    for (let t = row.length - 1; t >= 0; t--) {
+      if (row[t] <= 0) continue;
+      g = seenLast ? gamma * g : rewards[i];
+      seenLast = true;
+      out[t] = g;
+    }
+    return out;
+  });
+}
+
+/** REINFORCE++: discounted returns, whitened over all masked tokens of the batch. */
+export function reinforcePlusPlusAdvantage(rewards: ArrayLike<number>, mask: tf.Tensor2D, opts: { gamma?: number; epsilon?: number } = {}): tf.Tensor2D {
+  const m = maskRows(mask);
+  const w = maskedWhitenRows(discountedReturnRows(rewards, m, opts.gamma ?? 1), m, opts.epsilon ?? 1e-8);
+  return tf.tensor2d(w, mask.shape, 'float32');
+}
+
+/** REINFORCE++-baseline: (r_i - mean_g) on every model token, whitened over all masked tokens of the batch. */
+export function reinforcePlusPlusBaselineAdvantage(rewards: ArrayLike<number>, groupIds: readonly string[], mask: tf.Tensor2D, opts: { epsilon?: number } = {}): tf.Tensor2D {
+  const g = groupStats(rewards, groupIds);
+  const m = maskRows(mask);
+  const x = m.map((row, i) => row.map(() => rewards[i] - g.mean[i]));
+  return tf.tensor2d(maskedWhitenRows(x, m, opts.epsilon ?? 1e-8), mask.shape, 'float32');
+}

@@ -1,0 +1,212 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import {
+  defineComponent, replaceDirAtomic, writeJsonAtomic,
+  type PipelineStage, type Policy, type StageContext, type StageResult,
+} from '../../core/index.js';
+import { type CorpusExample, type EncodedExample, batchRows, buildExamples, encodeExample, makeBatch } from './corpus.js';
+import { nextTokenLoss } from './pretrain-loss.js';
+import { CACHE_MARKER, bootstrapCacheRoot, cacheHit, contentHash } from './cache.js';
+import { FORMAT_SCHEMA_PROPS, type WorldFormat } from './formats.js';
+import { probeCurriculum, probeExecutor } from './probe.js';
+
+/** Bumped when the way the corpus or the training loop works changes (invalidates the cache). */
+export const BOOTSTRAP_VERSION = 1;
+
+export interface BootstrapOptions {
+  policies: string[];
+  tasks: string;
+  split: string;
+  corpusSize: number;
+  curriculumShare: number;
+  toolRate: number;
+  trainObservations: boolean;
+  maxLen: number;
+  steps: number;
+  batchSize: number;
+  microBatchSize: number;
+  lr: number;
+  warmupSteps: number;
+  minLrRatio: number;
+  checkpointEvery: number;
+  cache: boolean;
+  cacheDir: string;
+  probe: { easy: number; hard: number; curriculum: number; maxNewTokens: number };
+  format: WorldFormat;
+}
+
+/** Linear warmup then cosine decay to `minLrRatio · lr`. */
+export function lrAt(step: number, o: Pick<BootstrapOptions, 'lr' | 'warmupSteps' | 'minLrRatio' | 'steps'>): number {
+  if (o.warmupSteps > 0 && step < o.warmupSteps) return (o.lr * (step + 1)) / o.warmupSteps;
+  const span = Math.max(1, o.steps - o.warmupSteps);
+  const t = Math.min(1, (step - o.warmupSteps) / span);
+  return o.lr * (o.minLrRatio + (1 - o.minLrRatio) * 0.5 * (1 + Math.cos(Math.PI * t)));
+}
+
+interface BootstrapState {
+  step: number;
+  key: string;
+}
+
+/** The corpus as texts (for hashing, inspection and the `--dump` of tests). */
+export function corpusText(ex: CorpusExample): string {
+  return ex.prompt + ex.completion.map((s) => s.text).join('');
+}
+
+class BootstrapStage implements PipelineStage {
+  constructor(private readonly o: BootstrapOptions) {}
+
+  async run(ctx: StageContext): Promise<StageResult> {
+    const o = this.o;
+    const [mainName, ...others] = o.policies;
+    if (!mainName) throw new Error('stage/bootstrap: options.policies names no policy');
+    const policy = await ctx.get(mainName, 'policy');
+    const source = await ctx.get(o.tasks, 'task-source');
+    const tasks = await source.load(o.split, { limit: o.corpusSize });
+    const problems = tasks.map((t) => ({
+      text: t.problem,
+      expr: typeof t.meta?.expr === 'string' ? t.meta.expr : t.problem,
+      answer: t.trueAnswer ?? t.answer ?? '',
+    }));
+    const examples = buildExamples(problems, ctx.rng.fork('corpus'), { curriculumShare: o.curriculumShare, toolRate: o.toolRate, format: o.format });
+    const encoded = examples.map((e) => encodeExample(e, policy.tokenizer, o.maxLen, o.trainObservations)).filter((e): e is EncodedExample => e !== null);
+    if (encoded.length < o.batchSize) throw new Error(`stage/bootstrap: only ${encoded.length} corpus examples fit maxLen=${o.maxLen}`);
+    const corpusDigest = contentHash(examples.map(corpusText), 32);
+    const { cache: _c, cacheDir: _d, checkpointEvery: _e, probe: _p, policies: _n, tasks: _t, ...trainOpts } = o;
+    const key = contentHash({ v: BOOTSTRAP_VERSION, seed: ctx.seed, engine: policy.describe(), trainOpts, corpusDigest });
+    const entry = path.join(bootstrapCacheRoot(o.cacheDir), key);
+    ctx.log.info(`corpus: ${encoded.length}/${examples.length} examples (${examples.filter((e) => e.tool).length} with the tool, `
+      + `${examples.filter((e) => e.role === 'curriculum').length} curriculum); cache key ${key}`);
+
+    let source_: string;
+    let trainedSteps = 0;
+    if (o.cache && await cacheHit(entry)) {
+      ctx.log.info(`reusing the cached base model ${entry}`);
+      source_ = entry;
+    } else {
+      trainedSteps = await this.train(ctx, policy, encoded, key);
+      source_ = path.join(ctx.dir, 'trained');
+      await replaceDirAtomic(source_, async (tmp) => {
+        await policy.save(tmp);
+        await writeJsonAtomic(path.join(tmp, CACHE_MARKER), { key, version: BOOTSTRAP_VERSION, steps: o.steps, engine: policy.describe() });
+      });
+      if (o.cache) {
+        await fs.mkdir(path.dirname(entry), { recursive: true });
+        await replaceDirAtomic(entry, (tmp) => fs.cp(source_, tmp, { recursive: true }));
+      }
+    }
+    const modelDir = path.join(ctx.dir, 'model');
+    if (path.resolve(source_) !== path.resolve(modelDir)) {
+      await replaceDirAtomic(modelDir, (tmp) => fs.cp(source_, tmp, { recursive: true }));
+    }
+    await fs.rm(path.join(ctx.dir, 'trained'), { recursive: true, force: true });
+    await fs.rm(path.join(ctx.dir, 'checkpoint'), { recursive: true, force: true });
+    for (const name of [mainName, ...others]) {
+      const p = name === mainName ? policy : await ctx.get(name, 'policy');
+      await p.load(modelDir);
+      await ctx.commitCheckpoint(name, modelDir);
+    }
+    return { summary: { cacheKey: key, cached: trainedSteps === 0 ? 1 : 0, corpus: encoded.length, ...(await this.probe(ctx, policy)) } };
+  }
+
+  private async train(ctx: StageContext, policy: Policy, encoded: EncodedExample[], key: string): Promise<number> {
+    const o = this.o;
+    const ckpt = path.join(ctx.dir, 'checkpoint');
+    const state = await ctx.loadState<BootstrapState>();
+    let start = 0;
+    if (state && state.key === key && state.step > 0) {
+      await policy.load(ckpt);
+      start = state.step;
+      ctx.log.info(`resuming the bootstrap at step ${start}/${o.steps}`);
+    }
+    const rng = ctx.rng.fork('batches');
+    const progress = ctx.progress('bootstrap', o.steps - start, 'step');
+    const padId = policy.tokenizer.padId;
+    let loss = NaN;
+    for (let step = start; step < o.steps; step++) {
+      if (ctx.signal.aborted) throw new Error('stage/bootstrap aborted');
+      const { batch, lossMask } = makeBatch(batchRows(encoded.length, o.batchSize, step, rng).map((i) => encoded[i]!), padId);
+      const lr = lrAt(step, o);
+      const stats = await policy.trainStep(batch, nextTokenLoss(lossMask), {
+        lr, ...(o.microBatchSize > 0 ? { microBatchSize: o.microBatchSize } : {}),
+      });
+      loss = stats.loss;
+      await ctx.metrics.log({ stage: 'bootstrap', iteration: ctx.iteration, step: step + 1, loss, lr, gradNorm: stats.gradNorm, tokens: stats.tokens });
+      progress.tick(1, { loss });
+      const done = step + 1;
+      if (o.checkpointEvery > 0 && done % o.checkpointEvery === 0 && done < o.steps) {
+        await replaceDirAtomic(ckpt, (tmp) => policy.save(tmp));
+        await ctx.saveState<BootstrapState>({ step: done, key });
+      }
+    }
+    progress.done({ loss });
+    return o.steps - start;
+  }
+
+  private async probe(ctx: StageContext, policy: Policy): Promise<Record<string, number>> {
+    const p = this.o.probe;
+    const out: Record<string, number> = {};
+    const source = await ctx.get(this.o.tasks, 'task-source');
+    for (const split of ['easy', 'hard'] as const) {
+      if (p[split] <= 0 || !source.splits().includes(split)) continue;
+      const tasks = (await source.load(split, { limit: p[split] })).map((t) => ({ problem: t.problem, answer: t.trueAnswer ?? t.answer ?? '' }));
+      const r = await probeExecutor(policy, tasks, { format: this.o.format, maxNewTokens: p.maxNewTokens });
+      out[`${split}Accuracy`] = r.accuracy;
+      out[`${split}ToolRate`] = r.toolRate;
+      out[`${split}BoxedRate`] = r.boxedRate;
+    }
+    if (p.curriculum > 0) {
+      const c = await probeCurriculum(policy, p.curriculum, { format: this.o.format, maxNewTokens: p.maxNewTokens, seed: ctx.seed });
+      Object.assign(out, { curriculumValid: c.validRate, curriculumSelfCorrect: c.selfCorrect, curriculumDistinct: c.distinct, curriculumOps: c.meanOps, curriculumDigits: c.meanMaxDigits });
+    }
+    if (Object.keys(out).length) {
+      await ctx.metrics.log({ stage: 'bootstrap', iteration: ctx.iteration, ...Object.fromEntries(Object.entries(out).map(([k, v]) => [`probe/${k}`, v])) });
+      ctx.log.info(`probe: ${Object.entries(out).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(' ')}`);
+    }
+    return out;
+  }
+}
+
+export const bootstrapStage = defineComponent({
+  kind: 'stage',
+  name: 'bootstrap',
+  description: 'Pretrains the tiny base model in-process on a program-generated corpus in the curriculum and executor formats (cached by content hash)',
+  options: {
+    type: 'object',
+    properties: {
+      policies: { type: 'array', items: { type: 'string' }, minItems: 1, default: ['executor', 'curriculum'], description: 'Policy instances; the first is trained, the others get its weights' },
+      tasks: { type: 'string', default: 'tasks', description: 'Task-source instance whose split feeds the corpus' },
+      split: { type: 'string', default: 'train' },
+      corpusSize: { type: 'integer', minimum: 1, default: 20000 },
+      curriculumShare: { type: 'number', minimum: 0, maximum: 1, default: 0.25 },
+      toolRate: { type: 'number', minimum: 0, maximum: 1, default: 0.12 },
+      trainObservations: { type: 'boolean', default: false, description: 'Also train on sandbox output tokens (RL masks them)' },
+      maxLen: { type: 'integer', minimum: 8, default: 160 },
+      steps: { type: 'integer', minimum: 1, default: 600 },
+      batchSize: { type: 'integer', minimum: 1, default: 32 },
+      microBatchSize: { type: 'integer', minimum: 0, default: 0, description: '0: the whole batch at once' },
+      lr: { type: 'number', exclusiveMinimum: 0, default: 0.003 },
+      warmupSteps: { type: 'integer', minimum: 0, default: 30 },
+      minLrRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.1 },
+      checkpointEvery: { type: 'integer', minimum: 0, default: 100 },
+      cache: { type: 'boolean', default: true },
+      cacheDir: { type: 'string', default: '', description: "'' = $AGENT0_CACHE/bootstrap or .cache/agent0/bootstrap under the cwd" },
+      probe: {
+        type: 'object',
+        properties: {
+          easy: { type: 'integer', minimum: 0, default: 32 },
+          hard: { type: 'integer', minimum: 0, default: 32 },
+          curriculum: { type: 'integer', minimum: 0, default: 32 },
+          maxNewTokens: { type: 'integer', minimum: 1, default: 64 },
+        },
+        additionalProperties: false,
+        default: {},
+      },
+      format: { type: 'object', properties: FORMAT_SCHEMA_PROPS, additionalProperties: false, default: {} },
+    },
+    additionalProperties: false,
+  },
+  create(options: BootstrapOptions) {
+    return new BootstrapStage(options);
+  },
+});

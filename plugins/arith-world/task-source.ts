@@ -1,0 +1,98 @@
+import { defineComponent, type Task, type TaskSource } from '../../core/index.js';
+import { GEN_OPS } from './generate.js';
+import { DEFAULT_SPLITS, type SplitSpec, generateSplit, problemToTask } from './splits.js';
+import type { Problem } from './generate.js';
+
+const difficultySchema = {
+  type: 'object',
+  properties: {
+    weight: { type: 'number', exclusiveMinimum: 0 },
+    minDigits: { type: 'integer', minimum: 1, maximum: 12 },
+    maxDigits: { type: 'integer', minimum: 1, maximum: 12 },
+    minOps: { type: 'integer', minimum: 1, maximum: 12 },
+    maxOps: { type: 'integer', minimum: 1, maximum: 12 },
+    operators: { type: 'array', items: { enum: [...GEN_OPS] }, minItems: 1, uniqueItems: true },
+    parenProb: { type: 'number', minimum: 0, maximum: 1 },
+    wordProb: { type: 'number', minimum: 0, maximum: 1 },
+    powBaseMax: { type: 'integer', minimum: 2, maximum: 99 },
+    powExpMax: { type: 'integer', minimum: 2, maximum: 9 },
+  },
+  additionalProperties: false,
+};
+
+export const splitSchema = {
+  type: 'object',
+  properties: {
+    size: { type: 'integer', minimum: 1 },
+    seed: { type: 'integer' },
+    mix: { type: 'array', items: difficultySchema, minItems: 1 },
+    excludes: { type: 'array', items: { type: 'string' } },
+  },
+  required: ['size', 'seed', 'mix'],
+  additionalProperties: false,
+};
+
+export interface ArithSourceOptions {
+  splits: Record<string, SplitSpec>;
+}
+
+/** Generated integer-arithmetic splits; each split is fixed by its own seed (not the run seed). */
+export class ArithTaskSource implements TaskSource {
+  private readonly cache = new Map<string, Problem[]>();
+  constructor(private readonly specs: Record<string, SplitSpec>) {}
+
+  splits(): string[] {
+    return Object.keys(this.specs);
+  }
+
+  spec(split: string): SplitSpec {
+    const s = this.specs[split];
+    if (!s) throw new Error(`task-source/arith has no split '${split}'; splits: ${this.splits().join(', ')}`);
+    return s;
+  }
+
+  /** The split's problems (with exact answers), generated once. */
+  problems(split: string, seed?: number): Problem[] {
+    const spec = this.spec(split);
+    const key = `${split}@${seed ?? spec.seed}`;
+    let ps = this.cache.get(key);
+    if (!ps) {
+      const exclude = new Set<string>();
+      for (const other of spec.excludes ?? []) {
+        if (other === split) continue;
+        for (const p of this.problems(other)) exclude.add(p.text);
+      }
+      ps = generateSplit(spec, seed ?? spec.seed, exclude);
+      this.cache.set(key, ps);
+    }
+    return ps;
+  }
+
+  async load(split: string, opts: { limit?: number; seed?: number } = {}): Promise<Task[]> {
+    const ps = this.problems(split, opts.seed);
+    const n = Math.min(ps.length, opts.limit ?? ps.length);
+    const tag = opts.seed === undefined ? split : `${split}-s${opts.seed}`;
+    return ps.slice(0, n).map((p, i) => problemToTask(p, `arith-${tag}-${i}`));
+  }
+}
+
+export const arithTaskSource = defineComponent({
+  kind: 'task-source',
+  name: 'arith',
+  description: 'Program-generated integer arithmetic with a difficulty knob; fixed-seed train/easy/hard splits with exact answers',
+  options: {
+    type: 'object',
+    properties: {
+      splits: {
+        type: 'object',
+        additionalProperties: splitSchema,
+        description: 'Split specs by name, merged over the defaults (train, easy, hard).',
+        default: {},
+      },
+    },
+    additionalProperties: false,
+  },
+  create(options: ArithSourceOptions) {
+    return new ArithTaskSource({ ...DEFAULT_SPLITS, ...options.splits });
+  },
+});

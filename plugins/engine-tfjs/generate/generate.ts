@@ -1,0 +1,174 @@
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../../../core/index.js';
+import type { Completion, FinishReason, SamplingParams, Tokenizer } from '../../../core/index.js';
+import type { LayerCache, Qwen3Model } from '../model/qwen3.js';
+import { logSoftmaxAt, sampleToken } from './sampler.js';
+import { tidyObj } from '../model/ops.js';
+
+export interface GenerateConfig {
+  /** Rows decoded together; larger prompt lists are processed in chunks of this size. */
+  batchSize: number;
+  /** Prompt + new tokens never exceed this. */
+  maxSeqLen: number;
+  /** Default seed when the sampling params carry none. */
+  seed: number;
+  signal?: AbortSignal;
+}
+
+interface Row {
+  index: number;
+  prompt: number[];
+  ids: number[];
+  logProbs: number[];
+  text: string;
+  finish?: FinishReason;
+  stopString?: string;
+  rng: Rng;
+}
+
+/** The first stop string found in `text` at or after `from` (the earliest end wins). */
+export function findStop(text: string, stops: readonly string[], from: number): { stop: string; end: number } | undefined {
+  let best: { stop: string; end: number } | undefined;
+  for (const s of stops) {
+    if (!s) continue;
+    const at = text.indexOf(s, Math.max(0, from - s.length + 1));
+    if (at >= 0 && (!best || at + s.length < best.end)) best = { stop: s, end: at + s.length };
+  }
+  return best;
+}
+
+/**
+ * Batched sampling with a KV cache. Prompts are left-padded to a common length, so every row's
+ * next token sits in the last column; RoPE positions and the key mask skip the padding. Rows that
+ * finish are dropped from the batch (and their cache rows gathered away) so the rest decode faster.
+ */
+export async function generate(
+  model: Qwen3Model,
+  tokenizer: Tokenizer,
+  prompts: number[][],
+  params: SamplingParams,
+  cfg: GenerateConfig,
+): Promise<Completion[]> {
+  const out: Completion[] = new Array(prompts.length);
+  for (let s = 0; s < prompts.length; s += cfg.batchSize) {
+    const chunk = prompts.slice(s, s + cfg.batchSize);
+    const res = await generateChunk(model, tokenizer, chunk, s, params, cfg);
+    res.forEach((c, i) => { out[s + i] = c; });
+  }
+  return out;
+}
+
+async function generateChunk(
+  model: Qwen3Model,
+  tokenizer: Tokenizer,
+  prompts: number[][],
+  offset: number,
+  params: SamplingParams,
+  cfg: GenerateConfig,
+): Promise<Completion[]> {
+  const V = model.config.vocab_size;
+  const seed = params.seed ?? cfg.seed;
+  const sampleCfg = { temperature: params.temperature ?? 1, topP: params.topP ?? 1, topK: params.topK ?? 0 };
+  const stops = params.stop ?? [];
+  const eos = new Set([...tokenizer.eosIds, ...(params.stopTokenIds ?? [])]);
+  const rows: Row[] = prompts.map((p, i) => {
+    if (p.length === 0) throw new Error(`generate(): prompt ${offset + i} is empty (a causal LM needs at least one token)`);
+    return { index: i, prompt: p, ids: [], logProbs: [], text: '', rng: new Rng(seed, `gen/${offset + i}`) };
+  });
+  const L = Math.max(...prompts.map((p) => p.length));
+  const room = Math.min(params.maxNewTokens, cfg.maxSeqLen - L, model.config.max_position_embeddings - L);
+  if (room <= 0) {
+    return rows.map(() => ({ tokenIds: [], text: '', logProbs: [], finishReason: 'length' as FinishReason }));
+  }
+
+  // Prefill.
+  const B = rows.length;
+  const padIds: number[] = [];
+  const maskVals: number[] = [];
+  const posVals: number[] = [];
+  for (const r of rows) {
+    const pad = L - r.prompt.length;
+    for (let t = 0; t < L; t++) {
+      padIds.push(t < pad ? tokenizer.padId : (r.prompt[t - pad] as number));
+      maskVals.push(t < pad ? 0 : 1);
+      posVals.push(Math.max(0, t - pad));
+    }
+  }
+  let keyMask = tf.tensor2d(maskVals, [B, L], 'float32');
+  let nextPos = rows.map((r) => r.prompt.length);
+  let active = rows.slice();
+  let { logits, cache } = tidyObj(() => {
+    const ids = tf.tensor2d(padIds, [B, L], 'int32');
+    const positions = tf.tensor2d(posVals, [B, L], 'int32');
+    const f = model.forward(ids, { positions, keyMask });
+    const last = tf.reshape(tf.slice(tf.reshape(f.hidden, [B, L, -1]), [0, L - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
+    return { logits: model.head(last), cache: f.cache };
+  });
+
+  try {
+    for (let step = 0; step < room && active.length > 0; step++) {
+      if (cfg.signal?.aborted) {
+        for (const r of active) r.finish = 'abort';
+        break;
+      }
+      const lv = (await logits.data()) as Float32Array;
+      logits.dispose();
+      const tokens: number[] = [];
+      for (let a = 0; a < active.length; a++) {
+        const r = active[a] as Row;
+        const row = lv.subarray(a * V, (a + 1) * V);
+        const tok = sampleToken(row, sampleCfg, r.rng);
+        r.ids.push(tok);
+        r.logProbs.push(logSoftmaxAt(row, tok));
+        tokens.push(tok);
+        if (eos.has(tok)) {
+          r.finish = 'eos';
+        } else if (stops.length > 0) {
+          const prevLen = r.text.length;
+          r.text = tokenizer.decode(r.ids);
+          const hit = findStop(r.text, stops, prevLen);
+          if (hit) {
+            r.finish = 'stop';
+            r.stopString = hit.stop;
+            r.text = r.text.slice(0, hit.end);
+          }
+        }
+        if (!r.finish && r.ids.length >= room) r.finish = 'length';
+      }
+      const keep = active.map((r, a) => (r.finish ? -1 : a)).filter((a) => a >= 0);
+      if (keep.length === 0) break;
+      const nb = keep.length;
+      const prevCache = cache;
+      const prevMask = keyMask;
+      const compact = nb < active.length;
+      const res = tidyObj(() => {
+        const idx = compact ? tf.tensor1d(keep, 'int32') : undefined;
+        const pick = <T extends tf.Tensor>(t: T): T => (idx ? tf.gather(t, idx) as T : t);
+        const c: LayerCache[] = prevCache.map((l) => ({ k: pick(l.k), v: pick(l.v) }));
+        const km = tf.concat([pick(prevMask), tf.ones([nb, 1])], 1) as tf.Tensor2D;
+        const ids = tf.tensor2d(keep.map((a) => tokens[a] as number), [nb, 1], 'int32');
+        const positions = tf.tensor2d(keep.map((a) => nextPos[a] as number), [nb, 1], 'int32');
+        const f = model.forward(ids, { positions, keyMask: km, cache: c });
+        return { logits: model.head(f.hidden), cache: f.cache, keyMask: km };
+      });
+      for (const l of prevCache) { l.k.dispose(); l.v.dispose(); }
+      prevMask.dispose();
+      logits = res.logits;
+      cache = res.cache;
+      keyMask = res.keyMask;
+      nextPos = keep.map((a) => (nextPos[a] as number) + 1);
+      active = keep.map((a) => active[a] as Row);
+    }
+  } finally {
+    if (!logits.isDisposed) logits.dispose();
+    for (const l of cache) { l.k.dispose(); l.v.dispose(); }
+    keyMask.dispose();
+  }
+  return rows.map((r) => ({
+    tokenIds: r.ids,
+    text: r.finish === 'stop' ? r.text : tokenizer.decode(r.ids),
+    logProbs: r.logProbs,
+    finishReason: r.finish ?? 'length',
+    ...(r.stopString !== undefined ? { stopString: r.stopString } : {}),
+  }));
+}

@@ -1,0 +1,233 @@
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { type Qwen3Config, countParams, resolveConfig } from './config.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { type HostTensor, fromHfTensors, internalShapes, toHfTensors } from './weights.js';
+import { type OpsMode, embedRows, linear, rmsNorm, rotateHalf, rotateHalfMatrix, ropeTables } from './ops.js';
+
+/** Keys and values of one layer for the positions seen so far: [B, KV, Tpast, hd] each. */
+export interface LayerCache {
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+}
+
+export interface ForwardOptions {
+  /** [B, T] int32 RoPE positions; 0..T-1 for every row when absent (right-padded batches). */
+  positions?: tf.Tensor2D;
+  /** [B, Tpast + T] 1 for keys that may be attended (real tokens), 0 for left padding. */
+  keyMask?: tf.Tensor2D;
+  /** Per-layer caches of earlier positions (decoding). */
+  cache?: LayerCache[];
+}
+
+export interface ForwardResult {
+  /** Final-norm hidden states [B·T, d] (row b·T + t). */
+  hidden: tf.Tensor2D;
+  /** Per-layer caches including these positions. */
+  cache: LayerCache[];
+}
+
+const NEG = -1e9;
+let tfVarId = 0;
+
+/** A Qwen3 decoder (Qwen3ForCausalLM) in tfjs: weights are tf.Variables in the layout of weights.ts. */
+export class Qwen3Model {
+  readonly config: Qwen3Config;
+  readonly params: Map<string, tf.Variable>;
+  mode: OpsMode;
+  private consts?: { cos: tf.Tensor2D; sin: tf.Tensor2D; rot: tf.Tensor2D };
+
+  constructor(config: Qwen3Config, weights: Map<string, Float32Array>, opts: { trainable?: boolean; mode?: OpsMode } = {}) {
+    this.config = config;
+    this.mode = opts.mode ?? { rank2Grads: tf.getBackend() === 'wasm' };
+    this.params = new Map();
+    for (const [name, shape] of internalShapes(config)) {
+      const data = weights.get(name);
+      if (!data) throw new Error(`missing weight ${name}`);
+      if (data.length !== tf.util.sizeFromShape(shape)) throw new Error(`weight ${name}: ${data.length} values for shape [${shape}]`);
+      // tf.variable(t) keeps t alive: create inside tidy so the initial tensor is freed.
+      this.params.set(name, tf.tidy(() => tf.variable(tf.tensor(data, shape), opts.trainable ?? true, `${name}_${tfVarId++}`)));
+    }
+  }
+
+  /** A freshly initialised model (HF's init: N(0, 0.02) for matrices, ones for norms). */
+  static random(config: Qwen3Config, seed = 0): Qwen3Model {
+    const w = new Map<string, Float32Array>();
+    let s = seed;
+    for (const [name, shape] of internalShapes(config)) {
+      w.set(name, shape.length === 1
+        ? new Float32Array(shape[0] as number).fill(1)
+        : tf.tidy(() => tf.randomNormal(shape, 0, 0.02, 'float32', s++).dataSync() as Float32Array));
+    }
+    return new Qwen3Model(config, w);
+  }
+
+  static fromHf(config: Qwen3Config, hf: Map<string, HostTensor>): Qwen3Model {
+    return new Qwen3Model(config, fromHfTensors(config, hf));
+  }
+
+  /** Loads config.json + model.safetensors (or a sharded index) from an HF-style folder. */
+  static async fromPretrained(dir: string): Promise<Qwen3Model> {
+    const cfg = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8')) as Partial<Qwen3Config>;
+    const tensors = await readSafetensors(dir);
+    return Qwen3Model.fromHf(resolveConfig(cfg, cfg as Qwen3Config), tensors as Map<string, HostTensor>);
+  }
+
+  get numParams(): number {
+    return countParams(this.config);
+  }
+
+  p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`no parameter ${name}`);
+    return v;
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.params.values()];
+  }
+
+  /** Current weights in the internal layout (host copies). */
+  readWeights(): Map<string, Float32Array> {
+    const m = new Map<string, Float32Array>();
+    for (const [k, v] of this.params) m.set(k, v.dataSync() as Float32Array);
+    return m;
+  }
+
+  hfTensors(): Map<string, HostTensor> {
+    return toHfTensors(this.config, this.readWeights());
+  }
+
+  setWeights(w: Map<string, Float32Array>): void {
+    for (const [k, v] of this.params) {
+      const data = w.get(k);
+      if (!data) throw new Error(`missing weight ${k}`);
+      tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
+    }
+  }
+
+  private constants(): { cos: tf.Tensor2D; sin: tf.Tensor2D; rot: tf.Tensor2D } {
+    if (!this.consts) {
+      const c = this.config;
+      const { cos, sin } = ropeTables(c.max_position_embeddings, c.head_dim, c.rope_theta);
+      this.consts = { cos: tf.keep(cos), sin: tf.keep(sin), rot: tf.keep(rotateHalfMatrix(c.head_dim)) };
+    }
+    return this.consts;
+  }
+
+  /** Runs the decoder on ids [B, T] (int32). Call inside tf.tidy. */
+  forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+    const c = this.config;
+    const [B, T] = ids.shape;
+    const H = c.num_attention_heads;
+    const KV = c.num_key_value_heads;
+    const G = H / KV;
+    const hd = c.head_dim;
+    const d = c.hidden_size;
+    const { cos, sin, rot } = this.constants();
+    const tPast = opts.cache?.[0]?.k.shape[2] ?? 0;
+    const tK = tPast + T;
+    if (tK > c.max_position_embeddings && !opts.positions) {
+      throw new Error(`sequence of ${tK} tokens exceeds max_position_embeddings ${c.max_position_embeddings}`);
+    }
+
+    // RoPE tables per row: [B or 1, T, 1, hd].
+    let cosR: tf.Tensor4D;
+    let sinR: tf.Tensor4D;
+    if (opts.positions) {
+      const pos = tf.reshape(opts.positions, [-1]);
+      cosR = tf.reshape(tf.gather(cos, pos), [B, T, 1, hd]);
+      sinR = tf.reshape(tf.gather(sin, pos), [B, T, 1, hd]);
+    } else {
+      cosR = tf.reshape(tf.slice(cos, [tPast, 0], [T, hd]), [1, T, 1, hd]);
+      sinR = tf.reshape(tf.slice(sin, [tPast, 0], [T, hd]), [1, T, 1, hd]);
+    }
+
+    // Additive mask [B or 1, 1, G·T, tK]: causal (query t sees keys ≤ tPast + t), plus padded keys.
+    const causal = new Float32Array(G * T * tK);
+    for (let g = 0; g < G; g++) {
+      for (let t = 0; t < T; t++) {
+        const row = (g * T + t) * tK;
+        for (let j = tPast + t + 1; j < tK; j++) causal[row + j] = NEG;
+      }
+    }
+    let mask: tf.Tensor = tf.tensor4d(causal, [1, 1, G * T, tK]);
+    if (opts.keyMask) {
+      mask = tf.add(mask, tf.reshape(tf.mul(tf.sub(1, opts.keyMask), NEG), [B, 1, 1, tK]));
+    }
+
+    const rope = (x: tf.Tensor2D, nHeads: number): tf.Tensor4D => {
+      // x [B·T·nHeads, hd] → [B, T, nHeads, hd] with RoPE applied.
+      const x4 = tf.reshape(x, [B, T, nHeads, hd]);
+      const xr = tf.reshape(rotateHalf(x, rot), [B, T, nHeads, hd]);
+      return tf.add(tf.mul(x4, cosR), tf.mul(xr, sinR));
+    };
+
+    let h = tf.reshape(embedRows(this.p('embed') as tf.Tensor2D, tf.reshape(ids, [-1])), [B * T, d]) as tf.Tensor2D;
+    const newCache: LayerCache[] = [];
+    const scale = 1 / Math.sqrt(hd);
+    for (let i = 0; i < c.num_hidden_layers; i++) {
+      const p = `layers.${i}.`;
+      const x = rmsNorm(h, this.p(`${p}in_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+      const qkv = linear(x, this.p(`${p}qkv`) as tf.Tensor2D, this.mode);
+      const q0 = tf.slice(qkv, [0, 0], [B * T, H * hd]);
+      const k0 = tf.slice(qkv, [0, H * hd], [B * T, KV * hd]);
+      const v0 = tf.slice(qkv, [0, (H + KV) * hd], [B * T, KV * hd]);
+      const qn = rmsNorm(tf.reshape(q0, [B * T * H, hd]), this.p(`${p}q_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+      const kn = rmsNorm(tf.reshape(k0, [B * T * KV, hd]), this.p(`${p}k_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+      // q: [B, H, T, hd] → [B, KV, G·T, hd] (query head h uses kv head ⌊h / G⌋, as HF's repeat_kv).
+      const q = tf.reshape(tf.transpose(rope(qn, H), [0, 2, 1, 3]), [B, KV, G * T, hd]);
+      let k = tf.transpose(rope(kn, KV), [0, 2, 1, 3]) as tf.Tensor4D;
+      let v = tf.transpose(tf.reshape(v0, [B, T, KV, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
+      const prev = opts.cache?.[i];
+      if (prev) {
+        k = tf.concat([prev.k, k], 2);
+        v = tf.concat([prev.v, v], 2);
+      }
+      newCache.push({ k, v });
+      const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask);
+      const att = tf.matMul(tf.softmax(scores), v); // [B, KV, G·T, hd]
+      const merged = tf.reshape(tf.transpose(tf.reshape(att, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
+      h = tf.add(h, linear(merged, this.p(`${p}o`) as tf.Tensor2D, this.mode));
+      const x2 = rmsNorm(h, this.p(`${p}post_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+      const gu = linear(x2, this.p(`${p}gate_up`) as tf.Tensor2D, this.mode);
+      const ff = c.intermediate_size;
+      const gate = tf.slice(gu, [0, 0], [B * T, ff]);
+      const up = tf.slice(gu, [0, ff], [B * T, ff]);
+      const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D;
+      h = tf.add(h, linear(act, this.p(`${p}down`) as tf.Tensor2D, this.mode));
+    }
+    const hidden = rmsNorm(h, this.p('norm') as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+    return { hidden, cache: newCache };
+  }
+
+  /** hidden [N, d] → logits [N, V] (tied: the embedding matrix transposed). */
+  head(hidden: tf.Tensor2D): tf.Tensor2D {
+    const w = this.config.tie_word_embeddings ? tf.transpose(this.p('embed')) as tf.Tensor2D : this.p('lm_head') as tf.Tensor2D;
+    return linear(hidden, w, this.mode);
+  }
+
+  /** Full forward, fp32: inputIds [B][T] (equal lengths) → logits [B, T, V]. */
+  logits(inputIds: number[][]): tf.Tensor3D {
+    const B = inputIds.length;
+    const T = inputIds[0]?.length ?? 0;
+    if (inputIds.some((r) => r.length !== T)) throw new Error('logits(): rows must have equal length');
+    return tf.tidy(() => {
+      const ids = tf.tensor2d(inputIds.flat(), [B, T], 'int32');
+      const { hidden } = this.forward(ids);
+      return tf.reshape(this.head(hidden), [B, T, this.config.vocab_size]) as tf.Tensor3D;
+    });
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+    if (this.consts) {
+      this.consts.cos.dispose();
+      this.consts.sin.dispose();
+      this.consts.rot.dispose();
+      this.consts = undefined;
+    }
+  }
+}

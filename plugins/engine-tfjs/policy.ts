@@ -1,0 +1,167 @@
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type {
+  Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, Tokenizer,
+  TrainStepOptions, TrainStepStats,
+} from '../../core/index.js';
+import { writeJsonAtomic } from '../../core/index.js';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './io/safetensors.js';
+import { type Qwen3Config, resolveConfig } from './model/config.js';
+import { Qwen3Model } from './model/qwen3.js';
+import { fromHfTensors, type HostTensor } from './model/weights.js';
+import { generate } from './generate/generate.js';
+import { AdamW, type AdamWConfig, DEFAULT_ADAMW } from './train/adamw.js';
+import { forwardLogProbs, microBatches } from './train/logprobs.js';
+import { trainStep } from './train/step.js';
+
+export interface TfjsPolicyOptions {
+  /** Rows per micro-batch in trainStep / computeLogProbs unless the call says otherwise. */
+  microBatchSize: number;
+  maxSeqLen: number;
+  /** Rows decoded together by generate(). */
+  batchSize: number;
+  seed: number;
+  optimizer: AdamWConfig;
+  /** Folder the tokenizer files came from; save() copies them from here. */
+  tokenizerDir?: string;
+  backend?: string;
+}
+
+export const DEFAULT_POLICY_OPTIONS: TfjsPolicyOptions = {
+  microBatchSize: 8,
+  maxSeqLen: 512,
+  batchSize: 16,
+  seed: 0,
+  optimizer: DEFAULT_ADAMW,
+};
+
+/** Tokenizer files an HF folder may hold; copied on save so a checkpoint is self-contained. */
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt', 'generation_config.json', 'chat_template.jinja', 'tiny_tokenizer.json'];
+const OPTIMIZER_FILE = 'optimizer.safetensors';
+
+/** A Qwen3 model + tokenizer + AdamW: the in-process Policy (and RolloutEngine). */
+export class TfjsPolicy implements Policy {
+  readonly opt: AdamW;
+  private frozen = false;
+
+  constructor(readonly model: Qwen3Model, readonly tokenizer: Tokenizer, readonly options: TfjsPolicyOptions) {
+    this.opt = new AdamW({ ...options.optimizer });
+  }
+
+  describe(): Record<string, unknown> {
+    const c = this.model.config;
+    return {
+      engine: 'tfjs',
+      architecture: 'Qwen3ForCausalLM',
+      params: this.model.numParams,
+      layers: c.num_hidden_layers,
+      hidden: c.hidden_size,
+      heads: `${c.num_attention_heads}q/${c.num_key_value_heads}kv x ${c.head_dim}`,
+      ffn: c.intermediate_size,
+      vocab: c.vocab_size,
+      tiedEmbeddings: c.tie_word_embeddings,
+      backend: this.options.backend ?? tf.getBackend(),
+      step: this.opt.step,
+      frozen: this.frozen,
+    };
+  }
+
+  async generate(prompts: number[][], params: SamplingParams, opts?: GenerateOptions): Promise<Completion[]> {
+    return generate(this.model, this.tokenizer, prompts, params, {
+      batchSize: this.options.batchSize,
+      maxSeqLen: this.options.maxSeqLen,
+      seed: this.options.seed,
+      ...(opts?.signal ? { signal: opts.signal } : {}),
+    });
+  }
+
+  async computeLogProbs(batch: TokenBatch, opts?: { microBatchSize?: number }): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const rows of microBatches(batch.inputIds.length, opts?.microBatchSize ?? this.options.microBatchSize)) {
+      const lp = tf.tidy(() => forwardLogProbs(this.model, batch, rows, false).logProbs);
+      const data = (await lp.data()) as Float32Array;
+      lp.dispose();
+      const T = lp.shape[1];
+      rows.forEach((_, i) => out.push(data.slice(i * T, (i + 1) * T)));
+    }
+    return out;
+  }
+
+  async trainStep(batch: TokenBatch, lossFn: (fwd: PolicyForward) => LossOutput, opts?: TrainStepOptions): Promise<TrainStepStats> {
+    if (this.frozen) throw new Error('trainStep on a frozen snapshot');
+    return trainStep(this.model, this.opt, batch, lossFn, { ...opts, defaultMicroBatch: this.options.microBatchSize });
+  }
+
+  async snapshot(): Promise<Policy> {
+    const copy = new Qwen3Model(this.model.config, this.model.readWeights(), { trainable: false, mode: this.model.mode });
+    const p = new TfjsPolicy(copy, this.tokenizer, this.options);
+    p.frozen = true;
+    return p;
+  }
+
+  /** HF-style folder: config.json, model.safetensors, tokenizer files, optimizer.safetensors, agent0.json. */
+  async save(dir: string): Promise<void> {
+    await fs.mkdir(dir, { recursive: true });
+    const c = this.model.config;
+    const config: Qwen3Config = {
+      ...c,
+      eos_token_id: c.eos_token_id ?? (this.tokenizer.eosIds.length === 1 ? this.tokenizer.eosIds[0] : [...this.tokenizer.eosIds]),
+      torch_dtype: 'float32',
+    };
+    await writeJsonAtomic(path.join(dir, 'config.json'), config);
+    const weights = new Map([...this.model.hfTensors()].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+    await writeSafetensors(path.join(dir, 'model.safetensors'), weights, { format: 'pt' });
+    const st = this.opt.state();
+    const optT = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [k, v] of st.m) optT.set(`m.${k}`, { shape: this.model.p(k).shape, data: v });
+    for (const [k, v] of st.v) optT.set(`v.${k}`, { shape: this.model.p(k).shape, data: v });
+    await writeSafetensors(path.join(dir, OPTIMIZER_FILE), optT, { step: String(st.step), layout: 'agent0-tfjs-internal' });
+    await this.saveTokenizer(dir);
+    await writeJsonAtomic(path.join(dir, 'agent0.json'), { engine: 'tfjs', step: this.opt.step, optimizer: this.opt.cfg, savedAt: new Date().toISOString() });
+  }
+
+  private async saveTokenizer(dir: string): Promise<void> {
+    const tok = this.tokenizer as Tokenizer & { save?: (d: string) => Promise<void> | void };
+    if (typeof tok.save === 'function') {
+      await tok.save(dir);
+      return;
+    }
+    const src = this.options.tokenizerDir;
+    if (!src || path.resolve(src) === path.resolve(dir)) return;
+    for (const f of TOKENIZER_FILES) {
+      try {
+        await fs.copyFile(path.join(src, f), path.join(dir, f));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+  }
+
+  /** Loads weights (and optimizer state when present) saved by save() or any HF Qwen3 folder of the same shape. */
+  async load(dir: string): Promise<void> {
+    const cfg = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8')) as Partial<Qwen3Config>;
+    const c = resolveConfig(cfg, cfg as Qwen3Config);
+    const mine = this.model.config;
+    for (const k of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'tie_word_embeddings'] as const) {
+      if (c[k] !== mine[k]) throw new Error(`load(${dir}): ${k} is ${String(c[k])} there but ${String(mine[k])} here`);
+    }
+    const tensors = await readSafetensors(dir);
+    this.model.setWeights(fromHfTensors(mine, tensors as Map<string, HostTensor>));
+    const optFile = path.join(dir, OPTIMIZER_FILE);
+    const hasOpt = await fs.stat(optFile).then(() => true, () => false);
+    if (hasOpt) {
+      const o = await readSafetensors(optFile);
+      const meta = (await readSafetensorsHeader(optFile)).metadata;
+      const m = new Map<string, { shape: number[]; data: Float32Array }>();
+      const v = new Map<string, { shape: number[]; data: Float32Array }>();
+      for (const [k, t] of o) (k.startsWith('m.') ? m : v).set(k.slice(2), t);
+      this.opt.setState(Number(meta.step ?? 0), m, v);
+    }
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.opt.dispose();
+  }
+}

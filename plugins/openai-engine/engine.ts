@@ -1,0 +1,184 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Completion, GenerateOptions, Logger, RolloutEngine, SamplingParams, Tokenizer } from '../../core/index.js';
+import { Balancer, backoffMs } from './balancer.js';
+import { AbortError, Endpoint, RequestError } from './http.js';
+import type { OpenAIEngineOptions } from './options.js';
+import { ProtocolError, buildRequestBody, parseResponse } from './protocol.js';
+
+/** Every attempt of one request failed, or it failed in a way retrying cannot fix (4xx). */
+export class RemoteEngineError extends Error {
+  constructor(message: string, readonly attempts: number, readonly status?: number) {
+    super(message);
+    this.name = 'RemoteEngineError';
+  }
+}
+
+export interface EngineStats {
+  requests: number;
+  retries: number;
+  failures: number;
+  /** Samples served per endpoint. */
+  samples: number[];
+}
+
+/** One HTTP request: n samples of one prompt, whose completions go to `indices` of the batch. */
+interface Unit {
+  promptIds: number[];
+  indices: number[];
+  key?: string;
+}
+
+/** A RolloutEngine backed by OpenAI-compatible servers (vLLM, SGLang, `agent0 serve`). */
+export class OpenAIRolloutEngine implements RolloutEngine {
+  private readonly endpoints: Endpoint[];
+  private readonly balancer: Balancer;
+  private readonly models = new Map<number, Promise<string>>();
+  private readonly headers: Record<string, string>;
+  private readonly counters: EngineStats;
+
+  constructor(
+    private readonly opts: OpenAIEngineOptions,
+    readonly tokenizer: Tokenizer,
+    private readonly deps: { log?: Logger; rand?: () => number; env?: NodeJS.ProcessEnv } = {},
+  ) {
+    const httpOpts = { connections: opts.connectionsPerEndpoint, keepAliveMs: opts.keepAliveMs, connectTimeoutMs: opts.connectTimeoutMs };
+    this.endpoints = opts.urls.map((u) => new Endpoint(u, httpOpts));
+    this.balancer = new Balancer(this.endpoints.length, { cooldownMs: opts.cooldownMs, affinityCacheSize: opts.affinityCacheSize });
+    this.headers = {};
+    if (opts.apiKeyEnv) {
+      const key = (deps.env ?? process.env)[opts.apiKeyEnv];
+      if (!key) throw new Error(`rollout/openai: apiKeyEnv names '${opts.apiKeyEnv}', which is not set in the environment`);
+      this.headers.authorization = `Bearer ${key}`;
+    }
+    this.counters = { requests: 0, retries: 0, failures: 0, samples: new Array(this.endpoints.length).fill(0) };
+  }
+
+  async generate(prompts: number[][], params: SamplingParams, opts: GenerateOptions = {}): Promise<Completion[]> {
+    if (opts.affinityKeys && opts.affinityKeys.length !== prompts.length) {
+      throw new Error(`rollout/openai: ${prompts.length} prompts but ${opts.affinityKeys.length} affinity keys`);
+    }
+    if (opts.signal?.aborted) throw new AbortError('rollout/openai: cancelled before it started');
+    const units = this.plan(prompts, opts.affinityKeys);
+    // The first hard failure cancels the rest of the batch instead of letting it run on unseen.
+    const batch = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, batch.signal]) : batch.signal;
+    const out: (Completion | undefined)[] = new Array(prompts.length);
+    try {
+      await Promise.all(
+        units.map(async (u) => {
+          const comps = await this.runUnit(u, params, signal, opts.signal);
+          u.indices.forEach((idx, j) => {
+            if (out[idx]) throw new Error(`rollout/openai: internal error: sample ${idx} filled twice`);
+            out[idx] = comps[j];
+          });
+        }),
+      );
+    } catch (e) {
+      batch.abort();
+      throw e;
+    }
+    const missing = out.findIndex((c) => c === undefined);
+    if (missing >= 0) throw new Error(`rollout/openai: internal error: sample ${missing} has no completion`);
+    return out as Completion[];
+  }
+
+  stats(): EngineStats {
+    return { ...this.counters, samples: [...this.counters.samples] };
+  }
+
+  /** Which endpoint a trajectory is pinned to (tests, diagnostics). */
+  endpointOf(affinityKey: string): string | undefined {
+    const i = this.balancer.endpointOf(affinityKey);
+    return i === undefined ? undefined : this.opts.urls[i];
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.endpoints.map((e) => e.close()));
+  }
+
+  private plan(prompts: number[][], keys?: string[]): Unit[] {
+    if (keys || !this.opts.groupIdenticalPrompts) {
+      return prompts.map((p, i) => ({ promptIds: p, indices: [i], key: keys?.[i] }));
+    }
+    const byPrompt = new Map<string, Unit>();
+    prompts.forEach((p, i) => {
+      const k = p.join(',');
+      const u = byPrompt.get(k);
+      if (u) u.indices.push(i);
+      else byPrompt.set(k, { promptIds: p, indices: [i] });
+    });
+    return [...byPrompt.values()];
+  }
+
+  private async runUnit(u: Unit, params: SamplingParams, signal: AbortSignal, userSignal?: AbortSignal): Promise<Completion[]> {
+    const n = u.indices.length;
+    const avoid = new Set<number>();
+    let last: Error | undefined;
+    let attempts = 0;
+    for (let attempt = 0; attempt <= this.opts.maxRetries; attempt++) {
+      if (attempt > 0) {
+        this.counters.retries++;
+        try {
+          await sleep(backoffMs(attempt - 1, this.opts.retryBaseMs, this.opts.retryMaxMs, this.deps.rand), undefined, { signal });
+        } catch {
+          throw this.cancelled(userSignal, last);
+        }
+      }
+      const ep = this.balancer.acquire(n, u.key, avoid);
+      attempts++;
+      this.counters.requests++;
+      try {
+        const model = await this.model(ep, signal);
+        const body = buildRequestBody(u.promptIds, n, params, { ...this.opts, model }, this.tokenizer);
+        const route = this.opts.api === 'chat' ? '/chat/completions' : '/completions';
+        const json = await this.endpoints[ep].call(route, body, { headers: this.headers, timeoutMs: this.opts.timeoutMs, signal });
+        const comps = parseResponse(json, n, params, this.tokenizer);
+        this.balancer.markUp(ep);
+        this.counters.samples[ep] += n;
+        return comps;
+      } catch (e) {
+        if (e instanceof AbortError || signal.aborted) throw this.cancelled(userSignal, e as Error);
+        const retryable = e instanceof ProtocolError || (e instanceof RequestError && e.retryable);
+        if (!retryable) {
+          this.counters.failures++;
+          const status = e instanceof RequestError ? e.status : undefined;
+          throw new RemoteEngineError(`rollout/openai: ${(e as Error).message} (not retried)`, attempts, status);
+        }
+        last = e as Error;
+        if (e instanceof RequestError && e.endpointDown) {
+          this.balancer.markDown(ep);
+          if (avoid.size + 1 < this.endpoints.length) avoid.add(ep);
+          this.deps.log?.warn(`${this.opts.urls[ep]} looks down (${e.message}); retrying elsewhere`);
+        } else {
+          this.deps.log?.debug(`attempt ${attempts} failed: ${(e as Error).message}`);
+        }
+      } finally {
+        this.balancer.release(ep, n);
+      }
+    }
+    this.counters.failures++;
+    const status = last instanceof RequestError ? last.status : undefined;
+    throw new RemoteEngineError(`rollout/openai: request for ${n} sample(s) failed after ${attempts} attempts; last error: ${last?.message}`, attempts, status);
+  }
+
+  private cancelled(userSignal: AbortSignal | undefined, cause?: Error): Error {
+    // Cancelled by the caller, or by a sibling request's hard failure (which the caller sees instead).
+    if (userSignal?.aborted) return new AbortError('rollout/openai: generation cancelled');
+    return new AbortError(`rollout/openai: cancelled because another request of the batch failed${cause ? ` (${cause.message})` : ''}`);
+  }
+
+  private model(ep: number, signal: AbortSignal): Promise<string> {
+    if (this.opts.model) return Promise.resolve(this.opts.model);
+    let p = this.models.get(ep);
+    if (!p) {
+      p = this.endpoints[ep].call('/models', undefined, { headers: this.headers, timeoutMs: this.opts.timeoutMs, signal }).then((j) => {
+        const id = (j as { data?: { id?: unknown }[] }).data?.[0]?.id;
+        if (typeof id !== 'string') throw new ProtocolError(`${this.opts.urls[ep]}/models lists no model`);
+        return id;
+      });
+      p.catch(() => this.models.delete(ep));
+      this.models.set(ep, p);
+    }
+    return p;
+  }
+}

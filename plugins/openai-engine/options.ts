@@ -1,0 +1,63 @@
+import type { JSONSchema } from '../../core/index.js';
+
+/** Validated options of `rollout/openai` (defaults filled by the registry). */
+export interface OpenAIEngineOptions {
+  /** Base URLs of OpenAI-compatible servers, each ending in `/v1`. */
+  urls: string[];
+  /** Model name sent in every request; empty: the first id from `GET /v1/models` of each endpoint. */
+  model: string;
+  api: 'completions' | 'chat';
+  /** Name of an environment variable holding the bearer token (never the key itself). */
+  apiKeyEnv: string;
+  /** Name of a recipe instance (policy or rollout) whose tokenizer this engine uses. */
+  tokenizer: string;
+  promptFormat: 'token-ids' | 'text';
+  returnTokenIds: boolean;
+  tokensAsTokenIds: boolean;
+  includeStopStrInOutput: boolean;
+  logprobs: boolean;
+  promptLogprobs: number | null;
+  extraBody: Record<string, unknown>;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  maxRetries: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  connectionsPerEndpoint: number;
+  keepAliveMs: number;
+  cooldownMs: number;
+  affinityCacheSize: number;
+  groupIdenticalPrompts: boolean;
+}
+
+export const openAIEngineSchema: JSONSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    urls: {
+      type: 'array', items: { type: 'string', pattern: '^https?://' }, minItems: 1, default: ['http://127.0.0.1:8000/v1'],
+      description: 'base URLs of vLLM / SGLang / agent0 serve endpoints, each ending in /v1',
+    },
+    model: { type: 'string', default: '', description: "model name; '' asks each endpoint's GET /v1/models" },
+    api: { enum: ['completions', 'chat'], default: 'completions', description: 'chat sends the decoded prompt as one user message (lossy for multi-turn)' },
+    apiKeyEnv: { type: 'string', default: '', description: 'environment variable holding the bearer token' },
+    tokenizer: { type: 'string', default: '', description: 'name of a recipe instance (policy or rollout) that provides the tokenizer' },
+    promptFormat: { enum: ['token-ids', 'text'], default: 'token-ids', description: 'send prompts as token ids (vLLM, SGLang) or as decoded text' },
+    returnTokenIds: { type: 'boolean', default: true, description: "vLLM's return_token_ids: exact sampled ids instead of re-encoding the text" },
+    tokensAsTokenIds: { type: 'boolean', default: false, description: "vLLM's return_tokens_as_token_ids: ids read from the logprobs tokens ('token_id:N')" },
+    includeStopStrInOutput: { type: 'boolean', default: true, description: "vLLM's include_stop_str_in_output; when a server strips the stop string anyway, the engine appends it" },
+    logprobs: { type: 'boolean', default: true, description: 'ask for the sampled tokens\' log-probs (NaN where the server gives none)' },
+    promptLogprobs: { type: ['integer', 'null'], minimum: 0, default: null, description: "vLLM's prompt_logprobs, passed through" },
+    extraBody: { type: 'object', default: {}, description: 'merged into every request body (vendor sampling options such as min_p, repetition_penalty)' },
+    timeoutMs: { type: 'integer', minimum: 1, default: 600000, description: 'per-request wall-clock limit (one attempt)' },
+    connectTimeoutMs: { type: 'integer', minimum: 1, default: 10000 },
+    maxRetries: { type: 'integer', minimum: 0, default: 4, description: 'retries after connection errors, timeouts, 5xx, 429 and malformed answers' },
+    retryBaseMs: { type: 'integer', minimum: 0, default: 250, description: 'first backoff; doubles per retry, with full jitter' },
+    retryMaxMs: { type: 'integer', minimum: 0, default: 8000 },
+    connectionsPerEndpoint: { type: 'integer', minimum: 1, default: 64, description: 'keep-alive pool size per endpoint' },
+    keepAliveMs: { type: 'integer', minimum: 1, default: 60000 },
+    cooldownMs: { type: 'integer', minimum: 0, default: 2000, description: 'an endpoint that failed is avoided this long when others are up' },
+    affinityCacheSize: { type: 'integer', minimum: 1, default: 100000, description: 'trajectories remembered for endpoint affinity (LRU)' },
+    groupIdenticalPrompts: { type: 'boolean', default: true, description: 'identical prompts without affinity keys go as one request with n > 1' },
+  },
+};

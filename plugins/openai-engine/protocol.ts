@@ -1,0 +1,161 @@
+import type { Completion, FinishReason, SamplingParams, Tokenizer } from '../../core/index.js';
+
+/** What shapes one request body, besides the prompt and the sampling parameters. */
+export interface BodyOptions {
+  api: 'completions' | 'chat';
+  model: string;
+  promptFormat: 'token-ids' | 'text';
+  returnTokenIds: boolean;
+  tokensAsTokenIds: boolean;
+  includeStopStrInOutput: boolean;
+  logprobs: boolean;
+  promptLogprobs: number | null;
+  extraBody: Record<string, unknown>;
+}
+
+/** A malformed or inconsistent answer (retryable: proxies and overloaded servers produce them). */
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** The JSON body of one `/completions` or `/chat/completions` request for `n` samples of one prompt. */
+export function buildRequestBody(
+  promptIds: number[],
+  n: number,
+  params: SamplingParams,
+  opts: BodyOptions,
+  tokenizer: Tokenizer,
+): Record<string, unknown> {
+  const body: Record<string, unknown> = { model: opts.model, n, max_tokens: params.maxNewTokens };
+  if (opts.api === 'chat') {
+    body.messages = [{ role: 'user', content: tokenizer.decode(promptIds) }];
+    if (opts.logprobs) body.logprobs = true;
+  } else {
+    body.prompt = opts.promptFormat === 'token-ids' ? promptIds : tokenizer.decode(promptIds);
+    if (opts.logprobs) body.logprobs = 1;
+  }
+  if (params.temperature !== undefined) body.temperature = params.temperature;
+  if (params.topP !== undefined) body.top_p = params.topP;
+  if (params.topK !== undefined && params.topK > 0) body.top_k = params.topK;
+  if (params.seed !== undefined) body.seed = params.seed;
+  if (params.stop && params.stop.length > 0) body.stop = params.stop;
+  if (params.stopTokenIds && params.stopTokenIds.length > 0) body.stop_token_ids = params.stopTokenIds;
+  if (opts.includeStopStrInOutput) body.include_stop_str_in_output = true;
+  if (opts.returnTokenIds) body.return_token_ids = true;
+  if (opts.tokensAsTokenIds) body.return_tokens_as_token_ids = true;
+  if (opts.promptLogprobs !== null) body.prompt_logprobs = opts.promptLogprobs;
+  return { ...body, ...opts.extraBody };
+}
+
+interface RawChoice {
+  index?: unknown;
+  text?: unknown;
+  message?: { content?: unknown };
+  logprobs?: unknown;
+  finish_reason?: unknown;
+  stop_reason?: unknown;
+  matched_stop?: unknown;
+  token_ids?: unknown;
+}
+
+const isIntArray = (x: unknown): x is number[] => Array.isArray(x) && x.every((v) => Number.isInteger(v));
+
+/** Per-token (token string, log-prob) pairs from either API's logprobs object; null when absent. */
+function tokenLogprobs(lp: unknown): { tokens: string[]; logProbs: number[] } | null {
+  if (!lp || typeof lp !== 'object') return null;
+  const o = lp as { tokens?: unknown; token_logprobs?: unknown; content?: unknown };
+  if (Array.isArray(o.tokens) && Array.isArray(o.token_logprobs)) {
+    return { tokens: o.tokens.map(String), logProbs: o.token_logprobs.map((v) => (typeof v === 'number' ? v : NaN)) };
+  }
+  if (Array.isArray(o.content)) {
+    const c = o.content as { token?: unknown; logprob?: unknown }[];
+    return { tokens: c.map((e) => String(e.token)), logProbs: c.map((e) => (typeof e.logprob === 'number' ? e.logprob : NaN)) };
+  }
+  return null;
+}
+
+/** Ids from vLLM's `return_tokens_as_token_ids` tokens ('token_id:123'); null when any token is not in that form. */
+function idsFromTokenStrings(tokens: string[]): number[] | null {
+  const ids: number[] = [];
+  for (const t of tokens) {
+    const m = /^token_id:(\d+)$/.exec(t);
+    if (!m) return null;
+    ids.push(Number(m[1]));
+  }
+  return ids;
+}
+
+/**
+ * One choice -> a core Completion. Token ids come from the server when it returns them
+ * (`token_ids`, or 'token_id:N' logprob tokens), else from encoding the text. Stop strings are
+ * kept in the text as the contract asks, appended when the server stripped them.
+ */
+export function parseChoice(raw: unknown, params: SamplingParams, tokenizer: Tokenizer): Completion {
+  if (!raw || typeof raw !== 'object') throw new ProtocolError('a choice is not an object');
+  const c = raw as RawChoice;
+  const content = c.text ?? c.message?.content ?? '';
+  if (typeof content !== 'string') throw new ProtocolError('a choice has no text');
+  let text = content;
+  const lp = tokenLogprobs(c.logprobs);
+  let ids: number[] | null = isIntArray(c.token_ids) ? [...c.token_ids] : null;
+  if (!ids && lp) ids = idsFromTokenStrings(lp.tokens);
+  let logProbs: number[] | null = lp && ids && lp.logProbs.length === ids.length ? lp.logProbs : null;
+
+  const fr = typeof c.finish_reason === 'string' ? c.finish_reason : null;
+  if (fr === null) throw new ProtocolError('a choice has no finish_reason');
+  let finishReason: FinishReason;
+  let stopString: string | undefined;
+  if (fr === 'length') finishReason = 'length';
+  else if (fr === 'abort') finishReason = 'abort';
+  else {
+    const reason = c.stop_reason ?? c.matched_stop;
+    if (typeof reason === 'string') stopString = reason;
+    else if (typeof reason !== 'number') stopString = (params.stop ?? []).find((s) => s.length > 0 && text.endsWith(s));
+    finishReason = stopString !== undefined ? 'stop' : 'eos';
+    if (stopString !== undefined && !text.endsWith(stopString)) {
+      text += stopString;
+      if (ids) {
+        const extra = tokenizer.encode(stopString);
+        ids = [...ids, ...extra];
+        if (logProbs) logProbs = [...logProbs, ...extra.map(() => NaN)];
+      }
+    }
+  }
+  if (!ids) {
+    ids = tokenizer.encode(text);
+    // Log-probs of the server's tokens only line up with our ids when the counts agree.
+    if (lp && lp.logProbs.length === ids.length) logProbs = lp.logProbs;
+  }
+  const out: Completion = {
+    tokenIds: ids,
+    text,
+    logProbs: logProbs ?? ids.map(() => NaN),
+    finishReason,
+  };
+  if (stopString !== undefined) out.stopString = stopString;
+  return out;
+}
+
+/**
+ * The `n` choices of one response, in index order. Throws ProtocolError unless each index
+ * 0..n-1 appears exactly once, so no sample is silently lost or duplicated.
+ */
+export function parseResponse(json: unknown, n: number, params: SamplingParams, tokenizer: Tokenizer): Completion[] {
+  if (!json || typeof json !== 'object' || !Array.isArray((json as { choices?: unknown }).choices)) {
+    throw new ProtocolError('the response has no choices array');
+  }
+  const choices = (json as { choices: unknown[] }).choices;
+  if (choices.length !== n) throw new ProtocolError(`asked for ${n} choices, got ${choices.length}`);
+  const out: (Completion | undefined)[] = new Array(n);
+  for (let j = 0; j < choices.length; j++) {
+    const ch = choices[j] as RawChoice;
+    const idx = ch && typeof ch === 'object' && ch.index !== undefined ? ch.index : j;
+    if (!Number.isInteger(idx) || (idx as number) < 0 || (idx as number) >= n) throw new ProtocolError(`choice index ${String(idx)} is out of range 0..${n - 1}`);
+    if (out[idx as number]) throw new ProtocolError(`choice index ${String(idx)} appears twice`);
+    out[idx as number] = parseChoice(ch, params, tokenizer);
+  }
+  return out as Completion[];
+}

@@ -1,0 +1,426 @@
+// The warm worker that runs inside the sandbox (Python, passed with -c so no project file is mounted).
+// Kept in a TS string so it ships with the compiled package; it must contain no backtick and no dollar-brace.
+export const WORKER_SOURCE = String.raw`
+# agent0 python-sandbox warm worker: one request per line on stdin, one JSON reply per line on stdout.
+# Imports are paid once here; every program runs in a fresh fork (stateless) or in a long-lived
+# forked session (stateful), with rlimits, its own process group and a scratch dir.
+import sys, os, json, time, signal, select, resource, socket, traceback, shutil, io
+
+PROTO = os.fdopen(os.dup(1), 'w', buffering=1)
+REQS = os.fdopen(os.dup(0), 'r')
+DEVNULL = os.open(os.devnull, os.O_RDWR)
+os.dup2(DEVNULL, 0)
+os.dup2(2, 1)  # stray prints of imported modules go to the worker's stderr, never the protocol
+CFG = json.loads(sys.argv[1])
+SCRATCH = CFG['scratch']
+imported = []
+for mod in CFG.get('preload', []):
+    try:
+        __import__(mod)
+        imported.append(mod)
+    except Exception:
+        pass
+try:
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
+    SUBREAPER = True
+except Exception:
+    SUBREAPER = False
+
+if CFG.get('drop_to') is not None and os.getuid() == 0:
+    # bwrap ran without a user namespace (root): give up root before any model code exists.
+    os.chown(SCRATCH, CFG['drop_to'], CFG['drop_to'])
+    os.setgroups([])
+    os.setgid(CFG['drop_to'])
+    os.setuid(CFG['drop_to'])
+
+SELF = os.getpid()
+sessions = {}  # session id -> {'pid', 'sock', 'dir'}
+exited = {}    # pid -> wait status, for children reaped while looking for another one
+
+def reap():
+    while True:
+        try:
+            pid, st = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        exited[pid] = st
+
+def descendants():
+    kids = {}
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name) as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(')') + 2:].split()[1])
+        except Exception:
+            continue
+        kids.setdefault(ppid, []).append(int(name))
+    out, todo = [], [SELF]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+def sweep(keep):
+    # Kills every descendant not in keep until none is left (a fork bomb is bounded by RLIMIT_NPROC).
+    killed = 0
+    for _ in range(500):
+        reap()
+        extra = [p for p in descendants() if p not in keep]
+        if not extra:
+            return killed
+        for p in extra:
+            try:
+                os.kill(p, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        time.sleep(0.002)
+    return killed
+
+def live_session_pids():
+    return {s['pid'] for s in sessions.values()}
+
+def apply_limits(req, nproc_extra):
+    lim = [
+        (resource.RLIMIT_CPU, req['cpu'], req['cpu'] + 1),
+        (resource.RLIMIT_NPROC, req['nproc'] + nproc_extra, req['nproc'] + nproc_extra),
+        (resource.RLIMIT_FSIZE, req['fsize'], req['fsize']),
+        (resource.RLIMIT_NOFILE, req['nofile'], req['nofile']),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
+    if req['mem'] > 0:
+        lim.append((resource.RLIMIT_AS, req['mem'], req['mem']))
+    for which, soft, hard in lim:
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            # The hard limit was already lower (e.g. inherited): settle for it.
+            cur = resource.getrlimit(which)[1]
+            resource.setrlimit(which, (min(soft, cur), cur))
+
+def run_program(code, glb):
+    # Returns the exit code the program would have as a script.
+    try:
+        exec(compile(code, '<code>', 'exec'), glb)
+        return 0
+    except SystemExit as e:
+        c = e.code
+        if c is None:
+            return 0
+        if isinstance(c, int):
+            return c & 255
+        sys.stderr.write(str(c) + '\n')
+        return 1
+    except BaseException:
+        et, ev, tb = sys.exc_info()
+        traceback.print_exception(et, ev, tb.tb_next if tb is not None else tb)
+        return 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+
+def die_with_worker():
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+def child_setup(req, workdir, out_w, err_w, in_fd, nproc_extra):
+    os.setsid()
+    die_with_worker()
+    signal.set_wakeup_fd(-1)
+    for s in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(s, signal.SIG_DFL)
+    os.dup2(in_fd, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    os.closerange(3, 1 << 16)  # the protocol pipes and other sessions' sockets must stay out of reach
+    os.chdir(workdir)
+    os.environ['HOME'] = workdir
+    os.environ['TMPDIR'] = workdir
+    apply_limits(req, nproc_extra)
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, 'r', closefd=False))
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, 'w', closefd=False), line_buffering=False, write_through=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, 'w', closefd=False), write_through=True)
+
+def fresh_globals():
+    return {'__name__': '__main__', '__builtins__': __builtins__}
+
+def stdin_fd(workdir, text):
+    if not text:
+        return DEVNULL
+    p = os.path.join(workdir, '.stdin')
+    with open(p, 'w') as f:
+        f.write(text)
+    return os.open(p, os.O_RDONLY)
+
+def collect(req, pid, out_r, err_r, is_done, watch=()):
+    # Reads both pipes under the wall-clock deadline and the output cap; returns (status, reason, out, err).
+    deadline = time.monotonic() + req['timeout']
+    cap = req['max_output']
+    bufs = {out_r: bytearray(), err_r: bytearray()}
+    open_fds = [out_r, err_r]
+    status, reason = None, ''
+    while True:
+        if is_done():
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            status, reason = 'timeout', 'wall-clock limit of %gs exceeded' % req['timeout']
+            break
+        r, _, _ = select.select(open_fds + [WAKE_R] + list(watch), [], [], min(left, 0.05))
+        if WAKE_R in r:
+            try:
+                os.read(WAKE_R, 4096)
+            except BlockingIOError:
+                pass
+        for fd in r:
+            if fd == WAKE_R or fd in watch:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                open_fds.remove(fd)
+            else:
+                bufs[fd] += chunk
+        if len(bufs[out_r]) + len(bufs[err_r]) > cap:
+            status, reason = 'killed', 'output limit of %d bytes exceeded' % cap
+            break
+    return status, reason, bufs, open_fds
+
+def drain(fds, bufs, cap):
+    for fd in fds:
+        try:
+            while len(bufs[fd]) <= cap:
+                r, _, _ = select.select([fd], [], [], 0)
+                if not r:
+                    break
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                bufs[fd] += chunk
+        except OSError:
+            pass
+
+def decode_status(st):
+    if os.WIFSIGNALED(st):
+        sig = os.WTERMSIG(st)
+        return 'killed', -sig, {signal.SIGXCPU: 'CPU time limit exceeded', signal.SIGKILL: 'killed (SIGKILL)',
+                                signal.SIGXFSZ: 'file size limit exceeded', signal.SIGSEGV: 'segmentation fault'}.get(sig, 'killed by signal %d' % sig)
+    code = os.WEXITSTATUS(st)
+    return ('ok' if code == 0 else 'error'), code, ''
+
+def finish_reply(req, status, reason, code, bufs, out_r, err_r, t0, extra=None):
+    cap = req['max_output']
+    out, err = bytes(bufs[out_r]), bytes(bufs[err_r])
+    trunc = len(out) + len(err) > cap
+    if trunc:
+        out = out[:cap]
+        err = err[:max(0, cap - len(out))]
+    rep = {'id': req['id'], 'status': status, 'reason': reason, 'exit_code': code,
+           'stdout': out.decode('utf-8', 'replace'), 'stderr': err.decode('utf-8', 'replace'),
+           'truncated': trunc, 'wall_ms': (time.monotonic() - t0) * 1000.0}
+    if extra:
+        rep.update(extra)
+    return rep
+
+def run_stateless(req):
+    t0 = time.monotonic()
+    workdir = os.path.join(SCRATCH, 'c%d' % req['id'])
+    os.mkdir(workdir, 0o700)
+    in_fd = stdin_fd(workdir, req.get('stdin'))
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child_setup(req, workdir, out_w, err_w, in_fd, len(live_session_pids()) + 2)
+            code = run_program(req['code'], fresh_globals())
+        except BaseException:
+            code = 70
+        os._exit(code)
+    os.close(out_w)
+    os.close(err_w)
+    if in_fd != DEVNULL:
+        os.close(in_fd)
+    def done():
+        reap()
+        return pid in exited
+    status, reason, bufs, open_fds = collect(req, pid, out_r, err_r, done)
+    if status is not None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    leftovers = sweep(live_session_pids())
+    drain(open_fds, bufs, req['max_output'])
+    os.close(out_r)
+    os.close(err_r)
+    st = exited.pop(pid, None)
+    if status is None:
+        status, code, reason = decode_status(st if st is not None else 0)
+    else:
+        code = -9
+    shutil.rmtree(workdir, ignore_errors=True)
+    return finish_reply(req, status, reason, code, bufs, out_r, err_r, t0, {'leftover_killed': leftovers})
+
+def session_main(sock, req, workdir, nproc_extra):
+    # A long-lived child holding one trajectory's globals; each cell arrives with its own output pipes.
+    glb = fresh_globals()
+    os.setsid()
+    die_with_worker()
+    signal.set_wakeup_fd(-1)
+    for s in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(s, signal.SIG_DFL)
+    os.chdir(workdir)
+    os.environ['HOME'] = workdir
+    os.environ['TMPDIR'] = workdir
+    keep = sock.fileno()
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+    null = os.open(os.devnull, os.O_RDWR)
+    budget = req['session_cpu']
+    apply_limits(dict(req, cpu=budget), nproc_extra)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, 'w', closefd=False), write_through=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, 'w', closefd=False), write_through=True)
+    while True:
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 3)
+        if not msg:
+            os._exit(0)
+        cell = json.loads(msg.decode())
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        used = int(used.ru_utime + used.ru_stime) + 1
+        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        resource.setrlimit(resource.RLIMIT_CPU, (min(used + cell['cpu'], hard), hard))
+        os.dup2(fds[0], 0)
+        os.dup2(fds[1], 1)
+        os.dup2(fds[2], 2)
+        for fd in fds:
+            os.close(fd)
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, 'r', closefd=False))
+        code = run_program(cell['code'], glb)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        sock.sendall(json.dumps({'exit_code': code}).encode() + b'\n')
+
+def start_session(req):
+    sid = req['session']
+    workdir = os.path.join(SCRATCH, 's%d' % req['id'])
+    os.mkdir(workdir, 0o700)
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        parent.close()
+        try:
+            session_main(child, req, workdir, len(live_session_pids()) + 3)
+        except BaseException:
+            pass
+        os._exit(0)
+    child.close()
+    sessions[sid] = {'pid': pid, 'sock': parent, 'dir': workdir}
+    return sessions[sid]
+
+def end_session(sid, kill=True):
+    s = sessions.pop(sid, None)
+    if not s:
+        return
+    try:
+        os.kill(s['pid'], signal.SIGKILL)
+    except OSError:
+        pass
+    s['sock'].close()
+    sweep(live_session_pids())
+    exited.pop(s['pid'], None)
+    shutil.rmtree(s['dir'], ignore_errors=True)
+
+def run_stateful(req):
+    t0 = time.monotonic()
+    s = sessions.get(req['session'])
+    fresh = s is None
+    if fresh:
+        s = start_session(req)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    in_fd = stdin_fd(s['dir'], req.get('stdin'))
+    try:
+        socket.send_fds(s['sock'], [json.dumps({'code': req['code'], 'cpu': req['cpu']}).encode()], [in_fd, out_w, err_w])
+    except OSError:
+        pass
+    os.close(out_w)
+    os.close(err_w)
+    if in_fd != DEVNULL:
+        os.close(in_fd)
+    reply = bytearray()
+    sock_fd = s['sock'].fileno()
+    def done():
+        reap()
+        if s['pid'] in exited:
+            return True
+        r, _, _ = select.select([sock_fd], [], [], 0)
+        if r:
+            chunk = s['sock'].recv(4096)
+            if not chunk:
+                return True
+            reply.extend(chunk)
+        return reply.endswith(b'\n')
+    status, reason, bufs, open_fds = collect(req, s['pid'], out_r, err_r, done, [sock_fd])
+    lost = False
+    if status is not None or not reply.endswith(b'\n'):
+        lost = True
+        end_session(req['session'])
+    leftovers = sweep(live_session_pids())
+    drain(open_fds, bufs, req['max_output'])
+    os.close(out_r)
+    os.close(err_r)
+    if status is None:
+        if reply.endswith(b'\n'):
+            code = json.loads(reply.decode())['exit_code']
+            status = 'ok' if code == 0 else 'error'
+        else:
+            st = exited.pop(s['pid'], 0)
+            status, code, reason = decode_status(st)
+            if status == 'ok':
+                status = 'error'
+    else:
+        code = -9
+    return finish_reply(req, status, reason, code, bufs, out_r, err_r, t0,
+                        {'leftover_killed': leftovers, 'session_new': fresh, 'session_lost': lost})
+
+WAKE_R, WAKE_W = os.pipe()
+os.set_blocking(WAKE_R, False)
+os.set_blocking(WAKE_W, False)
+signal.set_wakeup_fd(WAKE_W)
+signal.signal(signal.SIGCHLD, lambda *a: None)
+
+PROTO.write(json.dumps({'ready': True, 'imports': imported, 'python': sys.version.split()[0],
+                        'uid': os.getuid(), 'subreaper': SUBREAPER}) + '\n')
+for line in REQS:
+    if not line.strip():
+        continue
+    req = json.loads(line)
+    try:
+        if req['op'] == 'run':
+            rep = run_stateful(req) if req.get('session') else run_stateless(req)
+        elif req['op'] == 'end':
+            end_session(req['session'])
+            rep = {'id': req['id'], 'status': 'ok'}
+        else:
+            rep = {'id': req['id'], 'status': 'sandbox_error', 'reason': 'unknown op'}
+    except Exception as e:
+        rep = {'id': req['id'], 'status': 'sandbox_error', 'reason': '%s: %s' % (type(e).__name__, e)}
+    PROTO.write(json.dumps(rep) + '\n')
+`;

@@ -1,0 +1,229 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { WORKER_SOURCE } from './worker-source.js';
+import { SANDBOX_UID, bwrapArgs, spawnIdentity, type InterpreterInfo, type IsolationMode } from './isolation.js';
+
+export type ExecStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'sandbox_error';
+
+/** The result of one program run, as `agent0 sandbox exec` prints it. */
+export interface ExecResult {
+  status: ExecStatus;
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  wallMs: number;
+  /** Why the run was stopped (timeout, CPU limit, output cap) or why the sandbox failed. */
+  reason?: string;
+  truncated?: boolean;
+  /** Stateful runs: the interpreter state of this trajectory was lost (killed run) or is new. */
+  sessionLost?: boolean;
+  sessionNew?: boolean;
+}
+
+/** Limits of one run, in the units the worker applies them. */
+export interface RunLimits {
+  timeoutSeconds: number;
+  cpuSeconds: number;
+  memoryMb: number;
+  maxProcesses: number;
+  maxFileSizeMb: number;
+  maxOpenFiles: number;
+  maxOutputBytes: number;
+  sessionCpuSeconds: number;
+}
+
+export interface WorkerSpec {
+  mode: IsolationMode;
+  interpreter: InterpreterInfo;
+  preload: string[];
+  scratchMb: number;
+  bwrap: string;
+}
+
+interface Pending {
+  resolve(r: Record<string, unknown>): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Grace the worker gets beyond a run's own timeout before Node kills it as hung. */
+const WATCHDOG_GRACE_MS = 5000;
+
+/**
+ * One warm Python process (inside bwrap when available) that forks per program.
+ * Requests are queued here so that exactly one runs at a time: the worker's sweep of leftover
+ * processes relies on that.
+ */
+export class PythonWorker {
+  private proc?: ChildProcess;
+  private ready?: Promise<void>;
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private hostScratch?: string;
+  private stderrTail = '';
+  /** Queued or running requests (for load balancing). */
+  load = 0;
+  /** Bumped whenever the process is (re)started: sessions of an older generation are gone. */
+  generation = 0;
+
+  constructor(private readonly spec: WorkerSpec) {}
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  start(): Promise<void> {
+    if (this.ready) return this.ready;
+    this.generation++;
+    const { mode, interpreter, preload, scratchMb, bwrap } = this.spec;
+    const cfg: Record<string, unknown> = { preload };
+    let cmd: string;
+    let args: string[];
+    if (mode === 'none') {
+      this.hostScratch = mkdtempSync(path.join(os.tmpdir(), 'agent0-sandbox-'));
+      if (spawnIdentity(mode).uid !== undefined) chownSync(this.hostScratch, SANDBOX_UID, SANDBOX_UID);
+      cfg.scratch = this.hostScratch;
+      cmd = interpreter.exe;
+      args = ['-I', '-c', WORKER_SOURCE, JSON.stringify(cfg)];
+    } else {
+      cfg.scratch = '/scratch';
+      if (mode === 'bwrap-root') cfg.drop_to = SANDBOX_UID;
+      cmd = bwrap;
+      args = [...bwrapArgs(mode, interpreter, scratchMb * 1024 * 1024), interpreter.exe, '-I', '-c', WORKER_SOURCE, JSON.stringify(cfg)];
+    }
+    // No secret of ours may reach the sandbox, not even through /proc/1/environ of bwrap itself.
+    const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
+    const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env, cwd: '/', detached: true, ...spawnIdentity(mode) });
+    this.proc = proc;
+    this.stderrTail = '';
+    proc.stderr?.setEncoding('utf8');
+    proc.stderr?.on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-4000); });
+    proc.stdin?.on('error', () => {});
+    const lines = createInterface({ input: proc.stdout! });
+    this.ready = new Promise<void>((resolve, reject) => {
+      let hello = false;
+      lines.on('line', (line) => {
+        let msg: Record<string, unknown>;
+        try {
+          msg = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return;
+        }
+        if (!hello) {
+          hello = true;
+          resolve();
+          return;
+        }
+        const p = this.pending.get(msg.id as number);
+        if (p) {
+          clearTimeout(p.timer);
+          this.pending.delete(msg.id as number);
+          p.resolve(msg);
+        }
+      });
+      proc.on('error', (e) => reject(new Error(`cannot start the Python worker (${cmd}): ${e.message}`)));
+      proc.on('exit', (code, sig) => {
+        const why = `Python worker exited (${sig ?? code})${this.stderrTail ? `: ${this.stderrTail.trim().slice(-500)}` : ''}`;
+        if (!hello) reject(new Error(why));
+        this.onExit(why);
+      });
+    });
+    this.ready.catch(() => {});
+    return this.ready;
+  }
+
+  private onExit(why: string): void {
+    if (this.proc?.exitCode === null && this.proc.signalCode === null) return;
+    this.proc = undefined;
+    this.ready = undefined;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.resolve({ id, status: 'sandbox_error', reason: why });
+    }
+    this.pending.clear();
+    this.cleanHostScratch();
+  }
+
+  private cleanHostScratch(): void {
+    if (this.hostScratch) rmSync(this.hostScratch, { recursive: true, force: true });
+    this.hostScratch = undefined;
+  }
+
+  /** Runs one request after the ones queued before it. Never rejects. */
+  request(req: Record<string, unknown>, watchdogMs: number): Promise<Record<string, unknown>> {
+    this.load++;
+    const run = async (): Promise<Record<string, unknown>> => {
+      try {
+        await this.start();
+      } catch (e) {
+        return { status: 'sandbox_error', reason: (e as Error).message };
+      }
+      const id = this.nextId++;
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          this.pending.delete(id);
+          this.kill();
+          resolve({ id, status: 'sandbox_error', reason: `worker did not answer within ${watchdogMs + WATCHDOG_GRACE_MS} ms and was restarted` });
+        }, watchdogMs + WATCHDOG_GRACE_MS);
+        this.pending.set(id, { resolve, timer });
+        this.proc!.stdin!.write(`${JSON.stringify({ ...req, id })}\n`);
+      });
+    };
+    const result = this.chain.then(run, run);
+    this.chain = result.catch(() => {});
+    return result.finally(() => { this.load--; });
+  }
+
+  /** Kills the worker and everything in it (its own process group; bwrap's pid namespace takes the rest). */
+  kill(): void {
+    const proc = this.proc;
+    if (!proc?.pid) return;
+    try {
+      process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+
+  async close(): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    this.kill();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+    this.cleanHostScratch();
+  }
+}
+
+export function limitsToRequest(l: RunLimits): Record<string, number> {
+  const mb = 1024 * 1024;
+  return {
+    timeout: l.timeoutSeconds,
+    cpu: Math.max(1, Math.ceil(l.cpuSeconds)),
+    mem: l.memoryMb > 0 ? l.memoryMb * mb : 0,
+    nproc: l.maxProcesses,
+    fsize: l.maxFileSizeMb * mb,
+    nofile: l.maxOpenFiles,
+    max_output: l.maxOutputBytes,
+    session_cpu: l.sessionCpuSeconds,
+  };
+}
+
+export function replyToResult(r: Record<string, unknown>): ExecResult {
+  const status = (r.status as ExecStatus) ?? 'sandbox_error';
+  const out: ExecResult = {
+    status,
+    stdout: (r.stdout as string) ?? '',
+    stderr: (r.stderr as string) ?? '',
+    exitCode: typeof r.exit_code === 'number' ? r.exit_code : null,
+    wallMs: typeof r.wall_ms === 'number' ? Math.round(r.wall_ms * 10) / 10 : 0,
+  };
+  if (r.reason) out.reason = r.reason as string;
+  if (r.truncated) out.truncated = true;
+  if (r.session_lost) out.sessionLost = true;
+  if (r.session_new) out.sessionNew = true;
+  return out;
+}
