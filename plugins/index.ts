@@ -1,8 +1,17 @@
 import type { Plugin } from '../core/index.js';
 import algorithms from './algorithms/index.js';
+import rewards from './rewards/index.js';
 import arithWorld from './arith-world/index.js';
 import benchmarks from './benchmarks/index.js';
 import pipeline from './agent0-pipeline/index.js';
+import openaiEngine from './openai-engine/index.js';
+import serve from './serve/index.js';
+import sandboxFusion from './sandbox-fusion/index.js';
+import toolServer from './tool-server/index.js';
+import agentLoop from './agent-loop/index.js';
+import pythonSandbox from './python-sandbox/index.js';
+import engineTfjs from './engine-tfjs/index.js';
+import mathVerifier from './math-verifier/index.js';
 
 /**
  * The built-in plugins, listed explicitly (as tfjs lists its kernels): one import and one entry
@@ -10,7 +19,16 @@ import pipeline from './agent0-pipeline/index.js';
  */
 export const builtinPlugins: Plugin[] = [
   algorithms,
+  rewards,
   arithWorld,
   benchmarks,
   pipeline,
+  openaiEngine,
+  serve,
+  sandboxFusion,
+  toolServer,
+  agentLoop,
+  pythonSandbox,
+  engineTfjs,
+  mathVerifier,
 ];

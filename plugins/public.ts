@@ -5,4 +5,13 @@
 export * from '../core/index.js';
 export { builtinPlugins } from './index.js';
 export * from './algorithms/public.js';
+export * from './rewards/public.js';
 export * from './arith-world/public.js';
+export * from './sandbox-fusion/public.js';
+export * from './tool-server/public.js';
+export * from './openai-engine/public.js';
+export * from './serve/public.js';
+export * from './agent-loop/public.js';
+export * from './python-sandbox/public.js';
+export * from './engine-tfjs/public.js';
+export * from './math-verifier/public.js';

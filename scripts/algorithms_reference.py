@@ -85,6 +85,21 @@ def rpp(r, mask, gamma, eps=1e-8):
     return whiten(ret, mask, eps)
 
 
+def rpp_reset(r, mask, gamma, eps=1e-8):
+    # VeRL's loop: the running return is multiplied by the mask after each step, so it restarts
+    # from 0 at every observation token
+    ret = []
+    for i, row in enumerate(mask):
+        last = max(t for t in range(len(row)) if row[t] > 0)
+        out, running = [0.0] * len(row), 0.0
+        for t in reversed(range(len(row))):
+            running = (r[i] if t == last else 0.0) + gamma * running
+            out[t] = running
+            running *= row[t]
+        ret.append(out)
+    return whiten(ret, mask, eps)
+
+
 def rpp_baseline(r, gids, mask, eps=1e-8):
     mean, _, _ = group_mean_std(r, gids)
     return whiten([[r[i] - mean[i]] * len(mask[i]) for i in range(len(r))], mask, eps)
@@ -132,6 +147,8 @@ def advantage_cases():
     add('rloo', 'rloo', {}, rloo(r, gids, mask))
     add('reinforce++ gamma 1', 'reinforce_plus_plus', {}, rpp(r, mask, 1.0))
     add('reinforce++ gamma 0.9', 'reinforce_plus_plus', {'gamma': 0.9}, rpp(r, mask, 0.9))
+    add('reinforce++ reset at observations', 'reinforce_plus_plus', {'at_masked': 'reset'}, rpp_reset(r, mask, 1.0))
+    add('reinforce++ reset gamma 0.9', 'reinforce_plus_plus', {'gamma': 0.9, 'at_masked': 'reset'}, rpp_reset(r, mask, 0.9))
     add('reinforce++-baseline', 'reinforce_plus_plus_baseline', {}, rpp_baseline(r, gids, mask))
     add('adpo', 'adpo', {}, adpo_adv(r, gids, mask, s), {'selfConsistency': s})
     add('adpo a_min 0.5 no std', 'adpo', {'a_min': 0.5, 'norm_adv_by_std_in_grpo': False},
@@ -180,6 +197,13 @@ def clip(x, lo, hi):
     return min(hi, max(lo, x))
 
 
+LOG_RATIO_BOUND = 20.0
+
+
+def token_ratio(lp, o):
+    return math.exp(clip(lp - o, -LOG_RATIO_BOUND, LOG_RATIO_BOUND))
+
+
 def surrogate(ratio, A, lo, hi, c=None):
     l1, l2 = -A * ratio, -A * clip(ratio, 1 - lo, 1 + hi)
     L = max(l1, l2)
@@ -191,7 +215,7 @@ def surrogate(ratio, A, lo, hi, c=None):
 def ppo_matrix(logp, old, adv, mask, lo, hi, c=None):
     B, T = len(mask), len(mask[0])
     his = hi if isinstance(hi, list) else [hi] * B
-    return [[surrogate(math.exp(logp[i][t] - old[i][t]), adv[i][t], lo, his[i], c) if mask[i][t] > 0 else 0.0
+    return [[surrogate(token_ratio(logp[i][t], old[i][t]), adv[i][t], lo, his[i], c) if mask[i][t] > 0 else 0.0
              for t in range(T)] for i in range(B)]
 
 
@@ -225,7 +249,7 @@ def clip_metrics(logp, old, adv, mask, lo, hi, c, seq=False):
         for t in range(T):
             if mask[i][t] <= 0:
                 continue
-            r = seq_r if seq else math.exp(logp[i][t] - old[i][t])
+            r = seq_r if seq else token_ratio(logp[i][t], old[i][t])
             ratios.append(r)
             A = adv[i][t]
             if A > 0 and r > 1 + his[i]:
@@ -235,8 +259,11 @@ def clip_metrics(logp, old, adv, mask, lo, hi, c, seq=False):
             if c is not None and A < 0 and max(-A * r, -A * clip(r, 1 - lo, 1 + his[i])) > -A * c:
                 dual += 1
     kl = sum(old[i][t] - logp[i][t] for i in range(B) for t in range(T) if mask[i][t] > 0) / n
-    return {'pg_clipfrac_high': high / n, 'pg_clipfrac_low': low / n, 'pg_clipfrac_dual': dual / n, 'ppo_kl': kl,
-            'ratio_mean': sum(ratios) / len(ratios), 'ratio_min': min(ratios), 'ratio_max': max(ratios)}
+    out = {'pg_clipfrac_high': high / n, 'pg_clipfrac_low': low / n, 'pg_clipfrac_dual': dual / n, 'ppo_kl': kl,
+           'ratio_mean': sum(ratios) / len(ratios), 'ratio_min': min(ratios), 'ratio_max': max(ratios)}
+    if isinstance(hi, list):
+        out['clip_high_mean'] = sum(his[i] * sum(mask[i]) for i in range(B)) / n
+    return out
 
 
 def fd_grad(f, x, h=1e-6):
@@ -306,6 +333,15 @@ def loss_cases():
     add('adpo inverse', 'adpo', {'clip_high_form': 'inverse'}, 'seq-mean-token-sum',
         lambda lp, o: ppo_matrix(lp, o, A, mask, 0.2, hi_inv), clip_metrics(logp_l, old_l, A, mask, 0.2, hi_inv, None),
         fields={'selfConsistency': s})
+    add('adpo dual clip', 'adpo', {'clip_ratio_c': 1.2}, 'token-mean', lambda lp, o: ppo_matrix(lp, o, A, mask, 0.2, hi_lin, 1.2),
+        clip_metrics(logp_l, old_d, A, mask, 0.2, hi_lin, 1.2), fields={'selfConsistency': s}, old_lp=old_d)
+    # log-ratios beyond ±20 are clamped before exp: the ratio stays finite and the clamped tokens get no gradient
+    old_x = [row[:] for row in old_l]
+    old_x[1][2] = logp_l[1][2] - 25.0
+    old_x[2][0] = logp_l[2][0] + 25.0
+    old_x[2][3] = logp_l[2][3] - 21.0
+    add('vanilla extreme log-ratios', 'vanilla', {'clip_ratio_c': 3.0}, 'token-mean',
+        lambda lp, o: ppo_matrix(lp, o, A, mask, 0.2, 0.2, 3.0), clip_metrics(logp_l, old_x, A, mask, 0.2, 0.2, 3.0), old_lp=old_x)
     return cases
 
 
@@ -330,6 +366,7 @@ def kl_cases():
     ref = f32(lp + rng.normal(0, 0.7, (3, 4)))
     ref[0, 0] = lp[0, 0] + 14.0  # k3 clamps at 10 here
     ref[1, 1] = lp[1, 1] - 30.0  # and at the bound of the input clamp
+    ref[2, 2] = lp[2, 2]  # policy equal to the reference: abs has subgradient 0 there
     lp_l, ref_l = to_list(lp), to_list(ref)
     cases = []
     for kind in ['k1', 'abs', 'k2', 'mse', 'k3', 'low_var_kl']:

@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
 """Builds the tiny Qwen3 parity fixture of the tfjs engine (test/fixtures/qwen3-tiny/).
 
-Needs torch, transformers (>= 4.51, Qwen3) and tokenizers; runs on CPU in seconds.
+Needs torch, transformers (>= 4.51, Qwen3) and tokenizers; runs on CPU in seconds. The committed
+fixture was made with torch 2.11.0, transformers 5.17.0, tokenizers 0.23.2, safetensors 0.8.0:
 
-    python3 scripts/make_qwen3_fixture.py OUT_DIR [--node-probe FILE]
+    npx tsx scripts/make_safetensors_probe.ts test/fixtures/qwen3-tiny/node_probe.safetensors
+    python3 scripts/make_qwen3_fixture.py test/fixtures/qwen3-tiny \
+        --node-probe test/fixtures/qwen3-tiny/node_probe.safetensors
+
+(the first line needs Node, the second Python; the device machine has only the latter, so the
+probe file travels with the working tree). Tests: test/plugins/engine-tfjs/{tokenizer-hf,parity}.test.ts.
 
 Writes into OUT_DIR:
   tokenizer/        tokenizer.json (byte-level BPE trained here, Qwen2 pre-tokenizer regex, NFC),
                     tokenizer_config.json (Qwen-style chat template), generation_config.json
+  tokenizer-hf-saved/  the same tokenizer as transformers saves it (v5: chat_template.jinja)
   untied/           random Qwen3 (untied lm_head), fp32, saved sharded with an index
   tied-bf16/        random Qwen3 with tied embeddings, stored in bf16 as one model.safetensors
   dtypes.safetensors  the same values as F16, BF16 and F32, plus their exact f32 widenings
   reference.json    token ids, decodes, chat renders, the inputs of reference_logits.safetensors,
-                    Qwen3Config() defaults, versions
+                    greedy continuations (tokens, log-probs, smallest top-2 logit gap) of each
+                    model, Qwen3Config() defaults, versions
   reference_logits.safetensors  fp32 logits [T, V] of each model on each reference sequence
 
 With --node-probe, also checks that a file written by the engine's TypeScript writer loads in the
@@ -120,6 +128,9 @@ TOKEN_STRINGS = [
     "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n<think>\nadd\n</think>\n\n\\boxed{4}<|endoftext|>",
     "<question>A farmer has 12 apples and gives away 5. How many are left?</question>",
     "tabs\t\tand   multiple    spaces\n\n\n",
+    " <|im_end|>x <think>y</think> <|im_start|><|im_start|> <|im_end <|endoftext|>",
+    "1234567890 ０１２ Ａｂｃ \u1100\u1161\u11a8 \r lone\rcr",
+    "\U0001F468\u200D\U0001F469\u200D\U0001F467 \u00a0nbsp \u2003em\u3000ideo",
 ]
 
 CONVERSATIONS = [
@@ -176,7 +187,35 @@ CONVERSATIONS = [
     },
 ]
 
-LOGIT_TEXTS = ["The answer is 42.", "def f(x):\n    return x * 2"]
+LOGIT_TEXTS = [
+    "The answer is 42.",
+    "def f(x):\n    return x * 2",
+    # A chat-rendered turn with special and added tokens, long enough that RoPE spans ~80 positions.
+    "<|im_start|>user\nA farmer has 12 apples and gives away 5. How many are left?<|im_end|>\n"
+    "<|im_start|>assistant\n<think>\n12 - 5 = 7\n</think>\n\n```python\nprint(12 - 5)\n```\n```output\n7\n```\n"
+    "The answer is \\boxed{7}.<|im_end|>",
+]
+
+
+# Prompts for greedy continuations (NEW_TOKENS each, no eos stop), recomputed in full at every step.
+GREEDY_PROMPTS = ["<|im_start|>user\nWhat is 12 * 7?<|im_end|>\n<|im_start|>assistant\n", "def f(x):\n    return"]
+NEW_TOKENS = 24
+
+
+def greedy(model, prompt, n):
+    """Greedy decoding by full recomputation: the tokens, log p of each and the top-1/top-2 logit gap."""
+    ids = list(prompt)
+    out, lps, gaps = [], [], []
+    with torch.no_grad():
+        for _ in range(n):
+            logits = model(torch.tensor([ids], dtype=torch.long)).logits[0, -1].float()
+            top = torch.topk(logits, 2)
+            nxt = int(top.indices[0])
+            lps.append(float(torch.log_softmax(logits, -1)[nxt]))
+            gaps.append(float(top.values[0] - top.values[1]))
+            out.append(nxt)
+            ids.append(nxt)
+    return out, lps, min(gaps)
 
 
 def corpus():
@@ -375,6 +414,7 @@ def build_models(out, tok, ids, seqs, errors):
     assert tok.get_vocab_size() <= vocab, tok.get_vocab_size()
     logits = {}
     info = {}
+    greedy_refs = []
     for variant, tie, dtype in [("untied", False, torch.float32), ("tied-bf16", True, torch.bfloat16)]:
         torch.manual_seed(SEED)
         cfg = qwen3_config(tie, vocab, errors)
@@ -384,8 +424,8 @@ def build_models(out, tok, ids, seqs, errors):
             pass
         model = Qwen3ForCausalLM(cfg).eval()
         reinit(model, torch.Generator().manual_seed(SEED + (1 if tie else 0)))
-        if tie:
-            assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr(), "weights not tied"
+        if tie and model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr():
+            errors.append("tied variant: lm_head is not tied to embed_tokens")
         if dtype == torch.bfloat16:
             # Round the weights to what bf16 storage holds.
             model = model.to(torch.bfloat16).to(torch.float32)
@@ -410,12 +450,25 @@ def build_models(out, tok, ids, seqs, errors):
             info[f"{variant}.{i}.max_abs_fp32_vs_fp64"] = float((a.double() - c).abs().max())
             info[f"{variant}.{i}.logit_std"] = float(a.std())
             logits[f"{variant}.{i}"] = a
+        for j, text in enumerate(GREEDY_PROMPTS):
+            prompt = tok.encode(text).ids
+            toks, lps, gap = greedy(reloaded, prompt, NEW_TOKENS)
+            g = {"variant": variant, "prompt": text, "prompt_ids": prompt, "tokens": toks, "logprobs": lps, "min_top2_gap": gap}
+            try:
+                # generate() stops at the folder's eos ids; the manual loop does not.
+                gen = reloaded.generate(torch.tensor([prompt]), max_new_tokens=NEW_TOKENS, do_sample=False)
+                g["hf_generate_tokens"] = gen[0, len(prompt):].tolist()
+                if not g["hf_generate_tokens"] or g["hf_generate_tokens"] != toks[: len(g["hf_generate_tokens"])]:
+                    errors.append(f"{variant} greedy {j}: generate() differs from full recomputation")
+            except Exception as e:  # noqa: BLE001 - the manual loop stays the reference
+                errors.append(f"{variant} generate(): {e!r}")
+            greedy_refs.append(g)
         info[f"{variant}.files"] = sorted(os.listdir(d))
         info[f"{variant}.num_params"] = sum(p.numel() for p in model.parameters())
     from safetensors.torch import save_file
 
     save_file(logits, os.path.join(out, "reference_logits.safetensors"), metadata={"format": "pt"})
-    return info
+    return info, greedy_refs
 
 
 def dtype_file(out):
@@ -482,11 +535,16 @@ def main():
         # What transformers itself writes for a tokenizer folder (v5 puts the template in chat_template.jinja).
         hf.save_pretrained(os.path.join(out, "tokenizer-hf-saved"))
     seqs = [tok.encode(s).ids for s in LOGIT_TEXTS]
-    info = build_models(out, tok, ids, seqs, errors)
+    info, greedy_refs = build_models(out, tok, ids, seqs, errors)
     dtype_file(out)
     probe = check_node_probe(args.node_probe, errors) if args.node_probe else {}
     defaults = Qwen3Config().to_dict()
+    hf_special = {}
+    if hf is not None:
+        hf_special = {"eos_token_id": hf.eos_token_id, "pad_token_id": hf.pad_token_id, "bos_token_id": hf.bos_token_id,
+                      "all_special_ids": list(hf.all_special_ids), "len": len(hf)}
     ref = {
+        "hf_special": hf_special,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "tokenizers": tokenizers.__version__},
         "special_ids": ids,
         "tokenizer_vocab_size": tok.get_vocab_size(),
@@ -495,6 +553,7 @@ def main():
         "chats": chats,
         "logits": {"texts": LOGIT_TEXTS, "ids": seqs, "keys": "<variant>.<index> in reference_logits.safetensors, [T, V] fp32"},
         "model_info": info,
+        "greedy": greedy_refs,
         "qwen3_config_defaults": json.loads(json.dumps(defaults, default=str)),
         "probe": probe,
         "errors": errors,

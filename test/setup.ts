@@ -3,7 +3,7 @@
  * registers a backend first (wasm, by importing the engine) changes what `tf.memory()` and kernels
  * use everywhere, so initialise the active backend once before any test touches tensors.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

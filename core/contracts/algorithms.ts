@@ -56,7 +56,11 @@ export interface PolicyLossInput {
 
 export interface PolicyLossOutput {
   loss: tf.Scalar;
-  /** clip fractions (low/high), approx KL, ratio stats, ... as scalars. */
+  /**
+   * clip fractions (low/high), approx KL, ratio stats, ... as scalars. rlStep combines them over
+   * micro-batches by name: `*_loss` add up (normalised by the whole batch), `*_min` / `*_max` take the
+   * extreme, anything else is read as a masked token mean and weighted by tokens.
+   */
   metrics: Record<string, tf.Scalar>;
 }
 

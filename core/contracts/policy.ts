@@ -58,6 +58,11 @@ export interface RolloutEngine {
   readonly tokenizer: Tokenizer;
   /** prompts: one token-id array per sample; the result has the same length and order. */
   generate(prompts: number[][], params: SamplingParams, opts?: GenerateOptions): Promise<Completion[]>;
+  /**
+   * Remote engines: load the weights of an HF checkpoint folder the trainer just wrote (e.g.
+   * SGLang's /update_weights_from_disk), so rollouts follow the policy being trained.
+   */
+  loadWeights?(checkpointDir: string): Promise<void>;
 }
 
 /**

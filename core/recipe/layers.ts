@@ -89,11 +89,43 @@ export function mergeRecipe(base: Record<string, unknown>, over: Record<string, 
     const isComponentEntry = here.length === 2 && here[0] === 'components';
     if (isComponentEntry && isPlainObject(b) && isPlainObject(v) && v.use !== undefined && v.use !== b.use) {
       out[k] = v;
+    } else if (here.length === 2 && here[0] === 'pipeline' && Array.isArray(b) && isPlainObject(v)) {
+      out[k] = patchStages(b, v, here.join('.'));
     } else if (isPlainObject(b) && isPlainObject(v)) {
       out[k] = mergeRecipe(b, v, here);
     } else {
       out[k] = v;
     }
+  }
+  return out;
+}
+
+/** A stage's name in a pipeline list: its `name`, else the part of `use` after the kind. */
+export function stageName(stage: unknown): string | undefined {
+  if (!isPlainObject(stage)) return undefined;
+  if (typeof stage.name === 'string') return stage.name;
+  return typeof stage.use === 'string' ? stage.use.slice(stage.use.indexOf('/') + 1) : undefined;
+}
+
+function stageIndex(list: readonly unknown[], name: string, where: string): number {
+  const i = list.findIndex((s) => stageName(s) === name);
+  if (i < 0) {
+    throw new RecipeError([{ source: where, path: where, message: `no stage named '${name}'; stages here: ${list.map(stageName).join(', ')}` }]);
+  }
+  return i;
+}
+
+/**
+ * An override that gives a stage list as a map patches stages by name instead of replacing the
+ * list, so an ablation recipe can change one stage's options (`null` removes the stage).
+ */
+function patchStages(base: unknown[], patches: Record<string, unknown>, where: string): unknown[] {
+  const out = [...base];
+  for (const [name, patch] of Object.entries(patches)) {
+    const i = stageIndex(out, name, where);
+    if (patch === null) out.splice(i, 1);
+    else if (isPlainObject(patch)) out[i] = mergeRecipe(out[i] as Record<string, unknown>, patch, [where, name]);
+    else throw new RecipeError([{ source: where, path: `${where}.${name}`, message: `expected a stage patch (mapping) or null, found ${JSON.stringify(patch)}` }]);
   }
   return out;
 }
@@ -157,8 +189,18 @@ export function applySets(layered: Layered, sets: readonly string[]): void {
     const { parts, value } = parsed;
     let node: unknown = layered.data;
     for (let i = 0; i < parts.length - 1; i++) {
-      const k = parts[i] as string | number;
+      let k = parts[i] as string | number;
       const container = node as Record<string | number, unknown>;
+      if (Array.isArray(container) && typeof k === 'string') {
+        // pipeline.loop.<stage name>.options... addresses a stage by name
+        try {
+          k = stageIndex(container, k, `--set ${expr}`);
+          parts[i] = k;
+        } catch (e) {
+          if (e instanceof RecipeError) { problems.push(...e.problems); node = undefined; break; }
+          throw e;
+        }
+      }
       let next = container[k];
       if (next === undefined) {
         next = typeof parts[i + 1] === 'number' ? [] : {};

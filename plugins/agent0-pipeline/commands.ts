@@ -44,7 +44,7 @@ export const evalCommand: CliCommand = {
     if (!Number.isInteger(k) || k < 0) { env.stderr(`--k: expected a non-negative integer, found '${values.k}'`); return 2; }
     const recipeFile = values.recipe ?? configPath('eval.yaml');
     const sets = [
-      `components.executor.options.path=${JSON.stringify(path.resolve(values.checkpoint))}`,
+      `components.executor.options.checkpoint=${JSON.stringify(path.resolve(values.checkpoint))}`,
       `components.benchmark.options.splits={bench: ${JSON.stringify(path.resolve(values.benchmark))}}`,
       ...(values.set ?? []),
     ];

@@ -29,6 +29,12 @@ export const ref = (kind: string, description: string, dflt?: string) => ({ type
 /** A reference that may be null (the piece is then left out). */
 export const optionalRef = (kind: string, description: string, dflt: string | null = null) => ({ type: ['string', 'null'], 'x-ref': kind, default: dflt, description });
 
+/** A remote engine that generates in place of a policy (the policy still trains in-process). */
+export const engineRef = (role: string) => ({
+  type: ['string', 'null'], 'x-ref': 'rollout', default: null,
+  description: `rollout engine that generates for the ${role} (e.g. rollout/openai on vLLM / SGLang servers); null: the ${role} policy itself`,
+});
+
 /** The RL update's pieces, shared by the curriculum and executor training stages. */
 export const rlSchema = {
   advantage: ref('advantage', 'advantage estimator instance', 'advantage'),
@@ -36,7 +42,8 @@ export const rlSchema = {
   lossAgg: ref('loss-agg', 'loss aggregation instance', 'loss_agg'),
   kl: optionalRef('kl', 'KL penalty instance (null: no KL loss term)', 'kl'),
   klCoef: { type: 'number', minimum: 0, default: 0.01 },
-  microBatchSize: { type: 'integer', minimum: 1, default: 16 },
+  microBatchSize: { type: 'integer', minimum: 1, default: 16, description: 'rows per forward/backward pass (gradient accumulation)' },
+  miniBatchSize: { type: ['integer', 'null'], minimum: 1, default: null, description: 'rows per optimizer step (VeRL ppo_mini_batch_size); several steps per batch let the clip act; null: one step per batch' },
   ppoEpochs: { type: 'integer', minimum: 1, default: 1 },
   entropyCoef: { type: 'number', minimum: 0, default: 0 },
 } as const;
@@ -48,6 +55,7 @@ export interface RlOptions {
   kl: string | null;
   klCoef: number;
   microBatchSize: number;
+  miniBatchSize: number | null;
   ppoEpochs: number;
   entropyCoef: number;
 }

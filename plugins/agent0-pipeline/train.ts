@@ -28,6 +28,7 @@ export async function rlUpdate(
     kl,
     klCoef: o.klCoef,
     microBatchSize: o.microBatchSize,
+    ...(o.miniBatchSize ? { miniBatchSize: o.miniBatchSize } : {}),
     ppoEpochs: o.ppoEpochs,
     entropyCoef: o.entropyCoef,
   });

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  defineComponent, replaceDirAtomic, writeJsonAtomic,
+  defineComponent, replaceDirAtomic, Rng, writeJsonAtomic,
   type PipelineStage, type Policy, type StageContext, type StageResult,
 } from '../../core/index.js';
 import { type CorpusExample, type EncodedExample, batchRows, buildExamples, encodeExample, makeBatch } from './corpus.js';
@@ -14,6 +14,7 @@ import { probeCurriculum, probeExecutor } from './probe.js';
 export const BOOTSTRAP_VERSION = 1;
 
 export interface BootstrapOptions {
+  seed: number;
   policies: string[];
   tasks: string;
   split: string;
@@ -68,12 +69,12 @@ class BootstrapStage implements PipelineStage {
       expr: typeof t.meta?.expr === 'string' ? t.meta.expr : t.problem,
       answer: t.trueAnswer ?? t.answer ?? '',
     }));
-    const examples = buildExamples(problems, ctx.rng.fork('corpus'), { curriculumShare: o.curriculumShare, toolRate: o.toolRate, format: o.format });
+    const examples = buildExamples(problems, new Rng(o.seed, 'bootstrap').fork('corpus'), { curriculumShare: o.curriculumShare, toolRate: o.toolRate, format: o.format });
     const encoded = examples.map((e) => encodeExample(e, policy.tokenizer, o.maxLen, o.trainObservations)).filter((e): e is EncodedExample => e !== null);
     if (encoded.length < o.batchSize) throw new Error(`stage/bootstrap: only ${encoded.length} corpus examples fit maxLen=${o.maxLen}`);
     const corpusDigest = contentHash(examples.map(corpusText), 32);
     const { cache: _c, cacheDir: _d, checkpointEvery: _e, probe: _p, policies: _n, tasks: _t, ...trainOpts } = o;
-    const key = contentHash({ v: BOOTSTRAP_VERSION, seed: ctx.seed, engine: policy.describe(), trainOpts, corpusDigest });
+    const key = contentHash({ v: BOOTSTRAP_VERSION, seed: o.seed, engine: policy.describe(), trainOpts, corpusDigest });
     const entry = path.join(bootstrapCacheRoot(o.cacheDir), key);
     ctx.log.info(`corpus: ${encoded.length}/${examples.length} examples (${examples.filter((e) => e.tool).length} with the tool, `
       + `${examples.filter((e) => e.role === 'curriculum').length} curriculum); cache key ${key}`);
@@ -119,7 +120,7 @@ class BootstrapStage implements PipelineStage {
       start = state.step;
       ctx.log.info(`resuming the bootstrap at step ${start}/${o.steps}`);
     }
-    const rng = ctx.rng.fork('batches');
+    const rng = new Rng(o.seed, 'bootstrap').fork('batches');
     const progress = ctx.progress('bootstrap', o.steps - start, 'step');
     const padId = policy.tokenizer.padId;
     let loss = NaN;
@@ -156,7 +157,7 @@ class BootstrapStage implements PipelineStage {
       out[`${split}BoxedRate`] = r.boxedRate;
     }
     if (p.curriculum > 0) {
-      const c = await probeCurriculum(policy, p.curriculum, { format: this.o.format, maxNewTokens: p.maxNewTokens, seed: ctx.seed });
+      const c = await probeCurriculum(policy, p.curriculum, { format: this.o.format, maxNewTokens: p.maxNewTokens, seed: this.o.seed });
       Object.assign(out, { curriculumValid: c.validRate, curriculumSelfCorrect: c.selfCorrect, curriculumDistinct: c.distinct, curriculumOps: c.meanOps, curriculumDigits: c.meanMaxDigits });
     }
     if (Object.keys(out).length) {
@@ -175,6 +176,7 @@ export const bootstrapStage = defineComponent({
     type: 'object',
     properties: {
       policies: { type: 'array', items: { type: 'string' }, minItems: 1, default: ['executor', 'curriculum'], description: 'Policy instances; the first is trained, the others get its weights' },
+      seed: { type: 'integer', default: 0, description: "the base model's seed (corpus and batches), fixed apart from the run seed so that runs and ablation seeds share one base model, as they would share a pretrained checkpoint" },
       tasks: { type: 'string', default: 'tasks', description: 'Task-source instance whose split feeds the corpus' },
       split: { type: 'string', default: 'train' },
       corpusSize: { type: 'integer', minimum: 1, default: 20000 },

@@ -148,6 +148,11 @@ export class TfjsPolicy implements Policy {
     }
     const tensors = await readSafetensors(dir);
     this.model.setWeights(fromHfTensors(mine, tensors as Map<string, HostTensor>));
+    await this.loadOptimizer(dir);
+  }
+
+  /** Restores AdamW's moments and step from a folder save() wrote; a folder without them (an HF checkpoint) leaves a fresh optimizer. */
+  async loadOptimizer(dir: string): Promise<void> {
     const optFile = path.join(dir, OPTIMIZER_FILE);
     const hasOpt = await fs.stat(optFile).then(() => true, () => false);
     if (hasOpt) {

@@ -31,6 +31,11 @@ export function exact(e: Expr): R.Rational | null {
     }
     case 'fact': { const a = exact(e.a); return a && R.factorial(a); }
     case 'fn': {
+      if (e.name === 'binom') {
+        const n = exact(e.args[0]!);
+        const k = exact(e.args[1]!);
+        return n && k ? R.binomial(n, k) : null;
+      }
       if (e.name !== 'abs') return null;
       const a = exact(e.args[0]!);
       return a && (a.n < 0n ? R.neg(a) : a);
@@ -80,6 +85,12 @@ const FN: Record<string, (x: number, b?: number) => number> = {
   arcsin: Math.asin, arccos: Math.acos, arctan: Math.atan,
   sinh: Math.sinh, cosh: Math.cosh, tanh: Math.tanh,
   ln: Math.log, exp: Math.exp, lg: Math.log10, abs: Math.abs,
+  binom: (n, k) => {
+    if (!Number.isInteger(n) || !Number.isInteger(k!) || k! < 0 || k! > n) return NaN;
+    let r = 1;
+    for (let i = 1; i <= k!; i++) r = (r * (n - k! + i)) / i;
+    return Math.round(r);
+  },
   log: (x, b) => (b === undefined ? Math.log(x) : Math.log(x) / Math.log(b)),
 };
 

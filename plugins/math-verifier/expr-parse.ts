@@ -263,6 +263,10 @@ class Parser {
       }
       return { t: 'root', a: this.group(), k };
     }
+    if (name === 'binom' || name === 'dbinom' || name === 'tbinom') {
+      const n = this.group();
+      return { t: 'fn', name: 'binom', args: [n, this.group()] };
+    }
     if (name === 'pi') return { t: 'const', name: 'pi' };
     if (name === 'infty' || name === 'infin') return { t: 'const', name: 'inf' };
     if (GREEK.has(name)) {
@@ -276,7 +280,7 @@ class Parser {
       let logBase: Expr | null = null;
       if (name === 'log' && this.isOp('_')) { this.p++; logBase = this.group(); }
       if (this.isOp('^')) { this.p++; exponent = this.isOp('-') ? (this.p++, { t: 'neg', a: this.group() } as Expr) : this.group(); }
-      const arg = this.isOp('(') ? this.callArgs()[0]! : this.power();
+      const arg = this.isOp('(') ? this.callArgs()[0]! : this.funcArg();
       let fname = name;
       if (exponent && exponent.t === 'neg' && isOne(exponent.a) && ['sin', 'cos', 'tan'].includes(name)) {
         fname = `arc${name}`;
@@ -287,6 +291,17 @@ class Parser {
       return e;
     }
     throw new ParseError(`unsupported \\${name}`);
+  }
+
+  /** `\\sin 2x` is sin(2x): an argument without parentheses runs over numbers, letters and constants. */
+  private funcArg(): Expr {
+    const factors = [this.power()];
+    for (;;) {
+      const t = this.peek();
+      if (!t || !(t.k === 'num' || t.k === 'id' || (t.k === 'cmd' && (GREEK.has(t.s) || t.s === 'pi')))) break;
+      factors.push(this.power());
+    }
+    return factors.length === 1 ? factors[0]! : { t: 'mul', a: factors };
   }
 
   private bigOp(prod: boolean): Expr {

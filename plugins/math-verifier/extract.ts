@@ -31,13 +31,15 @@ export function boxedSpans(text: string): Span[] {
 function joinableGap(gap: string): boolean {
   const g = gap.replace(/\\text\{([^}]*)\}/g, ' $1 ').replace(/\\[a-zA-Z]+|[$\\()[\]{}]/g, ' ');
   if (g.length > 60) return false;
-  if (!/[a-zA-Z]/.test(g)) return true;
-  return /(^|[^a-zA-Z])(and|or)([^a-zA-Z]|$)|[,;]/.test(g);
+  const words = g.match(/[a-zA-Z]+/g) ?? [];
+  if (!words.length) return true;
+  // `\boxed{1} papers and \boxed{2} bins` joins; `\boxed{1}., but let me check ... \boxed{1}` does not
+  return words.length <= 4 && words.some((w) => w === 'and' || w === 'or');
 }
 
-const MATH_ENV = /\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|\\\(((?:(?!\\\))[^\n])+?)\\\)|\$((?:\\\$|[^\n$])+?)\$/g;
 const NUMBER = /(?<![A-Za-z\d.\\])-?(?:\d{1,3}(?:(?:,|\s)\d{3})+(?![\d])|\d+)(?:[.,]\d+)?(?:\s*\/\s*\d+(?:\.\d+)?)?|(?<![\d.])\.\d+/g;
-const PHRASE = /(?:final answer(?: is)?|the answer is|answer is|answer)\s*[:：]?/gi;
+// a bare "answer" counts only before a colon or a formula ("Answer: 9", "Answer $9$"), not in prose
+const PHRASE = /(?:final answer(?: is)?|answer is)\s*[:：]?|answer\s*[:：]|answer(?=\s*(?:\$|\\\(|\\\[))/gi;
 const IGNORED_WORDS = new Set(['and', 'or', 'percent', 'percentage', 'pct']);
 
 /** True when the whole text reads as a bare answer (`x+1`, `28 percent`, `Even`) rather than prose. */
@@ -47,12 +49,63 @@ function isBare(text: string): boolean {
   return words.length <= 1;
 }
 
+interface Env { start: number; end: number; content: string }
+
+/**
+ * Every `$$..$$`, `\[..\]`, `\(..\)` (one line) and `$..$` (one line) in order. A scanner rather than
+ * one regex: lazy regexes rescan to the end of the text from every unclosed opener (quadratic).
+ */
+export function mathEnvs(text: string): Env[] {
+  const out: Env[] = [];
+  const next = new Map<string, number>();
+  // first occurrence of `tok` at or after `from`, cached: the search never restarts behind a hit
+  const find = (tok: string, from: number): number => {
+    const c = next.get(tok);
+    if (c !== undefined && (c === -1 || c >= from)) return c;
+    const j = text.indexOf(tok, from);
+    next.set(tok, j);
+    return j;
+  };
+  const push = (start: number, end: number, inner: string) => {
+    const content = inner.trim();
+    if (content) out.push({ start, end, content });
+  };
+  for (let i = 0; i < text.length;) {
+    const c = text[i];
+    if (c === '\\' && (text[i + 1] === '(' || text[i + 1] === '[')) {
+      const close = text[i + 1] === '(' ? '\\)' : '\\]';
+      const j = find(close, i + 2);
+      const nl = find('\n', i);
+      if (j >= 0 && (close === '\\]' || nl < 0 || j < nl)) { push(i, j + 2, text.slice(i + 2, j)); i = j + 2; continue; }
+      i += 2;
+      continue;
+    }
+    if (c === '\\') { i += 2; continue; }
+    if (c === '$') {
+      if (text[i + 1] === '$') {
+        const j = find('$$', i + 2);
+        if (j >= 0) { push(i, j + 2, text.slice(i + 2, j)); i = j + 2; continue; }
+        i += 2;
+        continue;
+      }
+      let j = i + 1;
+      while (j < text.length && text[j] !== '\n' && text[j] !== '$') j += text[j] === '\\' ? 2 : 1;
+      if (text[j] === '$') { push(i, j + 1, text.slice(i + 1, j)); i = j + 1; continue; }
+      i = Math.max(j, i + 1);
+      continue;
+    }
+    i++;
+  }
+  return out;
+}
+
 /** Last math environment or number (whichever ends last); null when markup is present but broken. */
 function lastMathOrNumber(text: string): string | null {
-  let env: { end: number; content: string } | null = null;
-  for (const m of text.matchAll(MATH_ENV)) {
-    const content = (m[1] ?? m[2] ?? m[3] ?? m[4] ?? '').trim();
-    if (content) env = { end: m.index! + m[0].length, content };
+  const envs = mathEnvs(text);
+  const env = envs.length ? { ...envs[envs.length - 1]! } : null;
+  // `$1$ and $2$ and $3$`: formulas joined only by connectors are one answer
+  for (let i = envs.length - 1; env && i > 0 && /^\s*(?:,|;|and|or|,\s*and|,\s*or)\s*$/.test(text.slice(envs[i - 1]!.end, envs[i]!.start)); i--) {
+    env.content = `${envs[i - 1]!.content}, ${env.content}`;
   }
   let num: { end: number; content: string } | null = null;
   for (const m of text.matchAll(NUMBER)) num = { end: m.index! + m[0].length, content: m[0] };
@@ -65,12 +118,17 @@ function lastMathOrNumber(text: string): string | null {
   return num ? num.content : null;
 }
 
-function fromPhrase(text: string): string | null {
+function lastPhrase(text: string): { index: number; length: number; text: string } | null {
   let last: RegExpExecArray | null = null;
   for (let m = PHRASE.exec(text); m; m = PHRASE.exec(text)) last = m;
   PHRASE.lastIndex = 0;
+  return last && { index: last.index, length: last[0].length, text: last[0] };
+}
+
+function fromPhrase(text: string): string | null {
+  const last = lastPhrase(text);
   if (!last) return null;
-  let rest = text.slice(last.index + last[0].length).replace(/^[\s"'“]+/, '');
+  let rest = text.slice(last.index + last.length).replace(/^[\s"'“]+/, '');
   const env = /^(?:\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|\\\(([^\n]+?)\\\)|\$((?:\\\$|[^\n$])+?)\$)/.exec(rest);
   if (env) return (env[1] ?? env[2] ?? env[3] ?? env[4] ?? '').trim();
   if (/^(\$|\\\(|\\\[)/.test(rest)) return null;
@@ -92,8 +150,13 @@ export function extractAnswer(response: string): string | null {
   let text = response.length > MAX_RESPONSE_CHARS ? response.slice(-MAX_RESPONSE_CHARS) : response;
   text = undoubleBackslashes(text.replace(/<\|im_(?:start|end)\|>\s*\w*\s*$/, ''));
   const boxes = boxedSpans(text);
-  let answer: string | null;
-  if (boxes.length) {
+  let answer: string | null = null;
+  // a "final answer is ..." written after the last box overrides the boxes (a box of an intermediate step)
+  const phrase = boxes.length ? lastPhrase(text) : null;
+  if (phrase && phrase.index > boxes[boxes.length - 1]!.end && /final answer/i.test(phrase.text)) {
+    answer = fromPhrase(text);
+  }
+  if (answer !== null) { /* taken from the phrase */ } else if (boxes.length) {
     let i = boxes.length - 1;
     const parts = [boxes[i]!.content];
     while (i > 0 && joinableGap(text.slice(boxes[i - 1]!.end, boxes[i]!.start))) {

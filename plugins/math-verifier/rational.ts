@@ -84,6 +84,15 @@ export function factorial(a: Rational): Rational | null {
   return rat(r);
 }
 
+/** C(n, k) for integers 0 ≤ k ≤ n ≤ 10000; null otherwise. */
+export function binomial(n: Rational, k: Rational): Rational | null {
+  if (n.d !== 1n || k.d !== 1n || k.n < 0n || n.n < 0n || k.n > n.n || n.n > 10_000n) return null;
+  let r = 1n;
+  const kk = k.n < n.n - k.n ? k.n : n.n - k.n;
+  for (let i = 1n; i <= kk; i++) r = (r * (n.n - kk + i)) / i;
+  return rat(r);
+}
+
 /** Float value; huge or tiny values keep their ratio via scaling so they stay finite when representable. */
 export function toNumber(a: Rational): number {
   const v = Number(a.n) / Number(a.d);

@@ -128,11 +128,16 @@ export class OpenAIRolloutEngine implements RolloutEngine {
       attempts++;
       this.counters.requests++;
       try {
-        const model = await this.model(ep, signal);
+        const model = await this.model(ep);
         const body = buildRequestBody(u.promptIds, n, params, { ...this.opts, model }, this.tokenizer);
         const route = this.opts.api === 'chat' ? '/chat/completions' : '/completions';
         const json = await this.endpoints[ep].call(route, body, { headers: this.headers, timeoutMs: this.opts.timeoutMs, signal });
-        const comps = parseResponse(json, n, params, this.tokenizer);
+        let comps: Completion[];
+        try {
+          comps = parseResponse(json, n, params, this.tokenizer);
+        } catch (e) {
+          throw e instanceof ProtocolError ? new ProtocolError(`${this.opts.urls[ep]}${route}: ${e.message}`) : e;
+        }
         this.balancer.markUp(ep);
         this.counters.samples[ep] += n;
         return comps;
@@ -167,11 +172,12 @@ export class OpenAIRolloutEngine implements RolloutEngine {
     return new AbortError(`rollout/openai: cancelled because another request of the batch failed${cause ? ` (${cause.message})` : ''}`);
   }
 
-  private model(ep: number, signal: AbortSignal): Promise<string> {
+  /** Shared by every request to the endpoint, so no one caller's cancellation may cut it short. */
+  private model(ep: number): Promise<string> {
     if (this.opts.model) return Promise.resolve(this.opts.model);
     let p = this.models.get(ep);
     if (!p) {
-      p = this.endpoints[ep].call('/models', undefined, { headers: this.headers, timeoutMs: this.opts.timeoutMs, signal }).then((j) => {
+      p = this.endpoints[ep].call('/models', undefined, { headers: this.headers, timeoutMs: Math.min(this.opts.timeoutMs, 30000) }).then((j) => {
         const id = (j as { data?: { id?: unknown }[] }).data?.[0]?.id;
         if (typeof id !== 'string') throw new ProtocolError(`${this.opts.urls[ep]}/models lists no model`);
         return id;

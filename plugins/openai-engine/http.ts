@@ -52,8 +52,10 @@ export class Endpoint {
       if (opts.signal?.aborted) throw new AbortError(`${where}: cancelled`);
       if (timeout.aborted) throw new RequestError(`${where}: no complete answer within ${opts.timeoutMs} ms`, true, false);
       const code = (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code ?? '';
-      const down = stage === 'connect' && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|UND_ERR_CONNECT|UND_ERR_SOCKET/.test(code);
-      throw new RequestError(`${where}: ${stage === 'connect' ? 'connection failed' : 'connection dropped while reading the answer'} (${code || (e as Error).message})`, true, down);
+      const refused = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|UND_ERR_CONNECT/.test(code);
+      const closed = /ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED/.test(code);
+      const what = stage === 'body' ? 'connection dropped while reading the answer' : refused ? 'connection failed' : closed ? 'connection closed before the answer' : 'request failed';
+      throw new RequestError(`${where}: ${what} (${code || (e as Error).message})`, true, stage === 'connect' && (refused || closed));
     };
     let res;
     try {

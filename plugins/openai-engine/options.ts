@@ -11,6 +11,8 @@ export interface OpenAIEngineOptions {
   apiKeyEnv: string;
   /** Name of a recipe instance (policy or rollout) whose tokenizer this engine uses. */
   tokenizer: string;
+  /** An HF model folder (tokenizer.json) to tokenize with, when no recipe instance provides one. */
+  tokenizerPath: string;
   promptFormat: 'token-ids' | 'text';
   returnTokenIds: boolean;
   tokensAsTokenIds: boolean;
@@ -42,6 +44,7 @@ export const openAIEngineSchema: JSONSchema = {
     api: { enum: ['completions', 'chat'], default: 'completions', description: 'chat sends the decoded prompt as one user message (lossy for multi-turn)' },
     apiKeyEnv: { type: 'string', default: '', description: 'environment variable holding the bearer token' },
     tokenizer: { type: 'string', default: '', description: 'name of a recipe instance (policy or rollout) that provides the tokenizer' },
+    tokenizerPath: { type: 'string', default: '', description: 'HF model folder holding tokenizer.json (used when `tokenizer` is empty); no weights are loaded' },
     promptFormat: { enum: ['token-ids', 'text'], default: 'token-ids', description: 'send prompts as token ids (vLLM, SGLang) or as decoded text' },
     returnTokenIds: { type: 'boolean', default: true, description: "vLLM's return_token_ids: exact sampled ids instead of re-encoding the text" },
     tokensAsTokenIds: { type: 'boolean', default: false, description: "vLLM's return_tokens_as_token_ids: ids read from the logprobs tokens ('token_id:N')" },

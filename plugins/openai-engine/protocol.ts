@@ -102,7 +102,10 @@ export function parseChoice(raw: unknown, params: SamplingParams, tokenizer: Tok
   const lp = tokenLogprobs(c.logprobs);
   let ids: number[] | null = isIntArray(c.token_ids) ? [...c.token_ids] : null;
   if (!ids && lp) ids = idsFromTokenStrings(lp.tokens);
-  let logProbs: number[] | null = lp && ids && lp.logProbs.length === ids.length ? lp.logProbs : null;
+  // Re-encoding the text is the last resort: it may not split tokens as the sampler did, and
+  // the server's log-probs then only line up with our ids when the counts agree.
+  if (!ids) ids = tokenizer.encode(content);
+  let logProbs: number[] = lp && lp.logProbs.length === ids.length ? lp.logProbs : ids.map(() => NaN);
 
   const fr = typeof c.finish_reason === 'string' ? c.finish_reason : null;
   if (fr === null) throw new ProtocolError('a choice has no finish_reason');
@@ -117,22 +120,18 @@ export function parseChoice(raw: unknown, params: SamplingParams, tokenizer: Tok
     finishReason = stopString !== undefined ? 'stop' : 'eos';
     if (stopString !== undefined && !text.endsWith(stopString)) {
       text += stopString;
-      if (ids) {
+      // Servers that trim the stop string from the text often still return its sampled ids.
+      if (!tokenizer.decode(ids).endsWith(stopString)) {
         const extra = tokenizer.encode(stopString);
         ids = [...ids, ...extra];
-        if (logProbs) logProbs = [...logProbs, ...extra.map(() => NaN)];
+        logProbs = [...logProbs, ...extra.map(() => NaN)];
       }
     }
-  }
-  if (!ids) {
-    ids = tokenizer.encode(text);
-    // Log-probs of the server's tokens only line up with our ids when the counts agree.
-    if (lp && lp.logProbs.length === ids.length) logProbs = lp.logProbs;
   }
   const out: Completion = {
     tokenIds: ids,
     text,
-    logProbs: logProbs ?? ids.map(() => NaN),
+    logProbs,
     finishReason,
   };
   if (stopString !== undefined) out.stopString = stopString;

@@ -137,6 +137,9 @@ export function bwrapArgs(mode: Exclude<IsolationMode, 'none'>, interp: Interpre
   for (const p of [...extra].sort()) {
     if (![...extra].some((q) => q !== p && p.startsWith(`${q}/`))) a.push('--ro-bind', p, p);
   }
-  a.push('--proc', '/proc', '--dev', '/dev', '--size', String(scratchBytes), '--tmpfs', '/scratch', '--chdir', '/scratch');
+  // The root is bwrap's own tmpfs: read-only, or programs could leave files (and fill memory) outside
+  // the size-capped scratch, visible to the worker's later programs.
+  a.push('--proc', '/proc', '--dev', '/dev', '--size', String(scratchBytes), '--tmpfs', '/dev/shm', '--remount-ro', '/dev',
+    '--size', String(scratchBytes), '--tmpfs', '/scratch', '--remount-ro', '/', '--chdir', '/scratch');
   return a;
 }

@@ -84,6 +84,27 @@ def sweep(keep):
         time.sleep(0.002)
     return killed
 
+def clean_scratch():
+    # Files a program left anywhere writable (scratch root, private /dev/shm) must not reach the next
+    # program, which may belong to another trajectory; only live sessions keep their folders.
+    keep = {os.path.basename(s['dir']) for s in sessions.values()}
+    for base in [SCRATCH] + (['/dev/shm'] if CFG.get('private_shm') else []):
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for n in names:
+            if base == SCRATCH and n in keep:
+                continue
+            p = os.path.join(base, n)
+            try:
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    os.unlink(p)
+            except OSError:
+                pass
+
 def live_session_pids():
     return {s['pid'] for s in sessions.values()}
 
@@ -271,7 +292,7 @@ def run_stateless(req):
         status, code, reason = decode_status(st if st is not None else 0)
     else:
         code = -9
-    shutil.rmtree(workdir, ignore_errors=True)
+    clean_scratch()
     return finish_reply(req, status, reason, code, bufs, out_r, err_r, t0, {'leftover_killed': leftovers})
 
 def session_main(sock, req, workdir, nproc_extra):
@@ -345,7 +366,7 @@ def end_session(sid, kill=True):
     s['sock'].close()
     sweep(live_session_pids())
     exited.pop(s['pid'], None)
-    shutil.rmtree(s['dir'], ignore_errors=True)
+    clean_scratch()
 
 def run_stateful(req):
     t0 = time.monotonic()
@@ -383,6 +404,7 @@ def run_stateful(req):
         lost = True
         end_session(req['session'])
     leftovers = sweep(live_session_pids())
+    clean_scratch()
     drain(open_fds, bufs, req['max_output'])
     os.close(out_r)
     os.close(err_r)

@@ -90,6 +90,7 @@ export class PythonWorker {
       args = ['-I', '-c', WORKER_SOURCE, JSON.stringify(cfg)];
     } else {
       cfg.scratch = '/scratch';
+      cfg.private_shm = true;
       if (mode === 'bwrap-root') cfg.drop_to = SANDBOX_UID;
       cmd = bwrap;
       args = [...bwrapArgs(mode, interpreter, scratchMb * 1024 * 1024), interpreter.exe, '-I', '-c', WORKER_SOURCE, JSON.stringify(cfg)];
@@ -124,19 +125,27 @@ export class PythonWorker {
           p.resolve(msg);
         }
       });
-      proc.on('error', (e) => reject(new Error(`cannot start the Python worker (${cmd}): ${e.message}`)));
+      proc.on('error', (e) => {
+        const why = `cannot start the Python worker (${cmd}): ${e.message}`;
+        reject(new Error(why));
+        this.detach(proc, why);
+      });
       proc.on('exit', (code, sig) => {
         const why = `Python worker exited (${sig ?? code})${this.stderrTail ? `: ${this.stderrTail.trim().slice(-500)}` : ''}`;
         if (!hello) reject(new Error(why));
-        this.onExit(why);
+        this.detach(proc, why);
       });
     });
     this.ready.catch(() => {});
     return this.ready;
   }
 
-  private onExit(why: string): void {
-    if (this.proc?.exitCode === null && this.proc.signalCode === null) return;
+  /**
+   * Forgets a dead (or killed) process and fails its pending requests, so the next request starts
+   * a fresh one at once. Events of a process already replaced are ignored.
+   */
+  private detach(proc: ChildProcess, why: string): void {
+    if (this.proc !== proc) return;
     this.proc = undefined;
     this.ready = undefined;
     for (const [id, p] of this.pending) {
@@ -186,6 +195,7 @@ export class PythonWorker {
     } catch {
       /* already gone */
     }
+    this.detach(proc, 'the Python worker was killed');
   }
 
   async close(): Promise<void> {

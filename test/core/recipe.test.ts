@@ -139,4 +139,19 @@ describe('recipes', () => {
     const msg = await problems({ 'r.yaml': `${base}sead: 3\n` }, 'r.yaml');
     expect(msg).to.contain("r.yaml:12:1: sead: unknown option 'sead'. Did you mean 'seed'?");
   });
+
+  it('patches one stage of an extended pipeline by name, in a layer or with --set', async () => {
+    const two = base.replace('    - use: stage/touch\n', '    - use: stage/touch\n    - use: stage/touch\n      name: second\n');
+    const dir = await writeRecipes({
+      'base.yaml': two,
+      'child.yaml': 'extends: base.yaml\npipeline:\n  loop:\n    second:\n      options: { failAt: 3 }\n',
+      'drop.yaml': 'extends: base.yaml\npipeline:\n  loop:\n    touch: null\n',
+    });
+    const child = await loadRecipe(path.join(dir, 'child.yaml'), reg, ['pipeline.loop.touch.options.failAt=5'], dir);
+    expect(child.pipeline.loop.map((s) => [s.name, (s.options as { failAt: number }).failAt])).to.deep.equal([['touch', 5], ['second', 3]]);
+    const drop = await loadRecipe(path.join(dir, 'drop.yaml'), reg, [], dir);
+    expect(drop.pipeline.loop.map((s) => s.name)).to.deep.equal(['second']);
+    const msg = await problems({ 'base.yaml': two }, 'base.yaml', ['pipeline.loop.nosuch.options.failAt=1']);
+    expect(msg).to.contain("no stage named 'nosuch'; stages here: touch, second");
+  });
 });

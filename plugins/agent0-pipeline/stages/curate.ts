@@ -1,11 +1,13 @@
 import { defineComponent, majorityVote, type AgentRequest, type PipelineStage, type Task } from '../../../core/index.js';
+import { engineFor } from '../engines.js';
 import { encodePrompt, fill } from '../text.js';
 import { rolloutChunked } from '../rollouts.js';
-import { optionalRef, ref, samplingSchema, toSampling, type SamplingOptions } from '../schema.js';
+import { engineRef, optionalRef, ref, samplingSchema, toSampling, type SamplingOptions } from '../schema.js';
 import type { GeneratedQuestion } from './generate.js';
 
 interface CurateOptions {
   executor: string;
+  executorEngine: string | null;
   executorLoop: string | null;
   verifier: string;
   from: string;
@@ -45,6 +47,7 @@ export const curateStage = defineComponent({
     additionalProperties: false,
     properties: {
       executor: ref('policy', 'the executor policy', 'executor'),
+      executorEngine: engineRef('executor'),
       executorLoop: optionalRef('agent-loop', 'agent loop (null: answer without tools, as the code does)'),
       verifier: ref('verifier', 'groups answers into equivalence classes', 'verifier'),
       from: { type: 'string', default: 'generate', description: 'stage whose questions.jsonl to curate' },
@@ -62,7 +65,7 @@ export const curateStage = defineComponent({
   create: (o: CurateOptions): PipelineStage => ({
     async run(ctx) {
       const questions = await ctx.runDir.readJsonl<GeneratedQuestion>(`${ctx.outputDir(o.from).slice(ctx.runDir.root.length + 1)}/questions.jsonl`);
-      const executor = await ctx.get(o.executor, 'policy');
+      const executor = await engineFor(ctx, await ctx.get(o.executor, 'policy'), o.executorEngine);
       const loop = o.executorLoop ? await ctx.get(o.executorLoop, 'agent-loop') : undefined;
       const verifier = await ctx.get(o.verifier, 'verifier');
       const requests: AgentRequest[] = questions.flatMap((q, i) => {

@@ -1,13 +1,16 @@
 import { defineComponent, majorityVote, type AgentRequest, type PipelineStage, type RewardSample, type StageContext, type Trajectory } from '../../../core/index.js';
 import { encodePrompt, fill, parseQuestion } from '../text.js';
 import { rolloutChunked } from '../rollouts.js';
-import { optionalRef, ref, rlSchema, samplingSchema, toSampling, type RlOptions, type SamplingOptions } from '../schema.js';
-import { commitPolicy, resumeSteps, saveStep } from '../state.js';
+import { engineRef, optionalRef, ref, rlSchema, samplingSchema, toSampling, type RlOptions, type SamplingOptions } from '../schema.js';
+import { commitPolicy, resumeSteps, saveStep, stepCheckpoint } from '../state.js';
+import { engineFor, syncEngine } from '../engines.js';
 import { rlUpdate, summarize } from '../train.js';
 
 export interface CurriculumTrainOptions extends RlOptions {
   curriculum: string;
   executor: string;
+  curriculumEngine: string | null;
+  executorEngine: string | null;
   curriculumLoop: string | null;
   executorLoop: string | null;
   verifier: string;
@@ -44,7 +47,7 @@ export interface CurriculumEvidence {
  * Unparsable proposals get no executor rollouts.
  */
 export async function probeQuestions(
-  ctx: StageContext, o: Pick<CurriculumTrainOptions, 'executor' | 'executorLoop' | 'verifier' | 'executorPrompt' | 'chat' | 'k' | 'rolloutBatch' | 'stop' | 'executorSampling'>,
+  ctx: StageContext, o: Pick<CurriculumTrainOptions, 'executor' | 'executorEngine' | 'executorLoop' | 'verifier' | 'executorPrompt' | 'chat' | 'k' | 'rolloutBatch' | 'stop' | 'executorSampling'>,
   proposals: Trajectory[], seed: number,
 ): Promise<CurriculumEvidence[]> {
   const executor = await ctx.get(o.executor, 'policy');
@@ -57,7 +60,7 @@ export async function probeQuestions(
     const promptIds = encodePrompt(executor.tokenizer, fill(o.executorPrompt, { problem: q.question }), o.chat);
     for (let j = 0; j < o.k; j++) requests.push({ id: `${proposals[i]?.id}-x${j}`, groupId: `${i}`, promptIds });
   });
-  const solved = await rolloutChunked(executor, loop, requests, toSampling(o.executorSampling, seed, loop ? undefined : o.stop), o.rolloutBatch, undefined, ctx.signal);
+  const solved = await rolloutChunked(await engineFor(ctx, executor, o.executorEngine), loop, requests, toSampling(o.executorSampling, seed, loop ? undefined : o.stop), o.rolloutBatch, undefined, ctx.signal);
   const byQ = new Map<string, Trajectory[]>();
   for (const t of solved) byQ.set(t.groupId, [...(byQ.get(t.groupId) ?? []), t]);
   return parsed.map((q, i) => {
@@ -82,6 +85,8 @@ export const curriculumTrain = defineComponent({
     properties: {
       curriculum: ref('policy', 'the curriculum policy (trained here)', 'curriculum'),
       executor: ref('policy', 'the executor policy (frozen here; probes the questions)', 'executor'),
+      curriculumEngine: engineRef('curriculum'),
+      executorEngine: engineRef('executor'),
       curriculumLoop: { type: ['string', 'null'], 'x-ref': 'agent-loop', default: null, description: 'agent loop for the curriculum (null: single-turn)' },
       executorLoop: optionalRef('agent-loop', 'agent loop for executor probes (null: single-turn)', 'executor_loop'),
       verifier: ref('verifier', 'groups the executor answers', 'verifier'),
@@ -105,6 +110,7 @@ export const curriculumTrain = defineComponent({
   create: (o: CurriculumTrainOptions): PipelineStage => ({
     async run(ctx) {
       const curriculum = await ctx.get(o.curriculum, 'policy');
+      const cengine = await engineFor(ctx, curriculum, o.curriculumEngine);
       const cloop = o.curriculumLoop ? await ctx.get(o.curriculumLoop, 'agent-loop') : undefined;
       const reward = await ctx.get(o.reward, 'reward');
       const world = o.world ? await ctx.get(o.world, 'task-source') : undefined;
@@ -119,7 +125,7 @@ export const curriculumTrain = defineComponent({
           const seed = ctx.rng.fork(`step-${step}`).seedInt();
           const requests: AgentRequest[] = [];
           for (let b = 0; b < o.batchSize; b++) for (let j = 0; j < o.n; j++) requests.push({ id: `c${ctx.iteration}-${step}-${b}-${j}`, groupId: `${b}`, promptIds });
-          const proposals = await rolloutChunked(curriculum, cloop, requests, toSampling(o.sampling, seed, cloop ? undefined : o.stop), o.rolloutBatch, undefined, ctx.signal);
+          const proposals = await rolloutChunked(cengine, cloop, requests, toSampling(o.sampling, seed, cloop ? undefined : o.stop), o.rolloutBatch, undefined, ctx.signal);
           const evidence = await probeQuestions(ctx, o, proposals, seed + 1);
           const samples: RewardSample[] = proposals.map((p, i) => ({ response: p.text, task: { id: p.id, problem: o.prompt }, trajectory: p, extra: { ...(evidence[i] as CurriculumEvidence) } }));
           const rewards = (await reward.score(samples)).map((r) => r.reward);
@@ -139,7 +145,10 @@ export const curriculumTrain = defineComponent({
             ...upd,
           };
           await ctx.metrics.log({ stage: 'curriculum-train', iteration: ctx.iteration, step, ...last });
-          if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps) await saveStep(ctx, curriculum, step + 1);
+          if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps) {
+            await saveStep(ctx, curriculum, step + 1);
+            await syncEngine(ctx, cengine, curriculum, stepCheckpoint(ctx));
+          }
           progress.tick(1, { reward: last.reward ?? 0, p: last.selfConsistency ?? 0 });
         }
       } finally {

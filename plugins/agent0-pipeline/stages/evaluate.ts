@@ -1,9 +1,11 @@
 import { defineComponent, type PipelineStage } from '../../../core/index.js';
+import { engineFor } from '../engines.js';
 import { evaluateTasks, type EvalSummary } from '../evaluation.js';
-import { optionalRef, ref, samplingSchema, type SamplingOptions } from '../schema.js';
+import { engineRef, optionalRef, ref, samplingSchema, type SamplingOptions } from '../schema.js';
 
 interface EvaluateOptions {
   executor: string;
+  executorEngine: string | null;
   executorLoop: string | null;
   verifier: string;
   source: string;
@@ -28,6 +30,7 @@ export const evaluateStage = defineComponent({
     additionalProperties: false,
     properties: {
       executor: ref('policy', 'the policy to evaluate', 'executor'),
+      executorEngine: engineRef('executor'),
       executorLoop: optionalRef('agent-loop', 'agent loop (null: no tools)', 'executor_loop'),
       verifier: ref('verifier', 'compares answers with the true ones', 'verifier'),
       source: ref('task-source', 'benchmark source (embedded world splits, JSONL / Parquet files)', 'world'),
@@ -44,7 +47,7 @@ export const evaluateStage = defineComponent({
   },
   create: (o: EvaluateOptions): PipelineStage => ({
     async run(ctx) {
-      const executor = await ctx.get(o.executor, 'policy');
+      const executor = await engineFor(ctx, await ctx.get(o.executor, 'policy'), o.executorEngine);
       const loop = o.executorLoop ? await ctx.get(o.executorLoop, 'agent-loop') : undefined;
       const verifier = await ctx.get(o.verifier, 'verifier');
       const source = await ctx.get(o.source, 'task-source');

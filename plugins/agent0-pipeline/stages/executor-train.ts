@@ -1,13 +1,15 @@
 import { defineComponent, type AgentRequest, type PipelineStage, type RewardSample, type Task, type Trajectory } from '../../../core/index.js';
 import { encodePrompt, fill } from '../text.js';
 import { rolloutChunked } from '../rollouts.js';
-import { optionalRef, ref, rlSchema, samplingSchema, toSampling, type RlOptions, type SamplingOptions } from '../schema.js';
-import { commitPolicy, resumeSteps, saveStep } from '../state.js';
+import { engineRef, optionalRef, ref, rlSchema, samplingSchema, toSampling, type RlOptions, type SamplingOptions } from '../schema.js';
+import { commitPolicy, resumeSteps, saveStep, stepCheckpoint } from '../state.js';
+import { engineFor, syncEngine } from '../engines.js';
 import { rlUpdate } from '../train.js';
 import { mean } from './curriculum-train.js';
 
 interface ExecutorTrainOptions extends RlOptions {
   executor: string;
+  executorEngine: string | null;
   executorLoop: string | null;
   reward: string;
   verifier: string;
@@ -47,6 +49,7 @@ export const executorTrain = defineComponent({
     additionalProperties: false,
     properties: {
       executor: ref('policy', 'the executor policy (trained here)', 'executor'),
+      executorEngine: engineRef('executor'),
       executorLoop: optionalRef('agent-loop', 'agent loop (null: single-turn, no tools)', 'executor_loop'),
       reward: ref('reward', 'outcome reward against the pseudo-label', 'executor_reward'),
       verifier: ref('verifier', 'checks answers against the hidden true answers (reporting only)', 'verifier'),
@@ -74,6 +77,7 @@ export const executorTrain = defineComponent({
         return { summary: { steps: 0, tasks: 0 } };
       }
       const loop = o.executorLoop ? await ctx.get(o.executorLoop, 'agent-loop') : undefined;
+      const engine = await engineFor(ctx, executor, o.executorEngine);
       const reward = await ctx.get(o.reward, 'reward');
       const verifier = await ctx.get(o.verifier, 'verifier');
       const reference = o.kl ? await executor.snapshot() : undefined;
@@ -92,7 +96,7 @@ export const executorTrain = defineComponent({
             return Array.from({ length: o.n }, (_, j) => ({ id: `${t.id}-s${step}-${j}`, groupId: t.id, promptIds, fields: { ...(t.fields ?? {}) } }));
           });
           const seed = ctx.rng.fork(`step-${step}`).seedInt();
-          const trajs = await rolloutChunked(executor, loop, requests, toSampling(o.sampling, seed, loop ? undefined : o.stop), o.rolloutBatch, undefined, ctx.signal);
+          const trajs = await rolloutChunked(engine, loop, requests, toSampling(o.sampling, seed, loop ? undefined : o.stop), o.rolloutBatch, undefined, ctx.signal);
           const taskOf = new Map(pick.map((t) => [t.id, t]));
           const samples: RewardSample[] = trajs.map((t) => ({ response: t.text, task: taskOf.get(t.groupId) as Task, trajectory: t, fields: t.fields }));
           let rewards = (await reward.score(samples)).map((r) => r.reward);
@@ -114,7 +118,10 @@ export const executorTrain = defineComponent({
             ...upd,
           };
           await ctx.metrics.log({ stage: 'executor-train', iteration: ctx.iteration, step, ...last });
-          if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps) await saveStep(ctx, executor, step + 1);
+          if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps) {
+            await saveStep(ctx, executor, step + 1);
+            await syncEngine(ctx, engine, executor, stepCheckpoint(ctx));
+          }
           progress.tick(1, { reward: last.reward ?? 0, tools: last.toolCalls ?? 0 });
         }
       } finally {

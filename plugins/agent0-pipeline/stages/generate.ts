@@ -1,7 +1,8 @@
 import { defineComponent, type AgentRequest, type PipelineStage } from '../../../core/index.js';
+import { engineFor } from '../engines.js';
 import { encodePrompt, parseQuestion } from '../text.js';
 import { rolloutChunked } from '../rollouts.js';
-import { optionalRef, ref, samplingSchema, toSampling, type SamplingOptions } from '../schema.js';
+import { engineRef, optionalRef, ref, samplingSchema, toSampling, type SamplingOptions } from '../schema.js';
 
 export interface GeneratedQuestion {
   id: string;
@@ -14,6 +15,7 @@ export interface GeneratedQuestion {
 
 interface GenerateOptions {
   curriculum: string;
+  curriculumEngine: string | null;
   curriculumLoop: string | null;
   verifier: string;
   world: string | null;
@@ -36,6 +38,7 @@ export const generateStage = defineComponent({
     additionalProperties: false,
     properties: {
       curriculum: ref('policy', 'the curriculum policy', 'curriculum'),
+      curriculumEngine: engineRef('curriculum'),
       curriculumLoop: optionalRef('agent-loop', 'agent loop for the curriculum (null: single-turn)'),
       verifier: ref('verifier', 'extracts the curriculum\'s own answer', 'verifier'),
       world: optionalRef('task-source', 'task source that measures difficulty and knows true answers (reporting only)'),
@@ -52,7 +55,7 @@ export const generateStage = defineComponent({
     async run(ctx) {
       const done = await ctx.runDir.readJsonl<GeneratedQuestion>(`${ctx.key}/questions.jsonl`);
       if (done.length > 0 && (await ctx.loadState<{ complete: boolean }>())?.complete) return { summary: { questions: done.length } };
-      const curriculum = await ctx.get(o.curriculum, 'policy');
+      const curriculum = await engineFor(ctx, await ctx.get(o.curriculum, 'policy'), o.curriculumEngine);
       const loop = o.curriculumLoop ? await ctx.get(o.curriculumLoop, 'agent-loop') : undefined;
       const verifier = await ctx.get(o.verifier, 'verifier');
       const world = o.world ? await ctx.get(o.world, 'task-source') : undefined;

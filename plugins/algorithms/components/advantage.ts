@@ -56,10 +56,17 @@ export const advantageComponents: ComponentDefinition[] = [
     description: 'REINFORCE++: discounted return over model tokens (observations skipped), whitened over the batch',
     options: {
       type: 'object', additionalProperties: false,
-      properties: { gamma: { type: 'number', minimum: 0, maximum: 1, default: 1 }, epsilon: epsilonOpt(1e-8) },
+      properties: {
+        gamma: { type: 'number', minimum: 0, maximum: 1, default: 1, description: 'discount per model token (a gamma given to the RL step wins)' },
+        epsilon: epsilonOpt(1e-8),
+        at_masked: {
+          enum: ['skip', 'reset'], default: 'skip',
+          description: "tokens off the mask (tool observations): 'skip' passes the return through them; 'reset' zeroes it there as VeRL does (earlier turns then get return 0)",
+        },
+      },
     },
-    create: (o: { gamma: number; epsilon: number }) => estimator('advantage/reinforce_plus_plus', [], (i) =>
-      reinforcePlusPlusAdvantage(i.rewards, i.responseMask, { gamma: i.gamma ?? o.gamma, epsilon: o.epsilon })),
+    create: (o: { gamma: number; epsilon: number; at_masked: 'skip' | 'reset' }) => estimator('advantage/reinforce_plus_plus', [], (i) =>
+      reinforcePlusPlusAdvantage(i.rewards, i.responseMask, { gamma: i.gamma ?? o.gamma, epsilon: o.epsilon, atMasked: o.at_masked })),
   }),
   defineComponent({
     kind: 'advantage', name: 'reinforce_plus_plus_baseline',

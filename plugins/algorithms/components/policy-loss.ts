@@ -35,8 +35,9 @@ function fieldValues(input: PolicyLossInput, field: string, id: string): Float32
 }
 
 const entropyCoeff = { type: 'number', default: 0, description: 'entropy bonus: loss -= entropy_coeff · aggregated entropy' };
-const clipC = { type: 'number', nullable: true, default: null, description: 'dual clip c > 1 for A < 0 (null: off)' };
+const clipC = { type: 'number', nullable: true, exclusiveMinimum: 1, default: null, description: 'dual clip c > 1 for A < 0 (null: off)' };
 const nullableClip = { type: 'number', nullable: true, minimum: 0, default: null };
+const lowClip = { type: 'number', minimum: 0, exclusiveMaximum: 1 };
 
 function lossOf(id: string, requiredFields: string[], f: (input: PolicyLossInput) => TokenLoss, ent: number): PolicyLoss {
   return { requiredFields, compute: (input) => tidyResult(() => finish(id, input, f(input), ent)) };
@@ -44,7 +45,7 @@ function lossOf(id: string, requiredFields: string[], f: (input: PolicyLossInput
 
 interface VanillaOptions { clip_ratio: number; clip_ratio_low: number | null; clip_ratio_high: number | null; clip_ratio_c: number | null; entropy_coeff: number }
 interface DapoOptions { clip_ratio_low: number; clip_ratio_high: number; clip_ratio_c: number | null; entropy_coeff: number }
-interface AdpoOptions { field: string; clip_ratio: number; clip_ratio_high_boost: number; s_lo: number; s_hi: number; clip_high_form: 'linear' | 'inverse'; entropy_coeff: number }
+interface AdpoOptions { field: string; clip_ratio: number; clip_ratio_high_boost: number; s_lo: number; s_hi: number; clip_high_form: 'linear' | 'inverse'; clip_ratio_c: number | null; entropy_coeff: number }
 
 export const policyLossComponents: ComponentDefinition[] = [
   defineComponent({
@@ -53,8 +54,8 @@ export const policyLossComponents: ComponentDefinition[] = [
     options: {
       type: 'object', additionalProperties: false,
       properties: {
-        clip_ratio: { type: 'number', minimum: 0, default: 0.2 },
-        clip_ratio_low: { ...nullableClip, description: 'eps_low (null: clip_ratio)' },
+        clip_ratio: { ...lowClip, default: 0.2 },
+        clip_ratio_low: { ...nullableClip, exclusiveMaximum: 1, description: 'eps_low (null: clip_ratio)' },
         clip_ratio_high: { ...nullableClip, description: 'eps_high (null: clip_ratio)' },
         clip_ratio_c: clipC,
         entropy_coeff: entropyCoeff,
@@ -70,7 +71,7 @@ export const policyLossComponents: ComponentDefinition[] = [
     options: {
       type: 'object', additionalProperties: false,
       properties: {
-        clip_ratio_low: { type: 'number', minimum: 0, default: 0.2 },
+        clip_ratio_low: { ...lowClip, default: 0.2 },
         clip_ratio_high: { type: 'number', minimum: 0, default: 0.28 },
         clip_ratio_c: clipC,
         entropy_coeff: entropyCoeff,
@@ -86,7 +87,7 @@ export const policyLossComponents: ComponentDefinition[] = [
     options: {
       type: 'object', additionalProperties: false,
       properties: {
-        clip_ratio_low: { type: 'number', minimum: 0, default: 3e-4 },
+        clip_ratio_low: { ...lowClip, default: 3e-4 },
         clip_ratio_high: { type: 'number', minimum: 0, default: 4e-4 },
         entropy_coeff: entropyCoeff,
       },
@@ -101,11 +102,12 @@ export const policyLossComponents: ComponentDefinition[] = [
       type: 'object', additionalProperties: false,
       properties: {
         field: { type: 'string', default: 'selfConsistency', description: 'per-sample field holding s' },
-        clip_ratio: { type: 'number', minimum: 0, default: 0.2, description: 'eps (lower clip, and the upper clip at s >= s_hi)' },
+        clip_ratio: { ...lowClip, default: 0.2, description: 'eps (lower clip, and the upper clip at s >= s_hi)' },
         clip_ratio_high_boost: { type: 'number', minimum: 0, default: 0.1, description: 'b: extra upper clip at s <= s_lo (linear form)' },
         s_lo: { type: 'number', default: 0.3 },
         s_hi: { type: 'number', default: 0.8 },
         clip_high_form: { enum: ['linear', 'inverse'], default: 'linear', description: "'linear' (public code) or 'inverse' (paper: eps_high ∝ 1/s)" },
+        clip_ratio_c: clipC,
         entropy_coeff: entropyCoeff,
       },
     },
@@ -113,7 +115,7 @@ export const policyLossComponents: ComponentDefinition[] = [
       if (!(o.s_hi > o.s_lo)) throw new Error(`policy-loss/adpo: s_hi (${o.s_hi}) must exceed s_lo (${o.s_lo})`);
       return lossOf('policy-loss/adpo', [o.field], (i) => adpoLoss(i.logProbs, i.oldLogProbs, i.advantages, i.responseMask,
         fieldValues(i, o.field, 'policy-loss/adpo'),
-        { clipRatio: o.clip_ratio, clipHighBoost: o.clip_ratio_high_boost, sLo: o.s_lo, sHi: o.s_hi, form: o.clip_high_form }), o.entropy_coeff);
+        { clipRatio: o.clip_ratio, clipHighBoost: o.clip_ratio_high_boost, sLo: o.s_lo, sHi: o.s_hi, form: o.clip_high_form, clipRatioC: o.clip_ratio_c }), o.entropy_coeff);
     },
   }),
 ];

@@ -33,7 +33,11 @@ export function groupStats(rewards: ArrayLike<number>, groupIds: readonly string
 
 /** scores[i] on every masked position of row i: [B] → [B, T]. */
 export function broadcastScores(scores: ArrayLike<number>, mask: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => tf.mul(tf.tensor2d(Array.from(scores), [scores.length, 1]), tf.cast(tf.greater(mask, 0), 'float32')) as tf.Tensor2D);
+  // `where`, not a product: a negative score times mask 0 would give -0 off the mask.
+  return tf.tidy(() => {
+    const full = tf.mul(tf.tensor2d(Array.from(scores), [scores.length, 1], 'float32'), tf.onesLike(mask));
+    return tf.where(tf.greater(mask, 0), full, tf.zerosLike(full)) as tf.Tensor2D;
+  });
 }
 
 export interface GrpoOptions {
@@ -92,20 +96,28 @@ export function adpoAdvantage(
   return broadcastScores(a.map((v, i) => v * adpoScale(selfConsistency[i], opts)), mask);
 }
 
+/** What the discounted return does at tokens off the mask (see discountedReturnRows). */
+export type MaskedReturn = 'skip' | 'reset';
+
 /**
- * Discounted returns of an outcome reward placed on the last model token of each row. Tokens off the
- * mask (observations in the middle of a multi-turn response, prompt, padding) carry no reward, are not
- * counted as steps, and pass the return through unchanged: G_t = γ^(model tokens after t) · r on the
- * mask, 0 off it. (Resetting the return at every masked token would zero every turn before a tool call.)
+ * Discounted returns of an outcome reward placed on the last model token of each row.
+ *   'skip' (default): tokens off the mask (observations in the middle of a multi-turn response, prompt,
+ *     padding) carry no reward, are not counted as steps, and pass the return through unchanged:
+ *     G_t = γ^(model tokens after t) · r on the mask, 0 off it.
+ *   'reset' (VeRL): the running return is zeroed at every token off the mask, so every model token
+ *     before an observation gets return 0 (only the last turn sees the reward).
  */
-export function discountedReturnRows(rewards: ArrayLike<number>, mask: number[][], gamma = 1): number[][] {
+export function discountedReturnRows(rewards: ArrayLike<number>, mask: number[][], gamma = 1, atMasked: MaskedReturn = 'skip'): number[][] {
   return mask.map((row, i) => {
     const out = new Array<number>(row.length).fill(0);
-    let g = 0, seenLast = false;
+    const last = row.findLastIndex((v) => v > 0);
+    let g = 0;
     for (let t = row.length - 1; t >= 0; t--) {
-      if (row[t] <= 0) continue;
-      g = seenLast ? gamma * g : rewards[i];
-      seenLast = true;
+      if (row[t] <= 0) {
+        if (atMasked === 'reset') g = 0;
+        continue;
+      }
+      g = (t === last ? rewards[i] : 0) + gamma * g;
       out[t] = g;
     }
     return out;
@@ -113,9 +125,11 @@ export function discountedReturnRows(rewards: ArrayLike<number>, mask: number[][
 }
 
 /** REINFORCE++: discounted returns, whitened over all masked tokens of the batch. */
-export function reinforcePlusPlusAdvantage(rewards: ArrayLike<number>, mask: tf.Tensor2D, opts: { gamma?: number; epsilon?: number } = {}): tf.Tensor2D {
+export function reinforcePlusPlusAdvantage(
+  rewards: ArrayLike<number>, mask: tf.Tensor2D, opts: { gamma?: number; epsilon?: number; atMasked?: MaskedReturn } = {},
+): tf.Tensor2D {
   const m = maskRows(mask);
-  const w = maskedWhitenRows(discountedReturnRows(rewards, m, opts.gamma ?? 1), m, opts.epsilon ?? 1e-8);
+  const w = maskedWhitenRows(discountedReturnRows(rewards, m, opts.gamma ?? 1, opts.atMasked ?? 'skip'), m, opts.epsilon ?? 1e-8);
   return tf.tensor2d(w, mask.shape, 'float32');
 }
 

@@ -7,14 +7,16 @@ export type KlType = KlBase | `${KlBase}+`;
 
 /**
  * Per-token KL estimates of π against the reference, with d = logp - ref: [B, T] → [B, T]
- *   k1: d;  abs: |d|;  k2 / mse: d²/2;  k3 / low_var_kl: clamp(e^{-d} + d - 1, -10, 10).
+ *   k1: d;  abs: |d| (gradient sign d, 0 at d = 0);  k2 / mse: d²/2;  k3 / low_var_kl: clamp(e^{-d} + d - 1, -10, 10).
  */
 export function klBase(type: KlBase, logp: tf.Tensor2D, ref: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const d = tf.sub(logp, ref);
     switch (type) {
       case 'k1': return d as tf.Tensor2D;
-      case 'abs': return tf.abs(d) as tf.Tensor2D;
+      // d · sign(d), not tf.abs: tf.abs has gradient -1 at d = 0, i.e. at every token while the policy still
+      // equals its reference; this form has the subgradient 0 there.
+      case 'abs': return tf.mul(d, tf.sign(d)) as tf.Tensor2D;
       case 'k2': case 'mse': return tf.mul(tf.square(d), 0.5) as tf.Tensor2D;
       case 'k3': case 'low_var_kl': {
         // |d| > 20 already lands on the ±10 clamp; bounding it first keeps exp finite (no NaN gradient).

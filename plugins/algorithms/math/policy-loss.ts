@@ -63,9 +63,12 @@ export function clippedSurrogate(ratio: tf.Tensor2D, adv: tf.Tensor2D, mask: tf.
   });
 }
 
-/** r = exp(logp - oldLogp) on the mask, 1 off it (so padding can never overflow). */
+/** Bound on |logp - oldLogp| before exp (as VeRL): keeps the ratio finite in float32. */
+export const LOG_RATIO_BOUND = 20;
+
+/** r = exp(clamp(logp - oldLogp, ±20)) on the mask, 1 off it (so padding can never overflow). */
 export function tokenRatio(logp: tf.Tensor2D, oldLogp: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => tf.exp(applyMask(tf.sub(logp, oldLogp), mask)) as tf.Tensor2D);
+  return tf.tidy(() => tf.exp(applyMask(tf.clipByValue(tf.sub(logp, oldLogp), -LOG_RATIO_BOUND, LOG_RATIO_BOUND), mask)) as tf.Tensor2D);
 }
 
 /** Approximate KL(π_old ‖ π) as the masked mean of oldLogp - logp. */
@@ -130,6 +133,8 @@ export interface AdpoClipOptions {
   sHi?: number;
   /** 'linear' (public code): ε + b·clip((s_hi - s)/(s_hi - s_lo), 0, 1); 'inverse' (paper, ε_high ∝ 1/s): ε · s_hi / clip(s, s_lo, s_hi). */
   form?: 'linear' | 'inverse';
+  /** Dual clip c > 1 for A < 0 (null / undefined: off, as in Agent0). */
+  clipRatioC?: number | null;
 }
 
 /** ADPO's per-sample upper clip ε_high(s); equals ε exactly for s ≥ s_hi in both forms. */
@@ -146,8 +151,9 @@ export function adpoLoss(
 ): TokenLoss {
   return tidyResult(() => {
     const hi = Array.from(selfConsistency, (s) => adpoClipHigh(s, opts));
-    const out = ppoClipLoss(logp, oldLogp, adv, mask, { clipLow: opts.clipRatio ?? 0.2, clipHigh: hi });
-    out.metrics.clip_high_mean = tf.scalar(hi.reduce((a, h) => a + h, 0) / Math.max(hi.length, 1));
+    const out = ppoClipLoss(logp, oldLogp, adv, mask, { clipLow: opts.clipRatio ?? 0.2, clipHigh: hi, clipRatioC: opts.clipRatioC ?? null });
+    // A masked token mean (like every other non-extreme metric), so micro-batches combine exactly.
+    out.metrics.clip_high_mean = maskedMean(tf.mul(tf.tensor2d(hi, [hi.length, 1]), tf.onesLike(mask)), mask);
     return out;
   });
 }

@@ -2,84 +2,96 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmFixes } from './wasm-kernels.js';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_CHOICES = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export interface BackendInfo {
-  /** tfjs backend name now active: 'tensorflow' (tfjs-node or tfjs-node-gpu), 'wasm' or 'cpu'. */
+  /** The choice that was honoured ('tfjs-node-gpu', 'wasm', ...; never 'auto'). */
+  choice: Exclude<BackendChoice, 'auto'>;
+  /** tfjs backend name now active: 'tensorflow', 'webgpu', 'wasm' or 'cpu'. */
   name: string;
-  /** Where it came from, for logs: e.g. '@tensorflow/tfjs-node-gpu', 'wasm (simd)'. */
+  /** For logs, e.g. '@tensorflow/tfjs-backend-wasm (simd)'. */
   detail: string;
-  /** Backends tried and why they were passed over. */
+  /** Backends tried before it and why each was passed over. */
   skipped: string[];
 }
 
-let current: Promise<BackendInfo> | undefined;
-let currentChoice: BackendChoice | undefined;
-
-/** Loads an optional package by a name the type checker cannot follow (neither is a dependency). */
-async function importOptional(name: string): Promise<unknown> {
-  const dynamicImport = new Function('n', 'return import(n)') as (n: string) => Promise<unknown>;
+/** Loads a package by a name the type checker cannot follow: none of these is a dependency. */
+async function importOptional(name: string): Promise<Record<string, unknown>> {
+  const dynamicImport = new Function('n', 'return import(n)') as (n: string) => Promise<Record<string, unknown>>;
   return dynamicImport(name);
 }
 
-async function tryTensorflow(skipped: string[]): Promise<BackendInfo | undefined> {
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-    try {
-      await importOptional(pkg);
-      if (await tf.setBackend('tensorflow')) return { name: 'tensorflow', detail: pkg, skipped };
-      skipped.push(`${pkg}: setBackend returned false`);
-    } catch (e) {
-      skipped.push(`${pkg}: ${(e as Error).message.split('\n')[0]}`);
-    }
-  }
-  return undefined;
-}
+const firstLine = (e: unknown): string => String((e as Error)?.message ?? e).split('\n')[0] as string;
 
-async function tryWasm(skipped: string[]): Promise<BackendInfo | undefined> {
-  try {
-    if (await tf.setBackend('wasm')) {
-      registerWasmFixes();
-      const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      return { name: 'wasm', detail: `@tensorflow/tfjs-backend-wasm (${simd ? 'simd' : 'no simd'})`, skipped };
-    }
-    skipped.push('wasm: setBackend returned false');
-  } catch (e) {
-    skipped.push(`wasm: ${(e as Error).message.split('\n')[0]}`);
-  }
-  return undefined;
-}
+type Attempt = () => Promise<string>;
 
-async function choose(choice: BackendChoice): Promise<BackendInfo> {
+const attempts: Record<Exclude<BackendChoice, 'auto'>, Attempt> = {
+  'tfjs-node-gpu': async () => {
+    await importOptional('@tensorflow/tfjs-node-gpu');
+    if (!(await tf.setBackend('tensorflow'))) throw new Error('setBackend(tensorflow) returned false');
+    return '@tensorflow/tfjs-node-gpu';
+  },
+  'tfjs-node': async () => {
+    await importOptional('@tensorflow/tfjs-node');
+    if (!(await tf.setBackend('tensorflow'))) throw new Error('setBackend(tensorflow) returned false');
+    return '@tensorflow/tfjs-node';
+  },
+  webgpu: async () => {
+    // Node has no navigator.gpu: the `webgpu` package (Dawn) provides one where a GPU adapter exists.
+    const g = globalThis as { navigator?: { gpu?: unknown } };
+    if (!g.navigator?.gpu) {
+      const dawn = await importOptional('webgpu') as { create?: (o: string[]) => unknown; globals?: object };
+      if (!dawn.create || !dawn.globals) throw new Error("package 'webgpu' has no create/globals");
+      Object.assign(globalThis, dawn.globals);
+      Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu: dawn.create([]) }, configurable: true });
+    }
+    await importOptional('@tensorflow/tfjs-backend-webgpu');
+    // setBackend can return false while getBackend() already reports webgpu: trust the boolean.
+    if (!(await tf.setBackend('webgpu'))) throw new Error('no WebGPU adapter (setBackend returned false)');
+    return '@tensorflow/tfjs-backend-webgpu';
+  },
+  wasm: async () => {
+    if (!(await tf.setBackend('wasm'))) throw new Error('setBackend(wasm) returned false');
+    registerWasmFixes();
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    return `@tensorflow/tfjs-backend-wasm (${simd ? 'simd' : 'no simd'})`;
+  },
+  cpu: async () => {
+    if (!(await tf.setBackend('cpu'))) throw new Error('setBackend(cpu) returned false');
+    return '@tensorflow/tfjs cpu (pure JS)';
+  },
+};
+
+const AUTO_ORDER = ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'] as const;
+
+let current: { choice: BackendChoice; info: Promise<BackendInfo> } | undefined;
+
+/** Tries the backends for `choice` now, ignoring what was chosen before (selectBackend caches this). */
+export async function chooseBackend(choice: BackendChoice): Promise<BackendInfo> {
   const skipped: string[] = [];
-  if (choice === 'auto' || choice === 'tensorflow') {
-    const t = await tryTensorflow(skipped);
-    if (t) return t;
-    if (choice === 'tensorflow') throw new Error(`backend 'tensorflow' unavailable: ${skipped.join('; ')}`);
+  for (const c of choice === 'auto' ? AUTO_ORDER : [choice]) {
+    try {
+      const detail = await attempts[c]();
+      return { choice: c, name: tf.getBackend(), detail, skipped };
+    } catch (e) {
+      skipped.push(`${c}: ${firstLine(e)}`);
+    }
   }
-  if (choice === 'auto' || choice === 'wasm') {
-    const w = await tryWasm(skipped);
-    if (w) return w;
-    if (choice === 'wasm') throw new Error(`backend 'wasm' unavailable: ${skipped.join('; ')}`);
-  }
-  if (!(await tf.setBackend('cpu'))) throw new Error('no tfjs backend could start');
-  return { name: 'cpu', detail: '@tensorflow/tfjs cpu (pure JS)', skipped };
+  throw new Error(`no tfjs backend could start for '${choice}': ${skipped.join('; ')}`);
 }
 
 /**
- * Picks the tfjs backend once per process (tfjs has one global engine): tfjs-node-gpu, then
- * tfjs-node, then wasm, then cpu. A later call with a different explicit choice switches.
+ * Picks the tfjs backend once per process (tfjs has one global engine): with 'auto' the first of
+ * tfjs-node-gpu, tfjs-node, webgpu, wasm, cpu that starts. An explicit, different choice switches.
  */
 export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
-  if (current && (choice === 'auto' || choice === currentChoice)) {
-    const info = await current;
-    if (tf.getBackend() === info.name) return info;
+  if (current) {
+    const info = await current.info.catch(() => undefined);
+    const same = choice === 'auto' || choice === current.choice || choice === info?.choice;
+    if (same && info && tf.getBackend() === info.name) return info;
   }
-  currentChoice = choice;
-  current = choose(choice);
-  try {
-    return await current;
-  } catch (e) {
-    current = undefined;
-    throw e;
-  }
+  const info = chooseBackend(choice);
+  current = { choice, info };
+  return info;
 }

@@ -73,7 +73,8 @@ async function generateChunk(
   const eos = new Set([...tokenizer.eosIds, ...(params.stopTokenIds ?? [])]);
   const rows: Row[] = prompts.map((p, i) => {
     if (p.length === 0) throw new Error(`generate(): prompt ${offset + i} is empty (a causal LM needs at least one token)`);
-    return { index: i, prompt: p, ids: [], logProbs: [], text: '', rng: new Rng(seed, `gen/${offset + i}`) };
+    // The seed is repeated in the label: core hashSeed(seed, label) collides for single-digit seeds.
+    return { index: i, prompt: p, ids: [], logProbs: [], text: '', rng: new Rng(seed, `gen/${seed}/${offset + i}`) };
   });
   const L = Math.max(...prompts.map((p) => p.length));
   const room = Math.min(params.maxNewTokens, cfg.maxSeqLen - L, model.config.max_position_embeddings - L);

@@ -53,6 +53,9 @@ export const SMALL_CONFIG: Qwen3Config = {
 /** Fills HF's defaults for fields a config.json may omit (Qwen3 derives head_dim from the width). */
 export function resolveConfig(partial: Partial<Qwen3Config>, base: Qwen3Config = TINY_CONFIG): Qwen3Config {
   const c = { ...base, ...partial } as Qwen3Config;
+  // transformers >= 5 writes rope_theta inside rope_parameters (4.x: top level).
+  const ropeParams = partial.rope_parameters as { rope_theta?: number } | undefined;
+  if (partial.rope_theta == null && typeof ropeParams?.rope_theta === 'number') c.rope_theta = ropeParams.rope_theta;
   if (partial.head_dim == null && partial.hidden_size != null && partial.num_attention_heads != null) {
     c.head_dim = Math.floor(partial.hidden_size / partial.num_attention_heads);
   }

@@ -8,6 +8,11 @@ import * as tf from '@tensorflow/tfjs';
  */
 export interface OpsMode {
   rank2Grads: boolean;
+  /**
+   * Attention runs as per-(row, kv head) rank-2 matmuls once each slice does at least this many
+   * multiply-adds (M·tK·hd); below it one batched matmul's dispatch is cheaper. Default 32768.
+   */
+  slicedAttentionMinWork?: number;
 }
 
 type GradFn = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
@@ -42,14 +47,19 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, mode: OpsMode): tf.Tensor
  * which wasm lacks; scatterND sums duplicate ids the same way.
  */
 export function embedRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
-  const f = custom((t: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    save([]);
+  // ids is an input (and saved) rather than captured: the tape frees forward-pass intermediates
+  // that a gradient function did not save before it runs the backward pass.
+  const f = custom((t: tf.Tensor2D, i: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    save([i]);
     return {
-      value: tf.gather(t, ids),
-      gradFunc: (dy: tf.Tensor) => [tf.scatterND(tf.reshape(ids, [-1, 1]), dy, t.shape)],
+      value: tf.gather(t, i),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const si = saved[0] as tf.Tensor1D;
+        return [tf.scatterND(tf.reshape(si, [-1, 1]), dy, t.shape), tf.zerosLike(si)];
+      },
     };
   });
-  return f(table) as tf.Tensor2D;
+  return f(table, ids) as tf.Tensor2D;
 }
 
 /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) * w. */
@@ -124,4 +134,53 @@ export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Ten
 export function rowEntropy(logits: tf.Tensor2D): tf.Tensor1D {
   const lsm = tf.logSoftmax(logits, 1);
   return tf.neg(tf.sum(tf.mul(tf.exp(lsm), lsm), 1)) as tf.Tensor1D;
+}
+
+
+/** [N, a, b] → N rank-2 slices (Unpack; our wasm Unpack copies only each slice). */
+function slices(x: tf.Tensor3D): tf.Tensor2D[] {
+  return tf.unstack(x) as tf.Tensor2D[];
+}
+
+/** Σᵢ xsᵢ @ ysᵢ stacked: N untransposed rank-2 matmuls, the only kind wasm runs through XNNPACK. */
+function sliceMatMul(xs: tf.Tensor2D[], ys: tf.Tensor2D[]): tf.Tensor3D {
+  return tf.stack(xs.map((x, i) => tf.matMul(x, ys[i] as tf.Tensor2D))) as tf.Tensor3D;
+}
+
+/**
+ * softmax(q kᵀ · scale + mask) v for q [B, KV, M, hd], k and v [B, KV, tK, hd], mask broadcastable
+ * to [B, KV, M, tK] (additive, constant). On wasm, when slices are large enough, every matmul
+ * (forward and backward) is a rank-2 untransposed one with explicit transposes, instead of batched
+ * matmuls with transpose flags that wasm runs as a scalar loop (~10x slower).
+ */
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor, scale: number, mode: OpsMode): tf.Tensor4D {
+  const [B, KV, M, hd] = q.shape;
+  const tK = k.shape[2];
+  if (!mode.rank2Grads || M * tK * hd < (mode.slicedAttentionMinWork ?? 32768)) {
+    const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask);
+    return tf.matMul(tf.softmax(scores), v) as tf.Tensor4D;
+  }
+  const N = B * KV;
+  const f = custom((q3: tf.Tensor3D, k3: tf.Tensor3D, v3: tf.Tensor3D, save: tf.GradSaveFunc) => {
+    const kT = slices(tf.transpose(k3, [0, 2, 1]));
+    const s = tf.reshape(sliceMatMul(slices(q3), kT), [B, KV, M, tK]);
+    const p = tf.reshape(tf.softmax(tf.add(tf.mul(s, scale), mask)), [N, M, tK]) as tf.Tensor3D;
+    save([q3, k3, v3, p]);
+    return {
+      value: sliceMatMul(slices(p), slices(v3)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sp] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+        const dO = slices(dy as tf.Tensor3D);
+        const dV = sliceMatMul(slices(tf.transpose(sp, [0, 2, 1])), dO);
+        const dP = sliceMatMul(dO, slices(tf.transpose(sv, [0, 2, 1])));
+        // softmax backward: dS = P ⊙ (dP − Σⱼ dP ⊙ P), then the scale.
+        const dS = tf.mul(tf.mul(sp, tf.sub(dP, tf.sum(tf.mul(dP, sp), -1, true))), scale) as tf.Tensor3D;
+        const dQ = sliceMatMul(slices(dS), slices(sk));
+        const dK = sliceMatMul(slices(tf.transpose(dS, [0, 2, 1])), slices(sq));
+        return [dQ, dK, dV];
+      },
+    };
+  });
+  const out = f(tf.reshape(q, [N, M, hd]), tf.reshape(k, [N, tK, hd]), tf.reshape(v, [N, tK, hd]));
+  return tf.reshape(out, [B, KV, M, hd]) as tf.Tensor4D;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { type Qwen3Config, countParams, resolveConfig } from './config.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { type HostTensor, fromHfTensors, internalShapes, toHfTensors } from './weights.js';
-import { type OpsMode, embedRows, linear, rmsNorm, rotateHalf, rotateHalfMatrix, ropeTables } from './ops.js';
+import { type OpsMode, attention, embedRows, linear, rmsNorm, rotateHalf, rotateHalfMatrix, ropeTables } from './ops.js';
 
 /** Keys and values of one layer for the positions seen so far: [B, KV, Tpast, hd] each. */
 export interface LayerCache {
@@ -186,8 +186,7 @@ export class Qwen3Model {
         v = tf.concat([prev.v, v], 2);
       }
       newCache.push({ k, v });
-      const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask);
-      const att = tf.matMul(tf.softmax(scores), v); // [B, KV, G·T, hd]
+      const att = attention(q as tf.Tensor4D, k, v, mask, scale, this.mode); // [B, KV, G·T, hd]
       const merged = tf.reshape(tf.transpose(tf.reshape(att, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
       h = tf.add(h, linear(merged, this.p(`${p}o`) as tf.Tensor2D, this.mode));
       const x2 = rmsNorm(h, this.p(`${p}post_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;

@@ -29,11 +29,12 @@ export class AdamW {
 
   /**
    * Clips `grads` to maxGradNorm (global L2), then updates `params` in place. Returns the
-   * pre-clip norm and the lr used. Does not dispose `grads`.
+   * pre-clip norm and the lr used (`lrOverride` replaces the schedule for this step). Does not
+   * dispose `grads`.
    */
-  apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>): { gradNorm: number; lr: number } {
+  apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lrOverride?: number): { gradNorm: number; lr: number } {
     this.step += 1;
-    const lr = lrAt(this.cfg, this.step);
+    const lr = lrOverride ?? lrAt(this.cfg, this.step);
     const { beta1: b1, beta2: b2, eps, weightDecay: wd } = this.cfg;
     const gradNorm = tf.tidy(() => {
       const sq = [...grads.values()].map((g) => tf.sum(tf.square(g)));

@@ -52,7 +52,7 @@ export function trainStep(
         }
       }
     }
-    const { gradNorm, lr } = opt.apply(model.params, accum);
+    const { gradNorm, lr } = opt.apply(model.params, accum, opts.lr);
     let tokens = 0;
     for (const m of batch.attentionMask) for (const x of m) tokens += x > 0 ? 1 : 0;
     return { loss, gradNorm, lr, step: opt.step, tokens, metrics: metricSums };

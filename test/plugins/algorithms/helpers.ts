@@ -20,12 +20,15 @@ export function t2(rows: number[][]): tf.Tensor2D {
   return tf.tensor2d(rows, [rows.length, rows[0].length], 'float32');
 }
 
-/** Element-wise |a - b| ≤ tol, with the first offending index in the message. */
+/**
+ * Element-wise |a - b| ≤ tol · max(1, |b|): absolute near zero, relative for large values (float32
+ * carries about 7 significant digits, so e.g. a ratio of e^20 cannot match to 1e-6 absolute).
+ */
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-6, what = ''): void {
   expect(actual.length, `${what} length`).to.equal(expected.length);
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i], e = expected[i];
-    if (!(Math.abs(a - e) <= tol)) expect.fail(`${what}[${i}]: got ${a}, expected ${e} (tol ${tol})`);
+    if (!(Math.abs(a - e) <= tol * Math.max(1, Math.abs(e)))) expect.fail(`${what}[${i}]: got ${a}, expected ${e} (tol ${tol})`);
   }
 }
 

@@ -136,3 +136,20 @@ export function referenceLogits(c: Qwen3Config, w: Map<string, HostTensor>, ids:
   const head = c.tie_word_embeddings ? E : W('lm_head.weight');
   return hs.map((h) => lin(rms(h, W('model.norm.weight')), head, c.vocab_size));
 }
+
+/** A policy over TEST_CONFIG with the LCG weights and the char tokenizer (no backend switch). */
+export async function testPolicy(seed = 5, opts: Partial<import('../../../plugins/engine-tfjs/policy.js').TfjsPolicyOptions> = {}, cfg: Qwen3Config = TEST_CONFIG): Promise<import('../../../plugins/engine-tfjs/policy.js').TfjsPolicy> {
+  const { Qwen3Model } = await import('../../../plugins/engine-tfjs/model/qwen3.js');
+  const { TfjsPolicy, DEFAULT_POLICY_OPTIONS } = await import('../../../plugins/engine-tfjs/policy.js');
+  return new TfjsPolicy(Qwen3Model.fromHf(cfg, randomHfWeights(cfg, seed)), new CharTokenizer(), { ...DEFAULT_POLICY_OPTIONS, ...opts });
+}
+
+/** log-softmax of one row, in float64. */
+export function logSoftmax(row: ArrayLike<number>): number[] {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i]!);
+  let z = 0;
+  for (let i = 0; i < row.length; i++) z += Math.exp(row[i]! - max);
+  const lz = Math.log(z) + max;
+  return Array.from(row, (v) => v - lz);
+}

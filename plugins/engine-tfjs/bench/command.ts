@@ -1,0 +1,117 @@
+import { parseArgs } from 'node:util';
+import type { CliCommand } from '../../../core/index.js';
+import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend/select.js';
+import { countParams, type Qwen3Config, SMALL_CONFIG, TINY_CONFIG } from '../model/config.js';
+import { type BenchResult, benchModel, DEFAULT_SHAPE } from './measure.js';
+import { findPeerScript, findTorchPython, type PeerResult, runPeer } from './peer.js';
+
+/** The embedded model uses the tiny tokenizer's vocabulary (99 ids); the bench does too. */
+const MODELS: Record<string, Qwen3Config> = {
+  tiny: { ...TINY_CONFIG, vocab_size: 99 },
+  small: { ...SMALL_CONFIG, vocab_size: 99 },
+};
+
+const METRICS = [
+  ['train', 'trainTokensPerSec'],
+  ['log-prob', 'logProbTokensPerSec'],
+  ['sample B16', 'sampleTokensPerSec'],
+] as const;
+
+interface Row {
+  model: string;
+  params: number;
+  tfjs: BenchResult;
+  torch?: PeerResult;
+  ratio?: BenchResult;
+  peerError?: string;
+}
+
+function table(rows: Row[], backend: string): string {
+  const lines = [`tokens/s on ${backend}; PyTorch peer in the same run (ratio = tfjs / torch)`, ''];
+  lines.push(['model', 'params', 'metric', 'tfjs', 'torch', 'ratio'].map((s, i) => (i < 3 ? s.padEnd(12) : s.padStart(10))).join(''));
+  for (const r of rows) {
+    for (const [label, key] of METRICS) {
+      const t = r.torch?.[key];
+      lines.push([
+        r.model.padEnd(12), `${(r.params / 1e6).toFixed(2)}M`.padEnd(12), label.padEnd(12),
+        r.tfjs[key].toFixed(0).padStart(10), (t === undefined ? '-' : t.toFixed(0)).padStart(10),
+        (r.ratio ? `${r.ratio[key].toFixed(2)}x` : '-').padStart(10),
+      ].join(''));
+    }
+    if (r.peerError) lines.push(`  (peer: ${r.peerError})`);
+  }
+  return lines.join('\n');
+}
+
+export const benchEngineCommand: CliCommand = {
+  name: 'bench engine',
+  summary: 'tfjs engine throughput (train, log-prob, KV-cache sampling) vs the same model in PyTorch',
+  usage: 'agent0 bench engine [--json] [--models tiny,small] [--backend auto|wasm|cpu|...] [--reps N] [--no-peer]',
+  async run(args, env) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        json: { type: 'boolean', default: false },
+        models: { type: 'string', default: 'tiny,small' },
+        backend: { type: 'string', default: 'auto' },
+        reps: { type: 'string', default: String(DEFAULT_SHAPE.reps) },
+        'no-peer': { type: 'boolean', default: false },
+      },
+    });
+    if (!(BACKEND_CHOICES as readonly string[]).includes(values.backend)) {
+      env.stderr(`--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
+      return 2;
+    }
+    const names = values.models.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = names.filter((n) => !MODELS[n]);
+    if (unknown.length) {
+      env.stderr(`unknown model(s) ${unknown.join(', ')}; known: ${Object.keys(MODELS).join(', ')}`);
+      return 2;
+    }
+    const reps = Number(values.reps);
+    if (!Number.isInteger(reps) || reps < 1) {
+      env.stderr('--reps must be a positive integer');
+      return 2;
+    }
+    const shape = { ...DEFAULT_SHAPE, reps };
+    const info = await selectBackend(values.backend as BackendChoice);
+    env.log.info(`tfjs backend: ${info.detail}`);
+    let peer: { python: string; script: string } | undefined;
+    let noPeer = values['no-peer'] ? 'skipped (--no-peer)' : undefined;
+    if (!noPeer) {
+      const script = findPeerScript();
+      const python = script ? findTorchPython() : undefined;
+      if (script && python) peer = { python, script };
+      else noPeer = script ? 'no python3 with torch found (Debian: apt-get install python3-torch libopenblas0-pthread)' : 'bench/peers/qwen3_torch.py not found';
+    }
+    const rows: Row[] = [];
+    for (const name of names) {
+      const config = MODELS[name] as Qwen3Config;
+      env.log.info(`bench ${name}: tfjs ...`);
+      const row: Row = { model: name, params: countParams(config), tfjs: await benchModel(config, shape) };
+      if (peer) {
+        env.log.info(`bench ${name}: PyTorch peer ...`);
+        try {
+          const t = await runPeer(peer.python, peer.script, config, shape);
+          row.torch = t;
+          row.ratio = {
+            trainTokensPerSec: row.tfjs.trainTokensPerSec / t.trainTokensPerSec,
+            logProbTokensPerSec: row.tfjs.logProbTokensPerSec / t.logProbTokensPerSec,
+            sampleTokensPerSec: row.tfjs.sampleTokensPerSec / t.sampleTokensPerSec,
+          };
+        } catch (e) {
+          row.peerError = (e as Error).message;
+        }
+      } else if (noPeer) {
+        row.peerError = noPeer;
+      }
+      rows.push(row);
+    }
+    if (values.json) {
+      env.stdout(JSON.stringify({ date: new Date().toISOString(), backend: info.detail, shape, results: rows }, null, 2));
+    } else {
+      env.stdout(table(rows, info.detail));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,79 @@
+import type { JSONSchema } from '../../core/index.js';
+import type { Qwen3Config } from './model/config.js';
+import type { AdamWConfig } from './train/adamw.js';
+import { DEFAULT_ADAMW } from './train/adamw.js';
+import { BACKEND_CHOICES, type BackendChoice } from './backend/select.js';
+
+/** Options of `policy/tfjs` (and `rollout/tfjs`), as the recipe gives them after ajv filled the defaults. */
+export interface TfjsComponentOptions {
+  checkpoint: string | null;
+  config: Partial<Qwen3Config>;
+  tokenizer: string | null;
+  seed: number | null;
+  optimizer: AdamWConfig;
+  microBatchSize: number;
+  batchSize: number;
+  maxSeqLen: number;
+  backend: BackendChoice;
+}
+
+const int = (min: number, dflt: number | null, description: string): JSONSchema => ({
+  type: dflt === null ? ['integer', 'null'] : 'integer', minimum: min, default: dflt, description,
+});
+
+/** Qwen3 config.json fields a recipe may set for random init; the rest come from the tiny default. */
+const configSchema: JSONSchema = {
+  type: 'object',
+  default: {},
+  description: 'Qwen3 config.json fields for random init (ignored with a checkpoint); unset fields take the tiny embedded size; vocab_size defaults to the tokenizer\'s',
+  additionalProperties: false,
+  properties: {
+    vocab_size: { type: 'integer', minimum: 2 },
+    hidden_size: { type: 'integer', minimum: 2 },
+    intermediate_size: { type: 'integer', minimum: 1 },
+    num_hidden_layers: { type: 'integer', minimum: 1 },
+    num_attention_heads: { type: 'integer', minimum: 1 },
+    num_key_value_heads: { type: 'integer', minimum: 1 },
+    head_dim: { type: 'integer', minimum: 2 },
+    rms_norm_eps: { type: 'number', exclusiveMinimum: 0 },
+    rope_theta: { type: 'number', exclusiveMinimum: 0 },
+    tie_word_embeddings: { type: 'boolean' },
+    max_position_embeddings: { type: 'integer', minimum: 1 },
+  },
+};
+
+export const tfjsOptionsSchema: JSONSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    checkpoint: {
+      type: ['string', 'null'], default: null,
+      description: 'HF folder (config.json, model.safetensors or a sharded index, tokenizer files); null = random init from `config`',
+    },
+    config: configSchema,
+    tokenizer: {
+      type: ['string', 'null'], default: null,
+      description: "'tiny' (character-level, the embedded world) or a folder with tokenizer.json / tiny_tokenizer.json; null = the checkpoint's, or 'tiny' without one",
+    },
+    seed: int(0, null, 'weight init and default sampling seed; null = derived from the run seed and the instance name'),
+    optimizer: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      description: 'AdamW (decoupled weight decay on matrices) with linear warmup and global-norm clipping',
+      properties: {
+        lr: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_ADAMW.lr },
+        beta1: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: DEFAULT_ADAMW.beta1 },
+        beta2: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: DEFAULT_ADAMW.beta2 },
+        eps: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_ADAMW.eps },
+        weightDecay: { type: 'number', minimum: 0, default: DEFAULT_ADAMW.weightDecay },
+        warmupSteps: { type: 'integer', minimum: 0, default: DEFAULT_ADAMW.warmupSteps },
+        maxGradNorm: { type: 'number', minimum: 0, default: DEFAULT_ADAMW.maxGradNorm, description: '0 disables clipping' },
+      },
+    },
+    microBatchSize: int(1, 8, 'rows per micro-batch in trainStep / computeLogProbs (gradient accumulation; the wasm heap is 4 GiB)'),
+    batchSize: int(1, 16, 'rows decoded together by generate()'),
+    maxSeqLen: int(2, 512, 'prompt + generated tokens never exceed this'),
+    backend: { type: 'string', enum: [...BACKEND_CHOICES], default: 'auto', description: 'auto tries tfjs-node-gpu, tfjs-node, webgpu, wasm, cpu in that order' },
+  },
+};

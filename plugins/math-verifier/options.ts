@@ -1,0 +1,23 @@
+import type { JSONSchema } from '../../core/index.js';
+import { DEFAULT_VERIFIER } from './verifier.js';
+
+const d = DEFAULT_VERIFIER;
+
+/** Options of `verifier/math` (defaults filled in by the registry before create()). */
+export const MATH_VERIFIER_SCHEMA: JSONSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    timeoutMs: { type: 'integer', minimum: 10, maximum: 600_000, default: d.timeoutMs, description: 'per comparison; a comparison past it is a non-match' },
+    workers: { type: 'integer', minimum: 1, maximum: 64, default: d.workers, description: 'worker threads comparing answers' },
+    relTol: { type: 'number', exclusiveMinimum: 0, maximum: 0.1, default: d.relTol, description: 'relative tolerance when a side is not exact (decimals, irrationals, symbolic)' },
+    absTol: { type: 'number', minimum: 0, maximum: 0.1, default: d.absTol, description: 'absolute tolerance added to relTol' },
+    roundedDecimals: { type: 'integer', minimum: 1, maximum: 30, default: d.roundedDecimals, description: 'a decimal prediction with at least this many decimals matches an exact gold it rounds (0.33 for 1/3)' },
+    strictVariables: { type: 'boolean', default: d.strictVariables, description: 'variable names matter (f(x) vs f(y)); false maps variables by order of appearance' },
+    allowSetRelation: { type: 'boolean', default: d.allowSetRelation, description: 'a gold interval also matches the equivalent predicted inequality' },
+    points: { type: 'integer', minimum: 1, maximum: 100, default: d.points, description: 'random points for symbolic comparison' },
+    symbolic: { type: 'boolean', default: d.symbolic, description: 'fall back to @cortex-js/compute-engine outside the local grammar' },
+    cacheSize: { type: 'integer', minimum: 0, default: d.cacheSize, description: 'remembered (gold, pred) verdicts; 0 disables' },
+    maxAnswerChars: { type: 'integer', minimum: 1, default: d.maxAnswerChars, description: 'longer answers are non-matches' },
+  },
+};

@@ -1,0 +1,32 @@
+import path from 'node:path';
+import { defineComponent, definePlugin, type Tokenizer } from '../../core/index.js';
+import { OpenAIRolloutEngine } from './engine.js';
+import { openAIEngineSchema, type OpenAIEngineOptions } from './options.js';
+import { loadHfTokenizer } from './tokenizer.js';
+
+export const openAIRollout = defineComponent({
+  kind: 'rollout',
+  name: 'openai',
+  description: 'rollouts on OpenAI-compatible servers (vLLM, SGLang, agent0 serve): least-busy balancing, trajectory affinity, retries',
+  options: openAIEngineSchema,
+  async create(o: OpenAIEngineOptions, ctx) {
+    let tokenizer: Tokenizer;
+    if (o.tokenizer) {
+      const inst = await ctx.get<{ tokenizer?: Tokenizer }>(o.tokenizer);
+      if (!inst?.tokenizer || typeof inst.tokenizer.encode !== 'function') {
+        throw new Error(`rollout/openai: instance '${o.tokenizer}' (option tokenizer) has no tokenizer; name a policy or rollout instance`);
+      }
+      tokenizer = inst.tokenizer;
+    } else if (o.tokenizerPath) {
+      tokenizer = await loadHfTokenizer(path.resolve(o.tokenizerPath));
+    } else {
+      throw new Error('rollout/openai: set `tokenizer` (a policy/rollout instance name) or `tokenizerPath` (an HF folder with tokenizer.json)');
+    }
+    return new OpenAIRolloutEngine(o, tokenizer, { log: ctx.log });
+  },
+});
+
+export default definePlugin({
+  meta: { name: 'agent0/openai-engine', version: '0.1.0', description: 'remote rollouts over the OpenAI protocol' },
+  components: [openAIRollout],
+});

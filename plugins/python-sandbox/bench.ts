@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import pLimit from 'p-limit';
+import { bwrapArgs, spawnIdentity } from './isolation.js';
+import { pythonToolDefaults } from './options.js';
+import { PythonSandbox } from './sandbox.js';
+import type { PythonToolOptions } from './tool.js';
+
+/** A call that pays for `import sympy` unless the worker has it already. */
+export const BENCH_CODE = "import sympy\nx = sympy.Symbol('x')\nprint(sympy.factor(x**2 - 1))\n";
+
+export interface LatencyStats {
+  p50Ms: number;
+  p95Ms: number;
+  meanMs: number;
+  callsPerSec: number;
+  failures: number;
+}
+
+export interface SandboxBenchResult {
+  isolation: string;
+  python: string;
+  workers: number;
+  calls: number;
+  warm: LatencyStats;
+  fresh: LatencyStats;
+  /** warm p50 / fresh p50 (goal: at most 0.2). */
+  ratioP50: number;
+}
+
+/** Nearest-rank percentile. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
+}
+
+async function measure(calls: number, concurrency: number, one: () => Promise<boolean>): Promise<LatencyStats> {
+  const limit = pLimit(concurrency);
+  const lat: number[] = [];
+  let failures = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: calls }, () => limit(async () => {
+    const s = performance.now();
+    if (!(await one())) failures++;
+    lat.push(performance.now() - s);
+  })));
+  const total = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return { p50Ms: r(percentile(lat, 50)), p95Ms: r(percentile(lat, 95)), meanMs: r(lat.reduce((a, b) => a + b, 0) / lat.length), callsPerSec: r(calls / total), failures };
+}
+
+/** One fresh interpreter per call, under the same isolation as the warm workers. */
+function freshCall(sb: PythonSandbox, code: string): Promise<boolean> {
+  const { mode, interpreter } = sb.info;
+  const py = [interpreter.exe, '-I', '-c', code];
+  const [cmd, ...args] = mode === 'none' ? py : [sb.options.bwrap, ...bwrapArgs(mode, interpreter, sb.options.scratchMb * 1024 * 1024), ...py];
+  return new Promise((resolve) => {
+    const p = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'ignore'], cwd: '/', env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', OPENBLAS_NUM_THREADS: '1' }, ...spawnIdentity(mode) });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.on('error', () => resolve(false));
+    p.on('close', (c) => resolve(c === 0 && out.includes('(x - 1)*(x + 1)')));
+  });
+}
+
+/** Warm pool vs fresh interpreter per call, `calls` each, `workers` at a time. */
+export async function runSandboxBench(o: { calls: number; workers: number; log?: (m: string) => void; code?: string }): Promise<SandboxBenchResult> {
+  const code = o.code ?? BENCH_CODE;
+  const opts = { ...pythonToolDefaults(), workers: o.workers } as unknown as PythonToolOptions;
+  const sb = await PythonSandbox.create(opts, o.log);
+  try {
+    await Promise.all(Array.from({ length: o.workers }, () => sb.exec('pass')));
+    o.log?.(`warm: ${o.calls} calls`);
+    const warm = await measure(o.calls, o.workers, async () => {
+      const r = await sb.exec(code);
+      return r.status === 'ok' && r.stdout.includes('(x - 1)*(x + 1)');
+    });
+    o.log?.(`fresh: ${o.calls} calls`);
+    const fresh = await measure(o.calls, o.workers, () => freshCall(sb, code));
+    return {
+      isolation: sb.info.mode, python: `${sb.info.interpreter.exe} ${sb.info.interpreter.version}`, workers: o.workers, calls: o.calls,
+      warm, fresh, ratioP50: Math.round((warm.p50Ms / fresh.p50Ms) * 1000) / 1000,
+    };
+  } finally {
+    await sb.close();
+  }
+}

@@ -1,0 +1,34 @@
+import type { JSONSchema } from '../../core/index.js';
+
+/** Options of `tool/python`; every limit applies to each program run. */
+export const PYTHON_TOOL_SCHEMA: JSONSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    interpreter: { type: 'string', minLength: 1, default: 'auto', description: "python executable; 'auto' picks the first of /usr/bin/python3, python3, python that imports every preload module" },
+    isolation: { enum: ['required', 'auto', 'none'], default: 'auto', description: 'required: refuse to run without bubblewrap isolation; auto: isolate when possible, else warn once naming what is missing; none: rlimits only' },
+    bwrap: { type: 'string', minLength: 1, default: 'bwrap', description: 'bubblewrap executable' },
+    userNamespace: { enum: ['auto', 'never'], default: 'auto', description: 'never: skip the user-namespace mode (bwrap as root only)' },
+    workers: { type: 'integer', minimum: 1, maximum: 64, default: 2, description: 'warm worker processes (each runs one program at a time)' },
+    preload: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_.]*$' }, default: ['math', 'sympy', 'numpy'], description: 'modules imported once per worker (missing ones are skipped with a warning)' },
+    stateful: { type: 'boolean', default: false, description: "keep each trajectory's variables across its calls" },
+    stop: { type: 'array', items: { type: 'string' }, default: ['```output'], description: 'stop strings ending a tool turn; the code block is looked for before the last one' },
+    timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 10, description: 'wall-clock limit per program; the whole process group is killed' },
+    cpuSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 10, description: 'RLIMIT_CPU per program' },
+    memoryMb: { type: 'integer', minimum: 0, default: 1024, description: 'RLIMIT_AS per program in MiB (0: no limit)' },
+    maxProcesses: { type: 'integer', minimum: 1, maximum: 4096, default: 32, description: 'RLIMIT_NPROC: processes a program may have' },
+    maxFileSizeMb: { type: 'integer', minimum: 0, default: 16, description: 'RLIMIT_FSIZE in MiB' },
+    maxOpenFiles: { type: 'integer', minimum: 8, maximum: 65536, default: 64, description: 'RLIMIT_NOFILE' },
+    maxOutputBytes: { type: 'integer', minimum: 1024, default: 1_000_000, description: 'stdout+stderr captured per program; beyond it the program is killed' },
+    scratchMb: { type: 'integer', minimum: 1, default: 64, description: "size of each worker's private scratch tmpfs in MiB" },
+    sessionCpuSeconds: { type: 'number', exclusiveMinimum: 0, default: 120, description: 'stateful: CPU seconds a whole session may use' },
+    maxObservationChars: { type: 'integer', minimum: 16, default: 4096, description: 'cap on the observation text' },
+    errorTailChars: { type: 'integer', minimum: 0, default: 1024, description: 'how much of the end of stderr (the traceback) a failed run shows' },
+  },
+};
+
+/** The schema's defaults, for building the tool outside a recipe (bench, tests). */
+export function pythonToolDefaults(): Record<string, unknown> {
+  const props = PYTHON_TOOL_SCHEMA.properties as Record<string, { default: unknown }>;
+  return Object.fromEntries(Object.entries(props).map(([k, v]) => [k, structuredClone(v.default)]));
+}

@@ -1,0 +1,225 @@
+import { chooseIsolation, findInterpreter, type InterpreterInfo, type IsolationChoice, type IsolationMode } from './isolation.js';
+import { limitsToRequest, PythonWorker, replyToResult, type ExecResult, type RunLimits } from './worker.js';
+
+export type IsolationPolicy = 'required' | 'auto' | 'none';
+
+export interface SandboxOptions extends RunLimits {
+  /** 'auto': the first of /usr/bin/python3, python3, python that imports every preload module. */
+  interpreter: string;
+  isolation: IsolationPolicy;
+  bwrap: string;
+  userNamespace: 'auto' | 'never';
+  /** Warm worker processes; each runs one program at a time. */
+  workers: number;
+  /** Modules imported once per worker, before any program (missing ones are skipped). */
+  preload: string[];
+  /** Size of each worker's private scratch tmpfs (bwrap) in MiB. */
+  scratchMb: number;
+}
+
+export interface SandboxInfo {
+  mode: IsolationMode;
+  missing: string[];
+  notes: string[];
+  interpreter: InterpreterInfo;
+  workers: number;
+}
+
+/** Thrown when `isolation: required` and no isolated mode works here. */
+export class IsolationUnavailableError extends Error {
+  constructor(choice: IsolationChoice) {
+    super(`isolation: required, but no isolated mode works here (missing: ${choice.missing.join('; ')}). ` +
+      `${choice.notes.join('; ')}. Install bubblewrap (apt-get install bubblewrap), allow user namespaces, ` +
+      'or set isolation: auto to run with rlimits only.');
+    this.name = 'IsolationUnavailableError';
+  }
+}
+
+interface Job {
+  req: Record<string, unknown>;
+  watchdogMs: number;
+  done(worker: PythonWorker, reply: Record<string, unknown>): void;
+}
+
+const warned = new Set<string>();
+
+function wellFormed(s: string): string {
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+/** Resolves interpreter and isolation once per distinct configuration (probing spawns processes). */
+const probes = new Map<string, { interpreter: InterpreterInfo; choice: IsolationChoice }>();
+
+function probeEnvironment(o: SandboxOptions): { interpreter: InterpreterInfo; choice: IsolationChoice } {
+  const key = JSON.stringify([o.interpreter, o.preload, o.isolation, o.bwrap, o.userNamespace]);
+  let p = probes.get(key);
+  if (!p) {
+    const interpreter = findInterpreter(o.interpreter, o.preload);
+    const choice: IsolationChoice = o.isolation === 'none'
+      ? { mode: 'none', missing: ['isolation disabled by the recipe (isolation: none)'], notes: [] }
+      : chooseIsolation(o.bwrap, o.userNamespace);
+    p = { interpreter, choice };
+    probes.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * A pool of warm Python workers. Stateless programs go to the least-loaded worker; a stateful
+ * session stays on the worker that holds its interpreter state.
+ */
+export class PythonSandbox {
+  private readonly workers: PythonWorker[];
+  private readonly sessions = new Map<string, { worker: PythonWorker; generation: number }>();
+  private readonly queue: Job[] = [];
+  private readonly pinned = new Map<PythonWorker, Job[]>();
+  private readonly busy = new Set<PythonWorker>();
+  private closed = false;
+
+  private constructor(readonly options: SandboxOptions, readonly info: SandboxInfo) {
+    const spec = { mode: info.mode, interpreter: info.interpreter, preload: info.interpreter.has, scratchMb: options.scratchMb, bwrap: options.bwrap };
+    this.workers = Array.from({ length: options.workers }, () => new PythonWorker(spec));
+  }
+
+  /** Probes the interpreter and isolation, applies the isolation policy, and starts the workers. */
+  static async create(o: SandboxOptions, warn: (msg: string) => void = (m) => process.emitWarning(m)): Promise<PythonSandbox> {
+    const { interpreter, choice } = probeEnvironment(o);
+    if (choice.mode === 'none' && o.isolation === 'required') throw new IsolationUnavailableError(choice);
+    if (choice.mode === 'none' && o.isolation === 'auto') {
+      const msg = `python sandbox: running WITHOUT isolation (rlimits, process groups and a scratch dir only); missing: ${choice.missing.join('; ')}` +
+        `${choice.notes.length ? ` (${choice.notes.join('; ')})` : ''}. Set isolation: required to refuse instead.`;
+      if (!warned.has(msg)) {
+        warned.add(msg);
+        warn(msg);
+      }
+    }
+    const missingPreload = o.preload.filter((m) => !interpreter.has.includes(m));
+    if (missingPreload.length > 0) {
+      const msg = `python sandbox: ${interpreter.exe} cannot import ${missingPreload.join(', ')} (install python3-${missingPreload.join(' python3-')} or set interpreter)`;
+      if (!warned.has(msg)) {
+        warned.add(msg);
+        warn(msg);
+      }
+    }
+    const sb = new PythonSandbox(o, { mode: choice.mode, missing: choice.missing, notes: choice.notes, interpreter, workers: o.workers });
+    const started = await Promise.allSettled(sb.workers.map((w) => w.start()));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await sb.close();
+      throw new Error(`python sandbox: a worker failed to start: ${(failed.reason as Error).message}`);
+    }
+    return sb;
+  }
+
+  /**
+   * Hands queued jobs to idle workers: a worker first takes the jobs of sessions it holds, then the
+   * shared queue. A shared queue (not one per worker) means a program that runs to its timeout
+   * delays only itself, never the calls that happened to be queued behind it.
+   */
+  private pump(): void {
+    for (const w of this.workers) {
+      if (this.busy.has(w)) continue;
+      const job = this.pinned.get(w)?.shift() ?? this.queue.shift();
+      if (!job) continue;
+      this.busy.add(w);
+      void w.request(job.req, job.watchdogMs).then((reply) => {
+        this.busy.delete(w);
+        job.done(w, reply);
+        this.pump();
+      });
+    }
+  }
+
+  private submit(req: Record<string, unknown>, watchdogMs: number, on?: PythonWorker, signal?: AbortSignal): Promise<{ worker?: PythonWorker; reply: Record<string, unknown> }> {
+    return new Promise((resolve) => {
+      const cancelled = { status: 'sandbox_error', reason: 'cancelled before it ran', cancelled: true };
+      if (signal?.aborted) {
+        resolve({ reply: cancelled });
+        return;
+      }
+      const q = on ? this.pinned.get(on) ?? [] : this.queue;
+      const onAbort = () => {
+        const at = q.indexOf(job);
+        if (at < 0) return; // already running: it runs to its own limits
+        q.splice(at, 1);
+        resolve({ reply: cancelled });
+      };
+      const job: Job = {
+        req, watchdogMs,
+        done: (worker, reply) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve({ worker, reply });
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      q.push(job);
+      if (on) this.pinned.set(on, q);
+      this.pump();
+    });
+  }
+
+  /**
+   * Runs one program. With `session`, variables persist across calls of that session (until
+   * `endSession`, a kill, or a worker restart, which the result reports as `sessionLost`).
+   * Never rejects: failures of the sandbox itself come back as status 'sandbox_error'.
+   */
+  async exec(code: string, opts: { session?: string; stdin?: string; limits?: Partial<RunLimits>; signal?: AbortSignal } = {}): Promise<ExecResult> {
+    const t0 = performance.now();
+    if (this.closed) return { status: 'sandbox_error', stdout: '', stderr: '', exitCode: null, wallMs: 0, reason: 'the sandbox is closed' };
+    if (typeof code !== 'string' || code.includes('\u0000')) {
+      return { status: 'error', stdout: '', stderr: 'SyntaxError: source code cannot contain null bytes\n', exitCode: 1, wallMs: 0 };
+    }
+    const limits = { ...this.options, ...opts.limits };
+    let pinnedTo: PythonWorker | undefined;
+    let lost = false;
+    if (opts.session !== undefined) {
+      const s = this.sessions.get(opts.session);
+      if (s && s.generation === s.worker.generation) pinnedTo = s.worker;
+      else if (s) {
+        lost = true;
+        this.sessions.delete(opts.session);
+      }
+    }
+    // Lone surrogates cannot cross the JSON line protocol as UTF-8: replace them, as Python's decoder would.
+    const req = { op: 'run', code: wellFormed(code), ...limitsToRequest(limits), ...(opts.session !== undefined ? { session: opts.session } : {}), ...(opts.stdin ? { stdin: opts.stdin } : {}) };
+    // A caller that gave up (the loop's own timeout, an abort) leaves the queue; a running program runs to its limits.
+    const { worker, reply } = await this.submit(req, limits.timeoutSeconds * 1000, pinnedTo, opts.signal);
+    const r = replyToResult(reply);
+    if (opts.session !== undefined) {
+      if (pinnedTo && reply.session_new === true) lost = true;
+      // Recorded after the call: a restart of the worker from now on (crash, watchdog) bumps its
+      // generation, and the session's next call finds it lost. A cancelled call changed nothing.
+      if (worker && reply.cancelled !== true) {
+        if (r.sessionLost) this.sessions.delete(opts.session);
+        else this.sessions.set(opts.session, { worker, generation: worker.generation });
+      }
+      if (lost) r.sessionLost = true;
+    }
+    if (r.status === 'sandbox_error') r.wallMs = Math.round(performance.now() - t0);
+    return r;
+  }
+
+  /** Frees a stateful session's interpreter. Idempotent. */
+  async endSession(session: string): Promise<void> {
+    const s = this.sessions.get(session);
+    if (!s) return;
+    this.sessions.delete(session);
+    if (s.generation !== s.worker.generation || this.closed) return;
+    await this.submit({ op: 'end', session }, 10_000, s.worker);
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Worker process ids (for tests and diagnostics). */
+  get pids(): (number | undefined)[] {
+    return this.workers.map((w) => w.pid);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.sessions.clear();
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}

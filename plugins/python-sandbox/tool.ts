@@ -1,0 +1,62 @@
+import type { ParsedAction, Tool, ToolResult } from '../../core/index.js';
+import { observationOf, parsePythonBlock } from './action.js';
+import { PythonSandbox, type SandboxOptions } from './sandbox.js';
+import type { ExecResult } from './worker.js';
+
+export interface PythonToolOptions extends SandboxOptions {
+  /** Keep each trajectory's variables across its calls. */
+  stateful: boolean;
+  /** The stop strings that end a tool turn (parseAction looks before the last one). */
+  stop: string[];
+  maxObservationChars: number;
+  errorTailChars: number;
+}
+
+export const SESSION_LOST_NOTE = 'Note: the interpreter was restarted; variables from earlier calls are gone.';
+
+/** Runs the model's ```python blocks in the warm, isolated worker pool. */
+export class PythonTool implements Tool {
+  constructor(readonly name: string, readonly sandbox: PythonSandbox, private readonly o: PythonToolOptions) {}
+
+  static async create(name: string, o: PythonToolOptions, warn?: (msg: string) => void): Promise<PythonTool> {
+    return new PythonTool(name, await PythonSandbox.create(o, warn), o);
+  }
+
+  parseAction(text: string): ParsedAction {
+    const code = typeof text === 'string' ? parsePythonBlock(text, this.o.stop) : null;
+    return code === null ? { valid: false } : { valid: true, action: code };
+  }
+
+  /** One program through the sandbox, with the raw result (`agent0 sandbox exec`, bench). */
+  exec(code: string, opts: { session?: string; stdin?: string } = {}): Promise<ExecResult> {
+    return this.sandbox.exec(code, opts);
+  }
+
+  async conductAction(trajectoryId: string, action: string, extra?: Record<string, unknown>): Promise<ToolResult> {
+    const stdin = typeof extra?.stdin === 'string' ? extra.stdin : undefined;
+    const signal = extra?.signal instanceof AbortSignal ? extra.signal : undefined;
+    let r: ExecResult;
+    try {
+      r = await this.sandbox.exec(String(action ?? ''), { ...(this.o.stateful ? { session: String(trajectoryId) } : {}), ...(stdin ? { stdin } : {}), ...(signal ? { signal } : {}) });
+    } catch (e) {
+      // exec is built never to reject; this is the last line of defence for the batch.
+      r = { status: 'sandbox_error', stdout: '', stderr: '', exitCode: null, wallMs: 0, reason: (e as Error).message };
+    }
+    let observation = observationOf(r, { maxChars: this.o.maxObservationChars, errorTailChars: this.o.errorTailChars }, this.o.timeoutSeconds);
+    // Killed or restarted: the model must not assume its variables are still there.
+    if (this.o.stateful && r.sessionLost) observation = `${observation}${observation ? '\n' : ''}${SESSION_LOST_NOTE}`;
+    const info: Record<string, string | number | boolean> = { status: r.status, wallMs: r.wallMs };
+    if (r.exitCode !== null) info.exitCode = r.exitCode;
+    if (r.truncated) info.truncated = true;
+    if (r.reason) info.reason = r.reason;
+    return { observation, done: false, valid: r.status !== 'sandbox_error', info };
+  }
+
+  async finish(trajectoryId: string): Promise<void> {
+    if (this.o.stateful) await this.sandbox.endSession(String(trajectoryId));
+  }
+
+  async dispose(): Promise<void> {
+    await this.sandbox.close();
+  }
+}

@@ -1,0 +1,209 @@
+import { Pool } from 'undici';
+import { ProtocolError, parseRunCodeResponse, type RunCodeRequest, type RunCodeResponse } from './protocol.js';
+
+export interface ClientOptions {
+  urls: string[];
+  /** Whole-request budget per attempt (connect + run + answer). */
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** Extra attempts after the first, on connection errors, timeouts, 5xx/408/429 and malformed answers. */
+  retries: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Keep-alive connections per URL. */
+  connections: number;
+  keepAliveMs: number;
+  /** How long a URL that refused a connection is skipped while others are up. */
+  cooldownMs: number;
+  /** Retry answers with status SandboxError (the sandbox broke, not the program). */
+  retrySandboxErrors: boolean;
+  rand?: () => number;
+}
+
+/** One failed attempt; `retryable` says whether another attempt may succeed. */
+export class AttemptError extends Error {
+  constructor(message: string, readonly retryable: boolean, readonly endpointDown = false) {
+    super(message);
+    this.name = 'AttemptError';
+  }
+}
+
+export class CancelledError extends Error {
+  constructor(message = 'cancelled') {
+    super(message);
+    this.name = 'CancelledError';
+  }
+}
+
+/** The client gave up: every attempt failed. `attempts` lists why, oldest first. */
+export class SandboxUnavailableError extends Error {
+  constructor(readonly attempts: string[]) {
+    super(`SandboxFusion request failed after ${attempts.length} attempt(s): ${attempts[attempts.length - 1]}`);
+    this.name = 'SandboxUnavailableError';
+  }
+}
+
+/** Full-jitter exponential backoff: uniform in [0, min(max, base * 2^attempt)]. */
+export function backoffDelayMs(attempt: number, baseMs: number, maxMs: number, rand: () => number = Math.random): number {
+  return Math.floor(rand() * Math.min(maxMs, baseMs * 2 ** attempt));
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new CancelledError());
+    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = () => { clearTimeout(t); reject(new CancelledError()); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+class Endpoint {
+  readonly pool: Pool;
+  readonly path: string;
+  inFlight = 0;
+  downUntil = 0;
+  calls = 0;
+  failures = 0;
+
+  constructor(readonly url: string, opts: ClientOptions) {
+    const u = new URL(url);
+    // A base URL or the full route both work: http://h:8080 and http://h:8080/run_code.
+    const base = u.pathname.replace(/\/+$/, '');
+    this.path = base.endsWith('/run_code') ? base : `${base}/run_code`;
+    this.pool = new Pool(u.origin, { connections: opts.connections, keepAliveTimeout: opts.keepAliveMs, connect: { timeout: opts.connectTimeoutMs } });
+  }
+}
+
+export interface EndpointStats {
+  url: string;
+  calls: number;
+  failures: number;
+  inFlight: number;
+}
+
+/**
+ * A SandboxFusion client over several servers: each attempt goes to the server with the fewest
+ * requests in flight (a server that refused connections cools down), failed attempts are retried on
+ * another server after a jittered exponential backoff, and every attempt has its own timeout.
+ */
+export class SandboxFusionClient {
+  private readonly endpoints: Endpoint[];
+  private rr = 0;
+  private readonly closing = new AbortController();
+
+  constructor(private readonly opts: ClientOptions) {
+    if (opts.urls.length === 0) throw new Error('sandbox-fusion: urls must name at least one server');
+    this.endpoints = opts.urls.map((u) => new Endpoint(u, opts));
+  }
+
+  stats(): EndpointStats[] {
+    return this.endpoints.map((e) => ({ url: e.url, calls: e.calls, failures: e.failures, inFlight: e.inFlight }));
+  }
+
+  /** Runs one program; throws SandboxUnavailableError when every attempt failed, CancelledError when aborted. */
+  async run(req: RunCodeRequest, signal?: AbortSignal): Promise<RunCodeResponse> {
+    const cancel = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
+    const failed: string[] = [];
+    const tried = new Set<number>();
+    for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
+      if (cancel.aborted) throw new CancelledError();
+      if (attempt > 0) await sleep(backoffDelayMs(attempt - 1, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.rand), cancel);
+      const i = this.pick(tried);
+      tried.add(i);
+      const ep = this.endpoints[i];
+      ep.inFlight++;
+      ep.calls++;
+      try {
+        const res = await this.attempt(ep, req, cancel);
+        if (res.status === 'SandboxError' && this.opts.retrySandboxErrors && attempt < this.opts.retries) {
+          ep.failures++;
+          failed.push(`${ep.url}: SandboxError: ${res.message.slice(0, 200) || '(no message)'}`);
+          continue;
+        }
+        ep.downUntil = 0;
+        return res;
+      } catch (e) {
+        if (e instanceof CancelledError) throw e;
+        const err = e instanceof AttemptError ? e : new AttemptError(`${ep.url}: ${(e as Error).message}`, true);
+        ep.failures++;
+        if (err.endpointDown) ep.downUntil = Date.now() + this.opts.cooldownMs;
+        failed.push(err.message);
+        if (!err.retryable) break;
+      } finally {
+        ep.inFlight--;
+      }
+    }
+    throw new SandboxUnavailableError(failed);
+  }
+
+  /** Least in flight among servers not cooling down, preferring ones this request has not tried. */
+  private pick(tried: ReadonlySet<number>): number {
+    const now = Date.now();
+    const all = this.endpoints.map((_, i) => i);
+    const pools = [
+      all.filter((i) => this.endpoints[i].downUntil <= now && !tried.has(i)),
+      all.filter((i) => this.endpoints[i].downUntil <= now),
+      all.filter((i) => !tried.has(i)),
+      all,
+    ];
+    const pool = pools.find((p) => p.length > 0)!;
+    const least = Math.min(...pool.map((i) => this.endpoints[i].inFlight));
+    const ties = pool.filter((i) => this.endpoints[i].inFlight === least);
+    return ties[this.rr++ % ties.length];
+  }
+
+  private async attempt(ep: Endpoint, req: RunCodeRequest, cancel: AbortSignal): Promise<RunCodeResponse> {
+    const timeout = AbortSignal.timeout(this.opts.requestTimeoutMs);
+    const signal = AbortSignal.any([cancel, timeout]);
+    const where = `${ep.url}`;
+    const fail = (e: unknown, reading: boolean): never => {
+      if (cancel.aborted) throw new CancelledError();
+      if (timeout.aborted) throw new AttemptError(`${where}: no answer within ${this.opts.requestTimeoutMs} ms`, true);
+      const code = (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code ?? '';
+      const down = !reading && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|UND_ERR_CONNECT/.test(code);
+      throw new AttemptError(`${where}: ${reading ? 'connection dropped while reading the answer' : 'connection failed'} (${code || (e as Error).message})`, true, down);
+    };
+    let res;
+    try {
+      res = await ep.pool.request({
+        method: 'POST',
+        path: ep.path,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(req),
+        signal,
+        headersTimeout: this.opts.requestTimeoutMs,
+        bodyTimeout: this.opts.requestTimeoutMs,
+      });
+    } catch (e) {
+      return fail(e, false);
+    }
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (e) {
+      return fail(e, true);
+    }
+    if (res.statusCode >= 400) {
+      const retryable = res.statusCode >= 500 || res.statusCode === 408 || res.statusCode === 429;
+      throw new AttemptError(`${where}: HTTP ${res.statusCode}: ${text.slice(0, 300) || '(empty body)'}`, retryable);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new AttemptError(`${where}: malformed JSON in the answer (${text.length} bytes: ${JSON.stringify(text.slice(0, 80))})`, true);
+    }
+    try {
+      return parseRunCodeResponse(json);
+    } catch (e) {
+      if (e instanceof ProtocolError) throw new AttemptError(`${where}: unexpected answer: ${e.message}`, true);
+      throw e;
+    }
+  }
+
+  /** Cancels requests in flight and closes the connection pools. */
+  async close(): Promise<void> {
+    this.closing.abort();
+    await Promise.all(this.endpoints.map((e) => e.pool.destroy().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,117 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AgentLoop, CliCommand, CliEnv, Policy, ResolvedRecipe, Session } from '../../core/index.js';
+import { BatchingEngine } from './batcher.js';
+import { createServer, listen, TOOLS_SUFFIX, type RunningServer } from './server.js';
+
+export const SERVE_USAGE =
+  'agent0 serve --checkpoint DIR [--recipe R] [--set k=v ...] [--port 8000] [--host 127.0.0.1] [--model NAME] ' +
+  '[--policy NAME] [--loop NAME] [--batch-window-ms 5] [--max-batch 32] [--max-tokens 2048] [--max-n 64]';
+
+export interface Serving extends RunningServer {
+  models: string[];
+  batcher: BatchingEngine;
+}
+
+const intArg = (name: string, v: string | undefined, min: number): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, found '${v}'`);
+  return n;
+};
+
+class UsageError extends Error {}
+
+/** The first instance of a kind in a recipe, for commands that need "the" policy or loop. */
+function firstOfKind(recipe: ResolvedRecipe, kind: string): string | undefined {
+  return Object.entries(recipe.components).find(([, c]) => c.use.startsWith(`${kind}/`))?.[0];
+}
+
+/** Builds the policy (and loop), then listens; `close()` stops the server and frees the model. */
+export async function startServe(args: string[], env: CliEnv): Promise<Serving> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      checkpoint: { type: 'string' }, recipe: { type: 'string' }, set: { type: 'string', multiple: true },
+      port: { type: 'string', default: '8000' }, host: { type: 'string', default: '127.0.0.1' }, model: { type: 'string' },
+      policy: { type: 'string' }, loop: { type: 'string' },
+      'batch-window-ms': { type: 'string', default: '5' }, 'max-batch': { type: 'string', default: '32' },
+      'max-tokens': { type: 'string', default: '2048' }, 'max-n': { type: 'string', default: '64' },
+    },
+  });
+  if (!values.checkpoint && !values.recipe) throw new UsageError('give --checkpoint DIR, --recipe R, or both');
+  const port = intArg('port', values.port, 0);
+  const windowMs = intArg('batch-window-ms', values['batch-window-ms'], 0);
+  const maxRows = intArg('max-batch', values['max-batch'], 1);
+  const limits = { maxTokens: intArg('max-tokens', values['max-tokens'], 1), maxN: intArg('max-n', values['max-n'], 1) };
+  const checkpoint = values.checkpoint ? path.resolve(env.cwd, values.checkpoint) : undefined;
+
+  let session: Session | undefined;
+  let policy: Policy;
+  let loop: AgentLoop | undefined;
+  if (values.recipe) {
+    const recipe = await env.loadRecipe(values.recipe, values.set ?? []);
+    session = await env.openSession(recipe);
+    const pname = values.policy ?? firstOfKind(recipe, 'policy');
+    if (!pname) throw new UsageError(`${values.recipe} defines no policy instance; name one with --policy`);
+    policy = await session.get(pname, 'policy');
+    if (checkpoint) await policy.load(checkpoint);
+    const lname = values.loop ?? firstOfKind(recipe, 'agent-loop');
+    if (lname) loop = await session.get(lname, 'agent-loop');
+  } else {
+    const def = env.registry.get('policy/tfjs').def;
+    const props = (def.options as { properties?: Record<string, unknown> }).properties ?? {};
+    const key = ['checkpoint', 'path', 'dir'].find((k) => k in props);
+    if (!key) throw new Error('policy/tfjs has no checkpoint option; use --recipe');
+    policy = await env.createComponent('policy', 'tfjs', { [key]: checkpoint });
+  }
+
+  const modelName = values.model ?? path.basename(checkpoint ?? values.recipe ?? 'agent0').replace(/\.ya?ml$/, '');
+  const batcher = new BatchingEngine(policy, { windowMs, maxRows, randomSeed: () => Math.floor(Math.random() * 2 ** 31) });
+  const server = createServer({ engine: batcher, modelName, loop, limits, log: env.log });
+  let running: RunningServer;
+  try {
+    running = await listen(server, values.host ?? '127.0.0.1', port);
+  } catch (e) {
+    await session?.close();
+    if (!session) await policy.dispose();
+    throw e;
+  }
+  return {
+    ...running,
+    models: [modelName, ...(loop ? [modelName + TOOLS_SUFFIX] : [])],
+    batcher,
+    async close() {
+      await running.close();
+      if (session) await session.close();
+      else await policy.dispose();
+    },
+  };
+}
+
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  summary: 'OpenAI-compatible server for a policy (completions, chat, streaming; <model>:tools runs the agent loop)',
+  usage: SERVE_USAGE,
+  async run(args, env) {
+    let s: Serving;
+    try {
+      s = await startServe(args, env);
+    } catch (e) {
+      if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+        env.stderr(`${(e as Error).message}\nusage: ${SERVE_USAGE}`);
+        return 2;
+      }
+      throw e;
+    }
+    env.stdout(JSON.stringify({ url: s.url, models: s.models }));
+    env.log.info(`serving ${s.models.join(', ')} at ${s.url} (Ctrl-C stops)`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await s.close();
+    const st = s.batcher.stats();
+    env.log.info(`served ${st.requests} generate requests in ${st.calls} policy calls (largest ${st.largestCall} rows)`);
+    return 0;
+  },
+};

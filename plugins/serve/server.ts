@@ -1,0 +1,135 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { AgentLoop, Logger, RolloutEngine } from '../../core/index.js';
+import { ApiError, parseChatRequest, parseCompletionRequest, type GenRequest, type ServerLimits } from './request.js';
+import { responseBody, streamChunks, type ChoiceResult } from './response.js';
+import { runToolMode } from './tools.js';
+
+/** The model-name suffix that selects the tool-integrated mode. */
+export const TOOLS_SUFFIX = ':tools';
+
+export interface ServerOptions {
+  /** Generates for every request (a BatchingEngine in front of the policy). */
+  engine: RolloutEngine;
+  modelName: string;
+  /** The recipe's agent loop; present: `<model>:tools` runs it with the recipe's tools. */
+  loop?: AgentLoop;
+  limits: ServerLimits;
+  log?: Logger;
+  maxBodyBytes?: number;
+}
+
+export interface RunningServer {
+  /** Base URL, ending in /v1. */
+  url: string;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: http.ServerResponse, e: ApiError): void {
+  sendJson(res, e.status, { error: { message: e.message, type: e.type, param: e.param, code: e.status } });
+}
+
+async function readJson(req: http.IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new ApiError(413, `request body over ${limit} bytes`);
+    parts.push(chunk as Buffer);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(parts).toString('utf8'));
+  } catch (e) {
+    throw new ApiError(400, `the body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'the body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/** An OpenAI-compatible HTTP server over one RolloutEngine (and optionally an agent loop). */
+export function createServer(opts: ServerOptions): http.Server {
+  const tok = opts.engine.tokenizer;
+  const names = [opts.modelName, ...(opts.loop ? [opts.modelName + TOOLS_SUFFIX] : [])];
+  const started = Math.floor(Date.now() / 1000);
+
+  const generate = async (g: GenRequest, toolMode: boolean, signal: AbortSignal): Promise<ChoiceResult[]> => {
+    if (toolMode && opts.loop) {
+      return runToolMode(opts.loop, opts.engine, randomUUID(), g.prompts, g.n, g.sampling, signal);
+    }
+    const rows = g.prompts.flatMap((p) => Array.from({ length: g.n }, () => p));
+    const out = await opts.engine.generate(rows, g.sampling, { signal });
+    return out.map((completion) => ({ completion }));
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const route = url.pathname.replace(/\/+$/, '');
+    if (req.method === 'GET' && (route === '/health' || route === '/v1/health')) return sendJson(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && route === '/v1/models') {
+      return sendJson(res, 200, { object: 'list', data: names.map((id) => ({ id, object: 'model', created: started, owned_by: 'agent0' })) });
+    }
+    if (route !== '/v1/completions' && route !== '/v1/chat/completions') throw new ApiError(404, `no route ${req.method} ${url.pathname}`, null, 'not_found_error');
+    if (req.method !== 'POST') throw new ApiError(405, `${url.pathname} takes POST`);
+    const body = await readJson(req, opts.maxBodyBytes ?? 16 * 1024 * 1024);
+    const g = route === '/v1/completions' ? parseCompletionRequest(body, tok, opts.limits) : parseChatRequest(body, tok, opts.limits);
+    if (!names.includes(g.model)) {
+      const hint = g.model === opts.modelName + TOOLS_SUFFIX ? ' (tool mode needs serve --recipe with an agent loop)' : '';
+      throw new ApiError(404, `the model '${g.model}' does not exist${hint}; served: ${names.join(', ')}`, 'model', 'not_found_error');
+    }
+    // A client that hangs up cancels its share of the work.
+    const ctl = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ctl.abort();
+    });
+    const results = await generate(g, g.model !== opts.modelName, ctl.signal);
+    const id = `${g.api === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    if (!g.stream) return sendJson(res, 200, responseBody(g, id, created, results, tok));
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    for (const chunk of streamChunks(g, id, created, results, tok)) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+    res.end('data: [DONE]\n\n');
+  };
+
+  return http.createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (e instanceof ApiError) return sendError(res, e);
+      if ((e as Error).name === 'AbortError') return sendError(res, new ApiError(499, 'cancelled', null, 'cancelled'));
+      opts.log?.error(`serve: ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);
+      sendError(res, new ApiError(500, `internal error: ${(e as Error).message}`, null, 'server_error'));
+    });
+  });
+}
+
+export async function listen(server: http.Server, host: string, port: number): Promise<RunningServer> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const a = server.address() as AddressInfo;
+  const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return {
+    url: `http://${h}:${a.port}/v1`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,212 @@
+import { setMaxListeners } from 'node:events';
+import type { Tool, ToolResult } from '../../core/index.js';
+import { LatencyWindow } from './metrics.js';
+import type { ActionItem, ObservationResponse } from './protocol.js';
+
+/** One worker: a full set of tool instances. A trajectory's calls all go to one worker. */
+export type ToolSet = readonly Tool[];
+
+export interface DispatcherOptions {
+  /** Tool calls running at once, over all workers. */
+  maxConcurrency: number;
+  /** Each request's budget; actions still running at the deadline answer with a timeout observation. */
+  requestTimeoutMs: number;
+  /** An action no tool accepts ends its trajectory (VeRL-Tool's `done_if_invalid`). */
+  doneIfInvalid: boolean;
+  /** Frees a trajectory nobody finished after this long without a call (0: never), so lost clients don't leak state. */
+  idleTrajectoryMs: number;
+}
+
+type Info = Record<string, string | number | boolean>;
+interface ItemResult { observation: string; done: boolean; valid: boolean; info: Info }
+
+class Semaphore {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  get queued(): number { return this.waiting.length; }
+  async acquire(): Promise<void> {
+    if (this.free > 0) { this.free--; return; }
+    await new Promise<void>((r) => this.waiting.push(r));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/**
+ * Runs the actions of `/get_observation` requests on the served tools. Each trajectory is pinned to
+ * one worker (the one with the fewest live trajectories when it first appears) until `finish` or
+ * `is_last_step`, and its actions run one after another in arrival order; different trajectories
+ * run concurrently up to `maxConcurrency`.
+ */
+export class ToolDispatcher {
+  private readonly home = new Map<string, number>();
+  private readonly lastUsed = new Map<string, number>();
+  private readonly sweeper: NodeJS.Timeout | undefined;
+  private readonly live: number[];
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly slots: Semaphore;
+  private inFlight = 0;
+  private readonly started = Date.now();
+  readonly counts = { requests: 0, badRequests: 0, actions: 0, finishes: 0, expired: 0, noToolMatched: 0, toolErrors: 0, timeouts: 0, invalidResults: 0 };
+  private readonly perTool = new Map<string, number>();
+  readonly requestLatency = new LatencyWindow();
+  readonly actionLatency = new LatencyWindow();
+
+  constructor(readonly workers: readonly ToolSet[], private readonly opts: DispatcherOptions) {
+    if (workers.length === 0 || workers.some((w) => w.length === 0)) throw new Error('tool-server: every worker needs at least one tool');
+    this.live = new Array(workers.length).fill(0);
+    this.slots = new Semaphore(opts.maxConcurrency);
+    if (opts.idleTrajectoryMs > 0) {
+      this.sweeper = setInterval(() => void this.sweep(), Math.min(opts.idleTrajectoryMs, 60_000));
+      this.sweeper.unref();
+    }
+  }
+
+  /** Frees trajectories idle for longer than `idleTrajectoryMs` with nothing running; returns their ids. */
+  async sweep(now = Date.now()): Promise<string[]> {
+    const stale = [...this.lastUsed].filter(([id, t]) => now - t > this.opts.idleTrajectoryMs && !this.chains.has(id)).map(([id]) => id);
+    this.counts.expired += stale.length;
+    await Promise.all(stale.map((id) => this.release(id)));
+    return stale;
+  }
+
+  get toolNames(): string[] {
+    return this.workers[0].map((t) => t.name);
+  }
+
+  /** Answers one request; never throws (tool failures become observations). */
+  async handle(items: ActionItem[]): Promise<ObservationResponse> {
+    const t0 = performance.now();
+    this.counts.requests++;
+    const deadline = AbortSignal.timeout(this.opts.requestTimeoutMs);
+    // every item of the request (and every tool call) listens to this one signal
+    setMaxListeners(0, deadline);
+    const results = await Promise.all(items.map((item) => this.enqueue(item, deadline)));
+    this.requestLatency.add(performance.now() - t0);
+    return {
+      observations: results.map((r) => r.observation),
+      dones: results.map((r) => r.done),
+      valids: results.map((r) => r.valid),
+      infos: results.map((r) => r.info),
+    };
+  }
+
+  /** Chains the item after the trajectory's earlier ones (synchronously, so array order is kept). */
+  private enqueue(item: ActionItem, deadline: AbortSignal): Promise<ItemResult> {
+    const id = item.trajectoryId;
+    const prev = this.chains.get(id) ?? Promise.resolve();
+    const run = prev.then(() => this.runItem(item, deadline));
+    const tail = run.catch(() => undefined);
+    this.chains.set(id, tail);
+    void tail.then(() => { if (this.chains.get(id) === tail) this.chains.delete(id); });
+    return withDeadline(run, deadline, () => {
+      this.counts.timeouts++;
+      return { observation: `tool error: no result within the server's request timeout (${this.opts.requestTimeoutMs} ms)`, done: false, valid: false, info: { status: 'timeout' } };
+    });
+  }
+
+  private workerOf(id: string): number {
+    this.lastUsed.set(id, Date.now());
+    let w = this.home.get(id);
+    if (w === undefined) {
+      const least = Math.min(...this.live);
+      w = this.live.indexOf(least);
+      this.home.set(id, w);
+      this.live[w]++;
+    }
+    return w;
+  }
+
+  private async release(id: string): Promise<void> {
+    const w = this.home.get(id);
+    this.lastUsed.delete(id);
+    if (w === undefined) return;
+    this.home.delete(id);
+    this.live[w]--;
+    await Promise.all(this.workers[w].map((t) => t.finish(id).catch(() => undefined)));
+  }
+
+  private async runItem(item: ActionItem, deadline: AbortSignal): Promise<ItemResult> {
+    if (item.finish) {
+      this.counts.finishes++;
+      await this.release(item.trajectoryId);
+      return { observation: '', done: true, valid: true, info: { status: 'finished' } };
+    }
+    if (deadline.aborted) return { observation: '', done: false, valid: false, info: { status: 'timeout' } };
+    const tools = this.workers[this.workerOf(item.trajectoryId)];
+    let tool: Tool | undefined;
+    let payload = '';
+    for (const t of tools) {
+      let parsed;
+      try { parsed = t.parseAction(item.action); } catch { continue; }
+      if (parsed.valid) { tool = t; payload = parsed.action ?? ''; break; }
+    }
+    let result: ItemResult;
+    if (!tool) {
+      this.counts.noToolMatched++;
+      result = { observation: '', done: this.opts.doneIfInvalid, valid: false, info: { status: 'no_tool', reason: 'no tool found a valid action in the text' } };
+    } else {
+      result = await this.conduct(tool, item, payload, deadline);
+    }
+    if (item.isLastStep) {
+      await this.release(item.trajectoryId);
+      result.done = true;
+    }
+    return result;
+  }
+
+  private async conduct(tool: Tool, item: ActionItem, payload: string, deadline: AbortSignal): Promise<ItemResult> {
+    await this.slots.acquire();
+    this.inFlight++;
+    this.counts.actions++;
+    this.perTool.set(tool.name, (this.perTool.get(tool.name) ?? 0) + 1);
+    const t0 = performance.now();
+    try {
+      if (deadline.aborted) return { observation: '', done: false, valid: false, info: { status: 'timeout' } };
+      const r: ToolResult = await tool.conductAction(item.trajectoryId, payload, { ...item.extra, signal: deadline });
+      if (!r.valid) this.counts.invalidResults++;
+      return { observation: r.observation, done: r.done, valid: r.valid, info: { tool: tool.name, ...(r.info ?? {}) } };
+    } catch (e) {
+      // A tool must not throw for model input; if one does, the trajectory gets the message, not the batch.
+      this.counts.toolErrors++;
+      return { observation: `tool error: ${(e as Error).message ?? String(e)}`.slice(0, 2000), done: false, valid: false, info: { tool: tool.name, status: 'tool_error' } };
+    } finally {
+      this.actionLatency.add(performance.now() - t0);
+      this.inFlight--;
+      this.slots.release();
+    }
+  }
+
+  metrics(): Record<string, unknown> {
+    return {
+      uptimeS: Math.round((Date.now() - this.started) / 1000),
+      ...this.counts,
+      inFlight: this.inFlight,
+      queued: this.slots.queued,
+      maxConcurrency: this.opts.maxConcurrency,
+      activeTrajectories: this.home.size,
+      trajectoriesPerWorker: [...this.live],
+      callsPerTool: Object.fromEntries(this.perTool),
+      requestLatency: this.requestLatency.summary(),
+      actionLatency: this.actionLatency.summary(),
+    };
+  }
+
+  /** Frees every trajectory still held and stops the idle sweep. */
+  async finishAll(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    await Promise.all([...this.home.keys()].map((id) => this.release(id)));
+  }
+}
+
+function withDeadline<T>(p: Promise<T>, deadline: AbortSignal, onTimeout: () => T): Promise<T> {
+  if (deadline.aborted) return Promise.resolve(onTimeout());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => resolve(onTimeout());
+    deadline.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => { deadline.removeEventListener('abort', onAbort); resolve(v); }, (e) => { deadline.removeEventListener('abort', onAbort); reject(e); });
+  });
+}

@@ -1,0 +1,162 @@
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../../../core/index.js';
+import { selectBackend } from '../../../plugins/engine-tfjs/backend/select.js';
+import { findStop } from '../../../plugins/engine-tfjs/generate/generate.js';
+import { sampleToken } from '../../../plugins/engine-tfjs/generate/sampler.js';
+import { logSoftmax, testPolicy } from './helpers.js';
+
+describe('engine-tfjs: generation', () => {
+  before(async () => { await selectBackend('wasm'); });
+
+  it('greedy KV-cache decoding of a ragged batch equals full recomputation, token for token', async () => {
+    const p = await testPolicy(21, { batchSize: 3 });
+    const prompts = [[5, 17, 3, 40], [9], [60, 61, 62, 63, 64, 65, 66], [12, 13]];
+    const out = await p.generate(prompts, { maxNewTokens: 12, temperature: 0, stopTokenIds: [] });
+    for (let i = 0; i < prompts.length; i++) {
+      const c = out[i]!;
+      // With eos id 1 possible, a row may end early; every emitted token must still be the argmax.
+      expect(c.tokenIds.length).to.be.greaterThan(0);
+      const seq = [...prompts[i]!];
+      c.tokenIds.forEach((tok, k) => {
+        const logits = p.model.logits([seq]);
+        const row = (logits.arraySync() as number[][][])[0]!.at(-1)!;
+        logits.dispose();
+        const lsm = logSoftmax(row);
+        const best = lsm.indexOf(Math.max(...lsm));
+        expect(tok, `prompt ${i} token ${k}`).to.equal(best);
+        expect(c.logProbs[k]!).to.be.closeTo(lsm[tok]!, 1e-4);
+        seq.push(tok);
+      });
+      if (c.finishReason === 'length') expect(c.tokenIds.length).to.equal(12);
+      else expect(c.finishReason).to.equal('eos');
+    }
+    p.dispose();
+  });
+
+  it('computeLogProbs of prompt + completion equals the log-probs generate() returned', async () => {
+    const p = await testPolicy(4, { batchSize: 4 });
+    const prompts = [[5, 6, 7], [20, 30, 40, 50, 60], [70]];
+    const out = await p.generate(prompts, { maxNewTokens: 10, temperature: 1, seed: 9 });
+    const seqs = prompts.map((pr, i) => [...pr, ...out[i]!.tokenIds]);
+    const T = Math.max(...seqs.map((s) => s.length));
+    const batch = {
+      inputIds: seqs.map((s) => [...s, ...new Array<number>(T - s.length).fill(0)]),
+      attentionMask: seqs.map((s) => [...s.map(() => 1), ...new Array<number>(T - s.length).fill(0)]),
+    };
+    const lp = await p.computeLogProbs(batch, { microBatchSize: 2 });
+    prompts.forEach((pr, i) => {
+      const c = out[i]!;
+      expect(c.tokenIds.length).to.be.greaterThan(0);
+      c.tokenIds.forEach((_, k) => expect(lp[i]![pr.length + k]!, `row ${i} token ${k}`).to.be.closeTo(c.logProbs[k]!, 2e-4));
+      expect(lp[i]![0]).to.equal(0);
+      for (let t = seqs[i]!.length; t < T; t++) expect(lp[i]![t]).to.equal(0);
+    });
+    p.dispose();
+  });
+
+  it('is reproducible for a seed, differs across seeds, and honours maxNewTokens', async () => {
+    const p = await testPolicy(8);
+    const prompts = [[10, 11, 12], [10, 11, 12], [40]];
+    const a = await p.generate(prompts, { maxNewTokens: 15, temperature: 1.5, seed: 1, stopTokenIds: [] });
+    const b = await p.generate(prompts, { maxNewTokens: 15, temperature: 1.5, seed: 1, stopTokenIds: [] });
+    const c = await p.generate(prompts, { maxNewTokens: 15, temperature: 1.5, seed: 2, stopTokenIds: [] });
+    expect(a.map((x) => x.tokenIds)).to.deep.equal(b.map((x) => x.tokenIds));
+    expect(a.map((x) => x.tokenIds)).to.not.deep.equal(c.map((x) => x.tokenIds));
+    // Two rows with the same prompt draw from their own streams.
+    expect(a[0]!.tokenIds).to.not.deep.equal(a[1]!.tokenIds);
+    for (const x of a) {
+      if (x.finishReason === 'length') expect(x.tokenIds.length).to.equal(15);
+      expect(x.tokenIds.length).to.be.at.most(15);
+    }
+    p.dispose();
+  });
+
+  it('stops right after a stop string or an EOS id, and reports why', async () => {
+    const p = await testPolicy(3);
+    const prompt = [[30, 31, 32]];
+    const [free] = await p.generate(prompt, { maxNewTokens: 20, temperature: 0, stopTokenIds: [] });
+    expect(free!.finishReason).to.equal('length');
+    // A stop string taken from the greedy text itself must cut the text right after its first occurrence.
+    const text = free!.text;
+    const stop = text.slice(5, 7);
+    const first = text.indexOf(stop);
+    const [s] = await p.generate(prompt, { maxNewTokens: 20, temperature: 0, stop: ['zzzz-never', stop], stopTokenIds: [] });
+    expect(s!.finishReason).to.equal('stop');
+    expect(s!.stopString).to.equal(stop);
+    expect(s!.text).to.equal(text.slice(0, first + stop.length));
+    expect(s!.tokenIds).to.deep.equal(free!.tokenIds.slice(0, s!.tokenIds.length));
+    // An extra stop id ends generation at its first occurrence (the id is kept, as the tokens it ends).
+    const k = 6;
+    const eosTok = free!.tokenIds[k]!;
+    const at = free!.tokenIds.indexOf(eosTok);
+    const [e] = await p.generate(prompt, { maxNewTokens: 20, temperature: 0, stopTokenIds: [eosTok] });
+    expect(e!.finishReason).to.equal('eos');
+    expect(e!.tokenIds).to.deep.equal(free!.tokenIds.slice(0, at + 1));
+    const [n] = await p.generate(prompt, { maxNewTokens: 4, temperature: 0, stopTokenIds: [] });
+    expect(n!.finishReason).to.equal('length');
+    expect(n!.tokenIds).to.deep.equal(free!.tokenIds.slice(0, 4));
+    p.dispose();
+  });
+
+  it('findStop picks the earliest-ending stop string, also across chunk boundaries', () => {
+    expect(findStop('abc```output', ['```output'], 3)).to.deep.equal({ stop: '```output', end: 12 });
+    expect(findStop('xx END yy STOP', ['STOP', 'END'], 0)).to.deep.equal({ stop: 'END', end: 6 });
+    expect(findStop('no stop here', ['STOP'], 0)).to.equal(undefined);
+  });
+
+  describe('sampler', () => {
+    const logits = Float32Array.from([2, 1, 0.5, 0, -1]);
+    const probs = (x: number[], temp: number): number[] => {
+      const e = x.map((v) => Math.exp(v / temp));
+      const z = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / z);
+    };
+    const freq = (cfg: { temperature: number; topP: number; topK: number }, n = 20000): number[] => {
+      const rng = new Rng(123, 'sampler');
+      const f = new Array<number>(5).fill(0);
+      for (let i = 0; i < n; i++) f[sampleToken(logits, cfg, rng)]! += 1 / n;
+      return f;
+    };
+
+    it('temperature 0 is argmax; top-k 1 and tiny top-p are argmax too', () => {
+      const rng = new Rng(1);
+      for (let i = 0; i < 50; i++) {
+        expect(sampleToken(logits, { temperature: 0, topP: 1, topK: 0 }, rng)).to.equal(0);
+        expect(sampleToken(logits, { temperature: 1, topP: 1, topK: 1 }, rng)).to.equal(0);
+        expect(sampleToken(logits, { temperature: 1, topP: 0.01, topK: 0 }, rng)).to.equal(0);
+      }
+    });
+
+    it('draws from softmax(logits / T)', () => {
+      const f = freq({ temperature: 2, topP: 1, topK: 0 });
+      probs([2, 1, 0.5, 0, -1], 2).forEach((p, i) => expect(f[i]).to.be.closeTo(p, 0.015));
+    });
+
+    it('top-k keeps the k most likely tokens, renormalised', () => {
+      const f = freq({ temperature: 1, topP: 1, topK: 2 });
+      const p = probs([2, 1], 1);
+      expect(f[0]).to.be.closeTo(p[0]!, 0.015);
+      expect(f[1]).to.be.closeTo(p[1]!, 0.015);
+      expect(f[2]! + f[3]! + f[4]!).to.equal(0);
+    });
+
+    it('top-p keeps the smallest head whose mass reaches p', () => {
+      const p = probs([2, 1, 0.5, 0, -1], 1);
+      // p0 + p1 ≈ 0.74 < 0.8 ≤ p0 + p1 + p2 ≈ 0.86: three tokens survive.
+      const f = freq({ temperature: 1, topP: 0.8, topK: 0 });
+      const z = p[0]! + p[1]! + p[2]!;
+      [0, 1, 2].forEach((i) => expect(f[i]).to.be.closeTo(p[i]! / z, 0.015));
+      expect(f[3]! + f[4]!).to.equal(0);
+    });
+  });
+
+  it('leaves no tensors behind', async () => {
+    const p = await testPolicy(2, { batchSize: 2 });
+    await p.generate([[3, 4], [5, 6, 7], [8]], { maxNewTokens: 6, temperature: 1, seed: 1 });
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) await p.generate([[3, 4], [5, 6, 7], [8]], { maxNewTokens: 6, temperature: 1, seed: i, stop: ['x'] });
+    expect(tf.memory().numTensors).to.equal(before);
+    p.dispose();
+  });
+});

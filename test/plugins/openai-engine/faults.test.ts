@@ -1,0 +1,177 @@
+// test/setup.ts waits for a tfjs backend; importing the tfjs bundle registers the cpu one.
+import '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { OpenAIRolloutEngine, RemoteEngineError } from '../../../plugins/openai-engine/engine.js';
+import { charTokenizer } from '../serve/doubles.js';
+import { deadUrl, echoText, FaultServer, type Fault } from './fault-server.js';
+import { engineOptions, makeEngine } from './helpers.js';
+
+const enc = charTokenizer.encode;
+const params = { maxNewTokens: 8, temperature: 1 };
+
+describe('rollout/openai against a fault-injecting server', () => {
+  let a: FaultServer;
+  let b: FaultServer;
+  beforeEach(async () => {
+    a = await new FaultServer('a').start();
+    b = await new FaultServer('b').start();
+  });
+  afterEach(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it('maps each completion to its prompt, token ids and log-probs included', async () => {
+    const e = makeEngine({ urls: [a.url] });
+    const prompts = ['p0', 'p1', 'p2'].map(enc);
+    const out = await e.generate(prompts, params, { affinityKeys: ['t0', 't1', 't2'] });
+    expect(out.map((c) => c.text)).to.deep.equal(['p0#0', 'p1#0', 'p2#0']);
+    expect(out[0]!.tokenIds).to.deep.equal(enc('p0#0'));
+    expect(out[0]!.logProbs).to.deep.equal([-0.1, -0.2, -0.3, -0.4]);
+    expect(out[0]!.finishReason).to.equal('length');
+    // The model name came from GET /v1/models; prompts went as token ids.
+    expect(a.received[0]!.body).to.deep.include({ model: 'a-model', n: 1, max_tokens: 8, temperature: 1, prompt: enc('p0'), logprobs: 1, return_token_ids: true });
+    await e.dispose();
+  });
+
+  it('sends the bearer token from the environment variable named by apiKeyEnv', async () => {
+    const e = new OpenAIRolloutEngine(engineOptions({ urls: [a.url], model: 'm', apiKeyEnv: 'A0_KEY' }), charTokenizer, { env: { A0_KEY: 'sk-test' } });
+    await e.generate([enc('k')], params);
+    expect(a.received[0]!.headers.authorization).to.equal('Bearer sk-test');
+    expect(() => new OpenAIRolloutEngine(engineOptions({ urls: [a.url], apiKeyEnv: 'A0_MISSING' }), charTokenizer, { env: {} })).to.throw(/apiKeyEnv names 'A0_MISSING', which is not set/);
+    await e.dispose();
+  });
+
+  it('re-encodes the text when the server returns no token ids', async () => {
+    a.tokenIds = false;
+    const e = makeEngine({ urls: [a.url] });
+    const [c] = await e.generate([enc('zz')], params);
+    expect(c!.tokenIds).to.deep.equal(enc('zz#0'));
+    expect(c!.logProbs).to.deep.equal([-0.1, -0.2, -0.3, -0.4]);
+    await e.dispose();
+  });
+
+  it('sends identical prompts without affinity keys as one request with n > 1', async () => {
+    const e = makeEngine({ urls: [a.url] });
+    const out = await e.generate([enc('x'), enc('y'), enc('x'), enc('x')], params);
+    expect(out.map((c) => c.text)).to.deep.equal(['x#0', 'y#0', 'x#1', 'x#2']);
+    expect(a.received.map((r) => r.n).sort()).to.deep.equal([1, 3]);
+    await e.dispose();
+  });
+
+  for (const fault of ['500', '503', '429', 'malformed', 'drop', 'reset', 'short', 'hang'] as Fault[]) {
+    it(`retries after '${fault}' and then succeeds, exactly once per sample`, async () => {
+      a.faults = [fault, fault];
+      const e = makeEngine({ urls: [a.url], timeoutMs: 300 });
+      const out = await e.generate([enc('q1'), enc('q2')], params, { affinityKeys: ['k1', 'k2'] });
+      expect(out.map((c) => c.text)).to.deep.equal(['q1#0', 'q2#0']);
+      expect(a.received).to.have.length(4);
+      expect(a.served().sort()).to.deep.equal(['q1', 'q2']);
+      expect(e.stats().retries).to.equal(2);
+      await e.dispose();
+    });
+  }
+
+  it('fails with a clear error when every attempt fails', async () => {
+    a.faults = ['500', '503', '500'];
+    const e = makeEngine({ urls: [a.url], maxRetries: 2 });
+    const err = await e.generate([enc('q')], params).then(() => null, (x: unknown) => x);
+    expect(err).to.be.instanceOf(RemoteEngineError);
+    expect((err as RemoteEngineError).attempts).to.equal(3);
+    expect((err as Error).message).to.match(/failed after 3 attempts; last error: POST http:\/\/127\.0\.0\.1:\d+\/v1\/completions: HTTP 500: injected 500/);
+    expect(a.received).to.have.length(3);
+    await e.dispose();
+  });
+
+  it('does not retry a 4xx answer', async () => {
+    a.faults = ['400'];
+    const e = makeEngine({ urls: [a.url] });
+    const err = await e.generate([enc('q')], params).then(() => null, (x: unknown) => x);
+    expect(err).to.be.instanceOf(RemoteEngineError);
+    expect((err as RemoteEngineError).status).to.equal(400);
+    expect((err as Error).message).to.match(/HTTP 400: injected 400 \(not retried\)/);
+    expect(a.received).to.have.length(1);
+    await e.dispose();
+  });
+
+  it('fails over from a refusing endpoint to a live one', async () => {
+    const dead = await deadUrl();
+    const e = makeEngine({ urls: [dead, a.url], model: 'm' });
+    const prompts = Array.from({ length: 6 }, (_, i) => enc(`r${i}`));
+    const out = await e.generate(prompts, params, { affinityKeys: prompts.map((_, i) => `t${i}`) });
+    expect(out.map((c) => c.text)).to.deep.equal(prompts.map((p) => echoText(p, 0)));
+    expect(a.served().sort()).to.deep.equal(prompts.map((p) => charTokenizer.decode(p)).sort());
+    expect(e.stats().samples).to.deep.equal([0, 6]);
+    await e.dispose();
+  });
+
+  it('cancels promptly through an AbortSignal', async () => {
+    a.faults = ['hang'];
+    const e = makeEngine({ urls: [a.url], model: 'm', timeoutMs: 60000 });
+    const ctl = new AbortController();
+    setTimeout(() => ctl.abort(), 50);
+    const t0 = Date.now();
+    const err = await e.generate([enc('q')], params, { signal: ctl.signal }).then(() => null, (x: unknown) => x);
+    expect((err as Error).name).to.equal('AbortError');
+    expect(Date.now() - t0).to.be.below(2000);
+    await e.dispose();
+  });
+
+  it('loses and duplicates nothing under random faults on two endpoints', async () => {
+    // A fixed pseudo-random fault mix: a quarter of all attempts fail in some way.
+    const kinds: Fault[] = ['500', 'malformed', 'drop', 'reset', 'short', '503'];
+    let s = 12345;
+    const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const mix = () => Array.from({ length: 200 }, () => (rnd() < 0.25 ? kinds[Math.floor(rnd() * kinds.length)]! : 'ok'));
+    a.faults = mix();
+    b.faults = mix();
+    a.delayMs = 2;
+    const e = makeEngine({ urls: [a.url, b.url], model: 'm', maxRetries: 8 });
+    const prompts = Array.from({ length: 40 }, (_, i) => enc(`s${i % 30}`));
+    const keys = prompts.map((_, i) => `traj-${i}`);
+    const out = await e.generate(prompts, params, { affinityKeys: keys });
+    expect(out.map((c) => c.text)).to.deep.equal(prompts.map((p) => echoText(p, 0)));
+    const served = [...a.served(), ...b.served()].sort();
+    expect(served).to.deep.equal(prompts.map((p) => charTokenizer.decode(p)).sort());
+    const st = e.stats();
+    expect(st.samples[0]! + st.samples[1]!).to.equal(40);
+    expect(st.retries).to.be.above(0);
+    expect(st.requests).to.equal(a.received.length + b.received.length);
+    await e.dispose();
+  });
+});
+
+describe('rollout/openai balancing and affinity', () => {
+  let servers: FaultServer[];
+  beforeEach(async () => {
+    servers = await Promise.all([new FaultServer('a').start(), new FaultServer('b').start()]);
+    for (const s of servers) s.delayMs = 30;
+  });
+  afterEach(async () => { await Promise.all(servers.map((s) => s.close())); });
+
+  it('spreads concurrent requests over the least busy endpoints', async () => {
+    const e = makeEngine({ urls: servers.map((s) => s.url), model: 'm' });
+    const prompts = Array.from({ length: 8 }, (_, i) => enc(`u${i}`));
+    await e.generate(prompts, params, { affinityKeys: prompts.map((_, i) => `k${i}`) });
+    expect(servers.map((s) => s.received.length)).to.deep.equal([4, 4]);
+    await e.dispose();
+  });
+
+  it('keeps every turn of a trajectory on the endpoint of its first turn', async () => {
+    const e = makeEngine({ urls: servers.map((s) => s.url), model: 'm' });
+    const keys = ['t0', 't1', 't2', 't3', 't4'];
+    const turn1 = keys.map((k) => enc(k));
+    const c1 = await e.generate(turn1, params, { affinityKeys: keys });
+    const where = keys.map((k) => e.endpointOf(k));
+    // Turn 2 in a different order and with only some of the trajectories still running.
+    const keys2 = ['t3', 't0', 't4'];
+    const turn2 = keys2.map((k) => [...enc(k), ...(c1[keys.indexOf(k)]!.tokenIds)]);
+    await e.generate(turn2, params, { affinityKeys: keys2 });
+    expect(keys2.map((k) => e.endpointOf(k))).to.deep.equal(keys2.map((k) => where[keys.indexOf(k)]));
+    for (const k of keys2) {
+      const srv = servers.find((s) => s.url === e.endpointOf(k))!;
+      expect(srv.received.filter((r) => charTokenizer.decode(r.prompt).startsWith(k)).length, k).to.equal(2);
+    }
+    await e.dispose();
+  });
+});

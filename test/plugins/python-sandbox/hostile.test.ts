@@ -1,0 +1,178 @@
+// test/setup.ts waits for a tfjs backend; importing the tfjs bundle registers the cpu one.
+import '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chooseIsolation } from '../../../plugins/python-sandbox/isolation.js';
+import type { PythonTool } from '../../../plugins/python-sandbox/tool.js';
+import { makeTool, trees } from './helpers.js';
+
+const SECRET = `sk-agent0-test-${process.pid}-do-not-leak`;
+process.env.AGENT0_SANDBOX_TEST_SECRET = SECRET;
+
+const isRoot = process.getuid?.() === 0;
+const variants: { label: string; userNamespace: 'auto' | 'never'; isolation: 'auto' | 'none'; isolated: boolean }[] = [];
+const auto = chooseIsolation('bwrap', 'auto');
+variants.push({ label: `auto (${auto.mode})`, userNamespace: 'auto', isolation: 'auto', isolated: auto.mode !== 'none' });
+if (auto.mode === 'bwrap-userns' && isRoot && chooseIsolation('bwrap', 'never').mode === 'bwrap-root') {
+  variants.push({ label: 'bwrap-root (userNamespace: never)', userNamespace: 'never', isolation: 'auto', isolated: true });
+}
+variants.push({ label: 'none (rlimits only)', userNamespace: 'auto', isolation: 'none', isolated: false });
+
+for (const v of variants) {
+  describe(`python sandbox vs hostile programs: ${v.label}`, function () {
+    this.timeout(30_000);
+    let tool: PythonTool;
+    let baseline: string;
+
+    before(async () => {
+      tool = await makeTool({ isolation: v.isolation, userNamespace: v.userNamespace, timeoutSeconds: 1 });
+      await tool.conductAction('warm', 'pass');
+      baseline = trees(tool);
+    });
+    after(async () => { await tool?.dispose(); });
+
+    /** The hostile program left nothing running and the next call works. */
+    async function recovered(): Promise<void> {
+      expect(trees(tool), 'process tree after the call').to.equal(baseline);
+      const r = await tool.conductAction('next', 'print(6 * 7)');
+      expect(r.observation).to.equal('42');
+      expect(r.info?.status).to.equal('ok');
+    }
+
+    it('reports the isolation mode it runs in', () => {
+      expect(tool.sandbox.info.mode === 'none').to.equal(!v.isolated);
+    });
+
+    it('infinite loop: stopped by the CPU limit or the wall clock', async () => {
+      const r = await tool.conductAction('t', 'while True:\n    pass');
+      expect(r.valid).to.equal(true);
+      expect(['killed', 'timeout']).to.include(r.info?.status);
+      expect(r.observation).to.match(/Killed: CPU time limit exceeded|TimeoutError: the program ran longer than 1 s/);
+      await recovered();
+    });
+
+    it('sleeping past the timeout: killed at the wall-clock limit', async () => {
+      const t0 = performance.now();
+      const r = await tool.conductAction('t', "import time\nprint('going to sleep', flush=True)\ntime.sleep(60)");
+      expect(performance.now() - t0).to.be.within(950, 3500);
+      expect(r.info?.status).to.equal('timeout');
+      expect(r.observation).to.equal('going to sleep\nTimeoutError: the program ran longer than 1 s and was killed');
+      await recovered();
+    });
+
+    it('fork bomb (children escaping into new sessions): capped by RLIMIT_NPROC, every child killed', async () => {
+      const code = [
+        'import os, time',
+        'n = 0',
+        'try:',
+        '    while True:',
+        '        if os.fork() == 0:',
+        '            os.setsid()',
+        '            time.sleep(100)',
+        '            os._exit(0)',
+        '        n += 1',
+        'except OSError as e:',
+        "    print('fork refused after', n, type(e).__name__)",
+      ].join('\n');
+      const r = await tool.conductAction('t', code);
+      const m = /^fork refused after (\d+) BlockingIOError$/.exec(r.observation);
+      expect(m, r.observation).to.not.equal(null);
+      expect(Number(m![1])).to.be.within(1, 32);
+      await recovered();
+    });
+
+    it('fork bomb that never stops forking: the whole tree dies at the timeout', async () => {
+      const r = await tool.conductAction('t', 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass');
+      expect(['killed', 'timeout']).to.include(r.info?.status);
+      await recovered();
+    });
+
+    it('memory bomb: one huge allocation and a growing list both raise MemoryError', async () => {
+      const a = await tool.conductAction('t', 'x = bytearray(8 * 1024 ** 3)');
+      expect(a.observation).to.match(/MemoryError$/);
+      expect(a.info?.status).to.equal('error');
+      const b = await tool.conductAction('t', 'a = []\nwhile True:\n    a.append(bytearray(10 ** 8))');
+      expect(b.observation).to.match(/MemoryError$/);
+      await recovered();
+    });
+
+    it('output flood: killed at the output cap, the observation stays capped', async () => {
+      const r = await tool.conductAction('t', "while True:\n    print('y' * 1000)");
+      expect(r.info?.status).to.equal('killed');
+      // 200000 bytes captured, the head of it shown, then how much was cut and why it was stopped.
+      expect(r.observation).to.match(/^y{1000}\ny{900,1000}\n\.\.\. \(19\d{4} more characters\)\nKilled: output limit of 200000 bytes exceeded$/);
+      expect(r.observation.length).to.be.at.most(2000 + 200);
+      await recovered();
+    });
+
+    it('no secret of the parent environment is visible (os.environ, /proc/*/environ)', async () => {
+      const code = [
+        'import os',
+        'print(dict(os.environ))',
+        'for p in os.listdir("/proc"):',
+        '    if p.isdigit():',
+        '        try:',
+        '            print(p, open("/proc/%s/environ" % p, "rb").read())',
+        '        except OSError as e:',
+        '            print(p, type(e).__name__)',
+      ].join('\n');
+      const r = await tool.conductAction('t', code);
+      expect(r.info?.status).to.equal('ok');
+      expect(r.observation).to.include("'PATH'");
+      expect(r.observation).to.not.include(SECRET);
+      expect(r.observation).to.not.include('AGENT0_SANDBOX_TEST_SECRET');
+      await recovered();
+    });
+
+    it('the scratch dir is writable and private to the call', async () => {
+      const a = await tool.conductAction('t', "open('notes.txt', 'w').write('hi')\nprint(open('notes.txt').read())");
+      expect(a.observation).to.equal('hi');
+      const b = await tool.conductAction('t', "import os\nprint(os.path.exists('notes.txt'), sorted(os.listdir('..')) == [os.path.basename(os.getcwd())])");
+      expect(b.observation).to.equal('False True');
+      await recovered();
+    });
+
+    if (!v.isolated) return;
+
+    it('a connection to a listener on 127.0.0.1 fails (no network)', async () => {
+      let accepted = 0;
+      const server = net.createServer((s) => { accepted++; s.end('hello'); });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as net.AddressInfo).port;
+      try {
+        const r = await tool.conductAction('t', `import socket\ns = socket.create_connection(('127.0.0.1', ${port}), timeout=1)\nprint('connected', s.recv(10))`);
+        expect(r.observation).to.not.include('connected');
+        expect(r.observation).to.match(/ConnectionRefusedError|OSError|Network is unreachable/);
+        const dns = await tool.conductAction('t', "import socket\nprint(socket.getaddrinfo('registry.npmjs.org', 443))");
+        expect(dns.observation).to.match(/gaierror|Errno/);
+        expect(accepted).to.equal(0);
+      } finally {
+        server.close();
+      }
+      await recovered();
+    });
+
+    it('writes outside the scratch dir fail and never reach the host', async () => {
+      const targets = [path.join(os.tmpdir(), `agent0-escape-${process.pid}`), path.resolve(`agent0-escape-${process.pid}`), '/escape', '/dev/escape', '/usr/escape'];
+      for (const t of targets) {
+        const r = await tool.conductAction('t', `open(${JSON.stringify(t)}, 'w').write('x')\nprint('wrote')`);
+        expect(r.observation, t).to.match(/(FileNotFoundError|OSError|PermissionError).*(No such file|Read-only|Permission denied)/);
+        expect(existsSync(t), `${t} on the host`).to.equal(false);
+      }
+      await recovered();
+    });
+
+    it("the project's files and the home directory are not visible", async () => {
+      const project = path.resolve('package.json');
+      expect(existsSync(project)).to.equal(true);
+      const r = await tool.conductAction('t', `import os\nfor p in [${JSON.stringify(project)}, ${JSON.stringify(os.homedir())}, '/etc/passwd', '/etc/shadow']:\n    print(p, os.path.exists(p))`);
+      expect(r.observation).to.equal([project, os.homedir(), '/etc/passwd', '/etc/shadow'].map((p) => `${p} False`).join('\n'));
+      const s = await tool.conductAction('t', `print(open(${JSON.stringify(project)}).read())`);
+      expect(s.observation).to.match(/FileNotFoundError/);
+      await recovered();
+    });
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * `agent0 serve` and `rollout/openai` end to end on the real tfjs policy: the tiny random-weight
+ * Qwen3 fixture (test/fixtures/qwen3-tiny/untied) behind the server, the official openai client
+ * and the remote engine in front of it, checked against the policy itself.
+ */
+import '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { DefaultCliEnv, createRegistry, type Policy } from '../../../core/index.js';
+import { builtinPlugins } from '../../../plugins/index.js';
+import { startServe, type Serving } from '../../../plugins/serve/public.js';
+import { OpenAIRolloutEngine } from '../../../plugins/openai-engine/engine.js';
+import { engineOptions } from '../openai-engine/helpers.js';
+
+const checkpoint = fileURLToPath(new URL('../../fixtures/qwen3-tiny/untied', import.meta.url));
+
+describe('agent0 serve on the tfjs policy (end to end)', () => {
+  let s: Serving;
+  let policy: Policy;
+  let client: OpenAI;
+  let model: string;
+
+  before(async () => {
+    const env = new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, stderr: () => {} });
+    s = await startServe(['--checkpoint', checkpoint, '--port', '0', '--batch-window-ms', '10'], env);
+    policy = await env.createComponent('policy', 'tfjs', { checkpoint });
+    client = new OpenAI({ baseURL: s.url, apiKey: 'x', maxRetries: 0 });
+    model = s.models[0]!;
+  });
+  after(async () => {
+    await s.close();
+    await policy.dispose();
+  });
+
+  it('reports the log-probs the policy itself assigns to the sampled tokens', async () => {
+    const prompt = policy.tokenizer.encode('Hello world');
+    const r = await client.completions.create({ model, prompt, max_tokens: 8, temperature: 1, seed: 5, n: 2, logprobs: 1, return_token_ids: true } as never) as OpenAI.Completion;
+    expect(r.choices).to.have.length(2);
+    for (const c of r.choices) {
+      const ids = (c as unknown as { token_ids: number[] }).token_ids;
+      expect(ids.length).to.be.within(1, 8);
+      const served = c.logprobs!.token_logprobs!;
+      const [row] = await policy.computeLogProbs({ inputIds: [[...prompt, ...ids]], attentionMask: [[...prompt, ...ids].map(() => 1)] });
+      const own = Array.from(row!.slice(prompt.length));
+      own.forEach((lp, t) => expect(served[t]).to.be.closeTo(lp, 1e-4));
+    }
+  });
+
+  it('greedy through rollout/openai equals greedy on the policy', async () => {
+    const remote = new OpenAIRolloutEngine(engineOptions({ urls: [s.url] }), policy.tokenizer);
+    const prompts = ['1+1=', 'Hello', 'abc'].map((t) => policy.tokenizer.encode(t));
+    const params = { maxNewTokens: 10, temperature: 0 };
+    const [got, want] = [await remote.generate(prompts, params, { affinityKeys: ['a', 'b', 'c'] }), await policy.generate(prompts, params)];
+    expect(got.map((c) => c.tokenIds)).to.deep.equal(want.map((c) => c.tokenIds));
+    expect(got.map((c) => c.finishReason)).to.deep.equal(want.map((c) => c.finishReason));
+    got.forEach((c, i) => c.logProbs.forEach((lp, t) => expect(lp).to.be.closeTo(want[i]!.logProbs[t]!, 1e-5)));
+    await remote.dispose();
+  });
+
+  it('stops at the first occurrence of a stop string', async () => {
+    const base = await client.completions.create({ model, prompt: 'Hello', max_tokens: 16, temperature: 0 });
+    const full = base.choices[0]!.text;
+    const at = [...full].findIndex((ch, i) => i >= 2 && ch !== '\uFFFD' && ch.trim() !== '');
+    expect(at, `a usable stop character in ${JSON.stringify(full)}`).to.be.above(0);
+    const stop = [...full][at]!;
+    const r = await client.completions.create({ model, prompt: 'Hello', max_tokens: 16, temperature: 0, stop: [stop] });
+    expect(r.choices[0]!.finish_reason).to.equal('stop');
+    expect(r.choices[0]!.text).to.equal(full.slice(0, full.indexOf(stop)));
+  });
+
+  it('streams chat with the same text as a plain chat answer', async () => {
+    const ask = { model, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 8, temperature: 0 };
+    const plain = await client.chat.completions.create(ask);
+    let streamed = '';
+    for await (const chunk of await client.chat.completions.create({ ...ask, stream: true })) streamed += chunk.choices[0]?.delta.content ?? '';
+    expect(streamed).to.equal(plain.choices[0]!.message.content);
+  });
+});
