@@ -6,7 +6,9 @@ type Gen = ReturnType<typeof xoroshiro128plus>;
 
 /** 32-bit FNV-1a then a murmur finaliser: spreads nearby seeds and labels apart. */
 export function hashSeed(seed: number, label = ''): number {
-  let h = 0x811c9dc5 ^ (seed | 0);
+  // the seed enters through its decimal text only: XOR-ing it into the basis as well cancelled
+  // against its first digit and gave seeds 1..9 the same stream
+  let h = 0x811c9dc5;
   const s = `${seed}:${label}`;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);

@@ -28,7 +28,7 @@ export const toolLoop = defineComponent({
       toolTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, default: 120, description: 'a tool call taking longer ends its trajectory with tool_error' },
       onInvalidAction: { enum: ['stop', 'observe'], default: 'stop', description: 'an action stop without a valid action: stop (invalid_action) or append invalidActionMessage and go on' },
       invalidActionMessage: { type: 'string', default: 'Error: no complete ```python code block was found before ```output.', description: 'observation for onInvalidAction: observe' },
-      batchWaitMs: { type: 'integer', minimum: 0, default: 200, description: 'how long a generation round waits for in-flight tool calls to join it' },
+      batchWaitMs: { type: 'integer', minimum: 0, default: 200, description: 'a generation round waits for in-flight tool calls while they keep finishing, until none has for this long (0: never waits)' },
     },
   },
   async create(o: Options, ctx) {

@@ -26,7 +26,10 @@ export interface ToolLoopOptions {
   /** 'stop': an action stop without a valid action ends the trajectory; 'observe': says so and goes on. */
   onInvalidAction: 'stop' | 'observe';
   invalidActionMessage: string;
-  /** How long a generation round waits for in-flight tool calls to join it (batching vs latency). */
+  /**
+   * A generation round waits for in-flight tool calls while they keep finishing, until none has
+   * finished for this long (batching vs latency; 0: never waits).
+   */
   batchWaitMs: number;
 }
 
@@ -56,10 +59,16 @@ function withTimeout<T>(p: Promise<T>, ms: number, ctl: AbortController): Promis
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-function untilAborted(signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return new Promise(() => {});
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((r) => signal.addEventListener('abort', () => r(), { once: true }));
+/** A promise that settles when `signal` aborts, and a way to drop its listener. */
+function untilAborted(signal: AbortSignal | undefined): { promise: Promise<void>; dispose(): void } {
+  if (!signal) return { promise: new Promise(() => {}), dispose: () => {} };
+  let onAbort = (): void => {};
+  const promise = new Promise<void>((r) => {
+    onAbort = () => r();
+    if (signal.aborted) r();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
 }
 
 const CLEAN_STATUSES = new Set(['ok', 'success', 'finished']);
@@ -92,19 +101,27 @@ export class ToolLoop implements AgentLoop {
     const ready: State[] = [...states];
     const inFlight = new Set<Promise<void>>();
     let round = 0;
+    let settled = 0;
     let closed = false;
+    // One listener for the whole run (a fresh one per wait would pile up on the signal).
+    const abortWatch = untilAborted(signal);
+    const aborted = abortWatch.promise;
     try {
       while ((ready.length > 0 || inFlight.size > 0) && !signal?.aborted) {
         if (ready.length === 0) {
-          await Promise.race([...inFlight, untilAborted(signal)]);
+          await Promise.race([...inFlight, aborted]);
           continue;
         }
-        if (inFlight.size > 0 && this.o.batchWaitMs > 0) {
+        // Let tool calls still running join this round while they keep finishing; stop waiting once
+        // none has finished for batchWaitMs (a slow call makes only its own trajectory late).
+        while (inFlight.size > 0 && this.o.batchWaitMs > 0 && !signal?.aborted) {
+          const before = settled;
           const ac = new AbortController();
-          await Promise.race([Promise.all(inFlight), sleep(this.o.batchWaitMs, undefined, { signal: ac.signal }).catch(() => {}), untilAborted(signal)]);
+          await Promise.race([...inFlight, sleep(this.o.batchWaitMs, undefined, { signal: ac.signal }).catch(() => {}), aborted]);
           ac.abort();
-          if (signal?.aborted) break;
+          if (settled === before) break;
         }
+        if (signal?.aborted) break;
         const batch = ready.splice(0);
         const caps = batch.map((s) => this.turnCap(s, budget));
         const completions = await engine.generate(
@@ -113,6 +130,9 @@ export class ToolLoop implements AgentLoop {
           { ...(signal ? { signal } : {}), affinityKeys: batch.map((s) => s.req.id) },
         );
         round++;
+        if (!Array.isArray(completions) || completions.length !== batch.length) {
+          throw new Error(`agent-loop/tool-loop: the engine returned ${Array.isArray(completions) ? completions.length : typeof completions} completions for ${batch.length} prompts`);
+        }
         batch.forEach((s, i) => {
           const turnText = this.afterGenerate(s, completions[i] as Completion, caps[i] as number, budget, tok, allStops);
           if (turnText === null) return;
@@ -124,6 +144,7 @@ export class ToolLoop implements AgentLoop {
               s.metrics.toolExceptions = (s.metrics.toolExceptions ?? 0) + 1;
             })
             .finally(() => {
+              settled++;
               inFlight.delete(p);
               if (!s.stopReason && !closed) ready.push(s);
             });
@@ -131,6 +152,7 @@ export class ToolLoop implements AgentLoop {
         });
       }
     } finally {
+      abortWatch.dispose();
       closed = true;
       for (const s of states) if (!s.stopReason) s.stopReason = 'abort';
       await Promise.all(states.flatMap((s) => this.tools.map((t) => t.finish(s.req.id).catch(() => {}))));
@@ -207,7 +229,8 @@ export class ToolLoop implements AgentLoop {
     } catch (e) {
       s.metrics.toolMs = (s.metrics.toolMs ?? 0) + (performance.now() - t0);
       s.toolErrors++;
-      s.metrics[e instanceof ToolTimeoutError ? 'toolTimeouts' : 'toolExceptions'] = (s.metrics[e instanceof ToolTimeoutError ? 'toolTimeouts' : 'toolExceptions'] ?? 0) + 1;
+      const key = e instanceof ToolTimeoutError ? 'toolTimeouts' : 'toolExceptions';
+      s.metrics[key] = (s.metrics[key] ?? 0) + 1;
       s.stopReason = 'tool_error';
       return;
     }

@@ -42,6 +42,7 @@ export async function createTfjsPolicy(o: TfjsComponentOptions, ctx: ComponentCo
   }
   const policy = new TfjsPolicy(model, tokenizer, {
     microBatchSize: o.microBatchSize,
+    maxMicroBatchTokens: o.maxMicroBatchTokens,
     batchSize: o.batchSize,
     maxSeqLen: o.maxSeqLen,
     seed,

@@ -5,7 +5,7 @@ import type {
   Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, Tokenizer,
   TrainStepOptions, TrainStepStats,
 } from '../../core/index.js';
-import { writeJsonAtomic } from '../../core/index.js';
+import { hashSeed, writeJsonAtomic } from '../../core/index.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './io/safetensors.js';
 import { type Qwen3Config, resolveConfig } from './model/config.js';
 import { Qwen3Model } from './model/qwen3.js';
@@ -18,6 +18,12 @@ import { trainStep } from './train/step.js';
 export interface TfjsPolicyOptions {
   /** Rows per micro-batch in trainStep / computeLogProbs unless the call says otherwise. */
   microBatchSize: number;
+  /**
+   * Upper bound on rows × sequence length per micro-batch (0 = none): longer batches are cut into
+   * more, smaller micro-batches. Training keeps every activation for the backward pass (~0.3 MB
+   * per token for the tiny model at 256 tokens) and the wasm heap stops at 4 GiB.
+   */
+  maxMicroBatchTokens: number;
   maxSeqLen: number;
   /** Rows decoded together by generate(). */
   batchSize: number;
@@ -30,8 +36,9 @@ export interface TfjsPolicyOptions {
 
 export const DEFAULT_POLICY_OPTIONS: TfjsPolicyOptions = {
   microBatchSize: 8,
+  maxMicroBatchTokens: 2048,
   maxSeqLen: 512,
-  batchSize: 16,
+  batchSize: 64,
   seed: 0,
   optimizer: DEFAULT_ADAMW,
 };
@@ -44,6 +51,7 @@ const OPTIMIZER_FILE = 'optimizer.safetensors';
 export class TfjsPolicy implements Policy {
   readonly opt: AdamW;
   private frozen = false;
+  private calls = 0;
 
   constructor(readonly model: Qwen3Model, readonly tokenizer: Tokenizer, readonly options: TfjsPolicyOptions) {
     this.opt = new AdamW({ ...options.optimizer });
@@ -68,17 +76,22 @@ export class TfjsPolicy implements Policy {
   }
 
   async generate(prompts: number[][], params: SamplingParams, opts?: GenerateOptions): Promise<Completion[]> {
+    // Without a seed in the params, each call draws fresh samples (reproducibly: the n-th unseeded
+    // call of a policy with the same seed draws the same ones).
+    if (params.seed === undefined) this.calls += 1;
     return generate(this.model, this.tokenizer, prompts, params, {
       batchSize: this.options.batchSize,
       maxSeqLen: this.options.maxSeqLen,
-      seed: this.options.seed,
+      seed: hashSeed(this.options.seed, `generate/${this.calls}`) >>> 0,
       ...(opts?.signal ? { signal: opts.signal } : {}),
     });
   }
 
   async computeLogProbs(batch: TokenBatch, opts?: { microBatchSize?: number }): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
-    for (const rows of microBatches(batch.inputIds.length, opts?.microBatchSize ?? this.options.microBatchSize)) {
+    // Without gradients only one layer's activations live at a time: a 4x larger token budget.
+    const size = this.rowsPerMicroBatch(batch, opts?.microBatchSize, 4);
+    for (const rows of microBatches(batch.inputIds.length, size)) {
       const lp = tf.tidy(() => forwardLogProbs(this.model, batch, rows, false).logProbs);
       const data = (await lp.data()) as Float32Array;
       lp.dispose();
@@ -90,7 +103,16 @@ export class TfjsPolicy implements Policy {
 
   async trainStep(batch: TokenBatch, lossFn: (fwd: PolicyForward) => LossOutput, opts?: TrainStepOptions): Promise<TrainStepStats> {
     if (this.frozen) throw new Error('trainStep on a frozen snapshot');
-    return trainStep(this.model, this.opt, batch, lossFn, { ...opts, defaultMicroBatch: this.options.microBatchSize });
+    return trainStep(this.model, this.opt, batch, lossFn, { ...opts, microBatchSize: this.rowsPerMicroBatch(batch, opts?.microBatchSize, 1) });
+  }
+
+  /** The asked micro-batch size (rows), lowered so rows × T stays within the token budget. */
+  rowsPerMicroBatch(batch: TokenBatch, asked: number | undefined, budgetScale: number): number {
+    const rows = asked ?? this.options.microBatchSize;
+    const T = batch.inputIds[0]?.length ?? 0;
+    const budget = this.options.maxMicroBatchTokens * budgetScale;
+    if (budget <= 0 || T === 0) return rows;
+    return Math.max(1, Math.min(rows, Math.floor(budget / T)));
   }
 
   async snapshot(): Promise<Policy> {

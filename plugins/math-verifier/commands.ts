@@ -2,18 +2,27 @@ import { createWriteStream } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Ajv } from 'ajv';
 import type { CliCommand } from '../../core/index.js';
 import { caseOptions, optionsKey, readCases, type VerifyCase } from './cases.js';
+import { MATH_VERIFIER_SCHEMA } from './options.js';
 import { DEFAULT_VERIFIER, goldAnswer, MathVerifier, type MathVerifierOptions } from './verifier.js';
 
 /** Comparisons kept in flight by `agent0 verify` (results are still written in input order). */
 const IN_FLIGHT = 64;
 
+const validateOptions = new Ajv({ useDefaults: true, allErrors: true }).compile(MATH_VERIFIER_SCHEMA);
+
+/** `--options '{"timeoutMs": 500}'`, checked against the component's schema. */
 function parseOptionsArg(raw: string | undefined): Partial<MathVerifierOptions> {
   if (!raw) return {};
   const o = JSON.parse(raw) as unknown;
   if (!o || typeof o !== 'object' || Array.isArray(o)) throw new Error('--options: expected a JSON object');
-  for (const k of Object.keys(o)) if (!(k in DEFAULT_VERIFIER)) throw new Error(`--options: unknown option '${k}' (have: ${Object.keys(DEFAULT_VERIFIER).join(', ')})`);
+  const filled = structuredClone(o) as Record<string, unknown>;
+  if (!validateOptions(filled)) {
+    const why = (validateOptions.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}${e.params && 'additionalProperty' in e.params ? ` '${String(e.params.additionalProperty)}'` : ''}`);
+    throw new Error(`--options: ${why.join('; ')}`);
+  }
   return o as Partial<MathVerifierOptions>;
 }
 

@@ -1,4 +1,4 @@
-import { type Rational, rat, ratFromDecimal } from './rational.js';
+import { div, mul, type Rational, rat, ratFromDecimal } from './rational.js';
 
 /**
  * A small LaTeX expression grammar covering what final answers contain. Anything outside it throws
@@ -43,8 +43,9 @@ function tokenize(src: string): Tok[] {
       i++;
       continue;
     }
-    const num = /^(\d+(?:\.\d+)?|\.\d+)/.exec(src.slice(i));
-    if (num) { out.push({ k: 'num', s: num[1]! }); i += num[1]!.length; continue; }
+    // `1.5e-05` as printed by Python is one number (a digit must follow the e)
+    const num = /^(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d{1,4}(?![\d.]))?/.exec(src.slice(i));
+    if (num) { out.push({ k: 'num', s: num[0] }); i += num[0].length; continue; }
     if (c === '\\') {
       const m = /^\\([a-zA-Z]+)/.exec(src.slice(i));
       if (m) { out.push({ k: 'cmd', s: m[1]! }); i += m[0].length; continue; }
@@ -334,10 +335,15 @@ function isOne(e: Expr): boolean {
 }
 
 function num(s: string): Expr {
-  const v = ratFromDecimal(s);
-  if (!v) throw new ParseError(`bad number ${s}`);
-  const dot = s.indexOf('.');
-  return { t: 'num', v, dec: dot < 0 ? 0 : s.length - dot - 1 };
+  const [mant, expPart] = s.split(/[eE]/) as [string, string | undefined];
+  const m = ratFromDecimal(mant);
+  if (!m) throw new ParseError(`bad number ${s}`);
+  const dot = mant.indexOf('.');
+  const frac = dot < 0 ? 0 : mant.length - dot - 1;
+  const exp = expPart === undefined ? 0 : Number(expPart);
+  const scale = rat(10n ** BigInt(Math.abs(exp)));
+  const v = exp >= 0 ? mul(m, scale) : div(m, scale)!;
+  return { t: 'num', v, dec: Math.max(0, frac - exp) };
 }
 
 /** Parses one expression (no commas, no relations); throws ParseError outside the grammar. */

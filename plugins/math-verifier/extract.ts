@@ -37,7 +37,7 @@ function joinableGap(gap: string): boolean {
   return words.length <= 4 && words.some((w) => w === 'and' || w === 'or');
 }
 
-const NUMBER = /(?<![A-Za-z\d.\\])-?(?:\d{1,3}(?:(?:,|\s)\d{3})+(?![\d])|\d+)(?:[.,]\d+)?(?:\s*\/\s*\d+(?:\.\d+)?)?|(?<![\d.])\.\d+/g;
+const NUMBER = /(?<![A-Za-z\d.\\])-?(?:\d{1,3}(?:(?:,|\s)\d{3})+(?![\d])|\d+)(?:[.,]\d+)?(?:[eE][+-]?\d{1,4}(?![\d.]))?(?:\s*\/\s*\d+(?:\.\d+)?)?|(?<![\d.])\.\d+/g;
 // a bare "answer" counts only before a colon or a formula ("Answer: 9", "Answer $9$"), not in prose
 const PHRASE = /(?:final answer(?: is)?|answer is)\s*[:：]?|answer\s*[:：]|answer(?=\s*(?:\$|\\\(|\\\[))/gi;
 const IGNORED_WORDS = new Set(['and', 'or', 'percent', 'percentage', 'pct']);

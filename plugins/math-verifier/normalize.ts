@@ -45,6 +45,9 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/\\neq|\\ne(?![a-zA-Z])|!=/g, '≠').replace(/\\lt(?![a-zA-Z])/g, '<').replace(/\\gt(?![a-zA-Z])/g, '>');
   s = s.replace(/\\approx|\\simeq/g, '≈').replace(/\\mp/g, '\\pm').replace(/±/g, '\\pm');
   s = s.replace(/\^\s*\{?\s*\\circ\s*\}?|\\circ|°|\\degree/g, '');
+  // one spelling each for the reals and the empty set
+  s = s.replace(/\\mathbb\s*\{?\s*R\s*\}?|\\R(?![a-zA-Z])|\ball real numbers\b/g, '(-\\infty,\\infty)');
+  s = s.replace(/\\varnothing|\\emptyset|\\\{\s*\\\}|\\O(?![a-zA-Z])/g, '\\emptyset');
   s = s.replace(/\\%|%|\\text\{\s*(?:percent|percentage|pct)\s*\}|\b(?:percentage|percent|pct)\b/g, '');
   s = s.replace(/\\\$|\$/g, '');
   // a word in \text{} right after a number is a unit (`5 \text{ apples}`, `3\text{ m}^2`)
@@ -54,6 +57,9 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(UNIT_RE, '$1');
   s = s.replace(/\\frac\s*(\d)\s*(\d)/g, '\\frac{$1}{$2}').replace(/\\frac\s*(\d)\s*\{/g, '\\frac{$1}{').replace(/\\frac\s*\{([^{}]*)\}\s*(\d)/g, '\\frac{$1}{$2}');
   s = s.replace(/\\sqrt\s*(\d)/g, '\\sqrt{$1}').replace(/\\sqrt\s+([a-zA-Z])/g, '\\sqrt{$1}');
+  // mixed numbers: `4 4/9` is 4 + 4/9, `-4 4/9` is -(4 + 4/9) (a proper fraction, one space, whole answer)
+  s = s.replace(/^([-+]?)(\d+) (\d+)\/(\d+)$/, (m, sign: string, a: string, b: string, c: string) =>
+    (BigInt(c) > 0n && BigInt(b) < BigInt(c) ? `${sign === '-' ? '-' : ''}(${a}+\\frac{${b}}{${c}})` : m));
   // mixed numbers: 3\frac{1}{2} is 3 + 1/2 (only when every part is a plain integer)
   s = s.replace(/(^|[^\d.}^_])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}/g, '$1($2+\\frac{$3}{$4})');
   // thousands separators only in the strict 1,234,567 pattern

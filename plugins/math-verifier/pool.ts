@@ -48,13 +48,13 @@ export class ComparePool {
   /** Comparisons stopped by the timeout since the pool started (for logs and tests). */
   timeouts = 0;
 
-  constructor(private readonly size: number, private readonly timeoutMs: number, private readonly options: CompareOptions, private readonly symbolic: boolean) {
+  constructor(size: number, private readonly timeoutMs: number, private readonly options: CompareOptions, private readonly symbolic: boolean) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
   compare(gold: string, pred: string): Promise<PoolResult> {
-    if (this.closed) return Promise.reject(new Error('math verifier: used after dispose()'));
     if (this.broken) return Promise.reject(this.broken);
+    if (this.closed) return Promise.reject(new Error('math verifier: used after dispose()'));
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, gold, pred, resolve, reject });
       this.pump();

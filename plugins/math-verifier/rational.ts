@@ -66,7 +66,8 @@ function intRoot(x: bigint, k: bigint): bigint | null {
 
 /** Exact k-th root when numerator and denominator are perfect powers (e.g. sqrt(9/4) = 3/2). */
 export function rootExact(a: Rational, k: bigint): Rational | null {
-  if (k <= 0n || bits(a.n) > 1000n) return null;
+  // a k-th root with k > 1000 is only an integer for 0 and ±1, and trying candidates would cost c^k
+  if (k <= 0n || bits(a.n) > 1000n || (k > 1000n && a.n * a.n !== a.d * a.d && a.n !== 0n)) return null;
   if (a.n < 0n) {
     if (k % 2n === 0n) return null;
     const r = rootExact(neg(a), k);

@@ -152,6 +152,12 @@ function parseMatrices(s: string): Ans | null {
   return { k: 'matrix', rows: acc };
 }
 
+/** A one-item list is its item. */
+export function unwrap(a: Ans): Ans {
+  while (a.k === 'list' && a.items.length === 1) a = a.items[0]!;
+  return a;
+}
+
 /** Parses one normalised answer. */
 export function parseAnswer(src: string): Ans {
   let s = src.trim();

@@ -1,5 +1,5 @@
 import type { Verifier, VerifyResult } from '../../core/index.js';
-import { compareAnswers, type CompareOptions } from './compare.js';
+import { compareAnswers, type CompareOptions, DEFAULT_COMPARE } from './compare.js';
 import { extractAnswer } from './extract.js';
 import { normalizeAnswer } from './normalize.js';
 import { ComparePool } from './pool.js';
@@ -18,7 +18,7 @@ export interface MathVerifierOptions extends CompareOptions {
 }
 
 export const DEFAULT_VERIFIER: MathVerifierOptions = {
-  relTol: 1e-6, absTol: 1e-12, roundedDecimals: 2, strictVariables: true, allowSetRelation: false, points: 8,
+  ...DEFAULT_COMPARE,
   timeoutMs: 1000, workers: 1, cacheSize: 20_000, symbolic: true, maxAnswerChars: 1000,
 };
 

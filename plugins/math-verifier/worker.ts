@@ -9,6 +9,10 @@ export type CompareReply = { ready: true } | { id: number; result: boolean; erro
 const port = parentPort;
 if (!port) throw new Error('math-verifier worker: not started as a worker thread');
 
+// compute-engine reports some parse failures on the console; a worker's console would reach the
+// parent's stderr once per comparison, so it stays silent (verdicts are the only output)
+for (const k of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) console[k] = () => undefined;
+
 // loaded before announcing readiness, so that no comparison's timeout pays for the import
 let symbolic: SymbolicCheck | undefined;
 try {

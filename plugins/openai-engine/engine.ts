@@ -35,6 +35,8 @@ export class OpenAIRolloutEngine implements RolloutEngine {
   private readonly models = new Map<number, Promise<string>>();
   private readonly headers: Record<string, string>;
   private readonly counters: EngineStats;
+  /** Present only with `weightSync: from-disk`, so trainers can tell an engine that cannot follow them. */
+  readonly loadWeights?: (checkpointDir: string) => Promise<void>;
 
   constructor(
     private readonly opts: OpenAIEngineOptions,
@@ -51,6 +53,19 @@ export class OpenAIRolloutEngine implements RolloutEngine {
       this.headers.authorization = `Bearer ${key}`;
     }
     this.counters = { requests: 0, retries: 0, failures: 0, samples: new Array(this.endpoints.length).fill(0) };
+    if (opts.weightSync === 'from-disk') this.loadWeights = (dir) => this.reloadFromDisk(dir);
+  }
+
+  /** Every server loads the checkpoint folder (SGLang's /update_weights_from_disk contract). */
+  private async reloadFromDisk(dir: string): Promise<void> {
+    const results = await Promise.allSettled(this.endpoints.map(async (ep, i) => {
+      const json = (await ep.call('/update_weights_from_disk', { model_path: dir }, { headers: this.headers, timeoutMs: this.opts.weightSyncTimeoutMs, atRoot: true })) as { success?: unknown; message?: unknown };
+      if (json?.success !== true) throw new Error(`${this.opts.urls[i]}: ${typeof json?.message === 'string' ? json.message : 'the server did not confirm the reload'}`);
+    }));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    // A server left on old weights would silently serve a stale policy: fail loudly instead.
+    if (failed.length > 0) throw new RemoteEngineError(`rollout/openai: ${failed.length} of ${results.length} servers did not load ${dir}: ${failed.join('; ')}`, 1);
+    this.deps.log?.info(`rollout/openai: ${results.length} server(s) loaded ${dir}`);
   }
 
   async generate(prompts: number[][], params: SamplingParams, opts: GenerateOptions = {}): Promise<Completion[]> {

@@ -43,11 +43,15 @@ export class Endpoint {
     });
   }
 
-  /** One attempt: POST (or GET when body is undefined) and parse JSON; throws RequestError or AbortError. */
-  async call(route: string, body: unknown, opts: { headers: Record<string, string>; timeoutMs: number; signal?: AbortSignal }): Promise<unknown> {
+  /**
+   * One attempt: POST (or GET when body is undefined) and parse JSON; throws RequestError or
+   * AbortError. `route` is under the base URL (/v1), or under the server root with `atRoot`.
+   */
+  async call(route: string, body: unknown, opts: { headers: Record<string, string>; timeoutMs: number; signal?: AbortSignal; atRoot?: boolean }): Promise<unknown> {
     const timeout = AbortSignal.timeout(opts.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    const where = `${body === undefined ? 'GET' : 'POST'} ${this.url}${route}`;
+    const urlPath = (opts.atRoot ? '' : this.basePath) + route;
+    const where = `${body === undefined ? 'GET' : 'POST'} ${new URL(this.url).origin}${urlPath}`;
     const fail = (e: unknown, stage: string): never => {
       if (opts.signal?.aborted) throw new AbortError(`${where}: cancelled`);
       if (timeout.aborted) throw new RequestError(`${where}: no complete answer within ${opts.timeoutMs} ms`, true, false);
@@ -61,7 +65,7 @@ export class Endpoint {
     try {
       res = await this.pool.request({
         method: body === undefined ? 'GET' : 'POST',
-        path: this.basePath + route,
+        path: urlPath,
         headers: { ...opts.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,

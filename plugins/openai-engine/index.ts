@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { defineComponent, definePlugin, type Tokenizer } from '../../core/index.js';
+import { RemoteRolloutPolicy } from './hybrid.js';
 import { OpenAIRolloutEngine } from './engine.js';
 import { openAIEngineSchema, type OpenAIEngineOptions } from './options.js';
 import { loadHfTokenizer } from './tokenizer.js';
@@ -26,7 +27,25 @@ export const openAIRollout = defineComponent({
   },
 });
 
+export const remoteRolloutPolicy = defineComponent({
+  kind: 'policy',
+  name: 'remote-rollout',
+  description: 'a policy that samples on a rollout engine (e.g. rollout/openai) and trains, scores and saves on a local policy',
+  options: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['policy', 'rollout'],
+    properties: {
+      policy: { type: 'string', 'x-ref': 'policy', description: 'the local policy: log-probs, training, checkpoints' },
+      rollout: { type: 'string', 'x-ref': 'rollout', description: 'the engine that samples (its weights are not synced from the local policy)' },
+    },
+  },
+  async create(o: { policy: string; rollout: string }, ctx) {
+    return new RemoteRolloutPolicy(await ctx.get(o.policy, 'policy'), await ctx.get(o.rollout, 'rollout'), o.rollout);
+  },
+});
+
 export default definePlugin({
   meta: { name: 'agent0/openai-engine', version: '0.1.0', description: 'remote rollouts over the OpenAI protocol' },
-  components: [openAIRollout],
+  components: [openAIRollout, remoteRolloutPolicy],
 });

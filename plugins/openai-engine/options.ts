@@ -30,6 +30,8 @@ export interface OpenAIEngineOptions {
   cooldownMs: number;
   affinityCacheSize: number;
   groupIdenticalPrompts: boolean;
+  weightSync: 'none' | 'from-disk';
+  weightSyncTimeoutMs: number;
 }
 
 export const openAIEngineSchema: JSONSchema = {
@@ -62,5 +64,10 @@ export const openAIEngineSchema: JSONSchema = {
     cooldownMs: { type: 'integer', minimum: 0, default: 2000, description: 'an endpoint that failed is avoided this long when others are up' },
     affinityCacheSize: { type: 'integer', minimum: 1, default: 100000, description: 'trajectories remembered for endpoint affinity (LRU)' },
     groupIdenticalPrompts: { type: 'boolean', default: true, description: 'identical prompts without affinity keys go as one request with n > 1' },
+    weightSync: {
+      enum: ['none', 'from-disk'], default: 'none',
+      description: "from-disk: loadWeights(dir) POSTs {model_path: dir} to every server's /update_weights_from_disk (SGLang; agent0 serve --allow-reload); the folder must be readable by the servers at that path",
+    },
+    weightSyncTimeoutMs: { type: 'integer', minimum: 1, default: 600000, description: 'per server, for one weight reload' },
   },
 };

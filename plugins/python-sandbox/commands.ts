@@ -72,24 +72,24 @@ export const sandboxExecCommand: CliCommand = {
 export const benchSandboxCommand: CliCommand = {
   name: 'bench sandbox',
   summary: 'python sandbox latency: warm workers vs a fresh interpreter per call (a call importing sympy)',
-  usage: 'agent0 bench sandbox [--calls N] [--workers N] [--json]',
+  usage: 'agent0 bench sandbox [--calls N] [--workers N] [--no-warmup] [--json]',
   async run(args, env) {
     const { values } = parseArgs({
       args,
-      options: { calls: { type: 'string', default: '40' }, workers: { type: 'string', default: '2' }, json: { type: 'boolean' } },
+      options: { calls: { type: 'string', default: '40' }, workers: { type: 'string', default: '2' }, 'no-warmup': { type: 'boolean' }, json: { type: 'boolean' } },
     });
     const calls = Number(values.calls);
     const workers = Number(values.workers);
     if (!Number.isInteger(calls) || calls < 2) { env.stderr('--calls: expected an integer >= 2'); return 2; }
     if (!Number.isInteger(workers) || workers < 1) { env.stderr('--workers: expected an integer >= 1'); return 2; }
-    const res = await runSandboxBench({ calls, workers, log: (m) => env.stderr(m) });
+    const res = await runSandboxBench({ calls, workers, warmup: !values['no-warmup'], log: (m) => env.stderr(m) });
     if (values.json) {
       env.stdout(JSON.stringify(res));
     } else {
       const row = (name: string, s: { p50Ms: number; p95Ms: number; callsPerSec: number }) =>
         `${name.padEnd(22)} p50 ${s.p50Ms.toFixed(1).padStart(8)} ms   p95 ${s.p95Ms.toFixed(1).padStart(8)} ms   ${s.callsPerSec.toFixed(1).padStart(7)} calls/s`;
       env.stdout([
-        `python sandbox (${res.isolation}, ${res.python}, ${res.workers} workers, ${res.calls} calls importing sympy)`,
+        `python sandbox (${res.isolation}, ${res.python}, ${res.workers} workers${res.warmup ? '' : ', no warm-up'}, ${res.calls} calls importing sympy)`,
         row('warm workers', res.warm),
         row('fresh interpreter', res.fresh),
         `warm p50 / fresh p50 = ${res.ratioP50.toFixed(3)} (goal <= 0.2: ${res.ratioP50 <= 0.2 ? 'met' : 'NOT met'})`,

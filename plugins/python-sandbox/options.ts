@@ -1,5 +1,19 @@
 import type { JSONSchema } from '../../core/index.js';
 
+/**
+ * Default warm-up: the first factor/solve/simplify in a process initialises sympy's machinery
+ * (tens of ms each); done once in the worker, every forked program starts with it ready.
+ */
+export const DEFAULT_WARMUP = [
+  "import sys",
+  "if 'sympy' in sys.modules:",
+  "    import sympy as s",
+  "    x = s.Symbol('x')",
+  "    s.factor(x**2 - 1); s.expand((x + 1)**3); s.simplify(s.sin(x)**2 + s.cos(x)**2)",
+  "    s.solve(x**2 - 2, x); s.integrate(x**2, x); s.limit(s.sin(x) / x, x, 0)",
+  "    s.summation(x, (x, 1, 3)); s.nsimplify(0.5); s.factorint(360); s.isprime(97); s.Rational(1, 3) + 1",
+].join('\n');
+
 /** Options of `tool/python`; every limit applies to each program run. */
 export const PYTHON_TOOL_SCHEMA: JSONSchema = {
   type: 'object',
@@ -11,6 +25,7 @@ export const PYTHON_TOOL_SCHEMA: JSONSchema = {
     userNamespace: { enum: ['auto', 'never'], default: 'auto', description: 'never: skip the user-namespace mode (bwrap as root only)' },
     workers: { type: 'integer', minimum: 1, maximum: 64, default: 2, description: 'warm worker processes (each runs one program at a time)' },
     preload: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_.]*$' }, default: ['math', 'sympy', 'numpy'], description: 'modules imported once per worker (missing ones are skipped with a warning)' },
+    warmup: { type: 'string', default: 'default', description: "python run once per worker after the preload imports, so forked programs inherit warmed-up caches ('default': a few sympy calls, '': none)" },
     stateful: { type: 'boolean', default: false, description: "keep each trajectory's variables across its calls" },
     stop: { type: 'array', items: { type: 'string' }, default: ['```output'], description: 'stop strings ending a tool turn; the code block is looked for before the last one' },
     timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 10, description: 'wall-clock limit per program; the whole process group is killed' },

@@ -2,6 +2,6 @@
 export { PythonSandbox, IsolationUnavailableError, type SandboxOptions, type SandboxInfo, type IsolationPolicy } from './sandbox.js';
 export { PythonTool, type PythonToolOptions } from './tool.js';
 export { parsePythonBlock, observationOf as pythonObservation, type ObservationCaps } from './action.js';
-export { pythonToolDefaults } from './options.js';
+export { pythonToolDefaults, DEFAULT_WARMUP } from './options.js';
 export { runSandboxBench, type SandboxBenchResult, type LatencyStats } from './bench.js';
 export type { ExecResult, ExecStatus, RunLimits } from './worker.js';

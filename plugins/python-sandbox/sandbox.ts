@@ -1,4 +1,5 @@
 import { chooseIsolation, findInterpreter, type InterpreterInfo, type IsolationChoice, type IsolationMode } from './isolation.js';
+import { DEFAULT_WARMUP } from './options.js';
 import { limitsToRequest, PythonWorker, replyToResult, type ExecResult, type RunLimits } from './worker.js';
 
 export type IsolationPolicy = 'required' | 'auto' | 'none';
@@ -15,6 +16,8 @@ export interface SandboxOptions extends RunLimits {
   preload: string[];
   /** Size of each worker's private scratch tmpfs (bwrap) in MiB. */
   scratchMb: number;
+  /** Python run once per worker after the imports, so forks inherit warmed-up caches ('default': DEFAULT_WARMUP, '': none). */
+  warmup: string;
 }
 
 export interface SandboxInfo {
@@ -77,7 +80,7 @@ export class PythonSandbox {
   private closed = false;
 
   private constructor(readonly options: SandboxOptions, readonly info: SandboxInfo) {
-    const spec = { mode: info.mode, interpreter: info.interpreter, preload: info.interpreter.has, scratchMb: options.scratchMb, bwrap: options.bwrap };
+    const spec = { mode: info.mode, interpreter: info.interpreter, preload: info.interpreter.has, scratchMb: options.scratchMb, bwrap: options.bwrap, warmup: options.warmup === 'default' ? DEFAULT_WARMUP : options.warmup };
     this.workers = Array.from({ length: options.workers }, () => new PythonWorker(spec));
   }
 
@@ -122,11 +125,12 @@ export class PythonSandbox {
       const job = this.pinned.get(w)?.shift() ?? this.queue.shift();
       if (!job) continue;
       this.busy.add(w);
-      void w.request(job.req, job.watchdogMs).then((reply) => {
+      const settle = (reply: Record<string, unknown>) => {
         this.busy.delete(w);
         job.done(w, reply);
         this.pump();
-      });
+      };
+      w.request(job.req, job.watchdogMs).then(settle, (e: unknown) => settle({ status: 'sandbox_error', reason: (e as Error).message }));
     }
   }
 

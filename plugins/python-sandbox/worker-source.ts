@@ -20,6 +20,13 @@ for mod in CFG.get('preload', []):
         imported.append(mod)
     except Exception:
         pass
+if CFG.get('warmup'):
+    # Lazy initialisation (sympy's polys and simplification machinery) paid once here is inherited by
+    # every fork, instead of being paid again by each program.
+    try:
+        exec(compile(CFG['warmup'], '<warmup>', 'exec'), {'__name__': '__warmup__'})
+    except BaseException:
+        pass
 try:
     import ctypes
     ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
@@ -30,6 +37,8 @@ except Exception:
 if CFG.get('drop_to') is not None and os.getuid() == 0:
     # bwrap ran without a user namespace (root): give up root before any model code exists.
     os.chown(SCRATCH, CFG['drop_to'], CFG['drop_to'])
+    if CFG.get('private_shm'):
+        os.chown('/dev/shm', CFG['drop_to'], CFG['drop_to'])  # multiprocessing's semaphores live there
     os.setgroups([])
     os.setgid(CFG['drop_to'])
     os.setuid(CFG['drop_to'])
@@ -241,7 +250,14 @@ def decode_status(st):
     code = os.WEXITSTATUS(st)
     return ('ok' if code == 0 else 'error'), code, ''
 
+def forget_exits():
+    # Reaped grandchildren (orphans of a fork bomb come back to us) need no record; live sessions do.
+    keep = live_session_pids()
+    for p in [p for p in exited if p not in keep]:
+        del exited[p]
+
 def finish_reply(req, status, reason, code, bufs, out_r, err_r, t0, extra=None):
+    forget_exits()
     cap = req['max_output']
     out, err = bytes(bufs[out_r]), bytes(bufs[err_r])
     trunc = len(out) + len(err) > cap

@@ -41,12 +41,17 @@ export interface WorkerSpec {
   preload: string[];
   scratchMb: number;
   bwrap: string;
+  /** Python run once per worker after the preload imports (trusted recipe code, not model code). */
+  warmup: string;
 }
 
 interface Pending {
   resolve(r: Record<string, unknown>): void;
   timer: NodeJS.Timeout;
 }
+
+/** How long a worker may take to import its preload modules and say hello. */
+const START_TIMEOUT_MS = 120_000;
 
 /** Grace the worker gets beyond a run's own timeout before Node kills it as hung. */
 const WATCHDOG_GRACE_MS = 5000;
@@ -64,8 +69,6 @@ export class PythonWorker {
   private chain: Promise<unknown> = Promise.resolve();
   private hostScratch?: string;
   private stderrTail = '';
-  /** Queued or running requests (for load balancing). */
-  load = 0;
   /** Bumped whenever the process is (re)started: sessions of an older generation are gone. */
   generation = 0;
 
@@ -79,7 +82,7 @@ export class PythonWorker {
     if (this.ready) return this.ready;
     this.generation++;
     const { mode, interpreter, preload, scratchMb, bwrap } = this.spec;
-    const cfg: Record<string, unknown> = { preload };
+    const cfg: Record<string, unknown> = { preload, warmup: this.spec.warmup };
     let cmd: string;
     let args: string[];
     if (mode === 'none') {
@@ -99,6 +102,9 @@ export class PythonWorker {
     const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
     const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env, cwd: '/', detached: true, ...spawnIdentity(mode) });
     this.proc = proc;
+    // An idle pool must not keep Node alive (a forgotten dispose); a pending call's watchdog timer does.
+    proc.unref();
+    for (const st of [proc.stdin, proc.stdout, proc.stderr]) (st as unknown as { unref?: () => void } | null)?.unref?.();
     this.stderrTail = '';
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-4000); });
@@ -106,6 +112,12 @@ export class PythonWorker {
     const lines = createInterface({ input: proc.stdout! });
     this.ready = new Promise<void>((resolve, reject) => {
       let hello = false;
+      // Imports that hang (a broken site-packages, a stalled filesystem) must not hang every call.
+      const startTimer = setTimeout(() => {
+        if (hello) return;
+        reject(new Error(`the Python worker did not start within ${START_TIMEOUT_MS / 1000} s${this.stderrTail ? `: ${this.stderrTail.trim().slice(-500)}` : ''}`));
+        this.kill();
+      }, START_TIMEOUT_MS);
       lines.on('line', (line) => {
         let msg: Record<string, unknown>;
         try {
@@ -115,6 +127,7 @@ export class PythonWorker {
         }
         if (!hello) {
           hello = true;
+          clearTimeout(startTimer);
           resolve();
           return;
         }
@@ -163,7 +176,6 @@ export class PythonWorker {
 
   /** Runs one request after the ones queued before it. Never rejects. */
   request(req: Record<string, unknown>, watchdogMs: number): Promise<Record<string, unknown>> {
-    this.load++;
     const run = async (): Promise<Record<string, unknown>> => {
       try {
         await this.start();
@@ -171,6 +183,8 @@ export class PythonWorker {
         return { status: 'sandbox_error', reason: (e as Error).message };
       }
       const id = this.nextId++;
+      const stdin = this.proc?.stdin;
+      if (!stdin) return { id, status: 'sandbox_error', reason: 'the Python worker exited right after it started' };
       return new Promise((resolve) => {
         const timer = setTimeout(() => {
           this.pending.delete(id);
@@ -178,12 +192,12 @@ export class PythonWorker {
           resolve({ id, status: 'sandbox_error', reason: `worker did not answer within ${watchdogMs + WATCHDOG_GRACE_MS} ms and was restarted` });
         }, watchdogMs + WATCHDOG_GRACE_MS);
         this.pending.set(id, { resolve, timer });
-        this.proc!.stdin!.write(`${JSON.stringify({ ...req, id })}\n`);
+        stdin.write(`${JSON.stringify({ ...req, id })}\n`);
       });
     };
     const result = this.chain.then(run, run);
     this.chain = result.catch(() => {});
-    return result.finally(() => { this.load--; });
+    return result;
   }
 
   /** Kills the worker and everything in it (its own process group; bwrap's pid namespace takes the rest). */

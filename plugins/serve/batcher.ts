@@ -34,6 +34,10 @@ export interface BatcherStats {
 export class BatchingEngine implements RolloutEngine {
   private pending: (Pending & { key: string })[] = [];
   private worker: Promise<void> | undefined;
+  /** The policy call in progress (settled when idle). */
+  private current: Promise<void> = Promise.resolve();
+  /** Set while an exclusive task (a weight reload) holds the policy. */
+  private gate: Promise<void> | undefined;
   private readonly counters: BatcherStats = { calls: 0, rows: 0, requests: 0, largestCall: 0 };
 
   constructor(private readonly inner: RolloutEngine, private readonly opts: BatcherOptions) {}
@@ -57,6 +61,25 @@ export class BatchingEngine implements RolloutEngine {
     return { ...this.counters };
   }
 
+  /**
+   * Runs `task` with the policy to itself: after the call in progress, before any new one
+   * (requests keep queueing meanwhile). Used to swap weights under a live server.
+   */
+  async exclusive<T>(task: () => Promise<T>): Promise<T> {
+    while (this.gate) await this.gate;
+    let open = () => {};
+    this.gate = new Promise<void>((r) => {
+      open = r;
+    });
+    try {
+      await this.current;
+      return await task();
+    } finally {
+      this.gate = undefined;
+      open();
+    }
+  }
+
   private rowsPending(): number {
     return this.pending.reduce((s, p) => s + p.prompts.length, 0);
   }
@@ -66,7 +89,14 @@ export class BatchingEngine implements RolloutEngine {
       if (this.opts.windowMs > 0 && this.rowsPending() < this.opts.maxRows) {
         await new Promise((r) => setTimeout(r, this.opts.windowMs));
       }
-      while (this.pending.length > 0) await this.run(this.takeCall());
+      while (this.pending.length > 0) {
+        if (this.gate) {
+          await this.gate;
+          continue;
+        }
+        this.current = this.run(this.takeCall());
+        await this.current;
+      }
     } finally {
       // In the same tick as the emptiness check: a request queued after it starts a new worker.
       this.worker = undefined;

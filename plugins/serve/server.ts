@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AgentLoop, Logger, RolloutEngine } from '../../core/index.js';
 import { ApiError, parseChatRequest, parseCompletionRequest, type GenRequest, type ServerLimits } from './request.js';
 import { responseBody, streamChunks, type ChoiceResult } from './response.js';
@@ -18,6 +18,17 @@ export interface ServerOptions {
   limits: ServerLimits;
   log?: Logger;
   maxBodyBytes?: number;
+  /** When set, every route but /health wants `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Present: `POST /update_weights_from_disk {model_path}` (SGLang's contract) calls it. */
+  loadWeights?: (dir: string) => Promise<void>;
+}
+
+/** Constant-time comparison of the presented token with the key (hashed to equal lengths). */
+function authorized(header: string | undefined, key: string): boolean {
+  const token = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1] ?? '';
+  const h = (x: string) => createHash('sha256').update(x).digest();
+  return timingSafeEqual(h(token), h(key));
 }
 
 export interface RunningServer {
@@ -74,8 +85,24 @@ export function createServer(opts: ServerOptions): http.Server {
     const url = new URL(req.url ?? '/', 'http://x');
     const route = url.pathname.replace(/\/+$/, '');
     if (req.method === 'GET' && (route === '/health' || route === '/v1/health')) return sendJson(res, 200, { status: 'ok' });
+    if (opts.apiKey !== undefined && !authorized(req.headers.authorization, opts.apiKey)) {
+      throw new ApiError(401, 'missing or wrong API key (Authorization: Bearer ...)', null, 'authentication_error');
+    }
     if (req.method === 'GET' && route === '/v1/models') {
       return sendJson(res, 200, { object: 'list', data: names.map((id) => ({ id, object: 'model', created: started, owned_by: 'agent0' })) });
+    }
+    if (route === '/update_weights_from_disk' && req.method === 'POST') {
+      if (!opts.loadWeights) throw new ApiError(404, 'weight reloads are off (start agent0 serve with --allow-reload)', null, 'not_found_error');
+      const dir = (await readJson(req, 64 * 1024)).model_path;
+      if (typeof dir !== 'string' || dir.length === 0) throw new ApiError(400, "'model_path' must name a checkpoint folder", 'model_path');
+      try {
+        await opts.loadWeights(dir);
+      } catch (e) {
+        // SGLang's answer shape, so clients of either read the same thing.
+        return sendJson(res, 400, { success: false, message: `could not load ${dir}: ${(e as Error).message}` });
+      }
+      opts.log?.info(`serve: loaded weights from ${dir}`);
+      return sendJson(res, 200, { success: true, message: `loaded ${dir}` });
     }
     if (route !== '/v1/completions' && route !== '/v1/chat/completions') throw new ApiError(404, `no route ${req.method} ${url.pathname}`, null, 'not_found_error');
     if (req.method !== 'POST') throw new ApiError(405, `${url.pathname} takes POST`);

@@ -69,7 +69,8 @@ export class ToolDispatcher {
   async sweep(now = Date.now()): Promise<string[]> {
     const stale = [...this.lastUsed].filter(([id, t]) => now - t > this.opts.idleTrajectoryMs && !this.chains.has(id)).map(([id]) => id);
     this.counts.expired += stale.length;
-    await Promise.all(stale.map((id) => this.release(id)));
+    // in the trajectory's chain, so a call arriving meanwhile waits for the release
+    await Promise.all(stale.map((id) => this.serialize(id, () => this.release(id))));
     return stale;
   }
 
@@ -96,16 +97,20 @@ export class ToolDispatcher {
 
   /** Chains the item after the trajectory's earlier ones (synchronously, so array order is kept). */
   private enqueue(item: ActionItem, deadline: AbortSignal): Promise<ItemResult> {
-    const id = item.trajectoryId;
-    const prev = this.chains.get(id) ?? Promise.resolve();
-    const run = prev.then(() => this.runItem(item, deadline));
-    const tail = run.catch(() => undefined);
-    this.chains.set(id, tail);
-    void tail.then(() => { if (this.chains.get(id) === tail) this.chains.delete(id); });
-    return withDeadline(run, deadline, () => {
+    return withDeadline(this.serialize(item.trajectoryId, () => this.runItem(item, deadline)), deadline, () => {
       this.counts.timeouts++;
       return { observation: `tool error: no result within the server's request timeout (${this.opts.requestTimeoutMs} ms)`, done: false, valid: false, info: { status: 'timeout' } };
     });
+  }
+
+  /** Runs `fn` after everything already queued for trajectory `id`. */
+  private serialize<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(id) ?? Promise.resolve();
+    const run = prev.then(fn);
+    const tail = run.catch(() => undefined);
+    this.chains.set(id, tail);
+    void tail.then(() => { if (this.chains.get(id) === tail) this.chains.delete(id); });
+    return run;
   }
 
   private workerOf(id: string): number {
@@ -126,7 +131,8 @@ export class ToolDispatcher {
     if (w === undefined) return;
     this.home.delete(id);
     this.live[w]--;
-    await Promise.all(this.workers[w].map((t) => t.finish(id).catch(() => undefined)));
+    // a tool whose finish fails (even synchronously) must not keep the others from freeing
+    await Promise.all(this.workers[w].map((t) => Promise.resolve().then(() => t.finish(id)).catch(() => undefined)));
   }
 
   private async runItem(item: ActionItem, deadline: AbortSignal): Promise<ItemResult> {

@@ -66,6 +66,7 @@ function wireExtra(extra: Record<string, unknown> | undefined): Record<string, u
 
 function observationText(o: unknown): string {
   if (typeof o === 'string') return o;
+  if (o === null || o === undefined) return '';
   // VeRL-Tool tools may answer {obs: ..., invalid_reason: ...}
   if (o && typeof o === 'object' && typeof (o as { obs?: unknown }).obs === 'string') return (o as { obs: string }).obs;
   return JSON.stringify(o) ?? '';

@@ -22,7 +22,11 @@ async function importOptional(name: string): Promise<Record<string, unknown>> {
   return dynamicImport(name);
 }
 
-const firstLine = (e: unknown): string => String((e as Error)?.message ?? e).split('\n')[0] as string;
+function reason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND') return 'not installed';
+  return String(err?.message ?? e).split('\n')[0] as string;
+}
 
 type Attempt = () => Promise<string>;
 
@@ -75,7 +79,7 @@ export async function chooseBackend(choice: BackendChoice): Promise<BackendInfo>
       const detail = await attempts[c]();
       return { choice: c, name: tf.getBackend(), detail, skipped };
     } catch (e) {
-      skipped.push(`${c}: ${firstLine(e)}`);
+      skipped.push(`${c}: ${reason(e)}`);
     }
   }
   throw new Error(`no tfjs backend could start for '${choice}': ${skipped.join('; ')}`);

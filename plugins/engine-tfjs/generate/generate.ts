@@ -95,25 +95,35 @@ async function generateChunk(
       posVals.push(Math.max(0, t - pad));
     }
   }
-  let keyMask = tf.tensor2d(maskVals, [B, L], 'float32');
+  // Weights do not change while decoding: the output projection is built once.
+  const headW = model.config.tie_word_embeddings ? tf.keep(tf.tidy(() => model.headWeight())) : undefined;
+  // Which key positions each active row may attend to (left padding is 0), grown by one per step.
+  let keyRows = rows.map((_, b) => maskVals.slice(b * L, (b + 1) * L));
   let nextPos = rows.map((r) => r.prompt.length);
   let active = rows.slice();
-  let { logits, cache } = tidyObj(() => {
-    const ids = tf.tensor2d(padIds, [B, L], 'int32');
-    const positions = tf.tensor2d(posVals, [B, L], 'int32');
-    const f = model.forward(ids, { positions, keyMask });
-    const last = tf.reshape(tf.slice(tf.reshape(f.hidden, [B, L, -1]), [0, L - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
-    return { logits: model.head(last), cache: f.cache };
-  });
-
+  let logits: tf.Tensor2D | undefined;
+  let cache: LayerCache[] = [];
+  const keyMaskOf = (width: number): tf.Tensor2D => {
+    const m = new Float32Array(keyRows.length * width);
+    keyRows.forEach((r, i) => m.set(r.slice(0, width), i * width));
+    return tf.tensor2d(m, [keyRows.length, width]);
+  };
   try {
+    ({ logits, cache } = tidyObj(() => {
+      const ids = tf.tensor2d(padIds, [B, L], 'int32');
+      const positions = tf.tensor2d(posVals, [B, L], 'int32');
+      const f = model.forward(ids, { positions, keyMask: keyMaskOf(L) });
+      const last = tf.reshape(tf.slice(tf.reshape(f.hidden, [B, L, -1]), [0, L - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
+      return { logits: model.head(last, headW), cache: f.cache };
+    }));
     for (let step = 0; step < room && active.length > 0; step++) {
       if (cfg.signal?.aborted) {
         for (const r of active) r.finish = 'abort';
         break;
       }
-      const lv = (await logits.data()) as Float32Array;
-      logits.dispose();
+      const lv = (await (logits as tf.Tensor2D).data()) as Float32Array;
+      (logits as tf.Tensor2D).dispose();
+      logits = undefined;
       const tokens: number[] = [];
       for (let a = 0; a < active.length; a++) {
         const r = active[a] as Row;
@@ -140,30 +150,28 @@ async function generateChunk(
       if (keep.length === 0) break;
       const nb = keep.length;
       const prevCache = cache;
-      const prevMask = keyMask;
+      const len = prevCache[0]!.k.shape[2];
       const compact = nb < active.length;
+      keyRows = keep.map((a) => [...(keyRows[a] as number[]), 1]);
       const res = tidyObj(() => {
         const idx = compact ? tf.tensor1d(keep, 'int32') : undefined;
         const pick = <T extends tf.Tensor>(t: T): T => (idx ? tf.gather(t, idx) as T : t);
         const c: LayerCache[] = prevCache.map((l) => ({ k: pick(l.k), v: pick(l.v) }));
-        const km = tf.concat([pick(prevMask), tf.ones([nb, 1])], 1) as tf.Tensor2D;
         const ids = tf.tensor2d(keep.map((a) => tokens[a] as number), [nb, 1], 'int32');
         const positions = tf.tensor2d(keep.map((a) => nextPos[a] as number), [nb, 1], 'int32');
-        const f = model.forward(ids, { positions, keyMask: km, cache: c });
-        return { logits: model.head(f.hidden), cache: f.cache, keyMask: km };
+        const f = model.forward(ids, { positions, keyMask: keyMaskOf(len + 1), cache: c });
+        return { logits: model.head(f.hidden, headW), cache: f.cache };
       });
       for (const l of prevCache) { l.k.dispose(); l.v.dispose(); }
-      prevMask.dispose();
       logits = res.logits;
       cache = res.cache;
-      keyMask = res.keyMask;
       nextPos = keep.map((a) => (nextPos[a] as number) + 1);
       active = keep.map((a) => active[a] as Row);
     }
   } finally {
-    if (!logits.isDisposed) logits.dispose();
+    logits?.dispose();
     for (const l of cache) { l.k.dispose(); l.v.dispose(); }
-    keyMask.dispose();
+    headW?.dispose();
   }
   return rows.map((r) => ({
     tokenIds: r.ids,

@@ -50,12 +50,13 @@ export function sampleToken(logits: Float32Array, cfg: SampleConfig, rng: Rng): 
     }
     return argmax(logits);
   }
-  // Sort ids by probability, descending (ties by id, so the order is deterministic).
-  const order = Array.from({ length: V }, (_, j) => j).sort((a, b) => (probs[b] as number) - (probs[a] as number) || a - b);
-  let keep = cfg.topK > 0 ? Math.min(cfg.topK, V) : V;
+  const order = sortedHead(probs, sum, cfg);
+  let keep = cfg.topK > 0 ? Math.min(cfg.topK, order.length) : order.length;
   if (cfg.topP < 1) {
+    // The mass top-p is taken of: the top-k ids', or the whole distribution's.
     let kept = 0;
-    for (let n = 0; n < keep; n++) kept += probs[order[n] as number] as number;
+    if (cfg.topK > 0) for (let n = 0; n < keep; n++) kept += probs[order[n] as number] as number;
+    else kept = sum;
     let cum = 0;
     for (let n = 0; n < keep; n++) {
       cum += probs[order[n] as number] as number;
@@ -73,4 +74,36 @@ export function sampleToken(logits: Float32Array, cfg: SampleConfig, rng: Rng): 
     if (u < 0) return order[n] as number;
   }
   return order[keep - 1] as number;
+}
+
+/**
+ * Ids by probability, descending (ties by id, so the order is deterministic), as far down as
+ * top-k / top-p can reach. With a 150k vocabulary a full sort per row per step is the slowest
+ * part of sampling; usually a few hundred ids above max·1e-4 already hold the top-k ids or the
+ * top-p mass, and only when they do not is everything sorted.
+ */
+function sortedHead(probs: Float64Array, sum: number, cfg: SampleConfig): number[] {
+  const V = probs.length;
+  const byProb = (a: number, b: number): number => (probs[b] as number) - (probs[a] as number) || a - b;
+  let max = 0;
+  for (let j = 0; j < V; j++) if ((probs[j] as number) > max) max = probs[j] as number;
+  const cut = max * 1e-4;
+  const head: number[] = [];
+  let headMass = 0;
+  for (let j = 0; j < V; j++) {
+    if ((probs[j] as number) >= cut) {
+      head.push(j);
+      headMass += probs[j] as number;
+    }
+  }
+  head.sort(byProb);
+  // Every id left out is below `cut` and so ranks below every id kept (ties included).
+  const kEnough = cfg.topK > 0 && head.length >= cfg.topK;
+  let pEnough = false;
+  if (cfg.topP < 1 && !kEnough) {
+    // Top-p over the whole distribution: the head must reach p of the total mass (cfg.topK = 0).
+    pEnough = cfg.topK === 0 && headMass >= cfg.topP * sum;
+  }
+  if (kEnough || pEnough || head.length === V) return head;
+  return Array.from({ length: V }, (_, j) => j).sort(byProb);
 }

@@ -128,8 +128,8 @@ export class Qwen3Model {
     const { cos, sin, rot } = this.constants();
     const tPast = opts.cache?.[0]?.k.shape[2] ?? 0;
     const tK = tPast + T;
-    if (tK > c.max_position_embeddings && !opts.positions) {
-      throw new Error(`sequence of ${tK} tokens exceeds max_position_embeddings ${c.max_position_embeddings}`);
+    if (tPast + T > c.max_position_embeddings && !opts.positions) {
+      throw new Error(`sequence of ${tPast + T} tokens exceeds max_position_embeddings ${c.max_position_embeddings}`);
     }
 
     // RoPE tables per row: [B or 1, T, 1, hd].
@@ -164,6 +164,11 @@ export class Qwen3Model {
       return tf.add(tf.mul(x4, cosR), tf.mul(xr, sinR));
     };
 
+    // [B, T, n, hd] <-> [B, n, T, hd]; with one position (decoding) that is a reshape, not a copy.
+    const headsFirst = (x: tf.Tensor4D): tf.Tensor4D => (T === 1
+      ? tf.reshape(x, [x.shape[0], x.shape[2], x.shape[1], x.shape[3]])
+      : tf.transpose(x, [0, 2, 1, 3])) as tf.Tensor4D;
+
     let h = tf.reshape(embedRows(this.p('embed') as tf.Tensor2D, tf.reshape(ids, [-1])), [B * T, d]) as tf.Tensor2D;
     const newCache: LayerCache[] = [];
     const scale = 1 / Math.sqrt(hd);
@@ -177,9 +182,9 @@ export class Qwen3Model {
       const qn = rmsNorm(tf.reshape(q0, [B * T * H, hd]), this.p(`${p}q_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
       const kn = rmsNorm(tf.reshape(k0, [B * T * KV, hd]), this.p(`${p}k_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
       // q: [B, H, T, hd] → [B, KV, G·T, hd] (query head h uses kv head ⌊h / G⌋, as HF's repeat_kv).
-      const q = tf.reshape(tf.transpose(rope(qn, H), [0, 2, 1, 3]), [B, KV, G * T, hd]);
-      let k = tf.transpose(rope(kn, KV), [0, 2, 1, 3]) as tf.Tensor4D;
-      let v = tf.transpose(tf.reshape(v0, [B, T, KV, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
+      const q = tf.reshape(headsFirst(rope(qn, H)), [B, KV, G * T, hd]);
+      let k = headsFirst(rope(kn, KV));
+      let v = headsFirst(tf.reshape(v0, [B, T, KV, hd]) as tf.Tensor4D);
       const prev = opts.cache?.[i];
       if (prev) {
         k = tf.concat([prev.k, k], 2);
@@ -187,7 +192,7 @@ export class Qwen3Model {
       }
       newCache.push({ k, v });
       const att = attention(q as tf.Tensor4D, k, v, mask, scale, this.mode); // [B, KV, G·T, hd]
-      const merged = tf.reshape(tf.transpose(tf.reshape(att, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
+      const merged = tf.reshape(headsFirst(tf.reshape(att, [B, H, T, hd]) as tf.Tensor4D), [B * T, H * hd]) as tf.Tensor2D;
       h = tf.add(h, linear(merged, this.p(`${p}o`) as tf.Tensor2D, this.mode));
       const x2 = rmsNorm(h, this.p(`${p}post_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
       const gu = linear(x2, this.p(`${p}gate_up`) as tf.Tensor2D, this.mode);
@@ -201,10 +206,18 @@ export class Qwen3Model {
     return { hidden, cache: newCache };
   }
 
-  /** hidden [N, d] → logits [N, V] (tied: the embedding matrix transposed). */
-  head(hidden: tf.Tensor2D): tf.Tensor2D {
-    const w = this.config.tie_word_embeddings ? tf.transpose(this.p('embed')) as tf.Tensor2D : this.p('lm_head') as tf.Tensor2D;
-    return linear(hidden, w, this.mode);
+  /**
+   * hidden [N, d] → logits [N, V] (tied: the embedding matrix transposed). `headWeight` is that
+   * [d, V] matrix computed once by the caller (decoding loops): transposing it every step would
+   * copy the whole embedding, and wasm re-packs a matmul's fresh right operand on every call.
+   */
+  head(hidden: tf.Tensor2D, headWeight?: tf.Tensor2D): tf.Tensor2D {
+    return linear(hidden, headWeight ?? this.headWeight(), this.mode);
+  }
+
+  /** The [d, V] output projection: lm_head, or the tied embedding transposed (a new tensor). */
+  headWeight(): tf.Tensor2D {
+    return this.config.tie_word_embeddings ? tf.transpose(this.p('embed')) as tf.Tensor2D : this.p('lm_head') as tf.Tensor2D;
   }
 
   /** Full forward, fp32: inputIds [B][T] (equal lengths) → logits [B, T, V]. */

@@ -13,7 +13,7 @@ export function trainStep(
   opt: AdamW,
   batch: TokenBatch,
   lossFn: (fwd: PolicyForward) => LossOutput,
-  opts: TrainStepOptions & { defaultMicroBatch: number },
+  opts: TrainStepOptions & { microBatchSize: number },
 ): TrainStepStats {
   const B = batch.inputIds.length;
   if (B === 0) throw new Error('trainStep: empty batch');
@@ -24,7 +24,7 @@ export function trainStep(
   const metricSums: Record<string, number> = {};
   let loss = 0;
   try {
-    for (const rows of microBatches(B, opts.microBatchSize ?? opts.defaultMicroBatch)) {
+    for (const rows of microBatches(B, opts.microBatchSize)) {
       const share = rows.length / B;
       const kept: Record<string, tf.Scalar | number> = {};
       const { value, grads } = tf.variableGrads(() => {

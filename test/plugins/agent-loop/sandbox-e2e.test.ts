@@ -7,6 +7,7 @@ import path from 'node:path';
 import { DefaultCliEnv, createRegistry, type AgentLoop, type Session, type Trajectory } from '../../../core/index.js';
 import agentLoopPlugin from '../../../plugins/agent-loop/index.js';
 import pythonSandboxPlugin from '../../../plugins/python-sandbox/index.js';
+import { SESSION_LOST_NOTE } from '../../../plugins/python-sandbox/tool.js';
 import { charTokenizer, PY, ScriptedEngine } from './scripted.js';
 
 const observations = (t: Trajectory): string[] => {
@@ -66,8 +67,9 @@ describe('agent-loop/tool-loop end to end with the real python sandbox (from a r
     expect(fortyTwo).to.equal('\n42\n```\n');
     expect(err).to.include({ stopReason: 'eos', turns: 3, toolCalls: 2, toolErrors: 1 });
 
-    // Cut to its last 40 characters too (maxObsLength: 40, left).
-    expect(observations(slow)).to.deep.equal([`\n${'TimeoutError: the program ran longer than 1 s and was killed'.slice(-40)}\n\`\`\`\n`]);
+    // Stateful: the kill took the session with it, and the observation says so; cut to its last 40 characters.
+    const slowObs = `TimeoutError: the program ran longer than 1 s and was killed\n${SESSION_LOST_NOTE}`;
+    expect(observations(slow)).to.deep.equal([`\n${slowObs.slice(-40)}\n\`\`\`\n`]);
     expect(slow).to.include({ stopReason: 'eos', toolCalls: 1, toolErrors: 1 });
 
     // 100 lines of output, cut to its last 40 tokens (characters here) by obsTruncate: left.

@@ -65,6 +65,13 @@ describe('engine-tfjs: generation', () => {
     expect(a.map((x) => x.tokenIds)).to.not.deep.equal(c.map((x) => x.tokenIds));
     // Two rows with the same prompt draw from their own streams.
     expect(a[0]!.tokenIds).to.not.deep.equal(a[1]!.tokenIds);
+    // Without a seed, successive calls draw fresh samples; a policy built the same way repeats them.
+    const u1 = await p.generate(prompts, { maxNewTokens: 15, temperature: 1.5, stopTokenIds: [] });
+    const u2 = await p.generate(prompts, { maxNewTokens: 15, temperature: 1.5, stopTokenIds: [] });
+    expect(u1.map((x) => x.tokenIds)).to.not.deep.equal(u2.map((x) => x.tokenIds));
+    const twin = await testPolicy(8);
+    expect((await twin.generate(prompts, { maxNewTokens: 15, temperature: 1.5, stopTokenIds: [] })).map((x) => x.tokenIds)).to.deep.equal(u1.map((x) => x.tokenIds));
+    twin.dispose();
     for (const x of a) {
       if (x.finishReason === 'length') expect(x.tokenIds.length).to.equal(15);
       expect(x.tokenIds.length).to.be.at.most(15);
@@ -159,4 +166,45 @@ describe('engine-tfjs: generation', () => {
     expect(tf.memory().numTensors).to.equal(before);
     p.dispose();
   });
+});
+
+describe('engine-tfjs: sampler on a large vocabulary', () => {
+  /** The textbook procedure: sort everything, cut top-k, then the top-p head, renormalise. */
+  function reference(logits: Float32Array, temp: number, topK: number, topP: number): number[] {
+    const V = logits.length;
+    const m = Math.max(...logits);
+    const p = Array.from(logits, (l) => Math.exp((l - m) / temp));
+    const order = Array.from({ length: V }, (_, j) => j).sort((a, b) => p[b]! - p[a]! || a - b);
+    let keep = topK > 0 ? Math.min(topK, V) : V;
+    const mass = topK > 0 ? order.slice(0, keep).reduce((a, j) => a + p[j]!, 0) : p.reduce((a, b) => a + b, 0);
+    let cum = 0;
+    for (let n = 0; n < keep; n++) {
+      cum += p[order[n]!]!;
+      if (topP < 1 && cum >= topP * mass) { keep = n + 1; break; }
+    }
+    const z = order.slice(0, keep).reduce((a, j) => a + p[j]!, 0);
+    const out = new Array<number>(V).fill(0);
+    for (const j of order.slice(0, keep)) out[j] = p[j]! / z;
+    return out;
+  }
+
+  for (const [name, topK, topP, temp] of [['top-p 0.9', 0, 0.9, 1], ['top-k 40 + top-p 0.95', 40, 0.95, 0.8], ['top-p 0.999 (needs the full sort)', 0, 0.999, 1.5]] as const) {
+    it(`matches sort-everything sampling over 3 000 ids: ${name}`, () => {
+      const rng0 = new Rng(9, 'logits');
+      // Peaked like an LM's next-token distribution: 30 likely ids over a long tail.
+      const logits = Float32Array.from({ length: 3000 }, (_, j) => (j < 30 ? 10 + 2 * rng0.next() : rng0.normal()));
+      const want = reference(logits, temp, topK, topP);
+      const rng = new Rng(4, name);
+      const n = 3000;
+      const f = new Map<number, number>();
+      for (let i = 0; i < n; i++) {
+        const t = sampleToken(logits, { temperature: temp, topK, topP }, rng);
+        expect(want[t], `sampled id ${t} outside the kept set`).to.be.greaterThan(0);
+        f.set(t, (f.get(t) ?? 0) + 1 / n);
+      }
+      // The 10 most likely ids are drawn at their renormalised rates.
+      const top = want.map((p, j) => [p, j] as const).sort((a, b) => b[0] - a[0]).slice(0, 10);
+      for (const [p, j] of top) expect(f.get(j) ?? 0, `id ${j}`).to.be.closeTo(p, 0.03);
+    });
+  }
 });

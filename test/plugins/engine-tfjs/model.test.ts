@@ -57,6 +57,24 @@ describe('engine-tfjs: Qwen3 model', () => {
     expect(() => resolveConfig({ num_attention_heads: 4, num_key_value_heads: 3 })).to.throw(/multiple/);
   });
 
+  it('sliced attention (wasm training path) equals batched attention, with left padding and positions', () => {
+    const w = fromHfTensors(TEST_CONFIG, randomHfWeights(TEST_CONFIG, 17));
+    const sliced = new Qwen3Model(TEST_CONFIG, w, { mode: { rank2Grads: true, slicedAttentionMinWork: 0 } });
+    const batched = new Qwen3Model(TEST_CONFIG, w, { mode: { rank2Grads: false } });
+    const run = (m: Qwen3Model): number[] => tf.tidy(() => {
+      const ids = tf.tensor2d([[0, 0, 5, 9, 12], [3, 4, 5, 6, 7]], [2, 5], 'int32');
+      const positions = tf.tensor2d([[0, 0, 0, 1, 2], [0, 1, 2, 3, 4]], [2, 5], 'int32');
+      const keyMask = tf.tensor2d([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]]);
+      return Array.from(m.head(m.forward(ids, { positions, keyMask }).hidden).dataSync());
+    });
+    const a = run(sliced);
+    const b = run(batched);
+    expect(a.length).to.equal(10 * TEST_CONFIG.vocab_size);
+    a.forEach((x, i) => expect(x).to.be.closeTo(b[i]!, 1e-4));
+    sliced.dispose();
+    batched.dispose();
+  });
+
   it('a forward pass with a KV cache matches the full pass', () => {
     const m = Qwen3Model.fromHf(TEST_CONFIG, randomHfWeights(TEST_CONFIG, 11));
     const ids = [4, 9, 33, 12, 7, 70];

@@ -81,8 +81,14 @@ describe('engine-tfjs: training', () => {
     const before = weightsOf(await testPolicy(31));
     expect(maxDiff(weightsOf(full), before)).to.be.greaterThan(1e-4);
     expect(maxDiff(weightsOf(full), weightsOf(micro))).to.be.lessThan(2e-6);
+    // A token budget (rows × T) cuts micro-batches further: 12 tokens of T = 6 → 2 rows each.
+    const capped = await testPolicy(31, { maxMicroBatchTokens: 12 });
+    const s3 = await capped.trainStep(BATCH, nll, { microBatchSize: 5 });
+    expect(s3.metrics.rows).to.be.closeTo(s2.metrics.rows!, 1e-9);
+    expect(maxDiff(weightsOf(capped), weightsOf(micro))).to.equal(0);
     full.dispose();
     micro.dispose();
+    capped.dispose();
   });
 
   it('a per-call lr overrides the configured one', async () => {

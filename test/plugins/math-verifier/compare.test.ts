@@ -16,6 +16,12 @@ describe('math verifier: equivalence', () => {
     ['0.1+0.2', '0.3', true], ['\\frac{1}{3}', '0.3', false], ['\\frac{1}{3}', '0.33', true], ['\\frac{1}{3}', '0.34', false],
     ['33.3', '\\frac{100}{3}', false], ['1000000', '1000000.4', false], ['16386.16', '16386.17', false],
     ['0.29', '0.2902435', true], ['0.29', '0.2952435', false],
+    ['0.000015', '1.5e-05', true], ['1500', '1.5e3', true], ['1500', '1.5e4', false], ['0.3', '0.30000000000000004', true],
+  ]);
+
+  table('percent on one side reads both ways; mixed numbers are one value', [
+    ['28\\%', '28', true], ['28\\%', '0.28', true], ['0.28', '28\\%', true], ['0.28', '28', false], ['28', '\\frac{28}{100}', false],
+    ['40/9', '4 4/9', true], ['-40/9', '-4 4/9', true], ['4', '4 4/9', false], ['\\frac{7}{2}', '3\\frac{1}{2}', true], ['103/9', '11.0 4/9', false],
   ]);
 
   table('big and tiny numbers stay exact', [
@@ -47,6 +53,11 @@ describe('math verifier: equivalence', () => {
     ['\\sqrt{x^2}', '|x|', true],
     ['\\ln(x^2)', '2\\ln x', true],
     ['\\log_2 x', '\\frac{\\ln x}{\\ln 2}', true],
+  ]);
+
+  table('complex numbers: i is the imaginary unit', [
+    ['2i', '(1+i)^2', true], ['2', '(1+i)^2', false], ['\\frac{1-i}{2}', '\\frac{1}{1+i}', true], ['-1', 'e^{i\\pi}', true],
+    ['5', '|3+4i|', true], ['1+i', '1-i', false], ['i', '\\sqrt{-1}', true], ['x+i', 'x-i', false],
   ]);
 
   table('structures: tuples ordered, sets unordered, intervals with their brackets, unions', [

@@ -20,6 +20,7 @@ describe('math verifier: extraction', () => {
     expect(extractAnswer('Answer: 17')).to.equal('17');
     expect(extractAnswer('first 3 then 4 and finally $x+1$')).to.equal('x+1');
     expect(extractAnswer('it was 10, then 12,500 apples')).to.equal('12,500');
+    expect(extractAnswer('```output\n1.5e-05\n```')).to.equal('1.5e-05');
     expect(extractAnswer('no answer here')).to.equal(null);
   });
 
@@ -78,6 +79,9 @@ describe('math verifier: normalisation', () => {
     ['x \\geq 5', 'x ≥ 5'],
     ['x <= 2', 'x ≤ 2'],
     ['\\\\frac{1}{2}', '\\frac{1}{2}'],
+    ['\\mathbb{R}', '(-\\infty,\\infty)'],
+    ['\\varnothing', '\\emptyset'],
+    ['4 4/9', '(4+\\frac{4}{9})'],
   ];
   for (const [raw, want] of cases) {
     it(`${raw} → ${want}`, () => expect(normalizeAnswer(raw)).to.equal(want));

@@ -1,10 +1,12 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { type CliEnv, createRegistry, DefaultCliEnv, testVerifier } from '../../../core/index.js';
+import { type CliEnv, createRegistry, DefaultCliEnv, majorityVote, testVerifier } from '../../../core/index.js';
 import mathVerifierPlugin from '../../../plugins/math-verifier/index.js';
-import { verifyCommand } from '../../../plugins/math-verifier/commands.js';
+import { readCases } from '../../../plugins/math-verifier/cases.js';
+import { benchVerifierCommand, runVerifierBench, verifyCommand } from '../../../plugins/math-verifier/commands.js';
 import { DEFAULT_VERIFIER, MathVerifier } from '../../../plugins/math-verifier/verifier.js';
 
 testVerifier('verifier/math', () => new MathVerifier(DEFAULT_VERIFIER), {
@@ -71,6 +73,33 @@ describe('math verifier: pool, timeouts and fast path', () => {
     }
   });
 
+  it('falls back to compute-engine (isEqual, then random points) outside the local grammar, only when enabled', async () => {
+    const on = new MathVerifier(DEFAULT_VERIFIER);
+    const off = new MathVerifier({ ...DEFAULT_VERIFIER, symbolic: false });
+    try {
+      const g = '\\lfloor x \\rfloor + \\tan^2(y)+1';
+      const p = '\\lfloor x \\rfloor + \\sec^2(y)';
+      expect(await on.equivalent(g, p)).to.equal(true);
+      expect(await on.equivalent('\\lfloor x \\rfloor', '\\lceil x \\rceil')).to.equal(false);
+      expect(await on.equivalent('\\lfloor 3.7 \\rfloor', '3')).to.equal(true);
+      expect(await off.equivalent(g, p)).to.equal(false);
+    } finally {
+      await Promise.all([on.dispose(), off.dispose()]);
+    }
+  });
+
+  it('groups answers into equivalence classes for majority voting', async () => {
+    const v = new MathVerifier(DEFAULT_VERIFIER);
+    try {
+      const r = await majorityVote(v, ['\\frac{1}{2}', '2', '0.5', '1/2', '2.0', 'x', '\\dfrac12']);
+      expect(r.answer).to.equal('\\frac{1}{2}');
+      expect(r.share).to.be.closeTo(4 / 7, 1e-12);
+      expect(r.classes.map((c) => [c.answer, c.members])).to.deep.equal([['\\frac{1}{2}', [0, 2, 3, 6]], ['2', [1, 4]], ['x', [5]]]);
+    } finally {
+      await v.dispose();
+    }
+  });
+
   it('extracts a gold written with markup before comparing (verify)', async () => {
     const v = new MathVerifier(DEFAULT_VERIFIER);
     try {
@@ -117,5 +146,27 @@ describe('agent0 verify', () => {
     expect(out[1]!.error).to.match(/not JSON/);
     expect(out[3]!.error).to.match(/gold.*pred/);
     expect(err.join('\n')).to.match(/verified 5 lines: 2 correct/);
+    err.length = 0;
+    expect(await verifyCommand.run(['--jsonl', 'in.jsonl', '--options', '{"timeoutMs": 1, "nope": 2}'], env)).to.equal(2);
+    expect(err.join('\n')).to.match(/nope/).and.match(/timeoutMs must be >= 10/);
+  });
+});
+
+describe('agent0 bench verifier', () => {
+  it('reports median <= p95 <= max per comparison, accuracy and per-category counts', async () => {
+    const file = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'math-verify-cases.jsonl');
+    const cases = (await readCases(file)).slice(0, 30);
+    const r = await runVerifierBench(cases, { passes: 2, file });
+    expect(r.cases).to.equal(30);
+    expect(r.medianMs).to.be.above(0);
+    expect(r.medianMs).to.be.at.most(r.p95Ms);
+    expect(r.p95Ms).to.be.at.most(r.maxMs);
+    expect(r.inThread + r.inWorkers).to.equal(60);
+    expect(Object.values(r.byCategory).reduce((a, c) => a + c.n, 0)).to.equal(30);
+    expect(r.accuracy).to.be.within(0, 1);
+    const out: string[] = [];
+    const env = { cwd: process.cwd(), stdout: (s: string) => out.push(s), stderr: (s: string) => out.push(s) } as unknown as CliEnv;
+    expect(await benchVerifierCommand.run(['--file', '/nonexistent.jsonl', '--passes', '0'], env)).to.equal(2);
+    expect(out.join('\n')).to.match(/--passes/);
   });
 });

@@ -28,6 +28,9 @@ export class FaultServer {
   delayMs = 0;
   /** Send vLLM's token_ids per choice. */
   tokenIds = true;
+  /** Folders asked for through /update_weights_from_disk, and whether to refuse them. */
+  readonly reloads: string[] = [];
+  refuseReload = false;
   url = '';
   private readonly server: http.Server;
   private readonly hung = new Set<http.ServerResponse>();
@@ -62,6 +65,12 @@ export class FaultServer {
     let raw = '';
     for await (const c of req) raw += c;
     const body = JSON.parse(raw) as Record<string, unknown>;
+    if (req.url === '/update_weights_from_disk') {
+      this.reloads.push(body.model_path as string);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(this.refuseReload ? { success: false, message: 'no such folder' } : { success: true, message: 'ok' }));
+      return;
+    }
     const fault = this.faults.shift() ?? 'ok';
     const prompt = body.prompt as number[];
     const n = body.n as number;

@@ -42,6 +42,17 @@ describe('rollout/openai against a fault-injecting server', () => {
     await e.dispose();
   });
 
+  it('reloads weights on every server only when weightSync asks for it', async () => {
+    expect(makeEngine({ urls: [a.url] }).loadWeights).to.equal(undefined);
+    const e = makeEngine({ urls: [a.url, b.url], weightSync: 'from-disk' });
+    await e.loadWeights!('/ckpt/step-3');
+    expect([a.reloads, b.reloads]).to.deep.equal([['/ckpt/step-3'], ['/ckpt/step-3']]);
+    b.refuseReload = true;
+    const err = await e.loadWeights!('/ckpt/step-4').then(() => null, (x: Error) => x.message);
+    expect(err).to.equal(`rollout/openai: 1 of 2 servers did not load /ckpt/step-4: ${b.url}: no such folder`);
+    await e.dispose();
+  });
+
   it('re-encodes the text when the server returns no token ids', async () => {
     a.tokenIds = false;
     const e = makeEngine({ urls: [a.url] });
@@ -62,7 +73,8 @@ describe('rollout/openai against a fault-injecting server', () => {
   for (const fault of ['500', '503', '429', 'malformed', 'drop', 'reset', 'short', 'hang'] as Fault[]) {
     it(`retries after '${fault}' and then succeeds, exactly once per sample`, async () => {
       a.faults = [fault, fault];
-      const e = makeEngine({ urls: [a.url], timeoutMs: 300 });
+      // Only 'hang' needs the timeout; it must still leave a healthy answer ample time under load.
+      const e = makeEngine({ urls: [a.url], timeoutMs: fault === 'hang' ? 600 : 60000 });
       const out = await e.generate([enc('q1'), enc('q2')], params, { affinityKeys: ['k1', 'k2'] });
       expect(out.map((c) => c.text)).to.deep.equal(['q1#0', 'q2#0']);
       expect(a.received).to.have.length(4);

@@ -2,11 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { pythonToolDefaults } from '../../../plugins/python-sandbox/options.js';
 import { PythonTool, type PythonToolOptions } from '../../../plugins/python-sandbox/tool.js';
 
-/** Tight limits so hostile programs hit them fast. */
+/** Tight limits so hostile programs hit them fast; no sympy warm-up (these programs do not use it). */
 export function testOptions(over: Partial<PythonToolOptions> = {}): PythonToolOptions {
   return {
     ...(pythonToolDefaults() as unknown as PythonToolOptions),
-    workers: 1, timeoutSeconds: 2, cpuSeconds: 1, memoryMb: 512, maxProcesses: 32, maxOutputBytes: 200_000, maxObservationChars: 2000,
+    warmup: '', workers: 1, timeoutSeconds: 2, cpuSeconds: 1, memoryMb: 512, maxProcesses: 32, maxOutputBytes: 200_000, maxObservationChars: 2000,
     ...over,
   };
 }

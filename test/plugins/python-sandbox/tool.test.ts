@@ -7,7 +7,7 @@ import path from 'node:path';
 import { cliMain, testTool, type Tool } from '../../../core/index.js';
 import pythonSandboxPlugin from '../../../plugins/python-sandbox/index.js';
 import { observationOf, parsePythonBlock } from '../../../plugins/python-sandbox/action.js';
-import { percentile } from '../../../plugins/python-sandbox/bench.js';
+import { benchCode, percentile } from '../../../plugins/python-sandbox/bench.js';
 import { IsolationUnavailableError } from '../../../plugins/python-sandbox/sandbox.js';
 import { SESSION_LOST_NOTE, type PythonTool } from '../../../plugins/python-sandbox/tool.js';
 import type { ExecResult } from '../../../plugins/python-sandbox/worker.js';
@@ -17,7 +17,7 @@ import { makeTool } from './helpers.js';
 // the suite's per-test dispose is a no-op on the view it gets.
 let shared: Promise<PythonTool> | undefined;
 const sharedView = async (): Promise<Tool> => {
-  const t = await (shared ??= makeTool());
+  const t = await (shared ??= makeTool({ warmup: 'default' }));
   return { name: t.name, parseAction: (x) => t.parseAction(x), conductAction: (id, a, e) => t.conductAction(id, a, e), finish: (id) => t.finish(id) };
 };
 after(async () => { await (await shared)?.dispose(); });
@@ -83,6 +83,9 @@ describe('tool/python: parsing and observations', () => {
     expect(percentile(xs, 50)).to.equal(5);
     expect(percentile(xs, 95)).to.equal(10);
     expect(percentile([7], 95)).to.equal(7);
+    // Bench call 0 factors (x - 2)(x + 3)(x - 5) = x^3 - 4x^2 - 11x + 30.
+    expect(benchCode(0).factors).to.deep.equal(['(x - 2)', '(x + 3)', '(x - 5)']);
+    expect(benchCode(0).code).to.include('(x - 2) * (x + 3) * (x - 5)');
   });
 });
 
@@ -97,6 +100,18 @@ describe('tool/python: workers, state and isolation policy', function () {
     expect(r.observation).to.equal('True');
     expect(tool.sandbox.info.interpreter.has).to.deep.equal(['math', 'sympy', 'numpy']);
     await tool.finish('w');
+  });
+
+  it('the warm-up runs once per worker and every program inherits what it set up', async () => {
+    const t = await makeTool({ warmup: 'import builtins, os\nbuiltins.WARMED_IN = os.getpid()' });
+    try {
+      const a = await t.conductAction('x', 'import builtins, os\nprint(builtins.WARMED_IN != os.getpid())');
+      const b = await t.conductAction('y', 'import builtins\nprint(builtins.WARMED_IN)');
+      const c = await t.conductAction('z', 'import builtins\nprint(builtins.WARMED_IN)');
+      expect(a.observation).to.equal('True');
+      expect(b.observation).to.match(/^\d+$/);
+      expect(c.observation).to.equal(b.observation);
+    } finally { await t.dispose(); }
   });
 
   it('stateful: variables persist within a trajectory, never across, and finish frees them', async () => {

@@ -49,6 +49,24 @@ describe('agent0 serve request batching', () => {
     expect(out.map((o) => o.map((c) => c.text))).to.deep.equal([['ab', 'ab'], ['[1'], ['ab', 'ab'], ['ab']]);
   });
 
+  it('gives an exclusive task the policy between calls, queueing requests meanwhile', async () => {
+    const policy = new ScriptPolicy();
+    policy.delayMs = 30;
+    const b = new BatchingEngine(policy, { windowMs: 0, maxRows: 8 });
+    const log: string[] = [];
+    const p = { maxNewTokens: 1, temperature: 0 };
+    const first = b.generate([enc('a')], p).then(() => log.push('a done'));
+    await new Promise((r) => setTimeout(r, 10)); // 'a' is being generated
+    const swap = b.exclusive(async () => {
+      log.push('swap start');
+      await new Promise((r) => setTimeout(r, 30));
+      log.push('swap end');
+    });
+    const second = b.generate([enc('b')], p).then(() => log.push('b done'));
+    await Promise.all([first, swap, second]);
+    expect(log).to.deep.equal(['a done', 'swap start', 'swap end', 'b done']);
+  });
+
   it('passes a policy failure to every caller of that call', async () => {
     const b = new BatchingEngine({ tokenizer: charTokenizer, generate: () => Promise.reject(new Error('out of memory')) }, { windowMs: 5, maxRows: 8 });
     const rs = await Promise.allSettled([b.generate([[1]], { maxNewTokens: 1 }), b.generate([[2]], { maxNewTokens: 1 })]);

@@ -101,6 +101,25 @@ describe('agent0 serve (command)', () => {
     }
   });
 
+  it('wants the bearer token named by --api-key-env', async () => {
+    const { env } = await cli();
+    process.env.A0_SERVE_TEST_KEY = 'sk-serve';
+    const s = await startServe(['--recipe', recipe, '--port', '0', '--model', 'tiny', '--api-key-env', 'A0_SERVE_TEST_KEY'], env);
+    try {
+      const ok = new OpenAI({ baseURL: s.url, apiKey: 'sk-serve', maxRetries: 0 });
+      expect((await ok.completions.create({ model: 'tiny', prompt: 'hi', max_tokens: 2, temperature: 0 })).choices[0]!.text).to.equal('ab');
+      const bad = new OpenAI({ baseURL: s.url, apiKey: 'sk-wrong', maxRetries: 0 });
+      const e = await bad.models.list().then(() => null, (x: unknown) => x);
+      expect(e).to.be.instanceOf(OpenAI.AuthenticationError);
+      expect((await fetch(s.url.replace(/\/v1$/, '/health'))).status).to.equal(200);
+    } finally {
+      delete process.env.A0_SERVE_TEST_KEY;
+      await s.close();
+    }
+    const none = await startServe(['--recipe', recipe, '--port', '0', '--api-key-env', 'A0_SERVE_UNSET'], env).then(() => null, (x: Error) => x.message);
+    expect(none).to.match(/--api-key-env names 'A0_SERVE_UNSET', which is not set/);
+  });
+
   it('explains bad arguments with the usage line', async () => {
     const { env, err } = await cli();
     const serve = builtinPlugins.flatMap((p) => p.commands ?? []).find((c) => c.name === 'serve')!;

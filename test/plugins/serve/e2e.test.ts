@@ -3,8 +3,11 @@
  * Qwen3 fixture (test/fixtures/qwen3-tiny/untied) behind the server, the official openai client
  * and the remote engine in front of it, checked against the policy itself.
  */
-import '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { DefaultCliEnv, createRegistry, type Policy } from '../../../core/index.js';
@@ -14,6 +17,7 @@ import { OpenAIRolloutEngine } from '../../../plugins/openai-engine/engine.js';
 import { engineOptions } from '../openai-engine/helpers.js';
 
 const checkpoint = fileURLToPath(new URL('../../fixtures/qwen3-tiny/untied', import.meta.url));
+const wordlevel = fileURLToPath(new URL('../../fixtures/openai-engine/wordlevel', import.meta.url));
 
 describe('agent0 serve on the tfjs policy (end to end)', () => {
   let s: Serving;
@@ -56,6 +60,67 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
     expect(got.map((c) => c.finishReason)).to.deep.equal(want.map((c) => c.finishReason));
     got.forEach((c, i) => c.logProbs.forEach((lp, t) => expect(lp).to.be.closeTo(want[i]!.logProbs[t]!, 1e-5)));
     await remote.dispose();
+  });
+
+  it('policy/remote-rollout samples on the server and scores locally', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'a0-hybrid-'));
+    const file = path.join(dir, 'r.yaml');
+    await fs.writeFile(file, [
+      'name: hybrid', 'seed: 1', 'components:',
+      `  local: { use: policy/tfjs, options: { checkpoint: ${JSON.stringify(checkpoint)} } }`,
+      `  remote: { use: rollout/openai, options: { urls: [${JSON.stringify(s.url)}], tokenizer: local } }`,
+      '  executor: { use: policy/remote-rollout, options: { policy: local, rollout: remote } }',
+      `  other: { use: rollout/openai, options: { urls: [${JSON.stringify(s.url)}], tokenizerPath: ${JSON.stringify(wordlevel)} } }`,
+      '  mismatched: { use: policy/remote-rollout, options: { policy: local, rollout: other } }',
+      'pipeline: { iterations: 0 }',
+    ].join('\n'));
+    const env = new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, stderr: () => {} });
+    const session = await env.openSession(await env.loadRecipe(file));
+    try {
+      const executor = await session.get('executor', 'policy');
+      const local = await session.get('local', 'policy');
+      const prompts = ['2+2=', 'Hi'].map((t) => executor.tokenizer.encode(t));
+      const calls = s.batcher.stats().calls;
+      const [got, want] = [await executor.generate(prompts, { maxNewTokens: 6, temperature: 0 }), await local.generate(prompts, { maxNewTokens: 6, temperature: 0 })];
+      expect(s.batcher.stats().calls).to.be.above(calls);
+      expect(got.map((c) => c.tokenIds)).to.deep.equal(want.map((c) => c.tokenIds));
+      const batch = { inputIds: [[...prompts[0]!, ...got[0]!.tokenIds]], attentionMask: [[...prompts[0]!, ...got[0]!.tokenIds].map(() => 1)] };
+      expect(Array.from((await executor.computeLogProbs(batch))[0]!)).to.deep.equal(Array.from((await local.computeLogProbs(batch))[0]!));
+      expect(executor.describe()).to.include({ rollout: 'remote' });
+      const err = await session.get('mismatched', 'policy').then(() => null, (e: Error) => e.message);
+      expect(err).to.match(/tokenizer .* disagree/);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('follows training: rollout/openai makes the server load a newer checkpoint', async () => {
+    const env = new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, stderr: () => {} });
+    const live = await startServe(['--checkpoint', checkpoint, '--port', '0', '--allow-reload'], env);
+    const trained = await env.createComponent('policy', 'tfjs', { checkpoint });
+    const remote = new OpenAIRolloutEngine(engineOptions({ urls: [live.url], weightSync: 'from-disk' }), trained.tokenizer);
+    try {
+      const prompt = trained.tokenizer.encode('1+1=');
+      const ids = [...prompt, ...trained.tokenizer.encode(' 2 and 3')];
+      const batch = { inputIds: [ids], attentionMask: [ids.map(() => 1)] };
+      const stats = await trained.trainStep(batch, (fwd) => ({ loss: tf.neg(tf.mean(fwd.logProbs)) as tf.Scalar }), { lr: 0.05 });
+      expect(stats.step).to.equal(1);
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'a0-reload-'));
+      await trained.save(dir);
+      const params = { maxNewTokens: 6, temperature: 0 };
+      const [want] = await trained.generate([prompt], params);
+      const [before] = await remote.generate([prompt], params);
+      const gap = (c: typeof want) => Math.max(...c!.logProbs.map((lp, t) => Math.abs(lp - want!.logProbs[t]!)));
+      expect(before!.tokenIds.join() !== want!.tokenIds.join() || gap(before) > 1e-3, 'training changed the model').to.equal(true);
+      await remote.loadWeights!(dir);
+      const [after] = await remote.generate([prompt], params);
+      expect(after!.tokenIds).to.deep.equal(want!.tokenIds);
+      expect(gap(after)).to.be.below(1e-4);
+    } finally {
+      await remote.dispose();
+      await live.close();
+      await trained.dispose();
+    }
   });
 
   it('stops at the first occurrence of a stop string', async () => {
