@@ -51,6 +51,12 @@ export interface GenerateOptions {
    * on the same endpoint (prefix-cache affinity). In-process engines ignore it.
    */
   affinityKeys?: string[];
+  /**
+   * One key per prompt (e.g. trajectory id and turn) from which in-process engines seed that row's
+   * sampling stream, so a sample does not depend on which other prompts share its batch (the agent
+   * loop's rounds are formed by tool timing). Without keys, rows are seeded by their position.
+   */
+  sampleKeys?: string[];
 }
 
 /** Turns prompts (token ids) into completions. In-process (a Policy) or remote (OpenAI-compatible). */

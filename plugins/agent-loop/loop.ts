@@ -126,8 +126,10 @@ export class ToolLoop implements AgentLoop {
         const caps = batch.map((s) => this.turnCap(s, budget));
         const completions = await engine.generate(
           batch.map((s) => [...s.req.promptIds, ...s.ids]),
-          { ...sampling, maxNewTokens: Math.max(...caps), stop: allStops, ...(sampling.seed === undefined ? {} : { seed: sampling.seed + round }) },
-          { ...(signal ? { signal } : {}), affinityKeys: batch.map((s) => s.req.id) },
+          // Row streams are keyed by trajectory and turn, not by round: which trajectories share a
+          // round depends on tool timing, and a resumed run must sample exactly what it did before.
+          { ...sampling, maxNewTokens: Math.max(...caps), stop: allStops },
+          { ...(signal ? { signal } : {}), affinityKeys: batch.map((s) => s.req.id), sampleKeys: batch.map((s) => `${s.req.id}#${s.turns}`) },
         );
         round++;
         if (!Array.isArray(completions) || completions.length !== batch.length) {

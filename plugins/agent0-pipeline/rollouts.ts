@@ -13,7 +13,7 @@ export async function rollout(
 ): Promise<Trajectory[]> {
   if (requests.length === 0) return [];
   if (loop) return loop.run(engine, requests, sampling, { signal });
-  const out = await engine.generate(requests.map((r) => r.promptIds), sampling, { signal, affinityKeys: requests.map((r) => r.id) });
+  const out = await engine.generate(requests.map((r) => r.promptIds), sampling, { signal, affinityKeys: requests.map((r) => r.id), sampleKeys: requests.map((r) => r.id) });
   return out.map((c, i) => {
     const r = requests[i] as AgentRequest;
     return {

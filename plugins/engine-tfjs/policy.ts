@@ -84,6 +84,7 @@ export class TfjsPolicy implements Policy {
       maxSeqLen: this.options.maxSeqLen,
       seed: hashSeed(this.options.seed, `generate/${this.calls}`) >>> 0,
       ...(opts?.signal ? { signal: opts.signal } : {}),
+      ...(opts?.sampleKeys ? { sampleKeys: opts.sampleKeys } : {}),
     });
   }
 

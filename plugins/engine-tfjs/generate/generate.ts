@@ -12,6 +12,8 @@ export interface GenerateConfig {
   maxSeqLen: number;
   /** Default seed when the sampling params carry none. */
   seed: number;
+  /** Per-prompt stream keys (GenerateOptions.sampleKeys): row streams independent of batch composition. */
+  sampleKeys?: string[];
   signal?: AbortSignal;
 }
 
@@ -74,7 +76,9 @@ async function generateChunk(
   const rows: Row[] = prompts.map((p, i) => {
     if (p.length === 0) throw new Error(`generate(): prompt ${offset + i} is empty (a causal LM needs at least one token)`);
     // The seed is repeated in the label: core hashSeed(seed, label) collides for single-digit seeds.
-    return { index: i, prompt: p, ids: [], logProbs: [], text: '', rng: new Rng(seed, `gen/${seed}/${offset + i}`) };
+    const key = cfg.sampleKeys?.[offset + i];
+    const label = key === undefined ? `gen/${seed}/${offset + i}` : `gen/${seed}/key/${key}`;
+    return { index: i, prompt: p, ids: [], logProbs: [], text: '', rng: new Rng(seed, label) };
   });
   const L = Math.max(...prompts.map((p) => p.length));
   const room = Math.min(params.maxNewTokens, cfg.maxSeqLen - L, model.config.max_position_embeddings - L);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { hashSeed } from '../../../core/index.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Qwen3Config, countParams, resolveConfig } from './config.js';
@@ -54,11 +55,12 @@ export class Qwen3Model {
   /** A freshly initialised model (HF's init: N(0, 0.02) for matrices, ones for norms). */
   static random(config: Qwen3Config, seed = 0): Qwen3Model {
     const w = new Map<string, Float32Array>();
-    let s = seed;
     for (const [name, shape] of internalShapes(config)) {
+      // tfjs reads a falsy seed (0) as "no seed" and draws from Math.random: never pass it 0
+      const s = (hashSeed(seed, `init/${name}`) >>> 0) || 1;
       w.set(name, shape.length === 1
         ? new Float32Array(shape[0] as number).fill(1)
-        : tf.tidy(() => tf.randomNormal(shape, 0, 0.02, 'float32', s++).dataSync() as Float32Array));
+        : tf.tidy(() => tf.randomNormal(shape, 0, 0.02, 'float32', s).dataSync() as Float32Array));
     }
     return new Qwen3Model(config, w);
   }

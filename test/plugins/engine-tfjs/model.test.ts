@@ -9,6 +9,13 @@ import { randomHfWeights, referenceLogits, TEST_CONFIG } from './helpers.js';
 describe('engine-tfjs: Qwen3 model', () => {
   before(async () => { await selectBackend('wasm'); });
 
+  it('random init is a function of the seed (seed 0 included)', () => {
+    const q = (m: Qwen3Model) => { const t = m.hfTensors().get('model.layers.0.self_attn.q_proj.weight')!.data; m.dispose(); return Array.from(t.slice(0, 8)); };
+    const a = q(Qwen3Model.random(TEST_CONFIG, 0));
+    expect(q(Qwen3Model.random(TEST_CONFIG, 0))).to.deep.equal(a);
+    expect(q(Qwen3Model.random(TEST_CONFIG, 1))).to.not.deep.equal(a);
+  });
+
   for (const variant of [
     { name: 'tied, GQA 4q/2kv', cfg: TEST_CONFIG },
     { name: 'untied, MHA, theta 1e6', cfg: { ...TEST_CONFIG, tie_word_embeddings: false, num_key_value_heads: 4, rope_theta: 1e6 } },
