@@ -100,7 +100,6 @@ export class ToolLoop implements AgentLoop {
     const allStops = [...new Set([...this.o.stop, ...(sampling.stop ?? [])])];
     const ready: State[] = [...states];
     const inFlight = new Set<Promise<void>>();
-    let round = 0;
     let settled = 0;
     let closed = false;
     // One listener for the whole run (a fresh one per wait would pile up on the signal).
@@ -131,7 +130,6 @@ export class ToolLoop implements AgentLoop {
           { ...sampling, maxNewTokens: Math.max(...caps), stop: allStops },
           { ...(signal ? { signal } : {}), affinityKeys: batch.map((s) => s.req.id), sampleKeys: batch.map((s) => `${s.req.id}#${s.turns}`) },
         );
-        round++;
         if (!Array.isArray(completions) || completions.length !== batch.length) {
           throw new Error(`agent-loop/tool-loop: the engine returned ${Array.isArray(completions) ? completions.length : typeof completions} completions for ${batch.length} prompts`);
         }
