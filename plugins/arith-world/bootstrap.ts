@@ -21,6 +21,7 @@ export interface BootstrapOptions {
   corpusSize: number;
   curriculumShare: number;
   toolRate: number;
+  toolWarmupSteps: number;
   trainObservations: boolean;
   maxLen: number;
   steps: number;
@@ -72,7 +73,14 @@ class BootstrapStage implements PipelineStage {
     const examples = buildExamples(problems, new Rng(o.seed, 'bootstrap').fork('corpus'), { curriculumShare: o.curriculumShare, toolRate: o.toolRate, format: o.format });
     const encoded = examples.map((e) => encodeExample(e, policy.tokenizer, o.maxLen, o.trainObservations)).filter((e): e is EncodedExample => e !== null);
     if (encoded.length < o.batchSize) throw new Error(`stage/bootstrap: only ${encoded.length} corpus examples fit maxLen=${o.maxLen}`);
-    const corpusDigest = contentHash(examples.map(corpusText), 32);
+    // The same problems, every one solved with the tool: the first toolWarmupSteps steps draw only
+    // from these, so the copy skill (expression into print(), output into \boxed{}) is learned
+    // before the mixed corpus sets the prior back towards answering directly.
+    const toolExamples = o.toolWarmupSteps > 0
+      ? buildExamples(problems, new Rng(o.seed, 'bootstrap').fork('corpus-tool'), { curriculumShare: o.curriculumShare, toolRate: 1, format: o.format })
+      : [];
+    const toolEncoded = toolExamples.map((e) => encodeExample(e, policy.tokenizer, o.maxLen, o.trainObservations)).filter((e): e is EncodedExample => e !== null);
+    const corpusDigest = contentHash([...examples, ...toolExamples].map(corpusText), 32);
     const { cache: _c, cacheDir: _d, checkpointEvery: _e, probe: _p, policies: _n, tasks: _t, ...trainOpts } = o;
     const key = contentHash({ v: BOOTSTRAP_VERSION, seed: o.seed, engine: policy.describe(), trainOpts, corpusDigest });
     const entry = path.join(bootstrapCacheRoot(o.cacheDir), key);
@@ -85,7 +93,7 @@ class BootstrapStage implements PipelineStage {
       ctx.log.info(`reusing the cached base model ${entry}`);
       source_ = entry;
     } else {
-      trainedSteps = await this.train(ctx, policy, encoded, key);
+      trainedSteps = await this.train(ctx, policy, encoded, toolEncoded, key);
       source_ = path.join(ctx.dir, 'trained');
       await replaceDirAtomic(source_, async (tmp) => {
         await policy.save(tmp);
@@ -110,7 +118,7 @@ class BootstrapStage implements PipelineStage {
     return { summary: { cacheKey: key, cached: trainedSteps === 0 ? 1 : 0, corpus: encoded.length, ...(await this.probe(ctx, policy)) } };
   }
 
-  private async train(ctx: StageContext, policy: Policy, encoded: EncodedExample[], key: string): Promise<number> {
+  private async train(ctx: StageContext, policy: Policy, encoded: EncodedExample[], toolEncoded: EncodedExample[], key: string): Promise<number> {
     const o = this.o;
     const ckpt = path.join(ctx.dir, 'checkpoint');
     const state = await ctx.loadState<BootstrapState>();
@@ -126,7 +134,11 @@ class BootstrapStage implements PipelineStage {
     let loss = NaN;
     for (let step = start; step < o.steps; step++) {
       if (ctx.signal.aborted) throw new Error('stage/bootstrap aborted');
-      const { batch, lossMask } = makeBatch(batchRows(encoded.length, o.batchSize, step, rng).map((i) => encoded[i]!), padId);
+      const warm = step < o.toolWarmupSteps && toolEncoded.length >= o.batchSize;
+      const rows = warm
+        ? batchRows(toolEncoded.length, o.batchSize, step, rng.fork('tool')).map((i) => toolEncoded[i]!)
+        : batchRows(encoded.length, o.batchSize, step - Math.min(step, o.toolWarmupSteps), rng).map((i) => encoded[i]!);
+      const { batch, lossMask } = makeBatch(rows, padId);
       const lr = lrAt(step, o);
       const stats = await policy.trainStep(batch, nextTokenLoss(lossMask), {
         lr, ...(o.microBatchSize > 0 ? { microBatchSize: o.microBatchSize } : {}),
@@ -182,6 +194,7 @@ export const bootstrapStage = defineComponent({
       corpusSize: { type: 'integer', minimum: 1, default: 20000 },
       curriculumShare: { type: 'number', minimum: 0, maximum: 1, default: 0.25 },
       toolRate: { type: 'number', minimum: 0, maximum: 1, default: 0.12 },
+      toolWarmupSteps: { type: 'integer', minimum: 0, default: 0, description: 'first steps trained on tool solutions only (the copy skill), before the mixed corpus sets the prior to toolRate' },
       trainObservations: { type: 'boolean', default: false, description: 'Also train on sandbox output tokens (RL masks them)' },
       maxLen: { type: 'integer', minimum: 8, default: 160 },
       steps: { type: 'integer', minimum: 1, default: 600 },

@@ -16,6 +16,7 @@ export interface GenerateCall {
   prompts: string[];
   params: SamplingParams;
   affinityKeys?: string[];
+  sampleKeys?: string[];
   at: number;
 }
 
@@ -40,7 +41,7 @@ export class ScriptedEngine implements RolloutEngine {
 
   async generate(prompts: number[][], params: SamplingParams, opts: GenerateOptions = {}): Promise<Completion[]> {
     const texts = prompts.map((p) => charTokenizer.decode(p));
-    this.calls.push({ prompts: texts, params, ...(opts.affinityKeys ? { affinityKeys: opts.affinityKeys } : {}), at: performance.now() });
+    this.calls.push({ prompts: texts, params, ...(opts.affinityKeys ? { affinityKeys: opts.affinityKeys } : {}), ...(opts.sampleKeys ? { sampleKeys: opts.sampleKeys } : {}), at: performance.now() });
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     return texts.map((prompt) => {
       if (opts.signal?.aborted) return { tokenIds: [], text: '', logProbs: [], finishReason: 'abort' };

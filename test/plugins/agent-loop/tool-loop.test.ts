@@ -82,7 +82,9 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
     expect(engine.calls.map((c) => c.prompts.length)).to.deep.equal([2, 1]);
     expect(engine.calls[1]!.prompts[0]).to.equal(`Problem: 12 * 34 + 5\nSolution:\n${a!.text.slice(0, a!.text.indexOf('The answer'))}`);
     expect(engine.calls[0]!.affinityKeys).to.deep.equal(['a', 'b']);
-    expect(engine.calls.map((c) => c.params.seed)).to.deep.equal([7, 8]);
+    // every round keeps the run's seed; rows are told apart by trajectory and turn, not by round
+    expect(engine.calls.map((c) => c.params.seed)).to.deep.equal([7, 7]);
+    expect(engine.calls.map((c) => c.sampleKeys)).to.deep.equal([['a#0', 'b#0'], ['a#1']]);
     expect(engine.calls[0]!.params.stop).to.deep.equal(['```output']);
     expect(tool.finished.sort()).to.deep.equal(['a', 'b']);
   });

@@ -79,6 +79,17 @@ describe('engine-tfjs: generation', () => {
     p.dispose();
   });
 
+  it('with sample keys, a row samples the same tokens whatever else shares its batch', async () => {
+    const p = await testPolicy(8);
+    const sp = { maxNewTokens: 12, temperature: 1.5, seed: 3, stopTokenIds: [] };
+    const alone = await p.generate([[10, 11, 12]], sp, { sampleKeys: ['traj-a#1'] });
+    const mixed = await p.generate([[40], [10, 11, 12], [7, 8]], sp, { sampleKeys: ['traj-b#0', 'traj-a#1', 'traj-c#2'] });
+    expect(mixed[1]!.tokenIds).to.deep.equal(alone[0]!.tokenIds);
+    const other = await p.generate([[10, 11, 12]], sp, { sampleKeys: ['traj-z#1'] });
+    expect(other[0]!.tokenIds).to.not.deep.equal(alone[0]!.tokenIds);
+    p.dispose();
+  });
+
   it('stops right after a stop string or an EOS id, and reports why', async () => {
     const p = await testPolicy(3);
     const prompt = [[30, 31, 32]];
