@@ -33,8 +33,8 @@ for m in sys.argv[1].split(','):
 print(json.dumps({'exe': sys.executable, 'version': sys.version.split()[0], 'prefix': sys.prefix,
                   'basePrefix': sys.base_prefix, 'path': [p for p in sys.path if p], 'has': has}))`;
 
-function probe(exe: string, preload: string[]): InterpreterInfo | undefined {
-  const r = spawnSync(exe, ['-I', '-c', PROBE, preload.join(',')], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+function probe(exe: string, preload: string[], identity: { uid?: number; gid?: number }): InterpreterInfo | undefined {
+  const r = spawnSync(exe, ['-I', '-c', PROBE, preload.join(',')], { encoding: 'utf8', timeout: 30_000, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, ...identity });
   if (r.status !== 0 || !r.stdout) return undefined;
   try {
     return JSON.parse(r.stdout.trim().split('\n').pop() as string) as InterpreterInfo;
@@ -46,18 +46,20 @@ function probe(exe: string, preload: string[]): InterpreterInfo | undefined {
 /**
  * 'auto' prefers Debian's /usr/bin/python3 (where apt puts python3-sympy), then python3 on PATH
  * (which may be a pyenv build without sympy): the first that imports every preload module wins,
- * else the one that imports the most.
+ * else the one that imports the most. Probed as the identity workers run under, so an interpreter
+ * that identity cannot execute (a pyenv build under /root, say) is never chosen.
  */
-export function findInterpreter(spec: string, preload: string[]): InterpreterInfo {
+export function findInterpreter(spec: string, preload: string[], identity: { uid?: number; gid?: number } = {}): InterpreterInfo {
   const candidates = spec === 'auto' ? ['/usr/bin/python3', 'python3', 'python'] : [spec];
   let best: InterpreterInfo | undefined;
   for (const c of candidates) {
-    const info = probe(c, preload);
+    const info = probe(c, preload, identity);
     if (!info) continue;
     if (info.has.length === preload.length) return info;
     if (!best || info.has.length > best.has.length) best = info;
   }
-  if (!best) throw new Error(`no usable Python interpreter (tried ${candidates.join(', ')})`);
+  const who = identity.uid !== undefined ? ` as uid ${identity.uid}` : '';
+  if (!best) throw new Error(`no usable Python interpreter (tried ${candidates.join(', ')})${who ? `${who}: an interpreter under a private home directory is not executable by the sandbox user` : ''}`);
   return best;
 }
 

@@ -1,4 +1,4 @@
-import { chooseIsolation, findInterpreter, type InterpreterInfo, type IsolationChoice, type IsolationMode } from './isolation.js';
+import { chooseIsolation, findInterpreter, spawnIdentity, type InterpreterInfo, type IsolationChoice, type IsolationMode } from './isolation.js';
 import { DEFAULT_WARMUP } from './options.js';
 import { limitsToRequest, PythonWorker, replyToResult, type ExecResult, type RunLimits } from './worker.js';
 
@@ -57,10 +57,10 @@ function probeEnvironment(o: SandboxOptions): { interpreter: InterpreterInfo; ch
   const key = JSON.stringify([o.interpreter, o.preload, o.isolation, o.bwrap, o.userNamespace]);
   let p = probes.get(key);
   if (!p) {
-    const interpreter = findInterpreter(o.interpreter, o.preload);
     const choice: IsolationChoice = o.isolation === 'none'
       ? { mode: 'none', missing: ['isolation disabled by the recipe (isolation: none)'], notes: [] }
       : chooseIsolation(o.bwrap, o.userNamespace);
+    const interpreter = findInterpreter(o.interpreter, o.preload, spawnIdentity(choice.mode));
     p = { interpreter, choice };
     probes.set(key, p);
   }

@@ -416,6 +416,8 @@ def run_stateful(req):
         return reply.endswith(b'\n')
     status, reason, bufs, open_fds = collect(req, s['pid'], out_r, err_r, done, [sock_fd])
     lost = False
+    # How the session died must be read before end_session forgets its exit.
+    died = exited.get(s['pid'], 0)
     if status is not None or not reply.endswith(b'\n'):
         lost = True
         end_session(req['session'])
@@ -429,8 +431,7 @@ def run_stateful(req):
             code = json.loads(reply.decode())['exit_code']
             status = 'ok' if code == 0 else 'error'
         else:
-            st = exited.pop(s['pid'], 0)
-            status, code, reason = decode_status(st)
+            status, code, reason = decode_status(died)
             if status == 'ok':
                 status = 'error'
     else:

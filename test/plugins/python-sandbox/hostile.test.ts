@@ -122,8 +122,17 @@ for (const v of variants) {
       const a = await tool.conductAction('t', 'x = bytearray(8 * 1024 ** 3)');
       expect(a.observation).to.match(/MemoryError$/);
       expect(a.info?.status).to.equal('error');
-      const b = await tool.conductAction('t', 'a = []\nwhile True:\n    a.append(bytearray(10 ** 8))');
-      expect(b.observation).to.match(/MemoryError$/);
+      // The growing list touches every page it gets: under a small RLIMIT_AS it reaches the limit
+      // long before the wall clock on a slow machine (touching 512 MiB takes ~1.5 s on 2 shared cores).
+      const small = await makeTool({ isolation: v.isolation, userNamespace: v.userNamespace, timeoutSeconds: 10, cpuSeconds: 10, memoryMb: 160 });
+      try {
+        const b = await small.conductAction('t', 'a = []\nwhile True:\n    a.append(bytearray(10 ** 7))');
+        expect(b.observation).to.match(/MemoryError$/);
+        expect(b.info?.status).to.equal('error');
+        expect((await small.conductAction('t', 'print(6 * 7)')).observation).to.equal('42');
+      } finally {
+        await small.dispose();
+      }
       await recovered();
     });
 

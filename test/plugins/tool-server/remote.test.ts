@@ -240,8 +240,10 @@ describe('agent0 tool-server (command)', () => {
     let out = '';
     const env = new DefaultCliEnv(await createRegistry(builtins), { builtins, log: new Logger('test', 'error'), stdout: (s) => { out += s; }, stderr: () => {} });
     const ac = new AbortController();
-    const done = serveTools(['--tool', 'python', '--port', '0'], env, ac.signal);
-    for (let i = 0; i < 400 && !out; i++) await new Promise((r) => setTimeout(r, 25));
+    let exited: number | Error | undefined;
+    const done = serveTools(['--tool', 'python', '--port', '0'], env, ac.signal).then((c) => (exited = c), (e: Error) => (exited = e));
+    for (let i = 0; i < 400 && !out && exited === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+    if (!out) assert.fail(`tool-server did not start: ${exited instanceof Error ? exited.message : `exit ${String(exited)}`}`);
     const { url } = JSON.parse(out.split('\n')[0]) as { url: string };
     const t = new RemoteTools({ ...REMOTE, name: 'python', pattern: '', fences: ['python'], actionTemplate: '```python\n{action}\n```', url, timeoutMs: 60000 });
     try {
