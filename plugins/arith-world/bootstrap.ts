@@ -21,6 +21,7 @@ export interface BootstrapOptions {
   corpusSize: number;
   curriculumShare: number;
   toolRate: number;
+  factToolRate: number | null;
   toolWarmupSteps: number;
   trainObservations: boolean;
   maxLen: number;
@@ -69,8 +70,9 @@ class BootstrapStage implements PipelineStage {
       text: t.problem,
       expr: typeof t.meta?.expr === 'string' ? t.meta.expr : t.problem,
       answer: t.trueAnswer ?? t.answer ?? '',
+      fact: t.meta?.ops === 1 && t.meta?.maxDigits === 1,
     }));
-    const examples = buildExamples(problems, new Rng(o.seed, 'bootstrap').fork('corpus'), { curriculumShare: o.curriculumShare, toolRate: o.toolRate, format: o.format });
+    const examples = buildExamples(problems, new Rng(o.seed, 'bootstrap').fork('corpus'), { curriculumShare: o.curriculumShare, toolRate: o.toolRate, ...(o.factToolRate !== null ? { factToolRate: o.factToolRate } : {}), format: o.format });
     const encoded = examples.map((e) => encodeExample(e, policy.tokenizer, o.maxLen, o.trainObservations)).filter((e): e is EncodedExample => e !== null);
     if (encoded.length < o.batchSize) throw new Error(`stage/bootstrap: only ${encoded.length} corpus examples fit maxLen=${o.maxLen}`);
     // The same problems, every one solved with the tool: the first toolWarmupSteps steps draw only
@@ -167,6 +169,12 @@ class BootstrapStage implements PipelineStage {
       out[`${split}Accuracy`] = r.accuracy;
       out[`${split}ToolRate`] = r.toolRate;
       out[`${split}BoxedRate`] = r.boxedRate;
+      // Sampled (temperature 1): the prior RL starts from, and how well each way of answering works.
+      const s = await probeExecutor(policy, tasks, { format: this.o.format, maxNewTokens: p.maxNewTokens, temperature: 1, seed: this.o.seed });
+      out[`${split}SampledAccuracy`] = s.accuracy;
+      out[`${split}SampledToolRate`] = s.toolRate;
+      out[`${split}SampledToolAccuracy`] = s.toolAccuracy;
+      out[`${split}SampledDirectAccuracy`] = s.directAccuracy;
     }
     if (p.curriculum > 0) {
       const c = await probeCurriculum(policy, p.curriculum, { format: this.o.format, maxNewTokens: p.maxNewTokens, seed: this.o.seed });
@@ -193,7 +201,8 @@ export const bootstrapStage = defineComponent({
       split: { type: 'string', default: 'train' },
       corpusSize: { type: 'integer', minimum: 1, default: 20000 },
       curriculumShare: { type: 'number', minimum: 0, maximum: 1, default: 0.25 },
-      toolRate: { type: 'number', minimum: 0, maximum: 1, default: 0.12 },
+      toolRate: { type: 'number', minimum: 0, maximum: 1, default: 0.12, description: 'share of solutions (and curriculum answers) that call the tool' },
+      factToolRate: { type: ['number', 'null'], minimum: 0, maximum: 1, default: null, description: 'the share for one-operation one-digit facts (null: toolRate)' },
       toolWarmupSteps: { type: 'integer', minimum: 0, default: 0, description: 'first steps trained on tool solutions only (the copy skill), before the mixed corpus sets the prior to toolRate' },
       trainObservations: { type: 'boolean', default: false, description: 'Also train on sandbox output tokens (RL masks them)' },
       maxLen: { type: 'integer', minimum: 8, default: 160 },

@@ -15,19 +15,24 @@ export interface CorpusOptions {
   curriculumShare: number;
   /** Share of examples that call the tool (kept rare so RL has something to discover). */
   toolRate: number;
+  /**
+   * Share for facts (one operation on one-digit numbers), when set: a base model reaches for a
+   * calculator on big numbers more often than on 3 + 4, so the prior can differ by difficulty.
+   */
+  factToolRate?: number;
   format: WorldFormat;
 }
 
 /** Builds one example per problem; the role and tool use are drawn from `rng`. */
 export function buildExamples(
-  problems: readonly { text: string; expr: string; answer: bigint | string }[],
+  problems: readonly { text: string; expr: string; answer: bigint | string; fact?: boolean }[],
   rng: Rng,
   opts: CorpusOptions,
 ): CorpusExample[] {
   const fmt = opts.format ?? DEFAULT_FORMAT;
   return problems.map((p) => {
     const role = rng.next() < opts.curriculumShare ? 'curriculum' : 'executor';
-    const tool = rng.next() < opts.toolRate;
+    const tool = rng.next() < (p.fact && opts.factToolRate !== undefined ? opts.factToolRate : opts.toolRate);
     return role === 'curriculum'
       ? { role, tool, prompt: fmt.curriculumPrompt, completion: curriculumOutput(p, tool), answer: p.answer.toString() }
       : { role, tool, prompt: executorPrompt(p.text, fmt), completion: executorSolution(p, tool, fmt), answer: p.answer.toString() };

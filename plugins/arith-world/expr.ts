@@ -142,8 +142,10 @@ export function evalExpr(e: Expr): bigint {
           return a - b * floorDiv(a, b);
         case '**': {
           if (b < 0n) throw new ArithError('negative exponent');
+          // |a| >= 2 has at least b·log10(|a|) >= b·0.3 digits: bound before BigInt tries (9 ** 9 ** 9).
           const ad = a === 0n || a === 1n || a === -1n ? 0 : digitsOf(a);
-          if (ad > 0 && Number(b) * (ad - 1) > MAX_RESULT_DIGITS) throw new ArithError('power too large');
+          const log10a = ad > 15 ? ad - 1 : Math.log10(Math.abs(Number(a)));
+          if (ad > 0 && Number(b) * log10a > MAX_RESULT_DIGITS + 1) throw new ArithError('power too large');
           const r = a ** b;
           if (digitsOf(r) > MAX_RESULT_DIGITS) throw new ArithError('power too large');
           return r;

@@ -60,14 +60,15 @@ export async function rolloutWithEmulatedTool(
   return texts;
 }
 
-/** Greedy executor rollouts with the emulated sandbox. */
+/** Executor rollouts with the emulated sandbox: greedy by default, sampled with `temperature`. */
 export async function probeExecutor(
   engine: RolloutEngine, tasks: readonly { problem: string; answer: string }[],
-  opts: { format?: WorldFormat; maxNewTokens?: number; maxTurns?: number } = {},
+  opts: { format?: WorldFormat; maxNewTokens?: number; maxTurns?: number; temperature?: number; seed?: number } = {},
 ): Promise<ExecutorProbe & { texts: string[] }> {
   const fmt = opts.format ?? DEFAULT_FORMAT;
   const prompts = tasks.map((t) => engine.tokenizer.encode(executorPrompt(t.problem, fmt)));
-  const texts = await rolloutWithEmulatedTool(engine, prompts, { maxNewTokens: opts.maxNewTokens ?? 64, temperature: 0 }, opts.maxTurns ?? 2);
+  const sampling = { maxNewTokens: opts.maxNewTokens ?? 64, temperature: opts.temperature ?? 0, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
+  const texts = await rolloutWithEmulatedTool(engine, prompts, sampling, opts.maxTurns ?? 2);
   let correct = 0; let tool = 0; let boxed = 0; let toolCorrect = 0;
   texts.forEach((t, i) => {
     const a = extractBoxed(t);

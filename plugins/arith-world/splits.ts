@@ -13,7 +13,7 @@ export interface SplitSpec {
   excludes?: string[];
 }
 
-const EASY: MixPart = { minDigits: 1, maxDigits: 1, minOps: 1, maxOps: 2, operators: ['+', '-', '*'] };
+const EASY: MixPart = { minDigits: 1, maxDigits: 1, minOps: 1, maxOps: 1, operators: ['+', '-', '*'] };
 const MEDIUM: MixPart = { minDigits: 1, maxDigits: 2, minOps: 1, maxOps: 2, operators: ['+', '-', '*', '/', '%'] };
 const HARD: MixPart = { minDigits: 2, maxDigits: 3, minOps: 2, maxOps: 4, operators: [...GEN_OPS], parenProb: 0.4 };
 
@@ -24,7 +24,7 @@ const HARD: MixPart = { minDigits: 2, maxDigits: 3, minOps: 2, maxOps: 4, operat
  * 'train'.
  */
 export const DEFAULT_SPLITS: Record<string, SplitSpec> = {
-  train: { size: 20000, seed: 1001, mix: [{ ...EASY, weight: 0.6 }, { ...MEDIUM, weight: 0.3 }, { ...HARD, weight: 0.1 }], excludes: ['hard'] },
+  train: { size: 20000, seed: 1001, mix: [{ ...EASY, weight: 0.5 }, { ...MEDIUM, weight: 0.3 }, { ...HARD, weight: 0.2 }], excludes: ['hard'] },
   easy: { size: 200, seed: 2002, mix: [EASY] },
   hard: { size: 200, seed: 3003, mix: [HARD] },
 };

@@ -2,6 +2,8 @@ import { defineComponent, type Task, type TaskSource } from '../../core/index.js
 import { GEN_OPS } from './generate.js';
 import { DEFAULT_SPLITS, type SplitSpec, generateSplit, problemToTask } from './splits.js';
 import type { Problem } from './generate.js';
+import { measureDifficulty } from './difficulty.js';
+import { tryEvaluate } from './expr.js';
 
 const difficultySchema = {
   type: 'object',
@@ -66,6 +68,18 @@ export class ArithTaskSource implements TaskSource {
       this.cache.set(key, ps);
     }
     return ps;
+  }
+
+  /** Digits, operations and a scalar score of a problem text; undefined for texts that are not arithmetic. */
+  difficulty(problem: string): Record<string, number> | undefined {
+    const d = measureDifficulty(problem);
+    if (!d.parsed) return undefined;
+    return { ops: d.ops, maxDigits: d.maxDigits, answerDigits: d.answerDigits, score: d.score };
+  }
+
+  /** The exact value of an arithmetic problem text (reporting only: it never reaches training). */
+  solve(problem: string): string | undefined {
+    return tryEvaluate(problem)?.toString();
   }
 
   async load(split: string, opts: { limit?: number; seed?: number } = {}): Promise<Task[]> {
