@@ -64,7 +64,9 @@ async function readLayer(file: string, cwd: string): Promise<{ data: Record<stri
       }),
     );
   }
-  const data = (doc.toJS() ?? {}) as unknown;
+  // A JSON round trip unshares YAML aliases (`options: *tiny`): toJS hands both places one object,
+  // and a later --set on one would silently change the other.
+  const data = JSON.parse(JSON.stringify(doc.toJS() ?? {})) as unknown;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new RecipeError([{ source, line: 1, col: 1, path: '', message: `expected a mapping at the top of the recipe, found ${Array.isArray(data) ? 'a list' : typeof data}` }]);
   }

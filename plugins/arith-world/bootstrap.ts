@@ -82,7 +82,8 @@ class BootstrapStage implements PipelineStage {
       ? buildExamples(problems, new Rng(o.seed, 'bootstrap').fork('corpus-tool'), { curriculumShare: o.curriculumShare, toolRate: 1, format: o.format })
       : [];
     const toolEncoded = toolExamples.map((e) => encodeExample(e, policy.tokenizer, o.maxLen, o.trainObservations)).filter((e): e is EncodedExample => e !== null);
-    const corpusDigest = contentHash([...examples, ...toolExamples].map(corpusText), 32);
+    // Token ids, not only texts: the same corpus under another tokenizer is another base model.
+    const corpusDigest = contentHash({ texts: [...examples, ...toolExamples].map(corpusText), ids: [...encoded, ...toolEncoded].map((e) => e.ids) }, 32);
     const { cache: _c, cacheDir: _d, checkpointEvery: _e, probe: _p, policies: _n, tasks: _t, ...trainOpts } = o;
     const key = contentHash({ v: BOOTSTRAP_VERSION, seed: o.seed, engine: policy.describe(), trainOpts, corpusDigest });
     const entry = path.join(bootstrapCacheRoot(o.cacheDir), key);

@@ -18,7 +18,9 @@ function logBackend(info: BackendInfo, log: Logger): void {
 }
 
 async function pickTokenizer(o: TfjsComponentOptions): Promise<Tokenizer> {
-  if (o.tokenizer === 'tiny') return new TinyTokenizer();
+  const words = o.tokenizerWords ?? [];
+  if (o.tokenizer === 'tiny') return new TinyTokenizer({ words });
+  if (words.length > 0) throw new Error("tokenizerWords applies to the 'tiny' tokenizer only (set tokenizer: tiny)");
   if (o.tokenizer !== null) return loadTokenizer(path.resolve(o.tokenizer));
   if (o.checkpoint !== null) return loadTokenizer(path.resolve(o.checkpoint));
   return new TinyTokenizer();

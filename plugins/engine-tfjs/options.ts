@@ -9,6 +9,7 @@ export interface TfjsComponentOptions {
   checkpoint: string | null;
   config: Partial<Qwen3Config>;
   tokenizer: string | null;
+  tokenizerWords: string[];
   seed: number | null;
   optimizer: AdamWConfig;
   microBatchSize: number;
@@ -55,6 +56,10 @@ export const tfjsOptionsSchema: JSONSchema = {
     tokenizer: {
       type: ['string', 'null'], default: null,
       description: "'tiny' (character-level, the embedded world) or a folder with tokenizer.json / tiny_tokenizer.json; null = the checkpoint's, or 'tiny' without one",
+    },
+    tokenizerWords: {
+      type: 'array', items: { type: 'string', minLength: 2 }, uniqueItems: true, default: [],
+      description: "multi-character tokens added to the 'tiny' tokenizer (matched longest first), e.g. a world's fixed strings; they shorten sequences",
     },
     seed: int(0, null, 'weight init and default sampling seed; null = derived from the run seed and the instance name'),
     optimizer: {

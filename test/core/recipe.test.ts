@@ -110,6 +110,15 @@ describe('recipes', () => {
     expect(r.pipeline.iterations).to.equal(5);
   });
 
+  it('gives YAML aliases their own copy, so --set on one place leaves the other alone', async () => {
+    const aliased = base.replace('  counter:\n    use: tool/counter\n    options:\n      label: a\n',
+      '  counter:\n    use: tool/counter\n    options: &opts\n      label: a\n  other:\n    use: tool/counter\n    options: *opts\n');
+    const dir = await writeRecipes({ 'r.yaml': aliased });
+    const r = await loadRecipe(path.join(dir, 'r.yaml'), reg, ['components.counter.options.step=4'], dir);
+    expect(r.components.counter?.options).to.deep.equal({ label: 'a', step: 4 });
+    expect(r.components.other?.options).to.deep.equal({ label: 'a', step: 1 });
+  });
+
   it('rejects a bad --set clearly and attributes type errors to the override', async () => {
     expect(await problems({ 'r.yaml': base }, 'r.yaml', ['seed'])).to.contain("--set seed: (recipe): expected key.path=value, found no '='");
     expect(await problems({ 'r.yaml': base }, 'r.yaml', ['a..b=1'])).to.contain('empty segment');

@@ -16,7 +16,10 @@ export const TINY_DEFAULT_CHARS = ['\n', ...Array.from({ length: 0x7f - 0x20 }, 
 export interface TinyTokenizerFile {
   format: typeof FORMAT;
   version: 1;
-  /** Token strings in id order: the three specials (pad, eos, unk) first, then one character each. */
+  /**
+   * Token strings in id order: the three specials (pad, eos, unk) first, then the tokens: one
+   * character each, and multi-character words (see TinyTokenizerOptions.words).
+   */
   vocab: string[];
   chatTemplate?: string;
 }
@@ -24,13 +27,20 @@ export interface TinyTokenizerFile {
 export interface TinyTokenizerOptions {
   /** The characters that get an id, in id order after the specials (default: '\n' + printable ASCII). */
   chars?: readonly string[];
+  /**
+   * Multi-character tokens (ids after the characters), matched longest first: a small fixed
+   * vocabulary over a grammar's fixed strings (```` ```python\n ````, `\\boxed{`, ` * `) makes
+   * sequences shorter, so a tiny model samples and trains faster and copies over shorter distances.
+   * Every word must be made of known characters, so any text still encodes and decodes exactly.
+   */
+  words?: readonly string[];
   /** A Jinja chat template; absent means `applyChatTemplate` throws. */
   chatTemplate?: string;
 }
 
 /**
  * Character-level tokenizer of the embedded tiny model: ids 0..2 are `<pad>`, `<eos>`, `<unk>`,
- * then one id per known character (99 ids by default). Special-token strings in the text encode
+ * then one id per known character (99 ids by default), then optional multi-character words. Special-token strings in the text encode
  * to their ids and decode back to the same strings (as HF tokenizers do), so decode(encode(s))
  * equals s for any text made of known characters; other characters become `<unk>`.
  */
@@ -42,10 +52,13 @@ export class TinyTokenizer implements Tokenizer {
   readonly eosIds: readonly number[] = [1];
   private readonly vocab: readonly string[];
   private readonly charIds: Map<string, number>;
+  /** Words by their first character, longest first. */
+  private readonly wordsByFirst = new Map<string, { word: string; id: number }[]>();
   private readonly template?: ChatTemplate;
 
   constructor(opts: TinyTokenizerOptions = {}) {
     const chars = opts.chars ?? TINY_DEFAULT_CHARS;
+    const words = opts.words ?? [];
     const seen = new Set<string>();
     for (const ch of chars) {
       // One UTF-16 code point per token keeps encode a simple scan; surrogate pairs count as one.
@@ -53,9 +66,24 @@ export class TinyTokenizer implements Tokenizer {
       if (seen.has(ch)) throw new Error(`TinyTokenizer: character ${JSON.stringify(ch)} listed twice`);
       seen.add(ch);
     }
-    this.vocab = [TINY_SPECIALS.pad, TINY_SPECIALS.eos, TINY_SPECIALS.unk, ...chars];
+    for (const w of words) {
+      if ([...w].length < 2) throw new Error(`TinyTokenizer: word ${JSON.stringify(w)} must have at least two characters (list characters in chars)`);
+      if (seen.has(w)) throw new Error(`TinyTokenizer: word ${JSON.stringify(w)} listed twice`);
+      const unknown = [...w].find((ch) => !chars.includes(ch));
+      if (unknown !== undefined) throw new Error(`TinyTokenizer: word ${JSON.stringify(w)} has the unknown character ${JSON.stringify(unknown)}`);
+      if (Object.values(TINY_SPECIALS).some((sp) => w.includes(sp))) throw new Error(`TinyTokenizer: word ${JSON.stringify(w)} contains a special token`);
+      seen.add(w);
+    }
+    this.vocab = [TINY_SPECIALS.pad, TINY_SPECIALS.eos, TINY_SPECIALS.unk, ...chars, ...words];
     this.vocabSize = this.vocab.length;
     this.charIds = new Map(chars.map((ch, i) => [ch, i + 3]));
+    words.forEach((word, i) => {
+      const first = String.fromCodePoint(word.codePointAt(0) as number);
+      const list = this.wordsByFirst.get(first) ?? [];
+      list.push({ word, id: 3 + chars.length + i });
+      list.sort((a, b) => b.word.length - a.word.length);
+      this.wordsByFirst.set(first, list);
+    });
     if (opts.chatTemplate !== undefined) {
       this.template = new ChatTemplate(opts.chatTemplate, { eos_token: TINY_SPECIALS.eos, pad_token: TINY_SPECIALS.pad, unk_token: TINY_SPECIALS.unk });
     }
@@ -75,6 +103,12 @@ export class TinyTokenizer implements Tokenizer {
       }
       const cp = text.codePointAt(i) as number;
       const ch = String.fromCodePoint(cp);
+      const word = this.wordsByFirst.get(ch)?.find((w) => text.startsWith(w.word, i));
+      if (word) {
+        out.push(word.id);
+        i += word.word.length;
+        continue;
+      }
       out.push(this.charIds.get(ch) ?? this.unkId);
       i += ch.length;
     }
@@ -131,7 +165,12 @@ export class TinyTokenizer implements Tokenizer {
     const specials = [TINY_SPECIALS.pad, TINY_SPECIALS.eos, TINY_SPECIALS.unk];
     if (specials.some((s, i) => j.vocab?.[i] !== s)) throw new Error(`${where}: vocab must start with ${specials.join(', ')}`);
     if (j.chatTemplate !== undefined && typeof j.chatTemplate !== 'string') throw new Error(`${where}: chatTemplate must be a string`);
-    return new TinyTokenizer({ chars: j.vocab.slice(3), ...(j.chatTemplate !== undefined ? { chatTemplate: j.chatTemplate } : {}) });
+    const tokens = j.vocab.slice(3);
+    const firstWord = tokens.findIndex((t) => [...t].length > 1);
+    const chars = firstWord < 0 ? tokens : tokens.slice(0, firstWord);
+    const words = firstWord < 0 ? [] : tokens.slice(firstWord);
+    if (words.some((w) => [...w].length < 2)) throw new Error(`${where}: characters must come before the multi-character words in vocab`);
+    return new TinyTokenizer({ chars, words, ...(j.chatTemplate !== undefined ? { chatTemplate: j.chatTemplate } : {}) });
   }
 
   static async load(dir: string): Promise<TinyTokenizer> {

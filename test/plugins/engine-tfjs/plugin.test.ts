@@ -27,6 +27,19 @@ describe('engine-tfjs: the policy/tfjs component', () => {
     await p.dispose();
   });
 
+  it('adds tokenizerWords to the tiny tokenizer (the model\'s vocabulary grows with it); refuses them elsewhere', async () => {
+    const e = await env();
+    const small = { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16 };
+    const p = await e.createComponent('policy', 'tfjs', { seed: 1, tokenizer: 'tiny', tokenizerWords: ['print(', ' * '], config: small }) as Policy;
+    expect(p.tokenizer.vocabSize).to.equal(101);
+    expect(p.describe().vocab).to.equal(101);
+    expect(p.tokenizer.encode('print(6 * 7)')).to.have.length(5);
+    await p.dispose();
+    let err: unknown;
+    try { await e.createComponent('policy', 'tfjs', { checkpoint: '/nonexistent', tokenizerWords: ['ab'] }); } catch (x) { err = x; }
+    expect(String(err)).to.match(/tokenizerWords applies to the 'tiny' tokenizer only/);
+  });
+
   it('the same seed gives the same weights; another seed other weights', async () => {
     const e = await env();
     const lp = async (seed: number): Promise<number[]> => {

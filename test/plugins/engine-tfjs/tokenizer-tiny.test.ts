@@ -76,6 +76,34 @@ describe('engine-tfjs TinyTokenizer', () => {
     }
   });
 
+  it('matches multi-character words longest first, round-trips exactly, and saves them', async () => {
+    const words = ['```python\n', '```output', 'print(', ' * ', ' ** ', '\\boxed{'];
+    const t = new TinyTokenizer({ words });
+    expect(t.vocabSize).to.equal(99 + words.length);
+    const id = (w: string) => 99 + words.indexOf(w);
+    // ' ** ' wins over ' * ' where both match; '**' without spaces stays two characters
+    expect(t.encode('2 ** 3 * 4')).to.deep.equal([...tok.encode('2'), id(' ** '), ...tok.encode('3'), id(' * '), ...tok.encode('4')]);
+    expect(t.encode('2**3')).to.deep.equal(tok.encode('2**3'));
+    const s = '```python\nprint(6 * 7)\n```\n```output\n42\n```\n\\boxed{42}<eos>';
+    const ids = t.encode(s);
+    expect(t.decode(ids)).to.equal(s);
+    expect(ids.length).to.equal(s.length - (10 - 1) - (6 - 1) - (3 - 1) - (9 - 1) - (7 - 1) - ('<eos>'.length - 1));
+    fc.assert(fc.property(printable, (x) => t.decode(t.encode(x)) === x));
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tiny-tok-'));
+    try {
+      await t.save(dir);
+      const back = await loadTokenizer(dir);
+      expect(back.vocabSize).to.equal(t.vocabSize);
+      expect(back.encode(s)).to.deep.equal(ids);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+    expect(() => new TinyTokenizer({ words: ['a'] })).to.throw(/at least two characters/);
+    expect(() => new TinyTokenizer({ words: ['ab', 'ab'] })).to.throw(/twice/);
+    expect(() => new TinyTokenizer({ words: ['a\tb'] })).to.throw(/unknown character/);
+    expect(() => new TinyTokenizer({ words: ['x<eos>'] })).to.throw(/special token/);
+  });
+
   it('custom character sets work; bad files and sets fail clearly', () => {
     const t = new TinyTokenizer({ chars: ['0', '1', '+', '='] });
     expect(t.vocabSize).to.equal(7);
