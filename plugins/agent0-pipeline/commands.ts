@@ -1,9 +1,11 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RunDir, type CliCommand } from '../../core/index.js';
 import { evaluateTasks } from './evaluation.js';
-import { buildReport } from './report/build.js';
+import { buildReport, type ReportOptions } from './report/build.js';
 import { DEFAULT_NOTE } from './stages/report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -13,6 +15,17 @@ export function configPath(name: string): string {
   return path.resolve(here, up, 'configs', name);
 }
 
+/** The run's own stage/report options (title, note, stage names), from its resolved recipe. */
+async function reportOptions(runDir: RunDir): Promise<ReportOptions> {
+  const defaults: ReportOptions = { baseline: 'baseline', evaluate: 'evaluate', generate: 'generate', curate: 'curate', title: 'Agent0 run report', note: DEFAULT_NOTE };
+  const text = await fs.readFile(runDir.path('recipe.resolved.yaml'), 'utf8').catch(() => undefined);
+  if (text === undefined) return defaults;
+  const recipe = parse(text) as { pipeline?: Record<string, unknown> } | null;
+  const stages = ['setup', 'loop', 'teardown'].flatMap((k) => (Array.isArray(recipe?.pipeline?.[k]) ? recipe.pipeline[k] as { use?: string; options?: Partial<ReportOptions> }[] : []));
+  const report = stages.find((st) => st.use === 'stage/report');
+  return { ...defaults, ...(report?.options ?? {}) };
+}
+
 export const reportCommand: CliCommand = {
   name: 'report',
   summary: 'rebuild report.md and plots of a run folder',
@@ -20,7 +33,8 @@ export const reportCommand: CliCommand = {
   async run(args, env) {
     const { positionals } = parseArgs({ args, allowPositionals: true });
     if (positionals.length !== 1) { env.stderr(`usage: ${this.usage}`); return 2; }
-    await buildReport(new RunDir(path.resolve(positionals[0] as string)), { baseline: 'baseline', evaluate: 'evaluate', generate: 'generate', curate: 'curate', title: 'Agent0 run report', note: DEFAULT_NOTE });
+    const runDir = new RunDir(path.resolve(positionals[0] as string));
+    await buildReport(runDir, await reportOptions(runDir));
     env.stdout(path.join(positionals[0] as string, 'report.md'));
     return 0;
   },

@@ -45,6 +45,18 @@ export async function buildReport(runDir: RunDir, o: ReportOptions): Promise<str
   const timing = Object.entries(state.summaries).map(([k, v]) => [k, num(Number(v.seconds), 1)]);
   const total = Object.values(state.summaries).reduce((a, v) => a + Number(v.seconds ?? 0), 0);
 
+  // the base model, as the bootstrap stage probed it (embedded world only)
+  const boot = Object.entries(state.summaries).find(([k]) => k.startsWith('setup/') && typeof k === 'string' && 'hardSampledToolRate' in state.summaries[k]!)?.[1];
+  if (boot) {
+    const v = (k: string) => (typeof boot[k] === 'number' ? (boot[k] as number) : NaN);
+    md.push('## The base model (stage/bootstrap)', '',
+      `Pretrained in-process on ${v('corpus')} program-generated examples${v('cached') === 1 ? ' (reused from the cache)' : ''}. Probed on ${'held-out'} problems with an emulated sandbox:`, '',
+      table(['split', 'greedy accuracy', 'greedy tool use', 'sampled accuracy (T = 1)', 'sampled tool use', 'accuracy with the tool', 'accuracy without'],
+        ['easy', 'hard'].filter((sp) => !Number.isNaN(v(`${sp}Accuracy`))).map((sp) => [sp, pct(v(`${sp}Accuracy`)), pct(v(`${sp}ToolRate`)),
+          pct(v(`${sp}SampledAccuracy`)), pct(v(`${sp}SampledToolRate`)), pct(v(`${sp}SampledToolAccuracy`)), pct(v(`${sp}SampledDirectAccuracy`))])), '',
+      'The base model can use Python but prefers to answer directly; RL has to discover that the tool pays on hard problems.', '');
+  }
+
   // headline: final against the bootstrap model
   const first = evals[0];
   const lastE = evals[evals.length - 1];
@@ -72,7 +84,7 @@ export async function buildReport(runDir: RunDir, o: ReportOptions): Promise<str
   }
 
   // generated questions and curation
-  const genRows: (string | number)[][] = [];
+  const genRows: { i: number; n: number; means: Map<string, number> }[] = [];
   const diffSeries = new Map<string, [number, number][]>();
   const hist: { name: string; values: number[] }[] = [];
   const bins = 10;
@@ -81,8 +93,9 @@ export async function buildReport(runDir: RunDir, o: ReportOptions): Promise<str
     const qs = await runDir.readJsonl<GeneratedQuestion>(`iter-${i}/${o.generate}/questions.jsonl`);
     if (qs.length > 0) {
       const keys = [...new Set(qs.flatMap((q) => Object.keys(q.difficulty ?? {})))];
-      for (const k of keys) diffSeries.set(k, [...(diffSeries.get(k) ?? []), [i, avg(qs.map((q) => q.difficulty?.[k] ?? NaN).filter((x) => !Number.isNaN(x)))]]);
-      genRows.push([i, qs.length, ...keys.map((k) => `${k} ${num(avg(qs.map((q) => q.difficulty?.[k] ?? NaN).filter((x) => !Number.isNaN(x))))}`)]);
+      const means = new Map(keys.map((k) => [k, avg(qs.map((q) => q.difficulty?.[k] ?? NaN).filter((x) => !Number.isNaN(x)))]));
+      for (const [k, m] of means) diffSeries.set(k, [...(diffSeries.get(k) ?? []), [i, m]]);
+      genRows.push({ i, n: qs.length, means });
     }
     const rows = await runDir.readJsonl<CuratedRow>(`iter-${i}/${o.curate}/answers.jsonl`);
     if (rows.length > 0) {
@@ -96,7 +109,10 @@ export async function buildReport(runDir: RunDir, o: ReportOptions): Promise<str
     }
   }
   if (genRows.length > 0) {
-    md.push('## Questions the curriculum generated', '', table(['iteration', 'questions', 'mean difficulty'], genRows), '');
+    // One column per difficulty measure the task source reports (e.g. ops, maxDigits), as means.
+    const keys = [...new Set(genRows.flatMap((r) => [...r.means.keys()]))];
+    md.push('## Questions the curriculum generated', '', table(['iteration', 'questions', ...keys.map((k) => `mean ${k}`)],
+      genRows.map((r) => [r.i, r.n, ...keys.map((k) => num(r.means.get(k)))])), '');
     if (diffSeries.size > 0) {
       await runDir.writeText('plots/difficulty.svg', lineChart('Difficulty of generated questions', 'iteration', 'mean', [...diffSeries].map(([name, points]) => ({ name, points }))));
       md.push('![difficulty](plots/difficulty.svg)', '');

@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { createRegistry, DefaultCliEnv, memoryLogger, type Policy } from '../../core/index.js';
+import engineTfjs from '../../plugins/engine-tfjs/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function agent0(args: string[], cwd: string): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'agent0.js'), ...args], { cwd });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+}
+
+describe('end to end: agent0 eval on a saved checkpoint and a JSONL benchmark', function () {
+  this.timeout(120_000);
+
+  it('writes per-item results and a summary with pass@1, mean@k and maj@k, with and without tools', async () => {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'agent0-eval-'));
+    const env = new DefaultCliEnv(await createRegistry([engineTfjs]), { builtins: [engineTfjs], log: memoryLogger([]), stderr: () => {} });
+    const p = await env.createComponent('policy', 'tfjs', {
+      seed: 1, tokenizer: 'tiny', tokenizerWords: ['```python\n', '```output'],
+      config: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16 },
+    }) as Policy;
+    const ckpt = path.join(work, 'ckpt');
+    await p.save(ckpt);
+    await p.dispose();
+    // MATH-500's field names; one item answered by a reference that needs the verifier (1/2 = 0.5)
+    const bench = path.join(work, 'mini.jsonl');
+    await fs.writeFile(bench, [
+      { problem: '2 + 3', answer: '5', unique_id: 'a' }, { problem: '7 * 6', answer: '42', unique_id: 'b' }, { problem: '1 / 2', answer: '\\frac{1}{2}', unique_id: 'c' },
+    ].map((x) => JSON.stringify(x)).join('\n') + '\n');
+    const sets = ['--set', 'pipeline.loop.evaluate.options.maxNewTokens=24', '--set', 'pipeline.loop.evaluate.options.sampling.maxNewTokens=24'];
+    for (const tools of [true, false]) {
+      const out = path.join(work, tools ? 'with' : 'without');
+      const r = await agent0(['eval', '--checkpoint', ckpt, '--benchmark', bench, '--k', '3', '--out', out, ...(tools ? [] : ['--no-tools']), ...sets], work);
+      expect(r.code, r.err.slice(-3000)).to.equal(0);
+      const summary = JSON.parse(await fs.readFile(path.join(out, 'summary.json'), 'utf8')) as Record<string, unknown>;
+      expect(summary).to.include({ benchmark: bench, tools, items: 3 });
+      for (const k of ['accuracy', 'meanAtK', 'majAtK', 'toolCallsPerSolution']) expect(summary[k], k).to.be.a('number').within(0, 3);
+      const items = (await fs.readFile(path.join(out, 'items.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; answer: string; correct: boolean });
+      expect(items.map((i) => [i.id, i.answer])).to.deep.equal([['a', '5'], ['b', '42'], ['c', '\\frac{1}{2}']]);
+      expect(JSON.parse(r.out.trim().split('\n').pop() as string)).to.include({ out, tools });
+    }
+    await fs.rm(work, { recursive: true, force: true });
+  });
+});
