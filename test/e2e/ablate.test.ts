@@ -1,20 +1,8 @@
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function agent0(args: string[], cwd: string): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'agent0.js'), ...args], { cwd, env: { ...process.env, AGENT0_CACHE: path.join(cwd, 'cache') } });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
-}
+import { agent0, root } from './cli.js';
 
 describe('end to end: agent0 ablate on the smoke recipe', function () {
   this.timeout(900_000);

@@ -1,22 +1,10 @@
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { agent0 } from './cli.js';
 import { createRegistry, DefaultCliEnv, memoryLogger, type Policy } from '../../core/index.js';
 import engineTfjs from '../../plugins/engine-tfjs/index.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function agent0(args: string[], cwd: string): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'agent0.js'), ...args], { cwd });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
-}
 
 describe('end to end: agent0 eval on a saved checkpoint and a JSONL benchmark', function () {
   this.timeout(120_000);

@@ -1,23 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-
-// The whole pipeline through the real CLI (bin/agent0.js over dist/, built by `npm test`'s pretest).
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'bin', 'agent0.js');
-
-function start(args: string[], cwd: string): { child: ChildProcess; done: Promise<{ code: number | null; out: string; err: string }> } {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, AGENT0_CACHE: path.join(cwd, 'cache') } });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('close', (code) => resolve({ code, out, err })));
-  return { child, done };
-}
+import { root, start } from './cli.js';
 
 async function exists(p: string): Promise<boolean> {
   return fs.stat(p).then(() => true, () => false);
