@@ -46,11 +46,11 @@ export async function buildReport(runDir: RunDir, o: ReportOptions): Promise<str
   const total = Object.values(state.summaries).reduce((a, v) => a + Number(v.seconds ?? 0), 0);
 
   // the base model, as the bootstrap stage probed it (embedded world only)
-  const boot = Object.entries(state.summaries).find(([k]) => k.startsWith('setup/') && typeof k === 'string' && 'hardSampledToolRate' in state.summaries[k]!)?.[1];
+  const boot = Object.entries(state.summaries).find(([k, v]) => k.startsWith('setup/') && 'hardSampledToolRate' in v)?.[1];
   if (boot) {
     const v = (k: string) => (typeof boot[k] === 'number' ? (boot[k] as number) : NaN);
     md.push('## The base model (stage/bootstrap)', '',
-      `Pretrained in-process on ${v('corpus')} program-generated examples${v('cached') === 1 ? ' (reused from the cache)' : ''}. Probed on ${'held-out'} problems with an emulated sandbox:`, '',
+      `Pretrained in-process on ${v('corpus')} program-generated examples${v('cached') === 1 ? ' (reused from the cache)' : ''}. Probed on held-out problems with an emulated sandbox:`, '',
       table(['split', 'greedy accuracy', 'greedy tool use', 'sampled accuracy (T = 1)', 'sampled tool use', 'accuracy with the tool', 'accuracy without'],
         ['easy', 'hard'].filter((sp) => !Number.isNaN(v(`${sp}Accuracy`))).map((sp) => [sp, pct(v(`${sp}Accuracy`)), pct(v(`${sp}ToolRate`)),
           pct(v(`${sp}SampledAccuracy`)), pct(v(`${sp}SampledToolRate`)), pct(v(`${sp}SampledToolAccuracy`)), pct(v(`${sp}SampledDirectAccuracy`))])), '',
