@@ -38,6 +38,15 @@ describe('end to end: recipes/smoke.yaml', function () {
     for (const s of ['bootstrap', 'curriculum-train', 'executor-train', 'evaluate']) expect(stages.has(s), s).to.equal(true);
     const report = await fs.readFile(path.join(full, 'report.md'), 'utf8');
     expect(report).to.match(/hard/i);
+    // every section a reader needs, with the world's difficulty measures and pseudo-label accuracy
+    for (const h of ['## The base model (stage/bootstrap)', '## Result: final executor against the bootstrap model', '## Held-out accuracy per iteration',
+      '## Questions the curriculum generated', '## Curation', '## executor-train', '## Time per stage']) expect(report, h).to.contain(h);
+    expect(report).to.match(/\| iteration \| questions \| mean ops \| mean maxDigits \|/);
+    expect(report).to.match(/\| 1 \| 8 \| [\d.]+ \| [\d.]+ \|/);
+    expect(report).to.match(/pseudo-label accuracy[^\n]*\n\|[-|]+\n\| 1 \| \d+ \| \d+ \| [\d.]+% \| [\d.]+ \| [\d.–]+ \| ([\d.]+%|–) \|/);
+    for (const plot of ['accuracy', 'tool-calls', 'difficulty', 'self-consistency', 'executor-train-reward', 'executor-train-clip']) {
+      expect(await fs.readFile(path.join(full, 'plots', `${plot}.svg`), 'utf8'), plot).to.match(/^<svg/);
+    }
   });
 
   it('resumes a run killed mid-stage to the same outputs, redoing no finished stage', async () => {
