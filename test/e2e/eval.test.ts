@@ -3,22 +3,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { agent0 } from './cli.js';
-import { createRegistry, DefaultCliEnv, memoryLogger, type Policy } from '../../core/index.js';
-import engineTfjs from '../../plugins/engine-tfjs/index.js';
+import { resolveConfig, TINY_CONFIG } from '../../plugins/engine-tfjs/model/config.js';
+import { Qwen3Model } from '../../plugins/engine-tfjs/model/qwen3.js';
+import { DEFAULT_POLICY_OPTIONS, TfjsPolicy } from '../../plugins/engine-tfjs/policy.js';
+import { TinyTokenizer } from '../../plugins/engine-tfjs/tokenizer/index.js';
 
 describe('end to end: agent0 eval on a saved checkpoint and a JSONL benchmark', function () {
   this.timeout(120_000);
 
   it('writes per-item results and a summary with pass@1, mean@k and maj@k, with and without tools', async () => {
     const work = await fs.mkdtemp(path.join(os.tmpdir(), 'agent0-eval-'));
-    const env = new DefaultCliEnv(await createRegistry([engineTfjs]), { builtins: [engineTfjs], log: memoryLogger([]), stderr: () => {} });
-    const p = await env.createComponent('policy', 'tfjs', {
-      seed: 1, tokenizer: 'tiny', tokenizerWords: ['```python\n', '```output'],
-      config: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16 },
-    }) as Policy;
+    // Built directly, not through the component: the component logs the tfjs backend once per process.
+    const tok = new TinyTokenizer({ words: ['```python\n', '```output'] });
+    const cfg = resolveConfig({ vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16 }, TINY_CONFIG);
+    const p = new TfjsPolicy(Qwen3Model.random(cfg, 1), tok, DEFAULT_POLICY_OPTIONS);
     const ckpt = path.join(work, 'ckpt');
     await p.save(ckpt);
-    await p.dispose();
+    p.dispose();
     // MATH-500's field names; one item answered by a reference that needs the verifier (1/2 = 0.5)
     const bench = path.join(work, 'mini.jsonl');
     await fs.writeFile(bench, [
