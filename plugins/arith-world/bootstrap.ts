@@ -72,7 +72,7 @@ class BootstrapStage implements PipelineStage {
       answer: t.trueAnswer ?? t.answer ?? '',
       fact: t.meta?.ops === 1 && t.meta?.maxDigits === 1,
     }));
-    const examples = buildExamples(problems, new Rng(o.seed, 'bootstrap').fork('corpus'), { curriculumShare: o.curriculumShare, toolRate: o.toolRate, ...(o.factToolRate !== null ? { factToolRate: o.factToolRate } : {}), format: o.format });
+    const examples = buildExamples(problems, new Rng(o.seed, 'bootstrap').fork('corpus'), { curriculumShare: o.curriculumShare, toolRate: o.toolRate, factToolRate: o.factToolRate, format: o.format });
     const encoded = examples.map((e) => encodeExample(e, policy.tokenizer, o.maxLen, o.trainObservations)).filter((e): e is EncodedExample => e !== null);
     if (encoded.length < o.batchSize) throw new Error(`stage/bootstrap: only ${encoded.length} corpus examples fit maxLen=${o.maxLen}`);
     // The same problems, every one solved with the tool: the first toolWarmupSteps steps draw only

@@ -19,7 +19,7 @@ export interface CorpusOptions {
    * Share for facts (one operation on one-digit numbers), when set: a base model reaches for a
    * calculator on big numbers more often than on 3 + 4, so the prior can differ by difficulty.
    */
-  factToolRate?: number;
+  factToolRate?: number | null;
   format: WorldFormat;
 }
 
@@ -32,7 +32,7 @@ export function buildExamples(
   const fmt = opts.format ?? DEFAULT_FORMAT;
   return problems.map((p) => {
     const role = rng.next() < opts.curriculumShare ? 'curriculum' : 'executor';
-    const tool = rng.next() < (p.fact && opts.factToolRate !== undefined ? opts.factToolRate : opts.toolRate);
+    const tool = rng.next() < (p.fact ? opts.factToolRate ?? opts.toolRate : opts.toolRate);
     return role === 'curriculum'
       ? { role, tool, prompt: fmt.curriculumPrompt, completion: curriculumOutput(p, tool), answer: p.answer.toString() }
       : { role, tool, prompt: executorPrompt(p.text, fmt), completion: executorSolution(p, tool, fmt), answer: p.answer.toString() };

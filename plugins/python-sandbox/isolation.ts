@@ -58,8 +58,10 @@ export function findInterpreter(spec: string, preload: string[], identity: { uid
     if (info.has.length === preload.length) return info;
     if (!best || info.has.length > best.has.length) best = info;
   }
-  const who = identity.uid !== undefined ? ` as uid ${identity.uid}` : '';
-  if (!best) throw new Error(`no usable Python interpreter (tried ${candidates.join(', ')})${who ? `${who}: an interpreter under a private home directory is not executable by the sandbox user` : ''}`);
+  if (!best) {
+    const why = identity.uid === undefined ? '' : ` as uid ${identity.uid}: an interpreter under a private home directory is not executable by the sandbox user`;
+    throw new Error(`no usable Python interpreter (tried ${candidates.join(', ')})${why}`);
+  }
   return best;
 }
 

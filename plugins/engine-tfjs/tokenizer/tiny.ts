@@ -40,9 +40,10 @@ export interface TinyTokenizerOptions {
 
 /**
  * Character-level tokenizer of the embedded tiny model: ids 0..2 are `<pad>`, `<eos>`, `<unk>`,
- * then one id per known character (99 ids by default), then optional multi-character words. Special-token strings in the text encode
- * to their ids and decode back to the same strings (as HF tokenizers do), so decode(encode(s))
- * equals s for any text made of known characters; other characters become `<unk>`.
+ * then one id per known character (99 ids by default), then optional multi-character words.
+ * Special-token strings in the text encode to their ids and decode back to the same strings (as HF
+ * tokenizers do), so decode(encode(s)) equals s for any text made of known characters; other
+ * characters become `<unk>`.
  */
 export class TinyTokenizer implements Tokenizer {
   readonly vocabSize: number;
