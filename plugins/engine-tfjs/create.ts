@@ -1,10 +1,12 @@
 import path from 'node:path';
-import type { ComponentContext, Logger, Tokenizer } from '../../core/index.js';
+import { availableParallelism } from 'node:os';
+import type { ComponentContext, Logger, Policy, Tokenizer } from '../../core/index.js';
 import { hashSeed } from '../../core/index.js';
 import { type BackendInfo, selectBackend } from './backend/select.js';
 import { resolveConfig, TINY_CONFIG } from './model/config.js';
 import { Qwen3Model } from './model/qwen3.js';
 import type { TfjsComponentOptions } from './options.js';
+import { ParallelTfjsPolicy } from './parallel/policy.js';
 import { TfjsPolicy } from './policy.js';
 import { loadTokenizer, TinyTokenizer } from './tokenizer/index.js';
 
@@ -26,11 +28,14 @@ async function pickTokenizer(o: TfjsComponentOptions): Promise<Tokenizer> {
   return new TinyTokenizer();
 }
 
-/** Builds the policy a `policy/tfjs` (or `rollout/tfjs`) entry describes. */
-export async function createTfjsPolicy(o: TfjsComponentOptions, ctx: ComponentContext): Promise<TfjsPolicy> {
-  const info = await selectBackend(o.backend);
-  logBackend(info, ctx.log);
-  const seed = o.seed ?? (hashSeed(ctx.seed, ctx.name) >>> 0) % 2 ** 31;
+/** What each worker of a parallel policy is handed to build its copy (structured-cloneable). */
+export interface WorkerPolicyArgs {
+  options: TfjsComponentOptions;
+  seed: number;
+}
+
+/** The single-thread policy an entry describes, on the backend already selected (no logging). */
+async function buildTfjsPolicy(o: TfjsComponentOptions, seed: number, backend: string, name: string): Promise<TfjsPolicy> {
   const tokenizer = await pickTokenizer(o);
   let model: Qwen3Model;
   if (o.checkpoint !== null) {
@@ -40,7 +45,7 @@ export async function createTfjsPolicy(o: TfjsComponentOptions, ctx: ComponentCo
   }
   if (tokenizer.vocabSize > model.config.vocab_size) {
     model.dispose();
-    throw new Error(`${ctx.name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.config.vocab_size}`);
+    throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.config.vocab_size}`);
   }
   const policy = new TfjsPolicy(model, tokenizer, {
     microBatchSize: o.microBatchSize,
@@ -49,9 +54,53 @@ export async function createTfjsPolicy(o: TfjsComponentOptions, ctx: ComponentCo
     maxSeqLen: o.maxSeqLen,
     seed,
     optimizer: { ...o.optimizer },
-    backend: info.detail,
+    backend,
   });
   if (o.checkpoint !== null) await policy.loadOptimizer(path.resolve(o.checkpoint));
-  ctx.log.info(`${ctx.name}: Qwen3 ${(model.numParams / 1e6).toFixed(2)}M params (${model.config.num_hidden_layers} layers, d${model.config.hidden_size}, vocab ${model.config.vocab_size})${o.checkpoint ? ` from ${o.checkpoint}` : ', random init'}`);
+  return policy;
+}
+
+/** Entry point the workers of a ParallelTfjsPolicy call (named in the factory spec below). */
+export async function tfjsPolicyInWorker(args: WorkerPolicyArgs): Promise<TfjsPolicy> {
+  const info = await selectBackend(args.options.backend);
+  return buildTfjsPolicy(args.options, args.seed, info.detail, 'worker');
+}
+
+/**
+ * Threads for data parallelism: wasm and cpu run one thread per backend, so `auto` uses one
+ * worker per core (up to 4: every worker holds a full copy of the weights); GPU backends already
+ * use the whole device, so one.
+ */
+export function resolveWorkers(asked: number | null, backendName: string): number {
+  if (asked !== null) return asked;
+  if (backendName !== 'wasm' && backendName !== 'cpu') return 1;
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+/** Builds the policy a `policy/tfjs` (or `rollout/tfjs`) entry describes. */
+export async function createTfjsPolicy(o: TfjsComponentOptions, ctx: ComponentContext): Promise<Policy> {
+  const info = await selectBackend(o.backend);
+  logBackend(info, ctx.log);
+  const seed = o.seed ?? (hashSeed(ctx.seed, ctx.name) >>> 0) % 2 ** 31;
+  const workers = resolveWorkers(o.workers, info.name);
+  let policy: Policy;
+  let params: number;
+  let config: { num_hidden_layers: number; hidden_size: number; vocab_size: number };
+  if (workers > 1) {
+    const args: WorkerPolicyArgs = { options: { ...o, backend: info.choice }, seed };
+    const p = await ParallelTfjsPolicy.create(workers, await pickTokenizer(o), { module: import.meta.url, export: 'tfjsPolicyInWorker', args }, {
+      microBatchSize: o.microBatchSize, maxMicroBatchTokens: o.maxMicroBatchTokens, seed,
+    });
+    const d = p.describe();
+    policy = p;
+    params = p.numParams;
+    config = { num_hidden_layers: Number(d.layers), hidden_size: Number(d.hidden), vocab_size: Number(d.vocab) };
+  } else {
+    const p = await buildTfjsPolicy(o, seed, info.detail, ctx.name);
+    policy = p;
+    params = p.model.numParams;
+    config = p.model.config;
+  }
+  ctx.log.info(`${ctx.name}: Qwen3 ${(params / 1e6).toFixed(2)}M params (${config.num_hidden_layers} layers, d${config.hidden_size}, vocab ${config.vocab_size})${o.checkpoint ? ` from ${o.checkpoint}` : ', random init'}${workers > 1 ? `, ${workers} worker threads` : ''}`);
   return policy;
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerFusedKernels } from './fused-kernels.js';
 import { registerWasmFixes } from './wasm-kernels.js';
 
 export const BACKEND_CHOICES = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'] as const;
@@ -58,6 +59,7 @@ const attempts: Record<Exclude<BackendChoice, 'auto'>, Attempt> = {
   wasm: async () => {
     if (!(await tf.setBackend('wasm'))) throw new Error('setBackend(wasm) returned false');
     registerWasmFixes();
+    registerFusedKernels();
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     return `@tensorflow/tfjs-backend-wasm (${simd ? 'simd' : 'no simd'})`;
   },

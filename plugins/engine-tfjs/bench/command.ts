@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../../../core/index.js';
 import { BACKEND_CHOICES, type BackendChoice, selectBackend } from '../backend/select.js';
+import { resolveWorkers } from '../create.js';
 import { countParams, type Qwen3Config, SMALL_CONFIG, TINY_CONFIG } from '../model/config.js';
 import { type BenchResult, benchModel, DEFAULT_SHAPE } from './measure.js';
 import { findPeerScript, findTorchPython, type PeerResult, runPeer } from './peer.js';
@@ -26,8 +27,8 @@ interface Row {
   peerError?: string;
 }
 
-function table(rows: Row[], backend: string): string {
-  const lines = [`tokens/s on ${backend}; PyTorch peer in the same run (ratio = tfjs / torch)`, ''];
+function table(rows: Row[], backend: string, workers: number): string {
+  const lines = [`tokens/s on ${backend}, ${workers === 1 ? 'one thread' : `${workers} worker threads (data parallel)`}; PyTorch peer in the same run (ratio = tfjs / torch)`, ''];
   lines.push(['model', 'params', 'metric', 'tfjs', 'torch', 'ratio'].map((s, i) => (i < 3 ? s.padEnd(12) : s.padStart(10))).join(''));
   for (const r of rows) {
     for (const [label, key] of METRICS) {
@@ -46,7 +47,7 @@ function table(rows: Row[], backend: string): string {
 export const benchEngineCommand: CliCommand = {
   name: 'bench engine',
   summary: 'tfjs engine throughput (train, log-prob, KV-cache sampling) vs the same model in PyTorch',
-  usage: 'agent0 bench engine [--json] [--models tiny,small] [--backend auto|wasm|cpu|...] [--reps N] [--no-peer]',
+  usage: 'agent0 bench engine [--json] [--models tiny,small] [--backend auto|wasm|cpu|...] [--reps N] [--workers N] [--no-peer]',
   async run(args, env) {
     const { values } = parseArgs({
       args,
@@ -55,6 +56,7 @@ export const benchEngineCommand: CliCommand = {
         models: { type: 'string', default: 'tiny,small' },
         backend: { type: 'string', default: 'auto' },
         reps: { type: 'string', default: String(DEFAULT_SHAPE.reps) },
+        workers: { type: 'string', default: 'auto' },
         'no-peer': { type: 'boolean', default: false },
       },
     });
@@ -73,9 +75,16 @@ export const benchEngineCommand: CliCommand = {
       env.stderr('--reps must be a positive integer');
       return 2;
     }
+    const asked = values.workers === 'auto' ? null : Number(values.workers);
+    if (asked !== null && (!Number.isInteger(asked) || asked < 1)) {
+      env.stderr("--workers must be 'auto' or a positive integer");
+      return 2;
+    }
     const shape = { ...DEFAULT_SHAPE, reps };
     const info = await selectBackend(values.backend as BackendChoice);
-    env.log.info(`tfjs backend: ${info.detail}`);
+    // The same default as policy/tfjs: one worker per core on wasm/cpu.
+    const workers = resolveWorkers(asked, info.name);
+    env.log.info(`tfjs backend: ${info.detail}; ${workers} worker thread(s)`);
     let peer: { python: string; script: string } | undefined;
     let noPeer = values['no-peer'] ? 'skipped (--no-peer)' : undefined;
     if (!noPeer) {
@@ -88,7 +97,7 @@ export const benchEngineCommand: CliCommand = {
     for (const name of names) {
       const config = MODELS[name] as Qwen3Config;
       env.log.info(`bench ${name}: tfjs ...`);
-      const row: Row = { model: name, params: countParams(config), tfjs: await benchModel(config, shape) };
+      const row: Row = { model: name, params: countParams(config), tfjs: await benchModel(config, shape, workers, info.choice) };
       if (peer) {
         env.log.info(`bench ${name}: PyTorch peer ...`);
         try {
@@ -108,9 +117,9 @@ export const benchEngineCommand: CliCommand = {
       rows.push(row);
     }
     if (values.json) {
-      env.stdout(JSON.stringify({ date: new Date().toISOString(), backend: info.detail, shape, results: rows }, null, 2));
+      env.stdout(JSON.stringify({ date: new Date().toISOString(), backend: info.detail, workers, shape, results: rows }, null, 2));
     } else {
-      env.stdout(table(rows, info.detail));
+      env.stdout(table(rows, info.detail, workers));
     }
     return 0;
   },

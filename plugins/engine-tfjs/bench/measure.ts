@@ -1,7 +1,9 @@
-import type { LossOutput, PolicyForward, Tokenizer } from '../../../core/index.js';
+import type { LossOutput, Policy, PolicyForward, Tokenizer } from '../../../core/index.js';
 import * as tf from '@tensorflow/tfjs';
 import type { Qwen3Config } from '../model/config.js';
 import { Qwen3Model } from '../model/qwen3.js';
+import { type BackendChoice, selectBackend } from '../backend/select.js';
+import { ParallelTfjsPolicy } from '../parallel/policy.js';
 import { DEFAULT_POLICY_OPTIONS, TfjsPolicy } from '../policy.js';
 
 /** Shapes every engine in the comparison runs (the PyTorch peer reads the same numbers). */
@@ -26,7 +28,7 @@ export interface BenchResult {
 }
 
 /** Ids as themselves: the bench never stops at an EOS, so every row decodes `newTokens`. */
-class IdTokenizer implements Tokenizer {
+export class IdTokenizer implements Tokenizer {
   readonly eosIds: number[] = [];
   readonly padId = 0;
   constructor(readonly vocabSize: number) {}
@@ -67,15 +69,31 @@ async function timed(reps: number, fn: () => Promise<unknown>): Promise<number> 
   return best / 1000;
 }
 
-/** Train, log-prob and KV-cache sampling throughput of a random-init model of this config. */
-export async function benchModel(config: Qwen3Config, shape: BenchShape = DEFAULT_SHAPE): Promise<BenchResult> {
-  const model = Qwen3Model.random(config, 1);
-  const policy = new TfjsPolicy(model, new IdTokenizer(config.vocab_size), {
+function benchPolicy(config: Qwen3Config, shape: BenchShape): TfjsPolicy {
+  return new TfjsPolicy(Qwen3Model.random(config, 1), new IdTokenizer(config.vocab_size), {
     ...DEFAULT_POLICY_OPTIONS,
     microBatchSize: shape.trainBatch,
     batchSize: shape.sampleBatch,
     maxSeqLen: shape.promptLen + shape.newTokens,
   });
+}
+
+/** The bench's policy built inside a worker thread (named by benchModel's factory spec). */
+export async function benchPolicyInWorker(args: { config: Qwen3Config; shape: BenchShape; backend: BackendChoice }): Promise<TfjsPolicy> {
+  await selectBackend(args.backend);
+  return benchPolicy(args.config, args.shape);
+}
+
+/**
+ * Train, log-prob and KV-cache sampling throughput of a random-init model of this config, on one
+ * thread (`workers` 1) or split data-parallel over worker threads as `policy/tfjs` does by default.
+ */
+export async function benchModel(config: Qwen3Config, shape: BenchShape = DEFAULT_SHAPE, workers = 1, backend: BackendChoice = 'wasm'): Promise<BenchResult> {
+  const policy: Policy = workers > 1
+    ? await ParallelTfjsPolicy.create(workers, new IdTokenizer(config.vocab_size), { module: import.meta.url, export: 'benchPolicyInWorker', args: { config, shape, backend } }, {
+      microBatchSize: shape.trainBatch, maxMicroBatchTokens: DEFAULT_POLICY_OPTIONS.maxMicroBatchTokens, seed: DEFAULT_POLICY_OPTIONS.seed,
+    })
+    : benchPolicy(config, shape);
   try {
     const ids = benchTokens(shape.trainBatch, shape.trainLen, config.vocab_size, 7);
     const batch = { inputIds: ids, attentionMask: ids.map((r) => r.map(() => 1)) };
@@ -90,6 +108,6 @@ export async function benchModel(config: Qwen3Config, shape: BenchShape = DEFAUL
       sampleTokensPerSec: (shape.sampleBatch * shape.newTokens) / sampleS,
     };
   } finally {
-    policy.dispose();
+    await policy.dispose();
   }
 }

@@ -14,6 +14,11 @@ export interface GenerateConfig {
   seed: number;
   /** Per-prompt stream keys (GenerateOptions.sampleKeys): row streams independent of batch composition. */
   sampleKeys?: string[];
+  /**
+   * Position of prompts[0] in the caller's whole list: rows without a key are seeded by their
+   * position in that list, so a list split across workers samples what one worker would.
+   */
+  rowOffset?: number;
   signal?: AbortSignal;
 }
 
@@ -77,7 +82,7 @@ async function generateChunk(
     if (p.length === 0) throw new Error(`generate(): prompt ${offset + i} is empty (a causal LM needs at least one token)`);
     // The seed is repeated in the label: core hashSeed(seed, label) collides for single-digit seeds.
     const key = cfg.sampleKeys?.[offset + i];
-    const label = key === undefined ? `gen/${seed}/${offset + i}` : `gen/${seed}/key/${key}`;
+    const label = key === undefined ? `gen/${seed}/${(cfg.rowOffset ?? 0) + offset + i}` : `gen/${seed}/key/${key}`;
     return { index: i, prompt: p, ids: [], logProbs: [], text: '', rng: new Rng(seed, label) };
   });
   const L = Math.max(...prompts.map((p) => p.length));
@@ -116,7 +121,7 @@ async function generateChunk(
     ({ logits, cache } = tidyObj(() => {
       const ids = tf.tensor2d(padIds, [B, L], 'int32');
       const positions = tf.tensor2d(posVals, [B, L], 'int32');
-      const f = model.forward(ids, { positions, keyMask: keyMaskOf(L) });
+      const f = model.forward(ids, { positions, keyMask: keyMaskOf(L), inference: true });
       const last = tf.reshape(tf.slice(tf.reshape(f.hidden, [B, L, -1]), [0, L - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
       return { logits: model.head(last, headW), cache: f.cache };
     }));
@@ -163,7 +168,7 @@ async function generateChunk(
         const c: LayerCache[] = prevCache.map((l) => ({ k: pick(l.k), v: pick(l.v) }));
         const ids = tf.tensor2d(keep.map((a) => tokens[a] as number), [nb, 1], 'int32');
         const positions = tf.tensor2d(keep.map((a) => nextPos[a] as number), [nb, 1], 'int32');
-        const f = model.forward(ids, { positions, keyMask: keyMaskOf(len + 1), cache: c });
+        const f = model.forward(ids, { positions, keyMask: keyMaskOf(len + 1), cache: c, inference: true });
         return { logits: model.head(f.hidden, headW), cache: f.cache };
       });
       for (const l of prevCache) { l.k.dispose(); l.v.dispose(); }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { type Qwen3Config, countParams, resolveConfig } from './config.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { type HostTensor, fromHfTensors, internalShapes, toHfTensors } from './weights.js';
+import { fusedAvailable, fusedQkvNormRope, fusedRmsNorm, fusedSwiGlu } from '../backend/fused-kernels.js';
 import { type OpsMode, attention, embedRows, linear, rmsNorm, rotateHalf, rotateHalfMatrix, ropeTables } from './ops.js';
 
 /** Keys and values of one layer for the positions seen so far: [B, KV, Tpast, hd] each. */
@@ -20,7 +21,15 @@ export interface ForwardOptions {
   keyMask?: tf.Tensor2D;
   /** Per-layer caches of earlier positions (decoding). */
   cache?: LayerCache[];
+  /**
+   * No gradient will be taken (sampling): on wasm, small batches then use the fused kernels of
+   * backend/fused-kernels.ts, which have no gradients, instead of dozens of tiny ops per layer.
+   */
+  inference?: boolean;
 }
+
+/** Above this many token rows per forward the plain ops are as fast as the fused JS kernels. */
+const FUSED_MAX_ROWS = 512;
 
 export interface ForwardResult {
   /** Final-norm hidden states [B·T, d] (row b·T + t). */
@@ -134,10 +143,21 @@ export class Qwen3Model {
       throw new Error(`sequence of ${tPast + T} tokens exceeds max_position_embeddings ${c.max_position_embeddings}`);
     }
 
-    // RoPE tables per row: [B or 1, T, 1, hd].
-    let cosR: tf.Tensor4D;
-    let sinR: tf.Tensor4D;
-    if (opts.positions) {
+    const fused = opts.inference === true && B * T <= FUSED_MAX_ROWS && fusedAvailable();
+
+    // RoPE tables per row: [B or 1, T, 1, hd] (the fused kernel reads the tables by position itself).
+    let cosR: tf.Tensor4D | undefined;
+    let sinR: tf.Tensor4D | undefined;
+    let pos1d: tf.Tensor1D | undefined;
+    if (fused) {
+      if (opts.positions) {
+        pos1d = tf.reshape(opts.positions, [-1]) as tf.Tensor1D;
+      } else {
+        const p = new Int32Array(B * T);
+        for (let i = 0; i < B * T; i++) p[i] = tPast + (i % T);
+        pos1d = tf.tensor1d(p, 'int32');
+      }
+    } else if (opts.positions) {
       const pos = tf.reshape(opts.positions, [-1]);
       cosR = tf.reshape(tf.gather(cos, pos), [B, T, 1, hd]);
       sinR = tf.reshape(tf.gather(sin, pos), [B, T, 1, hd]);
@@ -147,64 +167,88 @@ export class Qwen3Model {
     }
 
     // Additive mask [B or 1, 1, G·T, tK]: causal (query t sees keys ≤ tPast + t), plus padded keys.
-    const causal = new Float32Array(G * T * tK);
-    for (let g = 0; g < G; g++) {
-      for (let t = 0; t < T; t++) {
-        const row = (g * T + t) * tK;
-        for (let j = tPast + t + 1; j < tK; j++) causal[row + j] = NEG;
+    // One new position per row sees every key: only the padding part remains.
+    let mask: tf.Tensor;
+    const padMask = opts.keyMask ? tf.reshape(tf.mul(tf.sub(1, opts.keyMask), NEG), [B, 1, 1, tK]) : undefined;
+    if (T === 1 && padMask) {
+      mask = padMask;
+    } else {
+      const causal = new Float32Array(G * T * tK);
+      for (let g = 0; g < G; g++) {
+        for (let t = 0; t < T; t++) {
+          const row = (g * T + t) * tK;
+          for (let j = tPast + t + 1; j < tK; j++) causal[row + j] = NEG;
+        }
       }
-    }
-    let mask: tf.Tensor = tf.tensor4d(causal, [1, 1, G * T, tK]);
-    if (opts.keyMask) {
-      mask = tf.add(mask, tf.reshape(tf.mul(tf.sub(1, opts.keyMask), NEG), [B, 1, 1, tK]));
+      mask = tf.tensor4d(causal, [1, 1, G * T, tK]);
+      if (padMask) mask = tf.add(mask, padMask);
     }
 
     const rope = (x: tf.Tensor2D, nHeads: number): tf.Tensor4D => {
       // x [B·T·nHeads, hd] → [B, T, nHeads, hd] with RoPE applied.
       const x4 = tf.reshape(x, [B, T, nHeads, hd]);
       const xr = tf.reshape(rotateHalf(x, rot), [B, T, nHeads, hd]);
-      return tf.add(tf.mul(x4, cosR), tf.mul(xr, sinR));
+      return tf.add(tf.mul(x4, cosR as tf.Tensor4D), tf.mul(xr, sinR as tf.Tensor4D));
     };
 
     // [B, T, n, hd] <-> [B, n, T, hd]; with one position (decoding) that is a reshape, not a copy.
     const headsFirst = (x: tf.Tensor4D): tf.Tensor4D => (T === 1
       ? tf.reshape(x, [x.shape[0], x.shape[2], x.shape[1], x.shape[3]])
       : tf.transpose(x, [0, 2, 1, 3])) as tf.Tensor4D;
+    const norm = (x: tf.Tensor2D, w: string): tf.Tensor2D => (fused
+      ? fusedRmsNorm(x, this.p(w) as tf.Tensor1D, c.rms_norm_eps)
+      : rmsNorm(x, this.p(w) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D);
 
-    let h = tf.reshape(embedRows(this.p('embed') as tf.Tensor2D, tf.reshape(ids, [-1])), [B * T, d]) as tf.Tensor2D;
+    const flatIds = tf.reshape(ids, [-1]) as tf.Tensor1D;
+    let h = tf.reshape(fused ? tf.gather(this.p('embed'), flatIds) : embedRows(this.p('embed') as tf.Tensor2D, flatIds), [B * T, d]) as tf.Tensor2D;
     const newCache: LayerCache[] = [];
     const scale = 1 / Math.sqrt(hd);
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const p = `layers.${i}.`;
-      const x = rmsNorm(h, this.p(`${p}in_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+      const x = norm(h, `${p}in_norm`);
       const qkv = linear(x, this.p(`${p}qkv`) as tf.Tensor2D, this.mode);
-      const q0 = tf.slice(qkv, [0, 0], [B * T, H * hd]);
-      const k0 = tf.slice(qkv, [0, H * hd], [B * T, KV * hd]);
-      const v0 = tf.slice(qkv, [0, (H + KV) * hd], [B * T, KV * hd]);
-      const qn = rmsNorm(tf.reshape(q0, [B * T * H, hd]), this.p(`${p}q_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
-      const kn = rmsNorm(tf.reshape(k0, [B * T * KV, hd]), this.p(`${p}k_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
-      // q: [B, H, T, hd] → [B, KV, G·T, hd] (query head h uses kv head ⌊h / G⌋, as HF's repeat_kv).
-      const q = tf.reshape(headsFirst(rope(qn, H)), [B, KV, G * T, hd]);
-      let k = headsFirst(rope(kn, KV));
-      let v = headsFirst(tf.reshape(v0, [B, T, KV, hd]) as tf.Tensor4D);
+      let q: tf.Tensor4D;
+      let k: tf.Tensor4D;
+      let v: tf.Tensor4D;
+      if (fused) {
+        const [q3, k3, v3] = fusedQkvNormRope(qkv, this.p(`${p}q_norm`) as tf.Tensor1D, this.p(`${p}k_norm`) as tf.Tensor1D, cos, sin, pos1d as tf.Tensor1D, H, KV, hd, c.rms_norm_eps);
+        q = tf.reshape(headsFirst(tf.reshape(q3, [B, T, H, hd])), [B, KV, G * T, hd]);
+        k = headsFirst(tf.reshape(k3, [B, T, KV, hd]));
+        v = headsFirst(tf.reshape(v3, [B, T, KV, hd]));
+      } else {
+        const q0 = tf.slice(qkv, [0, 0], [B * T, H * hd]);
+        const k0 = tf.slice(qkv, [0, H * hd], [B * T, KV * hd]);
+        const v0 = tf.slice(qkv, [0, (H + KV) * hd], [B * T, KV * hd]);
+        const qn = rmsNorm(tf.reshape(q0, [B * T * H, hd]), this.p(`${p}q_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+        const kn = rmsNorm(tf.reshape(k0, [B * T * KV, hd]), this.p(`${p}k_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+        // q: [B, H, T, hd] → [B, KV, G·T, hd] (query head h uses kv head ⌊h / G⌋, as HF's repeat_kv).
+        q = tf.reshape(headsFirst(rope(qn, H)), [B, KV, G * T, hd]);
+        k = headsFirst(rope(kn, KV));
+        v = headsFirst(tf.reshape(v0, [B, T, KV, hd]) as tf.Tensor4D);
+      }
       const prev = opts.cache?.[i];
       if (prev) {
         k = tf.concat([prev.k, k], 2);
         v = tf.concat([prev.v, v], 2);
       }
       newCache.push({ k, v });
-      const att = attention(q as tf.Tensor4D, k, v, mask, scale, this.mode); // [B, KV, G·T, hd]
+      const att = attention(q, k, v, mask, scale, this.mode); // [B, KV, G·T, hd]
       const merged = tf.reshape(headsFirst(tf.reshape(att, [B, H, T, hd]) as tf.Tensor4D), [B * T, H * hd]) as tf.Tensor2D;
       h = tf.add(h, linear(merged, this.p(`${p}o`) as tf.Tensor2D, this.mode));
-      const x2 = rmsNorm(h, this.p(`${p}post_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+      const x2 = norm(h, `${p}post_norm`);
       const gu = linear(x2, this.p(`${p}gate_up`) as tf.Tensor2D, this.mode);
       const ff = c.intermediate_size;
-      const gate = tf.slice(gu, [0, 0], [B * T, ff]);
-      const up = tf.slice(gu, [0, ff], [B * T, ff]);
-      const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D;
+      let act: tf.Tensor2D;
+      if (fused) {
+        act = fusedSwiGlu(gu);
+      } else {
+        const gate = tf.slice(gu, [0, 0], [B * T, ff]);
+        const up = tf.slice(gu, [0, ff], [B * T, ff]);
+        act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D;
+      }
       h = tf.add(h, linear(act, this.p(`${p}down`) as tf.Tensor2D, this.mode));
     }
-    const hidden = rmsNorm(h, this.p('norm') as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+    const hidden = norm(h, 'norm');
     return { hidden, cache: newCache };
   }
 

@@ -79,6 +79,34 @@ describe('engine-tfjs: the policy/tfjs component', () => {
     }
   });
 
+  it('workers: 2 splits the work over threads and computes what one thread does', async () => {
+    const e = await env();
+    const small = { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16 };
+    const make = async (workers: number): Promise<Policy> => e.createComponent('policy', 'tfjs', { backend: 'wasm', seed: 4, config: small, workers, microBatchSize: 3 }) as Promise<Policy>;
+    const [one, two] = [await make(1), await make(2)];
+    try {
+      expect(one.describe().workers).to.equal(undefined);
+      expect(two.describe().workers).to.equal(2);
+      expect(lines.some((l) => /2 worker threads/.test(l))).to.equal(true);
+      const rows = ['12+34=46', '7*8', '100-1=99', '5'].map((t) => one.tokenizer.encode(t));
+      const T = Math.max(...rows.map((r) => r.length));
+      const batch = { inputIds: rows.map((r) => [...r, ...Array(T - r.length).fill(0)]), attentionMask: rows.map((r) => [...r.map(() => 1), ...Array(T - r.length).fill(0)]) };
+      const loss = (f: { logProbs: tf.Tensor2D }): { loss: tf.Scalar } => ({ loss: tf.neg(tf.mean(f.logProbs)) as tf.Scalar });
+      const [s1, s2] = [await one.trainStep(batch, loss), await two.trainStep(batch, loss)];
+      expect(s2.loss).to.be.closeTo(s1.loss, 1e-6);
+      expect(s2.gradNorm).to.be.closeTo(s1.gradNorm, 1e-5 * s1.gradNorm);
+      const [a, b] = [await one.computeLogProbs(batch), await two.computeLogProbs(batch)];
+      a.forEach((r, i) => r.forEach((x, t) => expect(b[i]![t]).to.be.closeTo(x, 1e-5)));
+      const prompts = rows.map((r) => r.slice(0, 2));
+      const g1 = await one.generate(prompts, { maxNewTokens: 6, temperature: 1, seed: 2 });
+      const g2 = await two.generate(prompts, { maxNewTokens: 6, temperature: 1, seed: 2 });
+      expect(g2.map((c) => c.tokenIds)).to.deep.equal(g1.map((c) => c.tokenIds));
+    } finally {
+      await one.dispose();
+      await two.dispose();
+    }
+  });
+
   it('rejects bad options with a clear error', async () => {
     const e = await env();
     const fails = async (o: Record<string, unknown>, re: RegExp): Promise<void> => {
