@@ -126,6 +126,9 @@ async function generateChunk(
       return { logits: model.head(last, headW), cache: f.cache };
     }));
     for (let step = 0; step < room && active.length > 0; step++) {
+      // data() resolves as a microtask on wasm: without a macrotask turn now and then, the abort
+      // (a timer, a client hanging up, a message to a worker thread) could not arrive until the end.
+      if (cfg.signal && step % 4 === 3) await new Promise((r) => setImmediate(r));
       if (cfg.signal?.aborted) {
         for (const r of active) r.finish = 'abort';
         break;
