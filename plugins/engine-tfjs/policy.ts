@@ -93,7 +93,7 @@ export class TfjsPolicy implements Policy {
     // Without gradients only one layer's activations live at a time: a 4x larger token budget.
     const size = this.rowsPerMicroBatch(batch, opts?.microBatchSize, 4);
     for (const rows of microBatches(batch.inputIds.length, size)) {
-      const lp = tf.tidy(() => forwardLogProbs(this.model, batch, rows, false).logProbs);
+      const lp = tf.tidy(() => forwardLogProbs(this.model, batch, rows, false, true).logProbs);
       const data = (await lp.data()) as Float32Array;
       lp.dispose();
       const T = lp.shape[1];

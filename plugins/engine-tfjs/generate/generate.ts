@@ -123,7 +123,7 @@ async function generateChunk(
       const positions = tf.tensor2d(posVals, [B, L], 'int32');
       const f = model.forward(ids, { positions, keyMask: keyMaskOf(L), inference: true });
       const last = tf.reshape(tf.slice(tf.reshape(f.hidden, [B, L, -1]), [0, L - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
-      return { logits: model.head(last, headW), cache: f.cache };
+      return { logits: model.head(last, headW, true), cache: f.cache };
     }));
     for (let step = 0; step < room && active.length > 0; step++) {
       // data() resolves as a microtask on wasm: without a macrotask turn now and then, the abort
@@ -172,7 +172,7 @@ async function generateChunk(
         const ids = tf.tensor2d(keep.map((a) => tokens[a] as number), [nb, 1], 'int32');
         const positions = tf.tensor2d(keep.map((a) => nextPos[a] as number), [nb, 1], 'int32');
         const f = model.forward(ids, { positions, keyMask: keyMaskOf(len + 1), cache: c, inference: true });
-        return { logits: model.head(f.hidden, headW), cache: f.cache };
+        return { logits: model.head(f.hidden, headW, true), cache: f.cache };
       });
       for (const l of prevCache) { l.k.dispose(); l.v.dispose(); }
       logits = res.logits;

@@ -22,14 +22,15 @@ export interface ForwardOptions {
   /** Per-layer caches of earlier positions (decoding). */
   cache?: LayerCache[];
   /**
-   * No gradient will be taken (sampling): on wasm, small batches then use the fused kernels of
-   * backend/fused-kernels.ts, which have no gradients, instead of dozens of tiny ops per layer.
+   * No gradient will be taken (sampling, log-probs): plain matmuls instead of the custom-gradient
+   * wrappers (whose per-call scope cost a third of a decode step), and on wasm, for small batches,
+   * the fused kernels of backend/fused-kernels.ts instead of dozens of tiny ops per layer.
    */
   inference?: boolean;
 }
 
-/** Above this many token rows per forward the plain ops are as fast as the fused JS kernels. */
-const FUSED_MAX_ROWS = 512;
+/** Above this many token rows per forward the plain (SIMD) ops beat the fused JS kernels (measured: 10% slower at 512). */
+const FUSED_MAX_ROWS = 128;
 
 export interface ForwardResult {
   /** Final-norm hidden states [B·T, d] (row b·T + t). */
@@ -199,14 +200,16 @@ export class Qwen3Model {
       ? fusedRmsNorm(x, this.p(w) as tf.Tensor1D, c.rms_norm_eps)
       : rmsNorm(x, this.p(w) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D);
 
+    // Without a tape the custom-gradient wrapper of linear() is pure overhead (a scope per call).
+    const mode: OpsMode = opts.inference ? { ...this.mode, rank2Grads: false } : this.mode;
     const flatIds = tf.reshape(ids, [-1]) as tf.Tensor1D;
-    let h = tf.reshape(fused ? tf.gather(this.p('embed'), flatIds) : embedRows(this.p('embed') as tf.Tensor2D, flatIds), [B * T, d]) as tf.Tensor2D;
+    let h = tf.reshape(opts.inference ? tf.gather(this.p('embed'), flatIds) : embedRows(this.p('embed') as tf.Tensor2D, flatIds), [B * T, d]) as tf.Tensor2D;
     const newCache: LayerCache[] = [];
     const scale = 1 / Math.sqrt(hd);
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const p = `layers.${i}.`;
       const x = norm(h, `${p}in_norm`);
-      const qkv = linear(x, this.p(`${p}qkv`) as tf.Tensor2D, this.mode);
+      const qkv = linear(x, this.p(`${p}qkv`) as tf.Tensor2D, mode);
       let q: tf.Tensor4D;
       let k: tf.Tensor4D;
       let v: tf.Tensor4D;
@@ -234,9 +237,9 @@ export class Qwen3Model {
       newCache.push({ k, v });
       const att = attention(q, k, v, mask, scale, this.mode); // [B, KV, G·T, hd]
       const merged = tf.reshape(headsFirst(tf.reshape(att, [B, H, T, hd]) as tf.Tensor4D), [B * T, H * hd]) as tf.Tensor2D;
-      h = tf.add(h, linear(merged, this.p(`${p}o`) as tf.Tensor2D, this.mode));
+      h = tf.add(h, linear(merged, this.p(`${p}o`) as tf.Tensor2D, mode));
       const x2 = norm(h, `${p}post_norm`);
-      const gu = linear(x2, this.p(`${p}gate_up`) as tf.Tensor2D, this.mode);
+      const gu = linear(x2, this.p(`${p}gate_up`) as tf.Tensor2D, mode);
       const ff = c.intermediate_size;
       let act: tf.Tensor2D;
       if (fused) {
@@ -246,7 +249,7 @@ export class Qwen3Model {
         const up = tf.slice(gu, [0, ff], [B * T, ff]);
         act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D;
       }
-      h = tf.add(h, linear(act, this.p(`${p}down`) as tf.Tensor2D, this.mode));
+      h = tf.add(h, linear(act, this.p(`${p}down`) as tf.Tensor2D, mode));
     }
     const hidden = norm(h, 'norm');
     return { hidden, cache: newCache };
@@ -257,8 +260,8 @@ export class Qwen3Model {
    * [d, V] matrix computed once by the caller (decoding loops): transposing it every step would
    * copy the whole embedding, and wasm re-packs a matmul's fresh right operand on every call.
    */
-  head(hidden: tf.Tensor2D, headWeight?: tf.Tensor2D): tf.Tensor2D {
-    return linear(hidden, headWeight ?? this.headWeight(), this.mode);
+  head(hidden: tf.Tensor2D, headWeight?: tf.Tensor2D, inference = false): tf.Tensor2D {
+    return linear(hidden, headWeight ?? this.headWeight(), inference ? { ...this.mode, rank2Grads: false } : this.mode);
   }
 
   /** The [d, V] output projection: lm_head, or the tied embedding transposed (a new tensor). */

@@ -178,7 +178,7 @@ async function handle(req: Envelope): Promise<{ result: unknown; transfer?: Arra
       const p = modelOf(req.model);
       const out: Float32Array[] = [];
       for (const rows of microBatches(req.batch.inputIds.length, req.microBatchSize)) {
-        const lp = tf.tidy(() => forwardLogProbs(p.model, req.batch, rows, false).logProbs);
+        const lp = tf.tidy(() => forwardLogProbs(p.model, req.batch, rows, false, true).logProbs);
         const data = (await lp.data()) as Float32Array;
         const T = lp.shape[1];
         lp.dispose();

@@ -33,16 +33,17 @@ function shiftRight(v: tf.Tensor1D, b: number, T: number): tf.Tensor2D {
 
 /**
  * logProbs [b, T] (logProbs[i, t] = log p(x_t | x_<t), 0 at column 0 and at padding) and, when
- * asked, the entropy of the distribution that produced position t. Differentiable; call inside a tape or tidy.
+ * asked, the entropy of the distribution that produced position t. Differentiable unless `inference`
+ * (no tape will follow: faster kernels); call inside a tape or tidy.
  */
-export function forwardLogProbs(model: Qwen3Model, batch: TokenBatch, rows: number[], needEntropy: boolean): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
+export function forwardLogProbs(model: Qwen3Model, batch: TokenBatch, rows: number[], needEntropy: boolean, inference = false): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
   const { ids, targets, targetMask, T } = batchTensors(batch, rows);
   const b = rows.length;
   if (T < 2) {
     return { logProbs: tf.zeros([b, T]) as tf.Tensor2D, ...(needEntropy ? { entropy: tf.zeros([b, T]) as tf.Tensor2D } : {}) };
   }
-  const { hidden } = model.forward(ids);
-  const logits = model.head(hidden);
+  const { hidden } = model.forward(ids, { inference });
+  const logits = model.head(hidden, undefined, inference);
   const logProbs = tf.mul(shiftRight(tokenLogProbs(logits, targets), b, T), targetMask) as tf.Tensor2D;
   if (!needEntropy) return { logProbs };
   const entropy = tf.mul(shiftRight(rowEntropy(logits), b, T), targetMask) as tf.Tensor2D;
