@@ -1,9 +1,10 @@
 import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { ComponentContext, Logger, Policy, Tokenizer } from '../../core/index.js';
 import { hashSeed } from '../../core/index.js';
 import { type BackendInfo, selectBackend } from './backend/select.js';
-import { resolveConfig, TINY_CONFIG } from './model/config.js';
+import { countParams, type Qwen3Config, resolveConfig, TINY_CONFIG } from './model/config.js';
 import { Qwen3Model } from './model/qwen3.js';
 import type { TfjsComponentOptions } from './options.js';
 import { ParallelTfjsPolicy } from './parallel/policy.js';
@@ -35,8 +36,8 @@ export interface WorkerPolicyArgs {
 }
 
 /** The single-thread policy an entry describes, on the backend already selected (no logging). */
-async function buildTfjsPolicy(o: TfjsComponentOptions, seed: number, backend: string, name: string): Promise<TfjsPolicy> {
-  const tokenizer = await pickTokenizer(o);
+async function buildTfjsPolicy(o: TfjsComponentOptions, seed: number, backend: string, name: string, tok?: Tokenizer): Promise<TfjsPolicy> {
+  const tokenizer = tok ?? await pickTokenizer(o);
   let model: Qwen3Model;
   if (o.checkpoint !== null) {
     model = await Qwen3Model.fromPretrained(path.resolve(o.checkpoint));
@@ -66,15 +67,30 @@ export async function tfjsPolicyInWorker(args: WorkerPolicyArgs): Promise<TfjsPo
   return buildTfjsPolicy(args.options, args.seed, info.detail, 'worker');
 }
 
+/** Above this size `auto` stays on one thread: every worker holds the weights and AdamW's moments. */
+export const AUTO_PARALLEL_MAX_PARAMS = 50_000_000;
+
 /**
  * Threads for data parallelism: wasm and cpu run one thread per backend, so `auto` uses one
- * worker per core (up to 4: every worker holds a full copy of the weights); GPU backends already
- * use the whole device, so one.
+ * worker per core (up to 4), for models up to AUTO_PARALLEL_MAX_PARAMS (a copy of the weights per
+ * worker); GPU backends already use the whole device, so one.
  */
-export function resolveWorkers(asked: number | null, backendName: string): number {
+export function resolveWorkers(asked: number | null, backendName: string, params = 0): number {
   if (asked !== null) return asked;
   if (backendName !== 'wasm' && backendName !== 'cpu') return 1;
+  if (params > AUTO_PARALLEL_MAX_PARAMS) return 1;
   return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+/** The parameter count the entry will have, read from config.json for a checkpoint. */
+async function plannedParams(o: TfjsComponentOptions, tokenizer: Tokenizer): Promise<number> {
+  if (o.checkpoint === null) return countParams(resolveConfig({ vocab_size: tokenizer.vocabSize, ...o.config }, TINY_CONFIG));
+  try {
+    const cfg = JSON.parse(await readFile(path.join(path.resolve(o.checkpoint), 'config.json'), 'utf8')) as Partial<Qwen3Config>;
+    return countParams(resolveConfig(cfg, cfg as Qwen3Config));
+  } catch {
+    return 0; // the loader reports an unreadable checkpoint with its own message
+  }
 }
 
 /** Builds the policy a `policy/tfjs` (or `rollout/tfjs`) entry describes. */
@@ -82,13 +98,14 @@ export async function createTfjsPolicy(o: TfjsComponentOptions, ctx: ComponentCo
   const info = await selectBackend(o.backend);
   logBackend(info, ctx.log);
   const seed = o.seed ?? (hashSeed(ctx.seed, ctx.name) >>> 0) % 2 ** 31;
-  const workers = resolveWorkers(o.workers, info.name);
+  const tokenizer = await pickTokenizer(o);
+  const workers = resolveWorkers(o.workers, info.name, o.workers === null ? await plannedParams(o, tokenizer) : 0);
   let policy: Policy;
   let params: number;
   let config: { num_hidden_layers: number; hidden_size: number; vocab_size: number };
   if (workers > 1) {
     const args: WorkerPolicyArgs = { options: { ...o, backend: info.choice }, seed };
-    const p = await ParallelTfjsPolicy.create(workers, await pickTokenizer(o), { module: import.meta.url, export: 'tfjsPolicyInWorker', args }, {
+    const p = await ParallelTfjsPolicy.create(workers, tokenizer, { module: import.meta.url, export: 'tfjsPolicyInWorker', args }, {
       microBatchSize: o.microBatchSize, maxMicroBatchTokens: o.maxMicroBatchTokens, seed,
     });
     const d = p.describe();
@@ -96,7 +113,7 @@ export async function createTfjsPolicy(o: TfjsComponentOptions, ctx: ComponentCo
     params = p.numParams;
     config = { num_hidden_layers: Number(d.layers), hidden_size: Number(d.hidden), vocab_size: Number(d.vocab) };
   } else {
-    const p = await buildTfjsPolicy(o, seed, info.detail, ctx.name);
+    const p = await buildTfjsPolicy(o, seed, info.detail, ctx.name, tokenizer);
     policy = p;
     params = p.model.numParams;
     config = p.model.config;

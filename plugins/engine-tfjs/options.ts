@@ -83,6 +83,6 @@ export const tfjsOptionsSchema: JSONSchema = {
     batchSize: int(1, 64, 'rows decoded together by generate(); larger batches amortise the per-step op overhead (on wasm 64 rows decode ~1.3x the tokens/s of 16)'),
     maxSeqLen: int(2, 512, 'prompt + generated tokens never exceed this'),
     backend: { type: 'string', enum: [...BACKEND_CHOICES], default: 'auto', description: 'auto tries tfjs-node-gpu, tfjs-node, webgpu, wasm, cpu in that order' },
-    workers: int(1, null, 'worker threads, each with a copy of the weights, that split every batch (data parallel: wasm and cpu use one core per thread); null = one per core up to 4 on wasm/cpu, 1 on GPU backends'),
+    workers: int(1, null, 'worker threads, each with a copy of the weights, that split every batch (data parallel: wasm and cpu use one core per thread); null = one per core up to 4 on wasm/cpu for models up to 50M parameters, else 1'),
   },
 };

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRegistry, DefaultCliEnv, memoryLogger, type Policy } from '../../../core/index.js';
 import engineTfjs from '../../../plugins/engine-tfjs/index.js';
 import { chooseBackend, selectBackend } from '../../../plugins/engine-tfjs/backend/select.js';
+import { AUTO_PARALLEL_MAX_PARAMS, resolveWorkers } from '../../../plugins/engine-tfjs/create.js';
 import { countParams, TINY_CONFIG } from '../../../plugins/engine-tfjs/model/config.js';
 import { TinyTokenizer } from '../../../plugins/engine-tfjs/tokenizer/index.js';
 
@@ -105,6 +106,16 @@ describe('engine-tfjs: the policy/tfjs component', () => {
       await one.dispose();
       await two.dispose();
     }
+  });
+
+  it('workers: null uses the cores on wasm/cpu for small models only; an explicit count always wins', () => {
+    const cores = Math.min(4, os.availableParallelism());
+    expect(resolveWorkers(null, 'wasm', 1e6)).to.equal(cores);
+    expect(resolveWorkers(null, 'cpu', 1e6)).to.equal(cores);
+    expect(resolveWorkers(null, 'wasm', AUTO_PARALLEL_MAX_PARAMS + 1)).to.equal(1);
+    expect(resolveWorkers(null, 'tensorflow', 1e6)).to.equal(1);
+    expect(resolveWorkers(null, 'webgpu', 1e6)).to.equal(1);
+    expect(resolveWorkers(3, 'tensorflow', 1e9)).to.equal(3);
   });
 
   it('rejects bad options with a clear error', async () => {
