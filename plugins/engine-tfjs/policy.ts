@@ -12,7 +12,7 @@ import { Qwen3Model } from './model/qwen3.js';
 import { fromHfTensors, type HostTensor } from './model/weights.js';
 import { generate } from './generate/generate.js';
 import { AdamW, type AdamWConfig, DEFAULT_ADAMW } from './train/adamw.js';
-import { forwardLogProbs, microBatches } from './train/logprobs.js';
+import { forwardLogProbs, microBatches, rowsPerMicroBatch } from './train/logprobs.js';
 import { trainStep } from './train/step.js';
 
 export interface TfjsPolicyOptions {
@@ -109,12 +109,9 @@ export class TfjsPolicy implements Policy {
 
   /** The asked micro-batch size (rows), lowered so rows × T stays within the token budget. */
   rowsPerMicroBatch(batch: TokenBatch, asked: number | undefined, budgetScale: number): number {
-    const rows = asked ?? this.options.microBatchSize;
-    const T = batch.inputIds[0]?.length ?? 0;
-    const budget = this.options.maxMicroBatchTokens * budgetScale;
-    if (budget <= 0 || T === 0) return rows;
-    return Math.max(1, Math.min(rows, Math.floor(budget / T)));
+    return rowsPerMicroBatch(batch, asked, this.options.microBatchSize, this.options.maxMicroBatchTokens, budgetScale);
   }
+
 
   async snapshot(): Promise<Policy> {
     const copy = new Qwen3Model(this.model.config, this.model.readWeights(), { trainable: false, mode: this.model.mode });

@@ -4,7 +4,7 @@ import type {
   TrainStepOptions, TrainStepStats,
 } from '../../../core/index.js';
 import { hashSeed } from '../../../core/index.js';
-import { microBatches } from '../train/logprobs.js';
+import { microBatches, rowsPerMicroBatch } from '../train/logprobs.js';
 import { WorkerPool } from './pool.js';
 import type { InitResult, PolicyFactorySpec, SyncMessage, TrainResult } from './protocol.js';
 
@@ -114,15 +114,16 @@ export class ParallelTfjsPolicy implements Policy {
 
   /** As TfjsPolicy.rowsPerMicroBatch: the asked rows, lowered so rows × T stays within the token budget. */
   rowsPerMicroBatch(batch: TokenBatch, asked: number | undefined, budgetScale: number): number {
-    const rows = asked ?? this.options.microBatchSize;
-    const T = batch.inputIds[0]?.length ?? 0;
-    const budget = this.options.maxMicroBatchTokens * budgetScale;
-    if (budget <= 0 || T === 0) return rows;
-    return Math.max(1, Math.min(rows, Math.floor(budget / T)));
+    return rowsPerMicroBatch(batch, asked, this.options.microBatchSize, this.options.maxMicroBatchTokens, budgetScale);
   }
 
   async trainStep(batch: TokenBatch, lossFn: (fwd: PolicyForward) => LossOutput, opts?: TrainStepOptions): Promise<TrainStepStats> {
     if (this.frozen) throw new Error('trainStep on a frozen snapshot');
+    // The side channel carries one step at a time (policies sharing the pool take turns).
+    return this.pool.exclusive(() => this.step(batch, lossFn, opts));
+  }
+
+  private async step(batch: TokenBatch, lossFn: (fwd: PolicyForward) => LossOutput, opts?: TrainStepOptions): Promise<TrainStepStats> {
     const B = batch.inputIds.length;
     if (B === 0) throw new Error('trainStep: empty batch');
     const T = batch.inputIds[0]?.length ?? 0;
@@ -139,7 +140,7 @@ export class ParallelTfjsPolicy implements Policy {
       ...(opts?.lr !== undefined ? { lr: opts.lr } : {}),
     }));
     // A worker that fails ends its request early: stop waiting for its side-channel messages then.
-    const failed = Promise.race(replies.map((r) => r.then(() => new Promise<never>(() => undefined)))).catch((e: unknown) => { throw e; });
+    const failed = Promise.race(replies.map((r) => r.then(() => new Promise<never>(() => undefined))));
     failed.catch(() => undefined);
     const take = (w: number): Promise<SyncMessage> => Promise.race([this.pool.take(w, seq), failed]);
     let loss = 0;

@@ -45,6 +45,7 @@ export class WorkerPool {
   private nextId = 1;
   private users = 0;
   private inFlight = 0;
+  private turn: Promise<void> = Promise.resolve();
   private dead?: Error;
 
   private constructor(readonly size: number) {
@@ -84,6 +85,13 @@ export class WorkerPool {
    */
   release(): void {
     this.users = Math.max(0, this.users - 1);
+  }
+
+  /** Runs `fn` after every earlier exclusive call has settled (training steps share the side channel). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.then(() => undefined, () => undefined);
+    return run;
   }
 
   /** Sends one request to worker `w`; resolves with its result. */

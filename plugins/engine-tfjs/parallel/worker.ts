@@ -9,7 +9,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { generate } from '../generate/generate.js';
 import type { TfjsPolicy } from '../policy.js';
-import { forwardLogProbs, microBatches } from '../train/logprobs.js';
+import { forwardLogProbs } from '../train/logprobs.js';
+import { accumulateGrads } from '../train/step.js';
 import {
   type Envelope, FINGERPRINT_MAX_PARAMS, type InitResult, type Request, type SyncMessage, type SyncReply, type TrainResult,
 } from './protocol.js';
@@ -80,17 +81,7 @@ function train(req: Extract<Request, { type: 'train' }>): TrainResult {
         return y as tf.Scalar;
       }, vars);
       value.dispose();
-      for (const [vn, g] of Object.entries(grads)) {
-        const k = nameOf.get(vn) ?? vn;
-        const prev = accum.get(k);
-        if (prev) {
-          accum.set(k, tf.add(prev, g));
-          prev.dispose();
-          g.dispose();
-        } else {
-          accum.set(k, g);
-        }
-      }
+      accumulateGrads(accum, grads, nameOf);
     });
     return allReduceAndApply(policy, req, accum);
   } finally {
@@ -175,15 +166,7 @@ async function handle(req: Envelope): Promise<{ result: unknown; transfer?: Arra
       aborts.get(req.target)?.abort();
       return { result: null };
     case 'logprobs': {
-      const p = modelOf(req.model);
-      const out: Float32Array[] = [];
-      for (const rows of microBatches(req.batch.inputIds.length, req.microBatchSize)) {
-        const lp = tf.tidy(() => forwardLogProbs(p.model, req.batch, rows, false, true).logProbs);
-        const data = (await lp.data()) as Float32Array;
-        const T = lp.shape[1];
-        lp.dispose();
-        rows.forEach((_, i) => out.push(data.slice(i * T, (i + 1) * T)));
-      }
+      const out = await modelOf(req.model).computeLogProbs(req.batch, { microBatchSize: req.microBatchSize });
       return { result: out, transfer: out.map((a) => a.buffer as ArrayBuffer) };
     }
     case 'train':

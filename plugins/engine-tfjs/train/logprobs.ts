@@ -50,6 +50,18 @@ export function forwardLogProbs(model: Qwen3Model, batch: TokenBatch, rows: numb
   return { logProbs, entropy };
 }
 
+/**
+ * Rows per micro-batch: the asked count (else `dflt`), lowered so rows × T stays within
+ * `maxTokens` × `budgetScale` (0 = no cap).
+ */
+export function rowsPerMicroBatch(batch: TokenBatch, asked: number | undefined, dflt: number, maxTokens: number, budgetScale: number): number {
+  const rows = asked ?? dflt;
+  const T = batch.inputIds[0]?.length ?? 0;
+  const budget = maxTokens * budgetScale;
+  if (budget <= 0 || T === 0) return rows;
+  return Math.max(1, Math.min(rows, Math.floor(budget / T)));
+}
+
 /** Micro-batches of row indices. */
 export function microBatches(n: number, size: number): number[][] {
   const s = Math.max(1, Math.floor(size) || n);

@@ -4,6 +4,21 @@ import type { Qwen3Model } from '../model/qwen3.js';
 import type { AdamW } from './adamw.js';
 import { forwardLogProbs, microBatches } from './logprobs.js';
 
+/** Adds `grads` (by variable name) into `accum` (by parameter key), taking ownership of them. */
+export function accumulateGrads(accum: Map<string, tf.Tensor>, grads: tf.NamedTensorMap, nameOf: Map<string, string>): void {
+  for (const [vn, g] of Object.entries(grads)) {
+    const k = nameOf.get(vn) ?? vn;
+    const prev = accum.get(k);
+    if (prev) {
+      accum.set(k, tf.add(prev, g));
+      prev.dispose();
+      g.dispose();
+    } else {
+      accum.set(k, g);
+    }
+  }
+}
+
 /**
  * One optimizer step with gradient accumulation: the loss of each micro-batch is scaled by its
  * share of rows, its gradients added into accumulators, then AdamW clips and applies the sum.
@@ -40,17 +55,7 @@ export function trainStep(
         if (typeof m !== 'number') m.dispose();
         metricSums[k] = (metricSums[k] ?? 0) + x * share;
       }
-      for (const [vn, g] of Object.entries(grads)) {
-        const k = nameOf.get(vn) ?? vn;
-        const prev = accum.get(k);
-        if (prev) {
-          accum.set(k, tf.add(prev, g));
-          prev.dispose();
-          g.dispose();
-        } else {
-          accum.set(k, g);
-        }
-      }
+      accumulateGrads(accum, grads, nameOf);
     }
     const { gradNorm, lr } = opt.apply(model.params, accum, opts.lr);
     let tokens = 0;

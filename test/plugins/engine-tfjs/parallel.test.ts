@@ -141,6 +141,18 @@ describe('engine-tfjs: data-parallel policy (worker threads)', function () {
     expect(ok.gradNorm).to.be.above(0);
   });
 
+  it('two policies sharing the workers can train at the same time (their steps take turns)', async () => {
+    const [p1, p2] = [await parallel(2), await parallel(2)];
+    others.push(p1, p2);
+    const b = batchOf(texts);
+    const loss = (f: PolicyForward): LossOutput => ({ loss: tf.neg(tf.mean(f.logProbs)) as tf.Scalar });
+    const [s1, s2] = await Promise.all([p1.trainStep(b, loss), p2.trainStep(b, loss)]);
+    expect(s1.loss).to.equal(s2.loss);
+    expect(s1.gradNorm).to.equal(s2.gradNorm);
+    const [a, c] = [await p1.computeLogProbs(b), await p2.computeLogProbs(b)];
+    expect(Array.from(a[2] as Float32Array)).to.deep.equal(Array.from(c[2] as Float32Array));
+  });
+
   it('snapshots are frozen copies; save/load round-trips through a folder', async () => {
     const b = batchOf(texts);
     const snap = await par.snapshot();
