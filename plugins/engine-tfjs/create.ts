@@ -101,23 +101,15 @@ export async function createTfjsPolicy(o: TfjsComponentOptions, ctx: ComponentCo
   const tokenizer = await pickTokenizer(o);
   const workers = resolveWorkers(o.workers, info.name, o.workers === null ? await plannedParams(o, tokenizer) : 0);
   let policy: Policy;
-  let params: number;
-  let config: { num_hidden_layers: number; hidden_size: number; vocab_size: number };
   if (workers > 1) {
     const args: WorkerPolicyArgs = { options: { ...o, backend: info.choice }, seed };
-    const p = await ParallelTfjsPolicy.create(workers, tokenizer, { module: import.meta.url, export: 'tfjsPolicyInWorker', args }, {
+    policy = await ParallelTfjsPolicy.create(workers, tokenizer, { module: import.meta.url, export: 'tfjsPolicyInWorker', args }, {
       microBatchSize: o.microBatchSize, maxMicroBatchTokens: o.maxMicroBatchTokens, seed,
     });
-    const d = p.describe();
-    policy = p;
-    params = p.numParams;
-    config = { num_hidden_layers: Number(d.layers), hidden_size: Number(d.hidden), vocab_size: Number(d.vocab) };
   } else {
-    const p = await buildTfjsPolicy(o, seed, info.detail, ctx.name, tokenizer);
-    policy = p;
-    params = p.model.numParams;
-    config = p.model.config;
+    policy = await buildTfjsPolicy(o, seed, info.detail, ctx.name, tokenizer);
   }
-  ctx.log.info(`${ctx.name}: Qwen3 ${(params / 1e6).toFixed(2)}M params (${config.num_hidden_layers} layers, d${config.hidden_size}, vocab ${config.vocab_size})${o.checkpoint ? ` from ${o.checkpoint}` : ', random init'}${workers > 1 ? `, ${workers} worker threads` : ''}`);
+  const d = policy.describe();
+  ctx.log.info(`${ctx.name}: Qwen3 ${(Number(d.params) / 1e6).toFixed(2)}M params (${String(d.layers)} layers, d${String(d.hidden)}, vocab ${String(d.vocab)})${o.checkpoint ? ` from ${o.checkpoint}` : ', random init'}${workers > 1 ? `, ${workers} worker threads` : ''}`);
   return policy;
 }

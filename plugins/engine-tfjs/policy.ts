@@ -5,12 +5,12 @@ import type {
   Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, Tokenizer,
   TrainStepOptions, TrainStepStats,
 } from '../../core/index.js';
-import { hashSeed, writeJsonAtomic } from '../../core/index.js';
+import { writeJsonAtomic } from '../../core/index.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './io/safetensors.js';
 import { type Qwen3Config, resolveConfig } from './model/config.js';
 import { Qwen3Model } from './model/qwen3.js';
 import { fromHfTensors, type HostTensor } from './model/weights.js';
-import { generate } from './generate/generate.js';
+import { callSeed, generate, type GenerateConfig } from './generate/generate.js';
 import { AdamW, type AdamWConfig, DEFAULT_ADAMW } from './train/adamw.js';
 import { forwardLogProbs, microBatches, rowsPerMicroBatch } from './train/logprobs.js';
 import { trainStep } from './train/step.js';
@@ -79,13 +79,16 @@ export class TfjsPolicy implements Policy {
     // Without a seed in the params, each call draws fresh samples (reproducibly: the n-th unseeded
     // call of a policy with the same seed draws the same ones).
     if (params.seed === undefined) this.calls += 1;
-    return generate(this.model, this.tokenizer, prompts, params, {
-      batchSize: this.options.batchSize,
-      maxSeqLen: this.options.maxSeqLen,
-      seed: hashSeed(this.options.seed, `generate/${this.calls}`) >>> 0,
+    return this.sample(prompts, params, {
+      seed: callSeed(this.options.seed, this.calls),
       ...(opts?.signal ? { signal: opts.signal } : {}),
       ...(opts?.sampleKeys ? { sampleKeys: opts.sampleKeys } : {}),
     });
+  }
+
+  /** Sampling with the stream seed (and row offset) chosen by the caller; a parallel worker's entry. */
+  sample(prompts: number[][], params: SamplingParams, cfg: Omit<GenerateConfig, 'batchSize' | 'maxSeqLen'>): Promise<Completion[]> {
+    return generate(this.model, this.tokenizer, prompts, params, { ...cfg, batchSize: this.options.batchSize, maxSeqLen: this.options.maxSeqLen });
   }
 
   async computeLogProbs(batch: TokenBatch, opts?: { microBatchSize?: number }): Promise<Float32Array[]> {
@@ -111,7 +114,6 @@ export class TfjsPolicy implements Policy {
   rowsPerMicroBatch(batch: TokenBatch, asked: number | undefined, budgetScale: number): number {
     return rowsPerMicroBatch(batch, asked, this.options.microBatchSize, this.options.maxMicroBatchTokens, budgetScale);
   }
-
 
   async snapshot(): Promise<Policy> {
     const copy = new Qwen3Model(this.model.config, this.model.readWeights(), { trainable: false, mode: this.model.mode });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../../../core/index.js';
+import { hashSeed, Rng } from '../../../core/index.js';
 import type { Completion, FinishReason, SamplingParams, Tokenizer } from '../../../core/index.js';
 import type { LayerCache, Qwen3Model } from '../model/qwen3.js';
 import { logSoftmaxAt, sampleToken } from './sampler.js';
@@ -31,6 +31,11 @@ interface Row {
   finish?: FinishReason;
   stopString?: string;
   rng: Rng;
+}
+
+/** The sampling seed of a policy's `calls`-th generate() call (unseeded calls draw fresh samples). */
+export function callSeed(policySeed: number, calls: number): number {
+  return hashSeed(policySeed, `generate/${calls}`) >>> 0;
 }
 
 /** The first stop string found in `text` at or after `from` (the earliest end wins). */

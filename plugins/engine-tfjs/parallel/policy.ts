@@ -3,7 +3,7 @@ import type {
   Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, Tokenizer,
   TrainStepOptions, TrainStepStats,
 } from '../../../core/index.js';
-import { hashSeed } from '../../../core/index.js';
+import { callSeed } from '../generate/generate.js';
 import { microBatches, rowsPerMicroBatch } from '../train/logprobs.js';
 import { WorkerPool } from './pool.js';
 import type { InitResult, PolicyFactorySpec, SyncMessage, TrainResult } from './protocol.js';
@@ -70,17 +70,13 @@ export class ParallelTfjsPolicy implements Policy {
     return this.pool.size;
   }
 
-  get numParams(): number {
-    return this.info.numParams;
-  }
-
   describe(): Record<string, unknown> {
     return { ...this.info.describe, workers: this.pool.size, frozen: this.frozen };
   }
 
   async generate(prompts: number[][], params: SamplingParams, opts?: GenerateOptions): Promise<Completion[]> {
     if (params.seed === undefined) this.calls += 1;
-    const seed = hashSeed(this.options.seed, `generate/${this.calls}`) >>> 0;
+    const seed = callSeed(this.options.seed, this.calls);
     const parts = splitEven(prompts.length, this.pool.size).filter(([a, b]) => b > a);
     const ids: number[] = [];
     const onAbort = (): void => {

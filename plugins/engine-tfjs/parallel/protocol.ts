@@ -35,7 +35,7 @@ export type Request =
     parts: (number[] | null)[];
     needEntropy: boolean;
     lr?: number;
-    /** [workers × numParams] float32 gradients, then [workers × params] int32 "has a gradient" flags. */
+    /** [workers × weightValues] float32 gradients, then [workers × paramTensors] int32 "has a gradient" flags. */
     grads: SharedArrayBuffer;
   }
   | { type: 'snapshot'; model: string; target: string }
@@ -50,12 +50,10 @@ export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok
 
 export interface InitResult {
   describe: Record<string, unknown>;
-  numParams: number;
   /** Weight tensors (the all-reduce keeps one flag each). */
   paramTensors: number;
   /** Values over all weight tensors (the all-reduce's slot size). */
   weightValues: number;
-  numTensors: number;
   /** FNV-1a over every weight's bytes (models up to FINGERPRINT_MAX_PARAMS), else null. */
   fingerprint: string | null;
 }

@@ -7,7 +7,6 @@ import * as tf from '@tensorflow/tfjs';
 // Registered before anything touches a tensor, so tfjs never starts (and announces) its cpu backend here.
 import '@tensorflow/tfjs-backend-wasm';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { generate } from '../generate/generate.js';
 import type { TfjsPolicy } from '../policy.js';
 import { forwardLogProbs } from '../train/logprobs.js';
 import { accumulateGrads } from '../train/step.js';
@@ -141,7 +140,7 @@ async function handle(req: Envelope): Promise<{ result: unknown; transfer?: Arra
       if (typeof make !== 'function') throw new Error(`${req.factory.module} exports no function '${req.factory.export}'`);
       const p = await make(req.factory.args);
       models.set(req.model, p);
-      const r: InitResult = { describe: p.describe(), numParams: p.model.numParams, paramTensors: p.model.params.size, weightValues: [...p.model.params.values()].reduce((a, v) => a + v.size, 0), numTensors: tf.memory().numTensors, fingerprint: fingerprint(p) };
+      const r: InitResult = { describe: p.describe(), paramTensors: p.model.params.size, weightValues: [...p.model.params.values()].reduce((a, v) => a + v.size, 0), fingerprint: fingerprint(p) };
       return { result: r };
     }
     case 'generate': {
@@ -149,13 +148,8 @@ async function handle(req: Envelope): Promise<{ result: unknown; transfer?: Arra
       const ac = new AbortController();
       aborts.set(req.id, ac);
       try {
-        const out = await generate(p.model, p.tokenizer, req.prompts, req.params, {
-          batchSize: p.options.batchSize,
-          maxSeqLen: p.options.maxSeqLen,
-          seed: req.seed,
-          rowOffset: req.rowOffset,
-          ...(req.sampleKeys ? { sampleKeys: req.sampleKeys } : {}),
-          signal: ac.signal,
+        const out = await p.sample(req.prompts, req.params, {
+          seed: req.seed, rowOffset: req.rowOffset, signal: ac.signal, ...(req.sampleKeys ? { sampleKeys: req.sampleKeys } : {}),
         });
         return { result: out };
       } finally {
