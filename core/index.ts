@@ -38,3 +38,5 @@ export { main as cliMain } from './cli/main.js';
 export * from './testkit/index.js';
 export * from './util/majority.js';
 export * from './train/rl-step.js';
+export * from './tokenizer/index.js';
+export * from './train/loss-grads.js';

@@ -11,6 +11,7 @@ import toolServer from './tool-server/index.js';
 import agentLoop from './agent-loop/index.js';
 import pythonSandbox from './python-sandbox/index.js';
 import engineTfjs from './engine-tfjs/index.js';
+import engineTorch from './engine-torch/index.js';
 import mathVerifier from './math-verifier/index.js';
 
 /**
@@ -30,5 +31,6 @@ export const builtinPlugins: Plugin[] = [
   agentLoop,
   pythonSandbox,
   engineTfjs,
+  engineTorch,
   mathVerifier,
 ];

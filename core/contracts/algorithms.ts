@@ -37,6 +37,11 @@ export interface AggregateNorm {
 export interface LossAggregator {
   /** Without `norm` the batch given is the whole batch. */
   aggregate(lossMat: tf.Tensor2D, mask: tf.Tensor2D, norm?: AggregateNorm): tf.Scalar;
+  /**
+   * The per-token weights w with aggregate(L, mask, norm) = Σ w·L, for aggregators linear in the
+   * token losses (all built-ins): lets a remote trainer aggregate (the fused path). Rows of [B][T].
+   */
+  weights?(mask: readonly (readonly number[])[], norm?: AggregateNorm): Float64Array[];
 }
 
 /**
@@ -64,12 +69,27 @@ export interface PolicyLossOutput {
   metrics: Record<string, tf.Scalar>;
 }
 
+/** What a PPO-family loss is, as data (the fused path): bounds per row, ratio kind, entropy bonus. */
+export interface PolicyLossWire {
+  ratio: 'token' | 'gspo';
+  clipLow: number[];
+  clipHigh: number[];
+  clipRatioC: number | null;
+  entropyCoef: number;
+  /** The metric names compute() reports besides pg_loss and entropy (the trainer computes them too). */
+  metrics: string[];
+}
+
 export interface PolicyLoss {
   readonly requiredFields: readonly string[];
   compute(input: PolicyLossInput): PolicyLossOutput;
+  /** Describes this loss for `rows` samples with these field columns; absent when it cannot be (then rlStep runs compute()). */
+  wire?(fields: Readonly<Record<string, Float32Array>>, rows: number): PolicyLossWire;
 }
 
 /** Per-token KL estimate between the policy and a reference: [B, T] → [B, T]. */
 export interface KlPenalty {
   compute(logProbs: tf.Tensor2D, refLogProbs: tf.Tensor2D): tf.Tensor2D;
+  /** Its kl/<type> name, when a trainer can compute it itself (fused path). */
+  readonly wireType?: string;
 }

@@ -121,9 +121,46 @@ export interface TrainStepStats {
 }
 
 /**
+ * A PPO-family loss as data, for trainers that compute it themselves in one round trip (the fused
+ * path of `policy/torch`). Rows follow the batch's right-padded [B, T] layout; column t is token t.
+ *   loss = Σ w·L + klCoef · Σ w·kl(logp, ref) - entropyCoef · Σ w·H
+ *   L = max(-A r, -A clip(r, 1 - clipLow_i, 1 + clipHigh_i)); dual clip c for A < 0: min(L, -A c)
+ *   r = exp(clamp(logp - old, ±20)) per token, or GSPO's sequence ratio (ratio: 'gspo')
+ */
+export interface FusedLossSpec {
+  advantages: Float32Array[];
+  oldLogProbs: Float32Array[];
+  /** Reference log-probs, present when a KL loss is part of the objective. */
+  refLogProbs?: Float32Array[];
+  /** Aggregation weights per token (the aggregator's normaliser folded in); 0 off the response mask. */
+  weights: Float64Array[];
+  /** 1 on trained tokens. */
+  mask: number[][];
+  /** ε_low and ε_high of each row. */
+  clipLow: number[];
+  clipHigh: number[];
+  ratio: 'token' | 'gspo';
+  clipRatioC: number | null;
+  /** A kl/<type> name (k1, abs, k2, mse, k3, low_var_kl, with '+' for straight-through); null: no KL term. */
+  klType: string | null;
+  klCoef: number;
+  entropyCoef: number;
+}
+
+/** Training by a FusedLossSpec instead of a loss closure (one round trip to a remote trainer). */
+export interface FusedTraining {
+  /** 'fused': rlStep must use it (a component that cannot describe itself is an error); 'auto': when every component can. */
+  readonly mode: 'fused' | 'auto';
+  /** One optimizer step. Metrics carry the loss's names (pg_loss, pg_clipfrac_*, ratio_*, ppo_kl, entropy, kl_loss, ...). */
+  trainStep(batch: TokenBatch, loss: FusedLossSpec, opts?: TrainStepOptions): Promise<TrainStepStats>;
+}
+
+/**
  * A trainable causal LM. Every tensor it creates inside `trainStep` is disposed before it returns.
  */
 export interface Policy extends RolloutEngine {
+  /** Present when the policy can also train from a FusedLossSpec (rlStep then skips the loss closure). */
+  readonly fused?: FusedTraining;
   /** Human-readable description (architecture, parameter count, backend) for logs and reports. */
   describe(): Record<string, unknown>;
   /** log p(token_t | tokens_<t) without gradients: one Float32Array of length T per row (column 0 is 0). */

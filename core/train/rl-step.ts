@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { AdvantageEstimator, KlPenalty, LossAggregator, PolicyLoss } from '../contracts/algorithms.js';
-import { fieldColumns } from '../contracts/fields.js';
-import type { Policy, TokenBatch, TrainStepStats } from '../contracts/policy.js';
+import type { AdvantageEstimator, KlPenalty, LossAggregator, PolicyLoss, PolicyLossWire } from '../contracts/algorithms.js';
+import { type FieldColumns, fieldColumns } from '../contracts/fields.js';
+import type { FusedLossSpec, Policy, TokenBatch, TrainStepStats } from '../contracts/policy.js';
 import type { Trajectory } from '../contracts/rollout.js';
 
 export interface RlStepInput {
@@ -158,6 +158,9 @@ export async function rlStep(input: RlStepInput): Promise<Record<string, number>
 
     const steps: { values: Record<string, number>; weight: number }[] = [];
     let lr = 0;
+    const wire = fusedWire(input, fieldCols, B);
+    const advRows = wire ? (adv.arraySync() as number[][]).map((r) => Float32Array.from(r)) : [];
+    const needEntropy = (input.entropyMetric ?? true) || entropyCoef !== 0;
     for (let epoch = 0; epoch < (input.ppoEpochs ?? 1); epoch++) {
       for (const miniRows of chunks(B, input.miniBatchSize ?? B)) {
         const tokens = tokensOf(miniRows);
@@ -170,7 +173,25 @@ export async function rlStep(input: RlStepInput): Promise<Record<string, number>
         const parts: { tensors: Record<string, tf.Scalar>; weight: number }[] = [];
         let micro: { values: Record<string, number>; weight: number }[] = [];
         let stats: TrainStepStats;
-        try {
+        if (wire && policy.fused) {
+          const spec: FusedLossSpec = {
+            advantages: miniRows.map((r) => advRows[r] as Float32Array),
+            oldLogProbs: miniRows.map((r) => (old[r] as Float32Array).subarray(0, T)),
+            ...(ref && input.kl ? { refLogProbs: miniRows.map((r) => (ref[r] as Float32Array).subarray(0, T)) } : {}),
+            weights: (input.aggregator.weights as NonNullable<LossAggregator['weights']>)(miniRows.map((r) => maskRows[r] as number[]), norm),
+            mask: miniRows.map((r) => maskRows[r] as number[]),
+            clipLow: miniRows.map((r) => wire.clipLow[r] as number),
+            clipHigh: miniRows.map((r) => wire.clipHigh[r] as number),
+            ratio: wire.ratio,
+            clipRatioC: wire.clipRatioC,
+            klType: input.kl ? (input.kl.wireType as string) : null,
+            klCoef: input.kl ? klCoef : 0,
+            entropyCoef: wire.entropyCoef + entropyCoef,
+          };
+          stats = await policy.fused.trainStep(sub, spec, { ...(mb ? { microBatchSize: mb } : {}), needEntropy: needEntropy || spec.entropyCoef !== 0 });
+          const keep = new Set([...wire.metrics, 'pg_loss', ...(needEntropy ? ['entropy'] : []), ...(input.kl ? ['kl_loss'] : [])]);
+          micro = [{ values: Object.fromEntries(Object.entries(stats.metrics).filter(([k]) => keep.has(k))), weight: tokens }];
+        } else try {
           stats = await policy.trainStep(sub, (fwd) => {
             const rows = fwd.rows.map((r) => miniRows[r] as number);
             const share = fwd.rows.length / miniRows.length;
@@ -198,7 +219,7 @@ export async function rlStep(input: RlStepInput): Promise<Record<string, number>
             parts.push({ tensors: kept, weight: tokensOf(rows) });
             // The policy weights each micro-batch by its share of rows; the mini-batch norm already did.
             return { loss: tf.div(loss, share) as tf.Scalar };
-          }, { ...(mb ? { microBatchSize: mb } : {}), needEntropy: (input.entropyMetric ?? true) || entropyCoef !== 0 });
+          }, { ...(mb ? { microBatchSize: mb } : {}), needEntropy });
           micro = parts.map((p) => ({ values: Object.fromEntries(Object.entries(p.tensors).map(([k, v]) => [k, v.dataSync()[0] as number])), weight: p.weight }));
         } finally {
           for (const p of parts) tf.dispose(Object.values(p.tensors));
@@ -215,6 +236,25 @@ export async function rlStep(input: RlStepInput): Promise<Record<string, number>
     tf.dispose([mask, oldLp, ...(adv ? [adv] : []), ...(refLp ? [refLp] : []), ...Object.values(fieldT)]);
   }
   return metrics;
+}
+
+/**
+ * The policy loss as data when the policy trains fused and every component can describe itself
+ * (loss wire, KL type, aggregator weights); null for the loss-closure path. A policy that insists on
+ * the fused path (mode 'fused') gets an error naming what cannot be described.
+ */
+function fusedWire(input: RlStepInput, fields: FieldColumns, B: number): PolicyLossWire | null {
+  const fused = input.policy.fused;
+  if (!fused) return null;
+  const missing: string[] = [];
+  if (!input.loss.wire) missing.push('the policy loss');
+  if (input.kl && !input.kl.wireType) missing.push('the KL penalty');
+  if (!input.aggregator.weights) missing.push('the loss aggregator');
+  if (missing.length > 0) {
+    if (fused.mode === 'fused') throw new Error(`rlStep: the policy trains fused only, but ${missing.join(', ')} cannot describe itself as data (use lossPath auto or custom)`);
+    return null;
+  }
+  return (input.loss.wire as NonNullable<PolicyLoss['wire']>)(fields, B);
 }
 
 /**

@@ -9,7 +9,7 @@ import { Qwen3Model } from './model/qwen3.js';
 import type { TfjsComponentOptions } from './options.js';
 import { ParallelTfjsPolicy } from './parallel/policy.js';
 import { TfjsPolicy } from './policy.js';
-import { loadTokenizer, TinyTokenizer } from './tokenizer/index.js';
+import { loadTokenizer, TinyTokenizer } from '../../core/index.js';
 
 let logged: string | undefined;
 

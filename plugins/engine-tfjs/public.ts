@@ -5,4 +5,3 @@ export { countParams, resolveConfig, type Qwen3Config, SMALL_CONFIG, TINY_CONFIG
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { selectBackend, type BackendChoice, type BackendInfo } from './backend/select.js';
 export { sampleToken, type SampleConfig } from './generate/sampler.js';
-export { HfTokenizer, loadTokenizer, TinyTokenizer } from './tokenizer/index.js';

@@ -28,6 +28,11 @@ export class RemoteRolloutPolicy implements Policy {
     return this.local.tokenizer;
   }
 
+  /** The local policy's fused training, when it has one (rlStep trains through it). */
+  get fused() {
+    return this.local.fused;
+  }
+
   describe(): Record<string, unknown> {
     return { ...this.local.describe(), rollout: this.remoteName };
   }

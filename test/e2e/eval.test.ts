@@ -6,7 +6,7 @@ import { agent0 } from './cli.js';
 import { resolveConfig, TINY_CONFIG } from '../../plugins/engine-tfjs/model/config.js';
 import { Qwen3Model } from '../../plugins/engine-tfjs/model/qwen3.js';
 import { DEFAULT_POLICY_OPTIONS, TfjsPolicy } from '../../plugins/engine-tfjs/policy.js';
-import { TinyTokenizer } from '../../plugins/engine-tfjs/tokenizer/index.js';
+import { TinyTokenizer } from '../../core/index.js';
 
 describe('end to end: agent0 eval on a saved checkpoint and a JSONL benchmark', function () {
   this.timeout(120_000);

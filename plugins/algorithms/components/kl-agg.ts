@@ -1,7 +1,7 @@
 import { defineComponent } from '../../../core/index.js';
 import type { ComponentDefinition, KlPenalty, LossAggregator } from '../../../core/index.js';
 import { klPenalty, KL_TYPES } from '../math/kl.js';
-import { aggregateLoss, LOSS_AGG_MODES, type LossAggMode } from '../math/loss-agg.js';
+import { aggregateLoss, aggregationWeights, LOSS_AGG_MODES, type LossAggMode } from '../math/loss-agg.js';
 
 const KL_DESCRIPTIONS: Record<string, string> = {
   k1: 'k1 KL estimate: logp - ref',
@@ -18,7 +18,7 @@ export const klComponents: ComponentDefinition[] = KL_TYPES.flatMap((t) => [t, `
   kind: 'kl', name,
   description: name.endsWith('+') ? `${KL_DESCRIPTIONS[name.slice(0, -1)]}, with the k2 gradient (straight-through)` : KL_DESCRIPTIONS[name],
   options: empty,
-  create: (): KlPenalty => ({ compute: (logp, ref) => klPenalty(name, logp, ref) }),
+  create: (): KlPenalty => ({ compute: (logp, ref) => klPenalty(name, logp, ref), wireType: name }),
 }));
 
 const AGG_DESCRIPTIONS: Record<LossAggMode, string> = {
@@ -36,5 +36,6 @@ export const lossAggComponents: ComponentDefinition[] = LOSS_AGG_MODES.map((mode
     : empty,
   create: (o: { horizon?: number | null }): LossAggregator => ({
     aggregate: (lossMat, mask, norm) => aggregateLoss(mode, lossMat, mask, { norm, horizon: o.horizon ?? null }),
+    weights: (mask, norm) => aggregationWeights(mode, mask, { norm, horizon: o.horizon ?? null }),
   }),
 }));

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineComponent, MissingFieldError } from '../../../core/index.js';
-import type { ComponentDefinition, PolicyLoss, PolicyLossInput, PolicyLossOutput } from '../../../core/index.js';
+import type { ComponentDefinition, PolicyLoss, PolicyLossInput, PolicyLossOutput, PolicyLossWire } from '../../../core/index.js';
 import { maskedMean, tidyResult } from '../math/masked.js';
-import { adpoLoss, gspoLoss, ppoClipLoss, type TokenLoss } from '../math/policy-loss.js';
+import { adpoClipHigh, adpoLoss, gspoLoss, ppoClipLoss, type TokenLoss } from '../math/policy-loss.js';
 
 /**
  * Aggregates the token loss with the input's aggregator, subtracts the entropy bonus
@@ -27,10 +27,15 @@ function finish(id: string, input: PolicyLossInput, tok: TokenLoss, entropyCoeff
 function fieldValues(input: PolicyLossInput, field: string, id: string): Float32Array {
   const col = input.fields[field];
   if (!col) throw new MissingFieldError(field, id, 0);
-  const v = col.dataSync() as Float32Array;
+  const v = checkedColumn(col.dataSync() as Float32Array, field, id);
+  if (v.length !== input.responseMask.shape[0]) throw new Error(`${id}: field '${field}' has ${v.length} rows, batch ${input.responseMask.shape[0]}`);
+  return v;
+}
+
+function checkedColumn(v: Float32Array | undefined, field: string, id: string): Float32Array {
+  if (!v) throw new MissingFieldError(field, id, 0);
   const bad = v.findIndex((x) => Number.isNaN(x));
   if (bad >= 0) throw new MissingFieldError(field, id, bad);
-  if (v.length !== input.responseMask.shape[0]) throw new Error(`${id}: field '${field}' has ${v.length} rows, batch ${input.responseMask.shape[0]}`);
   return v;
 }
 
@@ -39,8 +44,21 @@ const clipC = { type: 'number', nullable: true, exclusiveMinimum: 1, default: nu
 const nullableClip = { type: 'number', nullable: true, minimum: 0, default: null };
 const lowClip = { type: 'number', minimum: 0, exclusiveMaximum: 1 };
 
-function lossOf(id: string, requiredFields: string[], f: (input: PolicyLossInput) => TokenLoss, ent: number): PolicyLoss {
-  return { requiredFields, compute: (input) => tidyResult(() => finish(id, input, f(input), ent)) };
+const CLIP_METRICS = ['pg_clipfrac_high', 'pg_clipfrac_low', 'pg_clipfrac_dual', 'ratio_mean', 'ratio_min', 'ratio_max', 'ppo_kl'];
+
+/** The loss as data for trainers that compute it themselves (fused path): same bounds, same metrics. */
+type Wire = (fields: Readonly<Record<string, Float32Array>>, rows: number) => PolicyLossWire;
+
+function clipWire(ratio: 'token' | 'gspo', clipLow: number, clipHigh: (fields: Readonly<Record<string, Float32Array>>, rows: number) => number[], clipRatioC: number | null, entropyCoef: number, extra: string[] = []): Wire {
+  return (fields, rows) => ({
+    ratio, clipLow: new Array<number>(rows).fill(clipLow), clipHigh: clipHigh(fields, rows), clipRatioC, entropyCoef, metrics: [...CLIP_METRICS, ...extra],
+  });
+}
+
+const constant = (v: number) => (_f: Readonly<Record<string, Float32Array>>, rows: number) => new Array<number>(rows).fill(v);
+
+function lossOf(id: string, requiredFields: string[], f: (input: PolicyLossInput) => TokenLoss, ent: number, wire?: Wire): PolicyLoss {
+  return { requiredFields, compute: (input) => tidyResult(() => finish(id, input, f(input), ent)), ...(wire ? { wire } : {}) };
 }
 
 interface VanillaOptions { clip_ratio: number; clip_ratio_low: number | null; clip_ratio_high: number | null; clip_ratio_c: number | null; entropy_coeff: number }
@@ -63,7 +81,7 @@ export const policyLossComponents: ComponentDefinition[] = [
     },
     create: (o: VanillaOptions) => lossOf('policy-loss/vanilla', [], (i) => ppoClipLoss(i.logProbs, i.oldLogProbs, i.advantages, i.responseMask, {
       clipLow: o.clip_ratio_low ?? o.clip_ratio, clipHigh: o.clip_ratio_high ?? o.clip_ratio, clipRatioC: o.clip_ratio_c,
-    }), o.entropy_coeff),
+    }), o.entropy_coeff, clipWire('token', o.clip_ratio_low ?? o.clip_ratio, constant(o.clip_ratio_high ?? o.clip_ratio), o.clip_ratio_c, o.entropy_coeff)),
   }),
   defineComponent({
     kind: 'policy-loss', name: 'dapo',
@@ -79,7 +97,7 @@ export const policyLossComponents: ComponentDefinition[] = [
     },
     create: (o: DapoOptions) => lossOf('policy-loss/dapo', [], (i) => ppoClipLoss(i.logProbs, i.oldLogProbs, i.advantages, i.responseMask, {
       clipLow: o.clip_ratio_low, clipHigh: o.clip_ratio_high, clipRatioC: o.clip_ratio_c,
-    }), o.entropy_coeff),
+    }), o.entropy_coeff, clipWire('token', o.clip_ratio_low, constant(o.clip_ratio_high), o.clip_ratio_c, o.entropy_coeff)),
   }),
   defineComponent({
     kind: 'policy-loss', name: 'gspo',
@@ -93,7 +111,8 @@ export const policyLossComponents: ComponentDefinition[] = [
       },
     },
     create: (o: { clip_ratio_low: number; clip_ratio_high: number; entropy_coeff: number }) => lossOf('policy-loss/gspo', [], (i) =>
-      gspoLoss(i.logProbs, i.oldLogProbs, i.advantages, i.responseMask, { clipLow: o.clip_ratio_low, clipHigh: o.clip_ratio_high }), o.entropy_coeff),
+      gspoLoss(i.logProbs, i.oldLogProbs, i.advantages, i.responseMask, { clipLow: o.clip_ratio_low, clipHigh: o.clip_ratio_high }), o.entropy_coeff,
+    clipWire('gspo', o.clip_ratio_low, constant(o.clip_ratio_high), null, o.entropy_coeff)),
   }),
   defineComponent({
     kind: 'policy-loss', name: 'adpo',
@@ -113,9 +132,15 @@ export const policyLossComponents: ComponentDefinition[] = [
     },
     create: (o: AdpoOptions) => {
       if (!(o.s_hi > o.s_lo)) throw new Error(`policy-loss/adpo: s_hi (${o.s_hi}) must exceed s_lo (${o.s_lo})`);
+      const clip = { clipRatio: o.clip_ratio, clipHighBoost: o.clip_ratio_high_boost, sLo: o.s_lo, sHi: o.s_hi, form: o.clip_high_form, clipRatioC: o.clip_ratio_c };
+      const highs = (fields: Readonly<Record<string, Float32Array>>, rows: number): number[] => {
+        const s = checkedColumn(fields[o.field], o.field, 'policy-loss/adpo');
+        if (s.length !== rows) throw new Error(`policy-loss/adpo: field '${o.field}' has ${s.length} rows, batch ${rows}`);
+        return Array.from(s, (v) => adpoClipHigh(v, clip));
+      };
       return lossOf('policy-loss/adpo', [o.field], (i) => adpoLoss(i.logProbs, i.oldLogProbs, i.advantages, i.responseMask,
-        fieldValues(i, o.field, 'policy-loss/adpo'),
-        { clipRatio: o.clip_ratio, clipHighBoost: o.clip_ratio_high_boost, sLo: o.s_lo, sHi: o.s_hi, form: o.clip_high_form, clipRatioC: o.clip_ratio_c }), o.entropy_coeff);
+        fieldValues(i, o.field, 'policy-loss/adpo'), clip), o.entropy_coeff,
+      clipWire('token', o.clip_ratio, highs, o.clip_ratio_c, o.entropy_coeff, ['clip_high_mean']));
     },
   }),
 ];

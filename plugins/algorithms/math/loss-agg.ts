@@ -44,3 +44,27 @@ export function aggregateLoss(mode: LossAggMode, lossMat: tf.Tensor2D, mask: tf.
     }
   });
 }
+
+/**
+ * The weights w with aggregateLoss(mode, L, mask, opts) = Σ_it w_it · L_it (every mode is linear in
+ * the token losses): what a remote trainer multiplies its token losses by (the fused path).
+ * mask: [B][T] rows; returns [B][T] rows, 0 off the mask.
+ */
+export function aggregationWeights(mode: LossAggMode, mask: readonly (readonly number[])[], opts: AggregateOptions = {}): Float64Array[] {
+  const B = mask.length;
+  const T = mask[0]?.length ?? 0;
+  const seqs = Math.max(opts.norm?.seqs ?? B, 1);
+  const counts = mask.map((row) => row.reduce((a, v) => a + (v > 0 ? 1 : 0), 0));
+  const tokens = Math.max(opts.norm?.tokens ?? counts.reduce((a, v) => a + v, 0), 1);
+  return mask.map((row, i) => {
+    let w: number;
+    switch (mode) {
+      case 'token-mean': w = 1 / tokens; break;
+      case 'seq-mean-token-sum': w = 1 / seqs; break;
+      case 'seq-mean-token-mean': w = 1 / (Math.max(counts[i] as number, 1) * seqs); break;
+      case 'seq-mean-token-sum-norm': w = 1 / (seqs * (opts.horizon ?? T)); break;
+      default: throw new Error(`unknown loss aggregation '${mode as string}'; supported: ${LOSS_AGG_MODES.join(', ')}`);
+    }
+    return Float64Array.from(row, (v) => (v > 0 ? w : 0));
+  });
+}

@@ -1,8 +1,8 @@
-import * as tf from '@tensorflow/tfjs';
 import type {
   Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, Tokenizer,
   TrainStepOptions, TrainStepStats,
 } from '../../../core/index.js';
+import { lossGradients } from '../../../core/index.js';
 import { callSeed } from '../generate/generate.js';
 import { microBatches, rowsPerMicroBatch } from '../train/logprobs.js';
 import { WorkerPool } from './pool.js';
@@ -156,7 +156,7 @@ export class ParallelTfjsPolicy implements Policy {
           if (entAll && m.ent) entAll.set(m.ent, at);
           at += m.lp.length;
         }
-        const { value, dlp, dent, metrics } = lossGrads(lpAll, entAll, rows, T, share, lossFn);
+        const { value, dlp, dent, metrics } = lossGradients(lpAll, entAll, rows, T, share, lossFn);
         loss += value;
         for (const [name, x] of Object.entries(metrics)) metricSums[name] = (metricSums[name] ?? 0) + x * share;
         at = 0;
@@ -222,42 +222,5 @@ export class ParallelTfjsPolicy implements Policy {
     } finally {
       this.pool.release();
     }
-  }
-}
-
-/**
- * The loss of one whole micro-batch from the workers' log-probs, and its gradient with respect to
- * them (what each worker back-propagates through its copy of the model).
- */
-function lossGrads(
-  lp: Float32Array, ent: Float32Array | undefined, rows: number[], T: number, share: number,
-  lossFn: (fwd: PolicyForward) => LossOutput,
-): { value: number; dlp: Float32Array; dent?: Float32Array; metrics: Record<string, number> } {
-  const n = rows.length;
-  const lpVar = tf.tidy(() => tf.variable(tf.tensor2d(lp, [n, T]), true));
-  const entVar = ent ? tf.tidy(() => tf.variable(tf.tensor2d(ent, [n, T]), true)) : undefined;
-  const kept: Record<string, tf.Scalar | number> = {};
-  try {
-    const { value, grads } = tf.variableGrads(() => {
-      const out = lossFn({ logProbs: lpVar as unknown as tf.Tensor2D, ...(entVar ? { entropy: entVar as unknown as tf.Tensor2D } : {}), rows });
-      for (const [k, m] of Object.entries(out.metrics ?? {})) kept[k] = typeof m === 'number' ? m : tf.keep(m);
-      return tf.mul(out.loss, share) as tf.Scalar;
-    }, entVar ? [lpVar, entVar] : [lpVar]);
-    const v = value.dataSync()[0] as number;
-    value.dispose();
-    const read = (x: tf.Variable): Float32Array => {
-      const g = grads[x.name];
-      return g ? (g.dataSync() as Float32Array).slice() : new Float32Array(n * T);
-    };
-    const dlp = read(lpVar);
-    const dent = entVar ? read(entVar) : undefined;
-    for (const g of Object.values(grads)) g.dispose();
-    const metrics: Record<string, number> = {};
-    for (const [k, m] of Object.entries(kept)) metrics[k] = typeof m === 'number' ? m : (m.dataSync()[0] as number);
-    return { value: v, dlp, ...(dent ? { dent } : {}), metrics };
-  } finally {
-    for (const m of Object.values(kept)) if (typeof m !== 'number') m.dispose();
-    lpVar.dispose();
-    entVar?.dispose();
   }
 }

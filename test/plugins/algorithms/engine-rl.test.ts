@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { rlStep, type Trajectory } from '../../../core/index.js';
+import { rlStep, TinyTokenizer, type Trajectory } from '../../../core/index.js';
 import { DEFAULT_POLICY_OPTIONS, TfjsPolicy } from '../../../plugins/engine-tfjs/policy.js';
-import { Qwen3Model, resolveConfig, TINY_CONFIG, TinyTokenizer } from '../../../plugins/engine-tfjs/public.js';
+import { Qwen3Model, resolveConfig, TINY_CONFIG } from '../../../plugins/engine-tfjs/public.js';
 import { build } from './helpers.js';
 
 // The executor's update as the pipeline runs it (ADPO advantage and loss, low_var_kl against a frozen

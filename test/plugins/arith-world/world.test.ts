@@ -10,7 +10,7 @@ import {
   DEFAULT_FORMAT, curriculumOutput, executorSolution, extractBoxed, parseCurriculumOutput, pythonFor,
 } from '../../../plugins/arith-world/formats.js';
 import { emulatePython } from '../../../plugins/arith-world/probe.js';
-import { TinyTokenizer } from '../../../plugins/engine-tfjs/tokenizer/tiny.js';
+import { TinyTokenizer } from '../../../core/index.js';
 
 describe('arith-world: exact arithmetic', () => {
   it('follows Python precedence and associativity, with exact division', () => {

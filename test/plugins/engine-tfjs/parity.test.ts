@@ -10,7 +10,7 @@ import { readSafetensors, readSafetensorsHeader } from '../../../plugins/engine-
 import { Qwen3Model } from '../../../plugins/engine-tfjs/model/qwen3.js';
 import { DEFAULT_POLICY_OPTIONS, TfjsPolicy } from '../../../plugins/engine-tfjs/policy.js';
 import type { HostTensor } from '../../../plugins/engine-tfjs/model/weights.js';
-import { loadTokenizer } from '../../../plugins/engine-tfjs/tokenizer/index.js';
+import { loadTokenizer } from '../../../core/index.js';
 
 /**
  * Parity with HF transformers: test/fixtures/qwen3-tiny holds two random Qwen3 checkpoints saved by

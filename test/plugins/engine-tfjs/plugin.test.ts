@@ -8,7 +8,7 @@ import engineTfjs from '../../../plugins/engine-tfjs/index.js';
 import { chooseBackend, selectBackend } from '../../../plugins/engine-tfjs/backend/select.js';
 import { AUTO_PARALLEL_MAX_PARAMS, resolveWorkers } from '../../../plugins/engine-tfjs/create.js';
 import { countParams, TINY_CONFIG } from '../../../plugins/engine-tfjs/model/config.js';
-import { TinyTokenizer } from '../../../plugins/engine-tfjs/tokenizer/index.js';
+import { TinyTokenizer } from '../../../core/index.js';
 
 describe('engine-tfjs: the policy/tfjs component', () => {
   const lines: string[] = [];

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadTokenizer, TINY_TOKENIZER_FILE, TinyTokenizer } from '../../../plugins/engine-tfjs/tokenizer/index.js';
+import { loadTokenizer, TINY_TOKENIZER_FILE, TinyTokenizer } from '../../../core/index.js';
 
 const printable = fc.string({ unit: fc.constantFrom(...'\n abcXYZ019+-*/=()<>{}[]\\`_.,:;!?\'"#~'.split('')) });
 

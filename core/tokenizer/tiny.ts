@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Tokenizer } from '../../../core/index.js';
-import { writeJsonAtomic } from '../../../core/index.js';
+import type { Tokenizer } from '../contracts/policy.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { ChatTemplate, type ChatTemplateOptions, type TemplateMessage } from './chat-template.js';
 
 export const TINY_TOKENIZER_FILE = 'tiny_tokenizer.json';

@@ -1,5 +1,5 @@
 import { Template } from '@huggingface/jinja';
-import type { ChatMessage } from '../../../core/index.js';
+import type { ChatMessage } from '../contracts/policy.js';
 
 /** What `applyChatTemplate` accepts besides the messages (mirrors transformers' keyword arguments). */
 export interface ChatTemplateOptions {

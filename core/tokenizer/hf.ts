@@ -1,8 +1,8 @@
 import { Tokenizer as HfCore } from '@huggingface/tokenizers';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Tokenizer } from '../../../core/index.js';
-import { writeAtomic } from '../../../core/index.js';
+import type { Tokenizer } from '../contracts/policy.js';
+import { writeAtomic } from '../util/atomic.js';
 import { ChatTemplate, type ChatTemplateOptions, type TemplateMessage } from './chat-template.js';
 
 /** The files of an HF tokenizer folder this class reads; save() writes back those that were there. */

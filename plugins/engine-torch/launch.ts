@@ -1,0 +1,197 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** How `policy/torch` starts the trainer service when no `url` is given. */
+export interface LaunchOptions {
+  /** Interpreter with torch; null: $AGENT0_PYTHON, python3, /usr/bin/python3 (the first that imports torch). */
+  python: string | null;
+  /** Ranks (processes). On GPUs one per device. */
+  nproc: number;
+  /** CUDA_VISIBLE_DEVICES for the ranks; null leaves it as inherited. */
+  devices: string | null;
+  /** 'torchrun' (GPU, multi-node capable), 'env' (one process per rank with RANK/WORLD_SIZE set: CPU, Debian's torch 1.13), auto: torchrun above one rank when torch >= 2. */
+  launcher: 'auto' | 'torchrun' | 'env';
+  /** Extra service flags (python -m agent0_trainer --help), e.g. ['--param-dtype', 'float64']. */
+  args: string[];
+  /** Extra environment of the ranks. */
+  env: Record<string, string>;
+  startupTimeoutMs: number;
+}
+
+/** A line of the service's stderr the launcher keeps (the last 200 go into error messages). */
+const TAIL_LINES = 200;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The folder holding the agent0_trainer package: beside this file in a checkout, or in the package's plugins/ from dist/. */
+export function trainerPythonPath(): string {
+  const candidates = [path.join(here, 'python'), path.resolve(here, '..', '..', '..', 'plugins', 'engine-torch', 'python')];
+  const found = candidates.find((c) => existsSync(path.join(c, 'agent0_trainer', '__main__.py')));
+  if (!found) throw new Error(`the agent0_trainer Python package is missing (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+const probed = new Map<string, { ok: boolean; torch?: string; detail: string }>();
+
+/** Whether `python` imports torch (cached per process: importing torch takes seconds). */
+export function probePython(python: string): { ok: boolean; torch?: string; detail: string } {
+  const hit = probed.get(python);
+  if (hit) return hit;
+  const r = spawnSync(python, ['-c', 'import torch, sys; print(torch.__version__); print(sys.version.split()[0])'], { encoding: 'utf8', timeout: 120_000 });
+  const res = r.status === 0
+    ? { ok: true, torch: r.stdout.split('\n')[0]?.trim() ?? '', detail: `torch ${r.stdout.split('\n')[0]?.trim()}, python ${r.stdout.split('\n')[1]?.trim()}` }
+    : { ok: false, detail: r.error ? r.error.message : (r.stderr || '').trim().split('\n').slice(-1)[0] ?? `exit ${r.status}` };
+  probed.set(python, res);
+  return res;
+}
+
+/** The interpreter to start the service with: the asked one, or the first of the usual ones that imports torch. */
+export function findPython(asked: string | null): string {
+  const tried: string[] = [];
+  for (const py of asked ? [asked] : [process.env.AGENT0_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)) {
+    const r = probePython(py);
+    if (r.ok) return py;
+    tried.push(`${py}: ${r.detail}`);
+  }
+  throw new Error(`no Python with torch found for the trainer service (${tried.join('; ')}); install torch (Debian: apt-get install python3-torch libopenblas0-pthread) or set launch.python`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** One started service: its ranks, address, token and the tail of what it printed. */
+export class ServiceProcess {
+  readonly tail: string[] = [];
+  private exited: { code: number | null; signal: string | null } | undefined;
+  private resolveExit: (why: string) => void = () => undefined;
+  /** Settles with a reason once any rank has exited (one promise, however many callers wait). */
+  readonly exitPromise: Promise<string> = new Promise((resolve) => { this.resolveExit = resolve; });
+
+  private address = '';
+
+  private constructor(readonly token: string, private readonly ranks: ChildProcess[], readonly python: string) {}
+
+  /** http://host:port of rank 0 (set once it listens). */
+  get url(): string {
+    return this.address;
+  }
+
+  /** Starts the ranks and waits until rank 0 listens (or a rank dies, or the startup timeout passes). */
+  static async start(o: LaunchOptions, log: (line: string) => void): Promise<ServiceProcess> {
+    const python = findPython(o.python);
+    const torchVersion = probePython(python).torch ?? '0';
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agent0-trainer-'));
+    const portFile = path.join(dir, 'port');
+    const token = randomBytes(24).toString('hex');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, ...o.env, AGENT0_TRAINER_TOKEN: token, PYTHONUNBUFFERED: '1',
+      PYTHONPATH: [trainerPythonPath(), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+      ...(o.devices !== null ? { CUDA_VISIBLE_DEVICES: o.devices } : {}),
+    };
+    const flags = ['--port', '0', '--port-file', portFile, '--api-key-env', 'AGENT0_TRAINER_TOKEN', '--parent-pid', String(process.pid), ...o.args];
+    const useTorchrun = o.launcher === 'torchrun' || (o.launcher === 'auto' && o.nproc > 1 && Number.parseInt(torchVersion, 10) >= 2);
+    const ranks: ChildProcess[] = [];
+    if (useTorchrun || o.nproc === 1) {
+      const args = useTorchrun
+        ? ['-m', 'torch.distributed.run', '--nproc-per-node', String(o.nproc), '--master-port', String(await freePort()), '-m', 'agent0_trainer', ...flags]
+        : ['-m', 'agent0_trainer', ...flags];
+      ranks.push(spawn(python, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+    } else {
+      const master = String(await freePort());
+      for (let r = 0; r < o.nproc; r++) {
+        ranks.push(spawn(python, ['-m', 'agent0_trainer', ...flags], {
+          env: { ...env, RANK: String(r), LOCAL_RANK: String(r), WORLD_SIZE: String(o.nproc), MASTER_ADDR: '127.0.0.1', MASTER_PORT: master },
+          stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+        }));
+      }
+    }
+    const svc = new ServiceProcess(token, ranks, python);
+    ranks.forEach((child, r) => svc.watch(child, r, log));
+    const deadline = Date.now() + o.startupTimeoutMs;
+    let addr: string | undefined;
+    while (!addr) {
+      if (svc.exited) {
+        await fs.rm(dir, { recursive: true, force: true });
+        throw new Error(`the trainer service exited during startup (${svc.exitText()}):\n${svc.tail.slice(-15).join('\n')}`);
+      }
+      if (Date.now() > deadline) {
+        svc.kill();
+        await fs.rm(dir, { recursive: true, force: true });
+        throw new Error(`the trainer service did not listen within ${o.startupTimeoutMs} ms (launch.startupTimeoutMs):\n${svc.tail.slice(-15).join('\n')}`);
+      }
+      addr = await fs.readFile(portFile, 'utf8').then((s) => s.trim(), () => undefined);
+      if (!addr) await new Promise((r) => setTimeout(r, 100));
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+    svc.address = `http://${addr}`;
+    return svc;
+  }
+
+  private watch(child: ChildProcess, rank: number, log: (line: string) => void): void {
+    let partial = '';
+    const onData = (d: Buffer): void => {
+      const lines = (partial + d.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line) continue;
+        this.tail.push(line);
+        if (this.tail.length > TAIL_LINES) this.tail.shift();
+        if (/listening on|Traceback|Error|exiting/.test(line)) log(line);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code, signal) => {
+      if (this.exited) return;
+      this.exited = { code, signal };
+      this.resolveExit(`rank ${rank} ${this.exitText()}`);
+      // one rank gone leaves the others blocked in a collective: take them down too
+      this.kill();
+    });
+    child.on('error', (e) => this.tail.push(`spawn error: ${e.message}`));
+  }
+
+  private exitText(): string {
+    const e = this.exited;
+    return e ? (e.signal ? `killed by ${e.signal}` : `exit code ${e.code}`) : 'running';
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    for (const c of this.ranks) {
+      if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) continue;
+      try {
+        process.kill(-c.pid, signal);
+      } catch {
+        c.kill(signal);
+      }
+    }
+  }
+
+  /** Waits up to `ms` for every rank to exit, then kills what is left. */
+  async stop(ms: number): Promise<void> {
+    const all = Promise.all(this.ranks.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())))));
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
+    if (await Promise.race([all.then(() => 'done' as const), timer]) === 'timeout') {
+      this.kill('SIGKILL');
+      await all;
+    }
+  }
+}
