@@ -29,8 +29,8 @@ export interface ClientOptions {
   token?: string;
   /** Wall-clock limit of one operation (queueing included). */
   requestTimeoutMs: number;
-  /** Resolves with a reason when the service process dies (a launched service); never for an attached one. */
-  died?: () => Promise<string>;
+  /** Subscribes to the death of a launched service (cb gets the reason); returns the unsubscribe. */
+  onDeath?: (cb: (why: string) => void) => () => void;
   /** The last lines the service printed, for error messages. */
   tail?: () => string[];
 }
@@ -84,21 +84,25 @@ export class TrainerClient {
   private async guarded<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(new TrainerError(`trainer service: ${what} did not finish within ${this.opts.requestTimeoutMs} ms (requestTimeoutMs)`)), this.opts.requestTimeoutMs);
-    let dead = false;
-    const death = this.opts.died?.().then((why) => {
-      dead = true;
+    const deathError = (why: string) => {
       const tail = (this.opts.tail?.() ?? []).slice(-12).join('\n');
-      ac.abort(new TrainerError(`trainer service died during ${what} (${why})${tail ? `:\n${tail}` : ''}`));
-    });
-    void death;
+      return new TrainerError(`trainer service died during ${what} (${why})${tail ? `:\n${tail}` : ''}`);
+    };
+    let died: string | undefined;
+    const unsubscribe = this.opts.onDeath?.((why) => { died = why; ac.abort(deathError(why)); }) ?? (() => undefined);
     try {
       return await fn(ac.signal);
     } catch (e) {
       if (ac.signal.aborted && ac.signal.reason instanceof Error) throw ac.signal.reason;
+      // a dropped connection usually arrives before the process's exit: give the exit a moment to explain it
+      if (this.opts.onDeath && e instanceof TrainerError && /unreachable|unreadable/.test(e.message)) {
+        for (let i = 0; i < 40 && died === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+        if (died !== undefined) throw deathError(died);
+      }
       throw e;
     } finally {
+      unsubscribe();
       clearTimeout(timer);
-      if (!dead) ac.abort('done');
     }
   }
 
@@ -134,6 +138,15 @@ export class TrainerClient {
         if (f.status === 200) return f.body as T;
         if (f.status !== 408) throw this.failure(route, f.status, f.body);
       }
+    });
+  }
+
+  /** A route answered directly (no future), e.g. /agent0/memory. */
+  async post<T>(route: string, body: unknown): Promise<T> {
+    return this.guarded(route, async (signal) => {
+      const r = await this.http('POST', route, body, false, signal);
+      if (r.status !== 200) throw this.failure(route, r.status, r.body);
+      return r.body as T;
     });
   }
 

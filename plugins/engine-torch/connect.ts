@@ -36,7 +36,7 @@ export async function connect(o: ConnectOptions, log: Logger): Promise<Connectio
         url: proc ? proc.url : (o.url as string),
         ...(proc ? { token: proc.token } : o.token ? { token: o.token } : {}),
         requestTimeoutMs: o.requestTimeoutMs,
-        ...(proc ? { died: () => proc.exitPromise, tail: () => proc.tail } : {}),
+        ...(proc ? { onDeath: (cb: (why: string) => void) => proc.onExit(cb), tail: () => proc.tail } : {}),
       });
       try {
         const info = await client.info();

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -49,6 +50,8 @@ export function randomInitConfig(o: TorchPolicyOptions, tok: Tokenizer, name: st
 
 /** Builds the policy a `policy/torch` entry describes: connects to (or launches) the service, creates the model. */
 export async function createTorchPolicy(o: TorchPolicyOptions, ctx: ComponentContext): Promise<Policy> {
+  // loss closures and rlStep run on tfjs here (small [B, T] tensors): its backend must be up
+  await tf.ready();
   const seed = o.seed ?? (hashSeed(ctx.seed, ctx.name) >>> 0) % 2 ** 31;
   const { tokenizer, dir } = await pickTokenizer(o);
   const config = o.checkpoint === null ? randomInitConfig(o, tokenizer, ctx.name) : null;

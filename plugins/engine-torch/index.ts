@@ -1,4 +1,5 @@
 import { defineComponent, definePlugin } from '../../core/index.js';
+import { benchTrainerCommand } from './bench.js';
 import { createTorchPolicy } from './create.js';
 import { type TorchPolicyOptions, torchOptionsSchema } from './options.js';
 
@@ -13,4 +14,5 @@ export const torchPolicy = defineComponent({
 export default definePlugin({
   meta: { name: 'agent0/engine-torch', version: '0.1.0', description: 'policies whose weights live in a PyTorch trainer service driven over HTTP' },
   components: [torchPolicy],
+  commands: [benchTrainerCommand],
 });

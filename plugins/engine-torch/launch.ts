@@ -77,9 +77,8 @@ async function freePort(): Promise<number> {
 export class ServiceProcess {
   readonly tail: string[] = [];
   private exited: { code: number | null; signal: string | null } | undefined;
-  private resolveExit: (why: string) => void = () => undefined;
-  /** Settles with a reason once any rank has exited (one promise, however many callers wait). */
-  readonly exitPromise: Promise<string> = new Promise((resolve) => { this.resolveExit = resolve; });
+  private readonly exitListeners = new Set<(why: string) => void>();
+  private exitReason: string | undefined;
 
   private address = '';
 
@@ -158,7 +157,9 @@ export class ServiceProcess {
     child.on('exit', (code, signal) => {
       if (this.exited) return;
       this.exited = { code, signal };
-      this.resolveExit(`rank ${rank} ${this.exitText()}`);
+      this.exitReason = `rank ${rank} ${this.exitText()}`;
+      for (const l of [...this.exitListeners]) l(this.exitReason);
+      this.exitListeners.clear();
       // one rank gone leaves the others blocked in a collective: take them down too
       this.kill();
     });
@@ -172,6 +173,16 @@ export class ServiceProcess {
 
   get alive(): boolean {
     return !this.exited;
+  }
+
+  /** Calls `cb` with the reason once any rank exits (at once if one has); returns the unsubscribe. */
+  onExit(cb: (why: string) => void): () => void {
+    if (this.exitReason !== undefined) {
+      cb(this.exitReason);
+      return () => undefined;
+    }
+    this.exitListeners.add(cb);
+    return () => this.exitListeners.delete(cb);
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {

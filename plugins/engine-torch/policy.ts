@@ -70,6 +70,11 @@ export class TorchPolicy implements Policy {
     return this.conn.client;
   }
 
+  /** The service this policy's weights live in (its client and what it said about itself). */
+  get service(): Pick<Connection, 'client' | 'info'> {
+    return this.conn;
+  }
+
   describe(): Record<string, unknown> {
     const c = (this.desc.config ?? {}) as Record<string, unknown>;
     const i = this.conn.info;
@@ -78,7 +83,7 @@ export class TorchPolicy implements Policy {
       impl: this.desc.impl, params: this.desc.params, layers: c.num_hidden_layers, hidden: c.hidden_size, vocab: c.vocab_size,
       device: i.device_name, ranks: i.world_size, torch: i.torch, transformers: i.transformers,
       computeDtype: this.desc.compute_dtype, paramDtype: this.desc.param_dtype, sharded: this.desc.sharded,
-      lossPath: this.options.lossPath, step: this.step, frozen: this.frozen, service: this.client.opts.url,
+      lossPath: this.options.lossPath, step: this.step, frozen: this.frozen,
     };
   }
 

@@ -54,10 +54,15 @@ def main(argv=None):
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     comm = Comm(kind)
-    log = lambda msg: print(f"[agent0-trainer r{comm.rank}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    def log(msg):
+        try:
+            print(f"[agent0-trainer r{comm.rank}] {msg}", file=sys.stderr, flush=True)
+        except OSError:
+            pass  # the launcher's end of the pipe is gone: nobody to tell
     compute = a.compute_dtype or ("bfloat16" if kind == "cuda" else a.param_dtype)
+    # None: resolved per model (bf16 on cuda, else its param dtype; saves in the compute dtype)
     defaults = {
-        "impl": a.impl, "param_dtype": a.param_dtype, "compute_dtype": compute, "save_dtype": a.save_dtype or compute,
+        "impl": a.impl, "param_dtype": a.param_dtype, "compute_dtype": a.compute_dtype, "save_dtype": a.save_dtype,
         "shard": a.shard, "micro_batch_tokens": a.micro_batch_tokens, "max_micro_batch_rows": a.max_micro_batch_rows,
         "gradient_checkpointing": a.gradient_checkpointing, "seed": a.seed, "max_sample_rows": a.max_sample_rows,
     }
@@ -102,7 +107,7 @@ def _watch_parent(pid, log):
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            log(f"launcher {pid} is gone; exiting")
+            log(f"launcher {pid} is gone; exiting")  # never raises: a dead launcher's pipe must not stop the exit
             os._exit(3)
         except PermissionError:
             pass

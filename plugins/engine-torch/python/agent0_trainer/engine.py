@@ -5,6 +5,7 @@ of rows and returns a partial result that rank 0 merges (`merge`). Gradients of 
 forward_backward calls accumulate until optim_step, which sums them over ranks (FSDP2 reduce-scatter,
 or an all-reduce for replicated weights), clips the global norm and steps AdamW.
 """
+import contextlib
 import copy
 import json
 import math
@@ -68,7 +69,8 @@ class Engine:
         net = LogProbNet(lm, impl, out_dtype)
         if opts["gradient_checkpointing"] and not frozen:
             models.enable_checkpointing(lm, impl)
-        shard = opts["shard"] == "fsdp2" or (opts["shard"] == "auto" and self.device_kind == "cuda" and self.comm.distributed)
+        # auto: FSDP2 across several GPUs; one GPU keeps fp32 master weights and computes under autocast
+        shard = opts["shard"] == "fsdp2" or (opts["shard"] == "auto" and self.device_kind == "cuda" and self.comm.world > 1)
         units = []
         if shard:
             net.to(self.dev())
@@ -80,11 +82,13 @@ class Engine:
     # ---- model lifecycle -----------------------------------------------------------------
     def create_model(self, a):
         opts = {**self.defaults, **{k: v for k, v in (a.get("options") or {}).items() if v is not None}}
+        opts["compute_dtype"] = opts.get("compute_dtype") or ("bfloat16" if self.device_kind == "cuda" else opts["param_dtype"])
+        opts["save_dtype"] = opts.get("save_dtype") or opts["compute_dtype"]
         model_id = a["model_id"]
         if model_id in self.slots:
             raise RequestError(f"model_id '{model_id}' exists")
         param_dtype = models.dtype_of(opts["param_dtype"])
-        lm, config, impl = models.build(a.get("base_model"), a.get("config"), opts["impl"], param_dtype, opts["seed"])
+        lm, config, impl = models.build(a.get("base_model"), a.get("config"), opts["impl"], param_dtype, opts["seed"], device=self.dev())
         net, units, sharded = self._wrap(lm, impl, opts, False)
         s = Slot(model_id, net, config, impl, opts)
         s.units, s.sharded = units, sharded
@@ -189,7 +193,7 @@ class Engine:
                 tgt, valid, inputs = ids, torch.zeros(1, 1, dtype=torch.bool, device=self.dev()), {}
             else:
                 ids, tgt, valid, inputs = self._batch(data, rows, names)
-            with torch.set_grad_enabled(fn is not None):
+            with torch.set_grad_enabled(fn is not None), self._autocast(s):
                 lp, ent = s.net(ids, tgt, want_entropy)
                 if fn is not None:
                     if dummy:
@@ -212,6 +216,13 @@ class Engine:
                     out["entropy"] = ent_c[j, :n].clone()
                 outputs[i] = out
         return {"start": start, "outputs": [outputs[i] for i in range(start, end)], "metrics": losses.combine(parts)}
+
+    def _autocast(self, s):
+        """bf16 compute over fp32 master weights on one GPU (FSDP2 casts by itself when sharded)."""
+        compute = models.dtype_of(s.opts["compute_dtype"])
+        if self.device_kind == "cuda" and not s.sharded and not s.frozen and compute != models.dtype_of(s.opts["param_dtype"]):
+            return torch.autocast("cuda", dtype=compute)
+        return contextlib.nullcontext()
 
     def forward(self, a):
         s = self.slot(a["model_id"])
@@ -271,7 +282,10 @@ class Engine:
     # ---- checkpoints -----------------------------------------------------------------------
     def _full_state(self, s):
         sd = models.full_state(s.net, s.sharded)
-        return {k[3:] if k.startswith("lm.") else k: v for k, v in sd.items()}
+        out = {k[3:] if k.startswith("lm.") else k: v for k, v in sd.items()}
+        if models.tied(s.lm):
+            out.pop("lm_head.weight", None)
+        return out
 
     def save_weights_for_sampler(self, a):
         s = self.slot(a["model_id"])
@@ -390,9 +404,15 @@ class Engine:
 
     # ---- sampling --------------------------------------------------------------------------
     def sampling_model(self, s):
-        """The module decoding uses: the live one, or a plain copy of sharded weights in compute dtype."""
-        if not s.sharded:
+        """The module decoding uses: the live one when it already computes in its own dtype, else a
+        plain copy in the compute dtype (of sharded weights, or of fp32 masters), kept until the next step."""
+        compute = models.dtype_of(s.opts["compute_dtype"])
+        if not s.sharded and next(s.lm.parameters()).dtype == compute:
             return s.lm
+        if s.sampler_model is None and not s.sharded:
+            s.sampler_model = copy.deepcopy(s.lm).to(dtype=compute).eval()
+            for p in s.sampler_model.parameters():
+                p.requires_grad_(False)
         if s.sampler_model is None:
             tensors = self._full_state(s)
             lm, _, _ = models.build(None, s.config, s.impl, models.dtype_of(s.opts["compute_dtype"]), 0)

@@ -4,6 +4,7 @@ A transformers AutoModelForCausalLM when transformers is importable (any HF caus
 else the built-in Qwen3. Either way the module has `.model` (the backbone) and `.lm_head`, and
 this file gives both one calling convention: `backbone(...)` → hidden states.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -49,8 +50,8 @@ def pick_impl(asked, config):
     return "builtin"
 
 
-def build(base_model, config, impl, dtype, seed, attn="sdpa"):
-    """(module on CPU in `dtype`, HF config dict, impl). base_model: an HF folder, or None for random init."""
+def build(base_model, config, impl, dtype, seed, attn="sdpa", device=None):
+    """(module in `dtype` on `device` (default CPU), HF config dict, impl). base_model: an HF folder, or None for random init."""
     if base_model is not None:
         config = {**read_config(base_model), **(config or {})} if config else read_config(base_model)
     elif not config:
@@ -64,16 +65,26 @@ def build(base_model, config, impl, dtype, seed, attn="sdpa"):
         else:
             cfg = tf.AutoConfig.for_model(**config)
             torch.manual_seed(int(seed))
-            module = tf.AutoModelForCausalLM.from_config(cfg, attn_implementation=attn)
+            # initialised where it will live: a 4B model's init takes seconds on a GPU, minutes on a CPU
+            with _on(device):
+                module = tf.AutoModelForCausalLM.from_config(cfg, attn_implementation=attn)
             module.to(dtype)
         module.config.use_cache = False
-        return module, module.config.to_dict(), impl
-    module = Qwen3ForCausalLM(config)
+        return module.to(device or "cpu"), module.config.to_dict(), impl
+    with _on(device):
+        module = Qwen3ForCausalLM(config)
     if base_model is not None:
         load_state(module, st.read_folder(base_model), base_model)
     else:
         module.init_weights(seed)
-    return module.to(dtype), config, impl
+    return module.to(device=device or "cpu", dtype=dtype), config, impl
+
+
+def _on(device):
+    """Default device for new tensors (torch >= 2); a no-op elsewhere and for the CPU."""
+    if device is None or str(device) == "cpu" or not hasattr(torch.device, "__enter__"):
+        return contextlib.nullcontext()
+    return torch.device(device)
 
 
 def load_state(module, tensors, where):
@@ -141,8 +152,6 @@ def full_state(module, sharded):
         sd = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     else:
         sd = {k: v.detach().to("cpu") for k, v in module.state_dict().items()}
-    if tied(module) or getattr(getattr(module, "config", None), "tie_word_embeddings", False):
-        sd.pop("lm_head.weight", None)
     return {k: v for k, v in sd.items() if not k.endswith("rotary_emb.inv_freq")}
 
 

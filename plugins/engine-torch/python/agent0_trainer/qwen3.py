@@ -45,9 +45,14 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         dtype = x.dtype
-        h = x.to(torch.float32)
+        h = x.to(_wide(dtype))
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
         return self.weight * h.to(dtype)
+
+
+def _wide(dtype):
+    """float32 for half types and float32 (as transformers computes norms and softmax), float64 for float64."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def rotate_half(x):
@@ -110,7 +115,7 @@ def attend(q, k, v, bias, groups):
         T, S = q.shape[-2], k.shape[-2]
         bias = causal_bias(T, S, S - T, None, q.device)
     scores = scores + bias.to(scores.dtype)
-    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+    probs = torch.softmax(scores, dim=-1, dtype=_wide(scores.dtype)).to(q.dtype)
     return torch.matmul(probs, v)
 
 
@@ -158,10 +163,13 @@ class Qwen3Model(nn.Module):
         hd = c["head_dim"]
         inv = 1.0 / (c["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
         self.register_buffer("inv_freq", inv, persistent=False)
+        self.rope_theta, self.head_dim = c["rope_theta"], hd
         self.gradient_checkpointing = False
 
     def rope(self, positions, dtype):
-        freqs = positions.float()[..., None] * self.inv_freq.float()
+        w = _wide(dtype)
+        inv = self.inv_freq if w == torch.float32 else 1.0 / (self.rope_theta ** (torch.arange(0, self.head_dim, 2, device=positions.device, dtype=w) / self.head_dim))
+        freqs = positions.to(w)[..., None] * inv.to(w)
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
 
@@ -199,14 +207,15 @@ class Qwen3ForCausalLM(nn.Module):
 
     def init_weights(self, seed):
         """Normal(0, initializer_range) for linear and embedding weights, ones for norms (as HF)."""
-        g = torch.Generator().manual_seed(int(seed))
+        dev = self.lm_head.weight.device
+        g = torch.Generator(device=dev).manual_seed(int(seed))
         std = self.config["initializer_range"]
         with torch.no_grad():
             for name, p in self.named_parameters():
                 if name.endswith("norm.weight"):
                     p.fill_(1.0)
                 else:
-                    p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32).mul_(std).to(p.dtype))
+                    p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32, device=dev).mul_(std).to(p.dtype))
 
     def new_cache(self, batch, capacity, dtype, device):
         c = self.config

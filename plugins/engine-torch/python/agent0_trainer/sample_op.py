@@ -62,7 +62,7 @@ def parse(svc, body):
         if vocab and any(t < 0 or t >= vocab for t in p):
             raise RequestError(f"prompt {i} has token ids outside [0, {vocab})")
         for j in range(n):
-            rows.append({"prompt": p, "seed": None if seed is None else int(seed) * 1_000_003 + i * 1009 + j})
+            rows.append({"prompt": p, "seed": None if seed is None else int(seed)})
     return {"model_id": model, "rows": rows, "params": params, "n": n, "prompts": len(prompts)}
 
 
@@ -107,7 +107,9 @@ def run(engine, args):
         if not p["ignore_eos"]:
             p["eos_ids"] = eos_ids(slot)
         for row_i, row in enumerate(req["rows"]):
-            flat.append((r_i, row_i, Row(row["prompt"], p, row["seed"], detok)))
+            # a seeded request draws from its own generator: its samples do not depend on the batch around it
+            group = None if row["seed"] is None else (r_i, row["seed"])
+            flat.append((r_i, row_i, Row(row["prompt"], p, group, detok)))
     a, b = split_even(len(flat), engine.comm.world)[engine.comm.rank]
     mine = flat[a:b]
     chunk = engine.defaults["max_sample_rows"]
@@ -116,8 +118,7 @@ def run(engine, args):
     model.eval()
     for s in range(0, len(mine), chunk):
         part = [x[2] for x in mine[s:s + chunk]]
-        seed = args["requests"][mine[s][0]]["rows"][mine[s][1]]["seed"] or (int(time.time() * 1e6) & 0x7FFFFFFF)
-        decode(model, slot.impl, part, detok, engine.dev(), dtype, 0, max_len, seed)
+        decode(model, slot.impl, part, detok, engine.dev(), dtype, 0, max_len, int(time.time() * 1e6) & 0x7FFFFFFF, salt=a + s)
     return {"start": a, "rows": [(r_i, row_i, _row_out(r)) for r_i, row_i, r in mine]}
 
 

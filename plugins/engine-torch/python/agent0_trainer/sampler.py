@@ -66,8 +66,10 @@ def _choose(x, rows, generators, shared, dev):
 
 
 @torch.no_grad()
-def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared_seed):
-    """Fills each row's ids / logprobs / finish. `rows` share one decoding batch."""
+def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared_seed, salt=0):
+    """Fills each row's ids / logprobs / finish. `rows` share one decoding batch. Row.group is None
+    (the shared generator) or (request, seed): one generator per seeded request, salted by the
+    position of this chunk among the rows (ranks and chunks draw different streams)."""
     if not rows:
         return
     B = len(rows)
@@ -95,7 +97,7 @@ def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared
         gens.setdefault(r.group, []).append(b)
     generators = {}
     for g, idx in gens.items():
-        key = None if g is None else torch.Generator(device=dev).manual_seed(int(g))
+        key = None if g is None else torch.Generator(device=dev).manual_seed((int(g[1]) * 1_000_003 + salt) % (2**63 - 1))
         generators[key] = torch.tensor(idx, device=dev)
     next_pos = pos[:, -1] + 1
     for step in range(budget):
