@@ -8,7 +8,8 @@ OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT" /tmp/tools
 if [ ! -x /tmp/tools/node ]; then xz -dc .gpu/node.xz > /tmp/tools/node && chmod +x /tmp/tools/node; fi
 if ! command -v bwrap >/dev/null; then
-  dpkg -x .gpu/bubblewrap_*.deb /tmp/tools/bw && ln -sf /tmp/tools/bw/usr/bin/bwrap /tmp/tools/bwrap
+  # on a PATH every child keeps (the sandbox starts bwrap with a minimal environment)
+  dpkg -x .gpu/bubblewrap_*.deb /tmp/tools/bw && ln -sf /tmp/tools/bw/usr/bin/bwrap /usr/bin/bwrap
 fi
 export PATH=/tmp/tools:$PATH PYTHONUNBUFFERED=1
 A0="/tmp/tools/node .gpu/agent0/agent0.js"
@@ -23,17 +24,17 @@ step_pytests() {
   (cd "$PYDIR" && AGENT0_PARITY_JSON="$OUT/parity.json" timeout 400 python3 -m unittest discover -s tests -t . -v) 2>&1 | tail -60
 }
 step_smoke() {
-  timeout 300 $A0 run recipes/smoke_torch.yaml --run-dir /tmp/runs/smoke_torch 2>&1 | tail -25
+  rm -rf /tmp/runs/smoke_torch; timeout 300 $A0 run recipes/smoke_torch.yaml --run-dir /tmp/runs/smoke_torch 2>&1 | tail -25
 }
 step_bench() {
-  timeout 400 $A0 bench trainer --shapes 0.6b --seqs 2048 --rows 8 --steps 2 --warmup 1 --decode-tokens 64 --out "$OUT/bench-quick.json" 2>&1 | tail -30
+  timeout 170 $A0 bench trainer --shapes 0.6b --seqs 2048 --rows 8 --steps 2 --warmup 1 --decode-tokens 128 --out "$OUT/bench-quick.json" 2>&1 | tail -30
 }
 step_bench_full() {
   timeout 560 $A0 bench trainer --shapes 0.6b,4b --seqs 2048,4096 --rows 8 --steps 4 --warmup 2 --decode-batch 64 --decode-tokens 256 --out "$OUT/bench.json" 2>&1 | tail -40
 }
 step_e2e() {
   local t0=$(date +%s)
-  timeout 570 $A0 run recipes/gpu_math_tir_adpo.yaml --run-dir /tmp/runs/gpu ${E2E_ARGS:-} > "$OUT/e2e.log" 2>&1
+  rm -rf /tmp/runs/gpu; timeout ${E2E_TIMEOUT:-570} $A0 run recipes/gpu_math_tir_adpo.yaml --run-dir /tmp/runs/gpu ${E2E_ARGS:-} > "$OUT/e2e.log" 2>&1
   echo "e2e exit $? after $(( $(date +%s) - t0 )) s"
   tail -30 "$OUT/e2e.log"
   cp /tmp/runs/gpu/report.md "$OUT/e2e-report.md" 2>/dev/null

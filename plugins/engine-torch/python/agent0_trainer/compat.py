@@ -1,13 +1,11 @@
 """Feature detection: the same code runs on Debian's torch 1.13 (CPU CI) and torch 2.11 (GPU)."""
-import inspect
-
 import torch
 import torch.nn.functional as F
 
 TORCH_VERSION = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2] if x.isdigit())
 HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
-SDPA_GQA = HAS_SDPA and "enable_gqa" in inspect.signature(F.scaled_dot_product_attention).parameters \
-    if HAS_SDPA else False
+# enable_gqa arrived in torch 2.5 (the builtin has no inspectable signature)
+SDPA_GQA = HAS_SDPA and TORCH_VERSION >= (2, 5)
 
 
 def fsdp2():

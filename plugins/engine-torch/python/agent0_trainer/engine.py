@@ -38,7 +38,9 @@ class Slot:
         self.step = 0
         self.units = []
         self.sharded = False
-        self.sampler_model = None  # a plain copy for decoding when the weights are sharded
+        self.sampler_model = None  # the decoding copy (engine.sampling_model)
+        self.sampler_impl = None
+        self.sampler_stale = True
         self.pending_grads = False
 
     @property
@@ -276,7 +278,7 @@ class Engine:
             s.step += 1
         opt.zero_grad(set_to_none=True)
         s.pending_grads = False
-        s.sampler_model = None
+        s.sampler_stale = True
         return {"grad_norm": grad_norm, "lr": adam["learning_rate"], "step": s.step, "skipped": skipped}
 
     # ---- checkpoints -----------------------------------------------------------------------
@@ -324,7 +326,7 @@ class Engine:
             models.set_full_state(s.net, {f"lm.{k}": v for k, v in tensors.items()}, True, path)
         else:
             models.load_state(s.lm, tensors, path)
-        s.sampler_model = None
+        s.sampler_stale = True
         if s.optimizer is not None:
             s.optimizer.zero_grad(set_to_none=True)
         s.optimizer = None
@@ -395,7 +397,8 @@ class Engine:
                     if f"exp_avg.{n}" not in tensors:
                         continue
                     opt.state[p] = {
-                        "step": torch.tensor(float(step)),
+                        # fused/foreach AdamW on a GPU keeps the step count beside the parameter
+                        "step": torch.tensor(float(step), device=p.device if self.device_kind == "cuda" else "cpu"),
                         "exp_avg": tensors[f"exp_avg.{n}"].to(p.device, p.dtype),
                         "exp_avg_sq": tensors[f"exp_avg_sq.{n}"].to(p.device, p.dtype),
                     }
@@ -404,21 +407,28 @@ class Engine:
 
     # ---- sampling --------------------------------------------------------------------------
     def sampling_model(self, s):
-        """The module decoding uses: the live one when it already computes in its own dtype, else a
-        plain copy in the compute dtype (of sharded weights, or of fp32 masters), kept until the next step."""
+        """(module, impl) for decoding. The live module when it is the built-in Qwen3 already in its
+        compute dtype; otherwise a decoding copy in the compute dtype, refreshed in place after each
+        optimizer step: the built-in Qwen3 (static KV cache, a lean step) for any qwen3 model, else a
+        copy of the transformers module."""
         compute = models.dtype_of(s.opts["compute_dtype"])
-        if not s.sharded and next(s.lm.parameters()).dtype == compute:
-            return s.lm
-        if s.sampler_model is None and not s.sharded:
-            s.sampler_model = copy.deepcopy(s.lm).to(dtype=compute).eval()
-            for p in s.sampler_model.parameters():
-                p.requires_grad_(False)
+        live_dtype = next(s.lm.parameters()).dtype
+        if not s.sharded and s.impl == "builtin" and live_dtype == compute:
+            return s.lm, "builtin"
+        if s.sampler_model is not None and not s.sampler_stale:
+            return s.sampler_model, s.sampler_impl
+        tensors = self._full_state(s) if s.sharded else {k: v for k, v in s.lm.state_dict().items() if not k.endswith("inv_freq")}
         if s.sampler_model is None:
-            tensors = self._full_state(s)
-            lm, _, _ = models.build(None, s.config, s.impl, models.dtype_of(s.opts["compute_dtype"]), 0)
-            models.load_state(lm, tensors, "sampler copy")
-            s.sampler_model = lm.to(self.dev()).eval()
-        return s.sampler_model
+            impl = "builtin" if s.config.get("model_type", "qwen3") == "qwen3" else s.impl
+            lm, _, _ = models.build(None, s.config, impl, compute, 0, device=self.dev())
+            s.sampler_model, s.sampler_impl = lm.eval(), impl
+            for p in lm.parameters():
+                p.requires_grad_(False)
+        if models.tied(s.sampler_model):
+            tensors.pop("lm_head.weight", None)
+        models.load_state(s.sampler_model, tensors, "decoding copy")
+        s.sampler_stale = False
+        return s.sampler_model, s.sampler_impl
 
 
 def merge(op, parts):

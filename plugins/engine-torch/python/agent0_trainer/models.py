@@ -73,6 +73,7 @@ def build(base_model, config, impl, dtype, seed, attn="sdpa", device=None):
         return module.to(device or "cpu"), module.config.to_dict(), impl
     with _on(device):
         module = Qwen3ForCausalLM(config)
+    module.to(dtype=dtype)  # before loading: a float64 checkpoint must not pass through float32
     if base_model is not None:
         load_state(module, st.read_folder(base_model), base_model)
     else:

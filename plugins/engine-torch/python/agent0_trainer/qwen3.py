@@ -61,12 +61,17 @@ def rotate_half(x):
 
 
 class KVCache:
-    """Preallocated keys/values [B, KV, capacity, hd] per layer; `length` columns are filled."""
+    """Preallocated keys/values [B, KV, capacity, hd] per layer; `length` columns are filled.
+
+    `write` (a 1-element long tensor) switches the layers to the static step used under CUDA graphs:
+    keys are written at column write[0] by index_copy_, and attention covers the whole capacity
+    under an additive key mask, so every tensor keeps its address and shape from step to step."""
 
     def __init__(self, layers, batch, kv_heads, capacity, head_dim, dtype, device):
         self.k = [torch.zeros(batch, kv_heads, capacity, head_dim, dtype=dtype, device=device) for _ in range(layers)]
         self.v = [torch.zeros(batch, kv_heads, capacity, head_dim, dtype=dtype, device=device) for _ in range(layers)]
         self.length = 0
+        self.write = None
 
 
 class Attention(nn.Module):
@@ -88,7 +93,11 @@ class Attention(nn.Module):
         v = self.v_proj(x).view(B, T, self.kv_heads, self.head_dim).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        if cache is not None:
+        if cache is not None and cache.write is not None:
+            cache.k[layer].index_copy_(2, cache.write, k)
+            cache.v[layer].index_copy_(2, cache.write, v)
+            k, v = cache.k[layer], cache.v[layer]
+        elif cache is not None:
             s = cache.length
             cache.k[layer][:, :, s:s + T] = k
             cache.v[layer][:, :, s:s + T] = v
@@ -168,10 +177,21 @@ class Qwen3Model(nn.Module):
 
     def rope(self, positions, dtype):
         w = _wide(dtype)
-        inv = self.inv_freq if w == torch.float32 else 1.0 / (self.rope_theta ** (torch.arange(0, self.head_dim, 2, device=positions.device, dtype=w) / self.head_dim))
+        # the buffer only while float32: module.to(bfloat16) rounds it too (RoPE angles off by radians at 3k positions)
+        fresh = w != torch.float32 or self.inv_freq.dtype != torch.float32
+        inv = self.inv_freq if not fresh else 1.0 / (self.rope_theta ** (torch.arange(0, self.head_dim, 2, device=positions.device, dtype=w) / self.head_dim))
         freqs = positions.to(w)[..., None] * inv.to(w)
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+
+    def static_step(self, input_ids, position_ids, bias, cache):
+        """One decoding step with fixed shapes and addresses (CUDA-graph capturable): input_ids and
+        position_ids [B, 1], bias [B, 1, 1, capacity] additive key mask, cache.write the column."""
+        h = self.embed_tokens(input_ids)
+        cos, sin = self.rope(position_ids, h.dtype)
+        for i, layer in enumerate(self.layers):
+            h = layer(h, cos, sin, bias, cache, i)
+        return self.norm(h)
 
     def forward(self, input_ids, position_ids=None, key_mask=None, cache=None):
         """Hidden states [B, T, d]. Without cache and key_mask: causal over right-padded rows."""

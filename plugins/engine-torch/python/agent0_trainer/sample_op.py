@@ -97,7 +97,7 @@ def detok_of(slot):
 def run(engine, args):
     """This rank's share of every row of the merged requests, decoded as one batch (in chunks)."""
     slot = engine.slot(args["model_id"])
-    model = engine.sampling_model(slot)
+    model, impl = engine.sampling_model(slot)
     detok = detok_of(slot)
     flat = []
     for r_i, req in enumerate(args["requests"]):
@@ -118,7 +118,7 @@ def run(engine, args):
     model.eval()
     for s in range(0, len(mine), chunk):
         part = [x[2] for x in mine[s:s + chunk]]
-        decode(model, slot.impl, part, detok, engine.dev(), dtype, 0, max_len, int(time.time() * 1e6) & 0x7FFFFFFF, salt=a + s)
+        decode(model, impl, part, detok, engine.dev(), dtype, 0, max_len, int(time.time() * 1e6) & 0x7FFFFFFF, salt=a + s)
     return {"start": a, "rows": [(r_i, row_i, _row_out(r)) for r_i, row_i, r in mine]}
 
 

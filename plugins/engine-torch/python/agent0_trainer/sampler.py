@@ -30,43 +30,171 @@ class Row:
         self.text = None
 
 
-def _filter(logits, rows, dev):
-    """Temperature, top-k and top-p per row on float32 logits [B, V] → sampling logits (−inf = banned)."""
-    B, V = logits.shape
-    temp = torch.tensor([r.temperature if r.temperature > 0 else 1.0 for r in rows], device=dev, dtype=logits.dtype)
-    x = logits / temp[:, None]
-    ks = [r.top_k for r in rows]
-    if any(0 < k < V for k in ks):
-        k_t = torch.tensor([k if 0 < k < V else V for k in ks], device=dev)
-        kth = torch.sort(x, dim=-1, descending=True).values.gather(1, (k_t - 1)[:, None])
-        x = x.masked_fill(x < kth, float("-inf"))
-    ps = [r.top_p for r in rows]
-    if any(p < 1.0 for p in ps):
-        p_t = torch.tensor(ps, device=dev, dtype=x.dtype)
-        sx, si = torch.sort(x, dim=-1, descending=True)
-        probs = torch.softmax(sx, dim=-1)
-        before = torch.cumsum(probs, dim=-1) - probs
-        drop = before >= p_t[:, None]
-        sx = sx.masked_fill(drop, float("-inf"))
-        x = torch.full_like(x, float("-inf")).scatter(1, si, sx)
-    return x
+class Chooser:
+    """Next-token choice for a fixed set of rows, with everything per-row prepared once per batch."""
+
+    def __init__(self, rows, generators, shared, dev, V):
+        self.generators, self.shared = generators, shared
+        self.greedy = torch.tensor([r.temperature <= 0 for r in rows], device=dev)
+        self.all_greedy = all(r.temperature <= 0 for r in rows)
+        self.any_greedy = any(r.temperature <= 0 for r in rows)
+        self.temp = torch.tensor([r.temperature if r.temperature > 0 else 1.0 for r in rows], device=dev)[:, None]
+        self.unit = all(r.temperature <= 0 or r.temperature == 1.0 for r in rows)
+        ks = [r.top_k if 0 < r.top_k < V else V for r in rows]
+        self.top_k = torch.tensor(ks, device=dev) if any(k < V for k in ks) else None
+        ps = [r.top_p for r in rows]
+        self.top_p = torch.tensor(ps, device=dev)[:, None] if any(p < 1.0 for p in ps) else None
+        self.one_stream = list(generators) == [None]
+
+    def probs(self, logits, logp):
+        """Sampling distribution after temperature, top-k and top-p (rows' own settings)."""
+        if self.unit and self.top_k is None and self.top_p is None:
+            return logp.exp()
+        x = logits if self.unit else logits / self.temp.to(logits.dtype)
+        if self.top_k is not None:
+            kth = torch.sort(x, dim=-1, descending=True).values.gather(1, (self.top_k - 1)[:, None])
+            x = x.masked_fill(x < kth, float("-inf"))
+        if self.top_p is not None:
+            sx, si = torch.sort(x, dim=-1, descending=True)
+            p = torch.softmax(sx, dim=-1)
+            drop = (torch.cumsum(p, dim=-1) - p) >= self.top_p.to(p.dtype)
+            x = torch.full_like(x, float("-inf")).scatter(1, si, sx.masked_fill(drop, float("-inf")))
+        return torch.softmax(x, dim=-1)
+
+    def __call__(self, logits, logp):
+        """argmax for greedy rows; else the exponential race argmax(p / E), E ~ Exp(1) (a sample of p)."""
+        if self.all_greedy:
+            return torch.argmax(logits, dim=-1)
+        probs = self.probs(logits, logp)
+        if self.one_stream:
+            noise = torch.empty_like(probs).exponential_(generator=self.shared)
+        else:
+            noise = torch.empty_like(probs)
+            for g, idx in self.generators.items():
+                noise[idx] = torch.empty((len(idx), probs.shape[1]), device=probs.device, dtype=probs.dtype).exponential_(generator=self.shared if g is None else g)
+        tok = torch.argmax(probs / noise, dim=-1)
+        return torch.where(self.greedy, torch.argmax(logits, dim=-1), tok) if self.any_greedy else tok
 
 
-def _choose(x, rows, generators, shared, dev):
-    """Next tokens: argmax for greedy rows; otherwise the exponential race argmax(p / E), E ~ Exp(1)."""
-    greedy = torch.tensor([r.temperature <= 0 for r in rows], device=dev)
-    probs = torch.softmax(x, dim=-1)
-    noise = torch.empty_like(probs)
-    for g, idx in generators.items():
-        gen = shared if g is None else g
-        part = torch.empty((len(idx), probs.shape[1]), device=dev, dtype=probs.dtype).exponential_(generator=gen)
-        noise[idx] = part
-    sampled = torch.argmax(probs / noise, dim=-1)
-    return torch.where(greedy, torch.argmax(x, dim=-1), sampled)
+class DynamicStepper:
+    """Decoding steps through the model's own cache (transformers' DynamicCache or the built-in's)."""
+
+    def __init__(self, model, impl, B, capacity, dtype, dev):
+        self.model, self.impl = model, impl
+        self.cache = model.new_cache(B, capacity, dtype, dev) if impl == "builtin" else None
+        self.head = model.lm_head.weight
+
+    def prefill(self, ids, pos, mask):
+        self.mask = mask
+        hidden, self.cache = backbone(self.model, self.impl, ids, pos, mask, self.cache)
+        return torch.matmul(hidden[:, -1], self.head.t()).float()
+
+    def step(self, tok, pos):
+        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
+        hidden, self.cache = backbone(self.model, self.impl, tok[:, None], pos[:, None], self.mask, self.cache)
+        return torch.matmul(hidden[:, -1], self.head.t()).float()
+
+
+def _bucket(n, floor):
+    b = floor
+    while b < n:
+        b *= 2
+    return b
+
+
+class StaticStepper:
+    """Decoding steps of the built-in Qwen3 with fixed shapes and addresses, replayed as a CUDA graph
+    on GPUs (one launch per step instead of hundreds). Batches and lengths are rounded up to buckets
+    whose buffers and graphs are kept on the model (weights are updated in place, so graphs stay valid)."""
+
+    MAX_ENTRIES = 4
+
+    def __init__(self, model, B, capacity, dtype, dev, use_graph):
+        self.model, self.B = model, B
+        key = (_bucket(B, 8), _bucket(capacity, 64), dtype)
+        entries = model.__dict__.setdefault("_static_entries", {})
+        self.e = entries.pop(key, None) or self._entry(*key, dev, use_graph)
+        entries[key] = self.e  # most recently used last
+        while len(entries) > self.MAX_ENTRIES:
+            entries.pop(next(iter(entries)))
+
+    def _entry(self, Bb, cap, dtype, dev, use_graph):
+        m = self.model
+        e = {"B": Bb, "cap": cap, "cache": m.new_cache(Bb, cap, dtype, dev), "graph": None, "use_graph": use_graph,
+             "tok": torch.zeros((Bb, 1), dtype=torch.long, device=dev), "pos": torch.zeros((Bb, 1), dtype=torch.long, device=dev),
+             "bias": torch.full((Bb, 1, 1, cap), NEG, device=dev), "write": torch.zeros(1, dtype=torch.long, device=dev)}
+        return e
+
+    def _run(self):
+        e = self.e
+        e["cache"].write = e["write"]
+        h = self.model.model.static_step(e["tok"], e["pos"], e["bias"], e["cache"])
+        return torch.matmul(h[:, -1], self.model.lm_head.weight.t()).float()
+
+    def _capture(self):
+        e = self.e
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(2):
+                self._run()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            e["logits"] = self._run()
+        e["graph"] = g
+
+    def prefill(self, ids, pos, mask):
+        e, B = self.e, self.B
+        Bb, L = e["B"], ids.shape[1]
+        if Bb > B:  # filler rows: one visible token each, so no softmax row is empty
+            ids = torch.cat([ids, torch.zeros((Bb - B, L), dtype=ids.dtype, device=ids.device)])
+            fill = torch.zeros((Bb - B, L), dtype=mask.dtype, device=mask.device)
+            fill[:, -1] = 1
+            mask = torch.cat([mask, fill])
+            pos = torch.cat([pos, torch.zeros_like(fill)])
+        cache = e["cache"]
+        cache.write, cache.length = None, 0
+        hidden = self.model.model(ids, position_ids=pos, key_mask=mask, cache=cache)
+        e["bias"].fill_(NEG)
+        e["bias"][:, 0, 0, :L] = torch.where(mask.bool(), torch.zeros((), device=mask.device), torch.full((), NEG, device=mask.device))
+        e["tok"].zero_()
+        e["pos"].zero_()
+        self.w = L
+        return torch.matmul(hidden[:B, -1], self.model.lm_head.weight.t()).float()
+
+    def step(self, tok, pos):
+        e, B = self.e, self.B
+        e["tok"][:B, 0] = tok
+        e["pos"][:B, 0] = pos
+        e["bias"][:, 0, 0, self.w] = 0.0
+        e["write"].fill_(self.w)
+        self.w += 1
+        if e["use_graph"]:
+            if e["graph"] is None:
+                try:
+                    self._capture()
+                except Exception:  # noqa: BLE001 - an uncapturable kernel: the same step, eagerly
+                    e["use_graph"] = False
+            if e["graph"] is not None:
+                e["graph"].replay()
+                return e["logits"][:B]
+        return self._run()[:B]
+
+
+NEG = torch.finfo(torch.float32).min
+
+
+def stepper(model, impl, B, capacity, dtype, dev, static):
+    """static: 'auto' (CUDA graphs for the built-in model on GPUs), 'eager' (the static step without
+    graphs) or 'off' (the model's own cache)."""
+    if impl != "builtin" or static == "off" or (static == "auto" and dev.type != "cuda"):
+        return DynamicStepper(model, impl, B, capacity, dtype, dev)
+    return StaticStepper(model, B, capacity, dtype, dev, use_graph=dev.type == "cuda" and static == "auto")
 
 
 @torch.no_grad()
-def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared_seed, salt=0):
+def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared_seed, salt=0, static="auto"):
     """Fills each row's ids / logprobs / finish. `rows` share one decoding batch. Row.group is None
     (the shared generator) or (request, seed): one generator per seeded request, salted by the
     position of this chunk among the rows (ranks and chunks draw different streams)."""
@@ -87,10 +215,8 @@ def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared
         mask[b, L - n:] = 1
     ids, mask = ids.to(dev), mask.to(dev)
     pos = (mask.cumsum(1) - 1).clamp(min=0)
-    cache = model.new_cache(B, L + budget, compute_dtype, dev) if impl == "builtin" else None
-    head = model.lm_head.weight
-    hidden, cache = backbone(model, impl, ids, pos, mask, cache)
-    logits = torch.matmul(hidden[:, -1], head.t()).float()
+    run = stepper(model, impl, B, L + budget, compute_dtype, dev, static)
+    logits = run.prefill(ids, pos, mask)
     shared = torch.Generator(device=dev).manual_seed(int(shared_seed))
     gens = {}
     for b, r in enumerate(rows):
@@ -100,9 +226,10 @@ def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared
         key = None if g is None else torch.Generator(device=dev).manual_seed((int(g[1]) * 1_000_003 + salt) % (2**63 - 1))
         generators[key] = torch.tensor(idx, device=dev)
     next_pos = pos[:, -1] + 1
+    choose = Chooser(rows, generators, shared, dev, logits.shape[1])
     for step in range(budget):
         logp = torch.log_softmax(logits, dim=-1)
-        tok = _choose(_filter(logits, rows, dev), rows, generators, shared, dev)
+        tok = choose(logits, logp)
         lp = logp.gather(1, tok[:, None]).squeeze(1)
         toks, lps = tok.tolist(), lp.tolist()
         live = 0
@@ -130,10 +257,8 @@ def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared
                 live += 1
         if live == 0 or step == budget - 1:
             break
-        mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=dev)], dim=1)
-        hidden, cache = backbone(model, impl, tok[:, None], next_pos[:, None], mask, cache)
+        logits = run.step(tok, next_pos)
         next_pos = next_pos + 1
-        logits = torch.matmul(hidden[:, -1], head.t()).float()
     for r in rows:
         if r.finish is None:
             r.finish = "length"

@@ -28,25 +28,38 @@ def decode(body, content_type):
         (n,) = struct.unpack("<I", body[4:8])
         if 8 + n > len(body):
             raise WireError("binary header runs past the body")
-        head = json.loads(body[8:8 + n])
+        head = _json(body[8:8 + n])
         base = 8 + n + ((8 - (8 + n) % 8) % 8)
         return _resolve(head, memoryview(body)[base:])
     if ctype != "application/json":
         raise WireError(f"content type '{content_type}' is not accepted (application/json or {BINARY})")
-    return json.loads(body)
+    return _json(body)
+
+
+def _json(raw):
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as e:  # a client's bytes, not a server fault (json.JSONDecodeError is one already)
+        raise WireError(f"the body is not UTF-8 JSON: {e}") from None
 
 
 def _resolve(x, blob):
     if isinstance(x, dict):
         if "$blob" in x:
-            off, nbytes = x["$blob"]
+            try:
+                off, nbytes = x["$blob"]
+            except (TypeError, ValueError):
+                raise WireError(f"$blob must be [offset, nbytes], got {x['$blob']!r}") from None
             dtype = DTYPES.get(x.get("dtype"))
             if dtype is None:
                 raise WireError(f"tensor dtype {x.get('dtype')!r} not supported ({', '.join(DTYPES)})")
-            if off < 0 or off + nbytes > len(blob):
+            if off < 0 or nbytes < 0 or off + nbytes > len(blob):
                 raise WireError("a tensor points past the blob")
-            t = torch.frombuffer(bytearray(blob[off:off + nbytes]), dtype=dtype) if nbytes else torch.empty(0, dtype=dtype)
-            return t.reshape(x.get("shape", [t.numel()]))
+            try:
+                t = torch.frombuffer(bytearray(blob[off:off + nbytes]), dtype=dtype) if nbytes else torch.empty(0, dtype=dtype)
+                return t.reshape(x.get("shape", [t.numel()]))
+            except (ValueError, RuntimeError) as e:  # size not a multiple of the dtype's, or not the shape's
+                raise WireError(f"tensor of {nbytes} bytes as {x.get('dtype')} {x.get('shape')}: {e}") from None
         return {k: _resolve(v, blob) for k, v in x.items()}
     if isinstance(x, list):
         return [_resolve(v, blob) for v in x]
