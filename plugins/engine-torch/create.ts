@@ -61,7 +61,7 @@ export async function createTorchPolicy(o: TorchPolicyOptions, ctx: ComponentCon
   try {
     const m = o.model;
     const options = {
-      impl: m.impl, param_dtype: m.paramDtype, compute_dtype: m.computeDtype, save_dtype: m.saveDtype, shard: m.shard,
+      impl: m.impl, param_dtype: m.paramDtype, compute_dtype: m.computeDtype, shard: m.shard,
       micro_batch_tokens: m.microBatchTokens, max_micro_batch_rows: m.maxMicroBatchRows, gradient_checkpointing: m.gradientCheckpointing, seed,
     };
     const desc = await conn.client.call<Record<string, unknown>>('/api/v1/create_model', {

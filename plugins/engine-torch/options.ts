@@ -6,7 +6,6 @@ export interface TrainerModelOptions {
   impl: 'auto' | 'builtin' | 'transformers';
   paramDtype: 'float32' | 'float64' | null;
   computeDtype: 'float32' | 'float64' | 'bfloat16' | 'float16' | null;
-  saveDtype: 'float32' | 'bfloat16' | 'float16' | null;
   shard: 'auto' | 'fsdp2' | 'none';
   microBatchTokens: number | null;
   maxMicroBatchRows: number | null;
@@ -102,7 +101,6 @@ export const torchOptionsSchema: JSONSchema = {
         impl: { enum: ['auto', 'builtin', 'transformers'], default: 'auto', description: 'transformers when importable (auto), or the built-in Qwen3' },
         paramDtype: { enum: ['float32', 'float64', null], default: null, description: 'master weights and AdamW state (default float32)' },
         computeDtype: { enum: ['float32', 'float64', 'bfloat16', 'float16', null], default: null, description: 'forward/backward (default bfloat16 on GPU, the param dtype on CPU)' },
-        saveDtype: { enum: ['float32', 'bfloat16', 'float16', null], default: null, description: 'dtype of saved HF folders (default: the param dtype, so a resume is exact)' },
         shard: { enum: ['auto', 'fsdp2', 'none'], default: 'auto', description: 'auto: FSDP2 on GPU, replicated weights with a gradient all-reduce on CPU' },
         microBatchTokens: { type: ['integer', 'null'], minimum: 1, default: null, description: 'padded tokens per service micro-batch (default 16384)' },
         maxMicroBatchRows: { type: ['integer', 'null'], minimum: 1, default: null },

@@ -32,7 +32,8 @@ def parse_args(argv):
     p.add_argument("--compute-dtype", default=None, help="forward/backward dtype (default: bfloat16 on cuda, the param dtype on cpu)")
     p.add_argument("--save-dtype", default=None, help="dtype of save_weights_for_sampler folders (default: the compute dtype)")
     p.add_argument("--shard", choices=["auto", "fsdp2", "none"], default="auto",
-                   help="auto: FSDP2 on cuda (mixed precision, any world size), replicated weights with a gradient all-reduce on cpu")
+                   help="auto: FSDP2 across several GPUs (bf16 compute, fp32 masters); one GPU: fp32 masters under bf16 autocast; "
+                        "cpu: replicated weights with a gradient all-reduce")
     p.add_argument("--micro-batch-tokens", type=int, default=16384, help="padded tokens per micro-batch (rows x longest row)")
     p.add_argument("--max-micro-batch-rows", type=int, default=64)
     p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True,

@@ -182,6 +182,7 @@ class Engine:
             if missing:
                 raise RequestError(f"loss_fn '{loss_fn}' needs loss_fn_inputs {missing}")
             names = sorted(present)
+            losses.validate(loss_fn, cfg or {})
             want_entropy = want_entropy or losses.needs_entropy(loss_fn, present, cfg or {})
         outputs = {}
         parts = []
@@ -235,7 +236,12 @@ class Engine:
         s = self.slot(a["model_id"])
         if s.frozen:
             raise RequestError(f"model '{s.id}' is a frozen snapshot")
-        return self._run(s, a["data"], bool(a.get("entropy")), a["loss_fn"], a.get("loss_fn_config") or {})
+        try:
+            return self._run(s, a["data"], bool(a.get("entropy")), a["loss_fn"], a.get("loss_fn_config") or {})
+        except Exception:
+            # a step that failed half-way must not leave part of its gradient for the next optim_step
+            _drop_grads(s)
+            raise
 
     # ---- optimizer -------------------------------------------------------------------------
     def _optimizer(self, s, adam):
@@ -306,8 +312,12 @@ class Engine:
         path = _abs_dir(a["path"])
         self.save_weights_for_sampler({**a, "dtype": s.opts["param_dtype"]})
         state = self._optimizer_state(s)
-        if self.comm.rank == 0 and state is not None:
-            st.write_file(os.path.join(path, OPTIMIZER_FILE), state["tensors"], {"step": s.step, "layout": "agent0-torch-adamw"})
+        if self.comm.rank == 0:
+            opt_file = os.path.join(path, OPTIMIZER_FILE)
+            if state is not None:
+                st.write_file(opt_file, state["tensors"], {"step": s.step, "layout": "agent0-torch-adamw"})
+            elif os.path.exists(opt_file):
+                os.remove(opt_file)  # a reused folder must not hand an older run's moments to load_weights
         self.comm.barrier()
         return {"path": path, "type": "save_weights"}
 
@@ -327,8 +337,7 @@ class Engine:
         else:
             models.load_state(s.lm, tensors, path)
         s.sampler_stale = True
-        if s.optimizer is not None:
-            s.optimizer.zero_grad(set_to_none=True)
+        _drop_grads(s)
         s.optimizer = None
         s.step = 0
         loaded = False
@@ -439,6 +448,12 @@ def merge(op, parts):
             outputs.extend(p["outputs"])
         return {"outputs": outputs, "metrics": losses.combine([p["metrics"] for p in parts])}
     return parts[0]
+
+
+def _drop_grads(s):
+    for p in s.net.parameters():
+        p.grad = None
+    s.pending_grads = False
 
 
 def _adamw(groups, kw, cuda):

@@ -157,6 +157,22 @@ LOSSES = {
 }
 
 
+def validate(loss_fn, cfg):
+    """Config errors found before any forward: under FSDP2 a rank that raised mid-step while others
+    wait in a collective would hang them all."""
+    if loss_fn != "agent0_ppo":
+        return
+    if cfg.get("ratio", "token") not in ("token", "gspo"):
+        raise ValueError(f"ratio must be 'token' or 'gspo', got {cfg.get('ratio')!r}")
+    c = cfg.get("clip_ratio_c")
+    if c is not None and float(c) != 0 and not float(c) > 1:
+        raise ValueError(f"clip_ratio_c must be > 1 (or 0 for none), got {c}")
+    if "kl_type" in cfg:
+        kind = str(cfg["kl_type"])
+        if (kind[:-1] if kind.endswith("+") else kind) not in KL_BASES:
+            raise ValueError(f"unknown kl_type '{kind}'; supported: {', '.join(KL_BASES)} and their '+' variants")
+
+
 def needs_entropy(loss_fn, inputs_present, cfg):
     if loss_fn == "cross_entropy":
         return "entropy_weights" in inputs_present

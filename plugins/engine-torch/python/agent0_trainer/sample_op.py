@@ -11,7 +11,9 @@ from .engine import RequestError
 from .rows import split_even
 from .sampler import Row, decode
 
-UNSUPPORTED = ("echo", "suffix", "best_of", "logit_bias", "use_beam_search")
+# OpenAI/vLLM fields the service does not implement, with the values that mean "not used"
+# (compared by type too: in Python True == 1)
+UNSUPPORTED = {"echo": (None, False), "suffix": (None, ""), "best_of": (None, 1), "logit_bias": (None, {}), "use_beam_search": (None, False)}
 
 
 def _prompts(p):
@@ -28,9 +30,10 @@ def parse(svc, body):
     model = body.get("model") or next((k for k, s in slots.items() if not s.frozen), None)
     if model not in slots:
         raise RequestError(f"model '{model}' is not loaded (loaded: {', '.join(slots) or 'none'})")
-    for k in UNSUPPORTED:
-        if body.get(k) not in (None, False, 1) or (k == "best_of" and body.get(k) not in (None, 1)):
-            raise RequestError(f"'{k}' is not supported by the agent0 trainer service")
+    for k, unused in UNSUPPORTED.items():
+        v = body.get(k)
+        if not any(v == u and type(v) is type(u) for u in unused):
+            raise RequestError(f"'{k}' is not supported by the agent0 trainer service (got {v!r})")
     prompts = _prompts(body.get("prompt"))
     n = int(body.get("n", 1))
     if not 1 <= n <= 1024:

@@ -197,9 +197,14 @@ def stepper(model, impl, B, capacity, dtype, dev, static):
 def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared_seed, salt=0, static="auto"):
     """Fills each row's ids / logprobs / finish. `rows` share one decoding batch. Row.group is None
     (the shared generator) or (request, seed): one generator per seeded request, salted by the
-    position of this chunk among the rows (ranks and chunks draw different streams)."""
+    position of this chunk among the rows, so ranks and chunks draw different streams. A seeded
+    request repeats exactly when it arrives in a batch cut the same way (one rank, up to
+    --max-sample-rows rows: any batch)."""
     if not rows:
         return
+    for r in rows:
+        if r.max_new <= 0:
+            r.finish = "length"  # asked for nothing: no token, whatever its batch neighbours decode
     B = len(rows)
     L = max(len(r.prompt) for r in rows)
     budget = min(max(r.max_new for r in rows), max_len - L)

@@ -136,10 +136,11 @@ def execute(engine, op, args):
         if op == "sample_many":
             return sample_op.run(engine, args)
         return getattr(engine, op)(args)
+    except (ValueError, FileNotFoundError) as e:
+        # what a request asked for cannot be done (an unknown kl_type, a missing folder): the client's to fix
+        return {"__error__": e if isinstance(e, (RequestError, wire.WireError)) else RequestError(f"{type(e).__name__}: {e}")}
     except Exception as e:  # noqa: BLE001
-        if not isinstance(e, (RequestError, wire.WireError)):
-            e = RuntimeError(f"rank {engine.comm.rank}: {type(e).__name__}: {e}")
-        return {"__error__": e}
+        return {"__error__": RuntimeError(f"rank {engine.comm.rank}: {type(e).__name__}: {e}")}
 
 
 def worker_loop(engine, comm):
@@ -183,8 +184,8 @@ def make_handler(svc):
             self._send(status, {"detail": message, "error": {"message": message, "type": kind}})
 
         def _guard(self):
-            host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
-            if opts["host"] in LOOPBACK and host not in LOOPBACK | {"127.0.0.1"}:
+            host = _host_name(self.headers.get("Host") or "")
+            if opts["host"] in LOOPBACK and host not in LOOPBACK:
                 self._error(403, f"Host '{host}' is not this loopback service")
                 return False
             key = opts.get("api_key")
@@ -226,7 +227,7 @@ def make_handler(svc):
                     op = TRAINING_ROUTES[path]
                     args = training_args(svc, op, body)
                     f = svc.submit(op, args)
-                    self._send(200, {"request_id": f.id, "future_id": f.id, "status": "pending", "model_id": args.get("model_id") or args.get("target_id")})
+                    self._send(200, {"request_id": f.id, "future_id": f.id, "status": "pending", "model_id": args.get("target_id") or args.get("model_id")})
                 elif path == "/api/v1/retrieve_future":
                     self._retrieve(body)
                 elif path in ("/v1/completions", "/completions"):
@@ -267,6 +268,14 @@ def make_handler(svc):
             self._send(200, result_body(f.op, f.result))
 
     return Handler
+
+
+def _host_name(header):
+    """'127.0.0.1:8300' → 127.0.0.1, '[::1]:8300' and '[::1]' → ::1, 'localhost' → localhost."""
+    h = header.strip()
+    if h.startswith("["):
+        return h[1:h.find("]")] if "]" in h else h
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
 
 
 def _msg(e):

@@ -249,6 +249,53 @@ class OneRank(unittest.TestCase):
         self.assertEqual((c["finish_reason"], c["stop_reason"], c["token_ids"]), ("stop", 361, g["tokens"][:at + 1]))
 
 
+    def test_loopback_host_forms_are_accepted(self):
+        for host in ("127.0.0.1", "localhost:1", "[::1]", "[::1]:8300"):
+            status, _ = self.svc.request("GET", "/agent0/info", headers={"Host": host})
+            self.assertEqual(status, 200, host)
+
+    def test_unsupported_fields_are_refused_even_as_true(self):
+        # in Python True == 1: echo / best_of / use_beam_search as true must not slip through
+        for k, v in (("echo", True), ("best_of", True), ("best_of", 2), ("use_beam_search", True), ("logit_bias", {"5": 1})):
+            status, r = self.svc.request("POST", "/v1/completions", {"model": "m", "prompt": IDS[:4], "max_tokens": 2, k: v})
+            self.assertEqual(status, 400, (k, v))
+            self.assertIn(k, r["detail"])
+        status, r = self.svc.request("POST", "/v1/completions", {"model": "m", "prompt": IDS[:4], "max_tokens": 2, "echo": False, "suffix": "", "best_of": 1})
+        self.assertEqual(status, 200, r)
+
+    def test_zero_max_tokens_gives_no_token_beside_longer_rows(self):
+        status, r = self.svc.request("POST", "/v1/completions", {"model": "m", "prompt": [IDS[:4], IDS[5:9]], "max_tokens": 0})
+        self.assertEqual(status, 200, r)
+        self.assertEqual([c["token_ids"] for c in r["choices"]], [[], []])
+        import threading
+        out = {}
+
+        def ask(name, n):
+            out[name] = self.svc.request("POST", "/v1/completions", {"model": "m", "prompt": IDS[:4], "max_tokens": n, "ignore_eos": True})
+        threads = [threading.Thread(target=ask, args=(f"r{n}", n)) for n in (0, 6, 0, 6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(out["r0"][1]["choices"][0]["token_ids"], [])
+        self.assertEqual(len(out["r6"][1]["choices"][0]["token_ids"]), 6)
+
+    def test_a_bad_loss_config_is_a_400_and_leaves_no_gradient(self):
+        data = []
+        for s, n in SPANS:
+            d = datum(IDS[s:s + n], IDS[s + 1:s + n + 1])
+            d["loss_fn_inputs"].update({k: {"data": [v] * n} for k, v in (("weights", 0.1), ("logprobs", -3.0), ("advantages", 1.0), ("clip_low", 0.2), ("clip_high", 0.2))})
+            data.append(d)
+        for cfg, word in (({"clip_ratio_c": 0.5}, "clip_ratio_c"), ({"kl_type": "k9"}, "kl_type")):
+            status, body = self.svc.future("/api/v1/forward_backward", {"model_id": "m", "forward_backward_input": {
+                "data": data, "loss_fn": "agent0_ppo", "loss_fn_config": cfg}})
+            self.assertEqual(status, 400, body)
+            self.assertIn(word, body["detail"])
+        status, r = self.svc.future("/api/v1/optim_step", {"model_id": "m", "adam_params": {"learning_rate": 0.0}})
+        self.assertEqual(status, 200, r)
+        self.assertEqual(r["grad_norm"], 0.0)
+
+
 class Shutdown(unittest.TestCase):
     def test_shutdown_ends_every_rank(self):
         svc = Service(ranks=2)
