@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'runs/**', '.cache/**', 'examples/*/node_modules/**', 'bench/peers/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'runs/**', '.cache/**', '.gpu/**', 'examples/*/node_modules/**', 'bench/peers/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -40,3 +40,4 @@ export * from './util/majority.js';
 export * from './train/rl-step.js';
 export * from './tokenizer/index.js';
 export * from './train/loss-grads.js';
+export * from './train/optimizer.js';

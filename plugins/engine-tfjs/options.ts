@@ -1,4 +1,4 @@
-import type { JSONSchema } from '../../core/index.js';
+import { adamwSchema, type JSONSchema } from '../../core/index.js';
 import type { Qwen3Config } from './model/config.js';
 import type { AdamWConfig } from './train/adamw.js';
 import { DEFAULT_ADAMW } from './train/adamw.js';
@@ -63,21 +63,7 @@ export const tfjsOptionsSchema: JSONSchema = {
       description: "multi-character tokens added to the 'tiny' tokenizer (matched longest first), e.g. a world's fixed strings; they shorten sequences",
     },
     seed: int(0, null, 'weight init and default sampling seed; null = derived from the run seed and the instance name'),
-    optimizer: {
-      type: 'object',
-      default: {},
-      additionalProperties: false,
-      description: 'AdamW (decoupled weight decay on matrices) with linear warmup and global-norm clipping',
-      properties: {
-        lr: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_ADAMW.lr },
-        beta1: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: DEFAULT_ADAMW.beta1 },
-        beta2: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: DEFAULT_ADAMW.beta2 },
-        eps: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_ADAMW.eps },
-        weightDecay: { type: 'number', minimum: 0, default: DEFAULT_ADAMW.weightDecay },
-        warmupSteps: { type: 'integer', minimum: 0, default: DEFAULT_ADAMW.warmupSteps },
-        maxGradNorm: { type: 'number', minimum: 0, default: DEFAULT_ADAMW.maxGradNorm, description: '0 disables clipping' },
-      },
-    },
+    optimizer: adamwSchema(DEFAULT_ADAMW, 'AdamW (decoupled weight decay on matrices) with linear warmup and global-norm clipping'),
     microBatchSize: int(1, 8, 'rows per micro-batch in trainStep / computeLogProbs (gradient accumulation; the wasm heap is 4 GiB)'),
     maxMicroBatchTokens: int(0, 2048, 'cap on rows × sequence length per training micro-batch (4x that without gradients): longer batches use more, smaller micro-batches instead of exhausting the 4 GiB wasm heap (~0.3 MB per token at 256 tokens for the tiny model); 0 = no cap'),
     batchSize: int(1, 64, 'rows decoded together by generate(); larger batches amortise the per-step op overhead (on wasm 64 rows decode ~1.3x the tokens/s of 16)'),

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { CliCommand, CliEnv, FusedLossSpec, TokenBatch } from '../../core/index.js';
@@ -119,6 +119,11 @@ function measurePeer(python: string, shape: Record<string, unknown>, o: BenchOpt
   });
 }
 
+function hasCuda(python: string): boolean {
+  const r = spawnSync(python, ['-c', 'import torch; print(torch.cuda.is_available())'], { encoding: 'utf8', timeout: 120_000 });
+  return r.stdout.trim() === 'True';
+}
+
 interface BenchOptions {
   shapes: string[]; seqs: number[]; rows: number; steps: number; warmup: number; microBatchTokens: number;
   decodeBatch: number; decodeTokens: number; promptLen: number; impl: string; device: string; python: string | null;
@@ -159,7 +164,7 @@ export const benchTrainerCommand: CliCommand = {
         steps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' }, 'micro-batch-tokens': { type: 'string', default: '16384' },
         'decode-batch': { type: 'string', default: '64' }, 'decode-tokens': { type: 'string', default: '256' }, 'prompt-len': { type: 'string', default: '128' },
         impl: { type: 'string', default: 'auto' }, device: { type: 'string', default: 'auto' }, python: { type: 'string' }, out: { type: 'string' },
-        'no-peer': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+        'no-peer': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
       },
     });
     if (values.help) {
@@ -174,6 +179,12 @@ export const benchTrainerCommand: CliCommand = {
     };
     for (const s of o.shapes) if (!QWEN3_SHAPES[s]) throw new Error(`unknown shape '${s}' (${Object.keys(QWEN3_SHAPES).join(', ')})`);
     const python = findPython(o.python);
+    if (o.device !== 'cpu' && !hasCuda(python)) {
+      // `bench all` on a machine without a GPU: a 4B model on the CPU would take hours
+      env.stderr('bench trainer: no CUDA device; skipped (run with --device cpu --shapes tiny to exercise it on the CPU)\n');
+      if (values.json) env.stdout(`${JSON.stringify({ skipped: 'no CUDA device' })}\n`);
+      return 0;
+    }
     const results = [];
     for (const shape of o.shapes) {
       const config = { rms_norm_eps: 1e-6, rope_theta: 1e6, ...QWEN3_SHAPES[shape] } as Record<string, unknown>;
@@ -184,7 +195,7 @@ export const benchTrainerCommand: CliCommand = {
       results.push({ shape, config, service, peer });
     }
     const text = report(results);
-    env.stdout(`${text}\n`);
+    env.stdout(values.json ? `${JSON.stringify({ options: o, results })}\n` : `${text}\n`);
     if (values.out) await writeFile(values.out, JSON.stringify({ options: o, results, when: new Date().toISOString() }, null, 2));
     return 0;
   },

@@ -1,4 +1,4 @@
-import type { JSONSchema } from '../../core/index.js';
+import { type AdamWConfig, adamwSchema, type JSONSchema } from '../../core/index.js';
 import type { LaunchOptions } from './launch.js';
 
 /** Per-model settings the service applies (null: the service's own default for its device). */
@@ -12,15 +12,6 @@ export interface TrainerModelOptions {
   gradientCheckpointing: boolean | null;
 }
 
-export interface OptimizerOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  warmupSteps: number;
-  maxGradNorm: number;
-}
 
 /** Options of `policy/torch`, as the recipe gives them after ajv filled the defaults. */
 export interface TorchPolicyOptions {
@@ -32,7 +23,7 @@ export interface TorchPolicyOptions {
   tokenizer: string | null;
   tokenizerWords: string[];
   seed: number | null;
-  optimizer: OptimizerOptions;
+  optimizer: AdamWConfig;
   lossPath: 'auto' | 'custom' | 'fused';
   microBatchSize: number;
   maxSeqLen: number;
@@ -44,7 +35,7 @@ export interface TorchPolicyOptions {
 const nullable = (type: string, extra: Record<string, unknown>, description: string): JSONSchema => ({ type: [type, 'null'], default: null, ...extra, description });
 
 /** Same semantics as policy/tfjs's optimizer (decay on matrices only, bias-corrected, eps after the square root). */
-export const DEFAULT_OPTIMIZER: OptimizerOptions = { lr: 1e-6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, warmupSteps: 0, maxGradNorm: 1 };
+export const DEFAULT_OPTIMIZER: AdamWConfig = { lr: 1e-6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, warmupSteps: 0, maxGradNorm: 1 };
 
 export const torchOptionsSchema: JSONSchema = {
   type: 'object',
@@ -73,19 +64,7 @@ export const torchOptionsSchema: JSONSchema = {
     tokenizer: nullable('string', {}, "'tiny' (the embedded world's), or a folder with tokenizer.json / tiny_tokenizer.json; null = the checkpoint's, or 'tiny' without one"),
     tokenizerWords: { type: 'array', items: { type: 'string', minLength: 2 }, uniqueItems: true, default: [], description: "multi-character tokens of the 'tiny' tokenizer" },
     seed: { type: ['integer', 'null'], minimum: 0, default: null, description: 'weight init and sampling seed; null = derived from the run seed and the instance name' },
-    optimizer: {
-      type: 'object', default: {}, additionalProperties: false,
-      description: 'AdamW (decoupled weight decay on matrices) with linear warmup and global-norm clipping, run by the service (torch.optim.AdamW)',
-      properties: {
-        lr: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_OPTIMIZER.lr },
-        beta1: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: DEFAULT_OPTIMIZER.beta1 },
-        beta2: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: DEFAULT_OPTIMIZER.beta2 },
-        eps: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_OPTIMIZER.eps },
-        weightDecay: { type: 'number', minimum: 0, default: DEFAULT_OPTIMIZER.weightDecay },
-        warmupSteps: { type: 'integer', minimum: 0, default: DEFAULT_OPTIMIZER.warmupSteps },
-        maxGradNorm: { type: 'number', minimum: 0, default: DEFAULT_OPTIMIZER.maxGradNorm, description: '0 disables clipping' },
-      },
-    },
+    optimizer: adamwSchema(DEFAULT_OPTIMIZER, 'AdamW (decoupled weight decay on matrices) with linear warmup and global-norm clipping, run by the service (torch.optim.AdamW)'),
     lossPath: {
       enum: ['auto', 'custom', 'fused'], default: 'auto',
       description: 'custom: any loss closure (forward, loss and its gradient here, backward there: two forwards); fused: the service computes agent0_ppo itself (one round trip); auto: fused when every algorithm component can describe itself',

@@ -3,10 +3,10 @@ import type {
   Completion, FinishReason, FusedLossSpec, FusedTraining, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams,
   TokenBatch, Tokenizer, TrainStepOptions, TrainStepStats,
 } from '../../core/index.js';
-import { hashSeed, lossGradients } from '../../core/index.js';
+import { hashSeed, lossGradients, lrAt } from '../../core/index.js';
 import { type Connection, release } from './connect.js';
 import { datums, outputRows, planRows } from './datum.js';
-import type { OptimizerOptions, TorchPolicyOptions } from './options.js';
+import type { TorchPolicyOptions } from './options.js';
 
 interface ForwardResult {
   loss_fn_outputs: Record<string, unknown>[];
@@ -18,11 +18,6 @@ interface OptimResult {
   lr: number;
   step: number;
   skipped: boolean;
-}
-
-/** lr at 1-based step `step`: linear warmup (step / warmupSteps), then constant (as policy/tfjs). */
-export function lrAt(cfg: OptimizerOptions, step: number): number {
-  return cfg.warmupSteps > 0 && step < cfg.warmupSteps ? (cfg.lr * step) / cfg.warmupSteps : cfg.lr;
 }
 
 /** The service's metric sums (name:sum / :min / :max over tokens) → agent0's means and extremes. */

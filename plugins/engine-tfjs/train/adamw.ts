@@ -1,23 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { type AdamWConfig, lrAt } from '../../../core/index.js';
 
-export interface AdamWConfig {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** Linear warmup from 0 over this many steps, then constant. */
-  warmupSteps: number;
-  /** Global-norm clip; 0 disables. */
-  maxGradNorm: number;
-}
+export { type AdamWConfig, lrAt };
 
 export const DEFAULT_ADAMW: AdamWConfig = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, warmupSteps: 0, maxGradNorm: 1 };
-
-/** lr at 1-based step `step`: linear warmup (step / warmupSteps) then constant. */
-export function lrAt(cfg: AdamWConfig, step: number): number {
-  return cfg.warmupSteps > 0 && step < cfg.warmupSteps ? (cfg.lr * step) / cfg.warmupSteps : cfg.lr;
-}
 
 /** Decoupled weight decay (Loshchilov & Hutter), applied to matrices only (not norms). */
 export class AdamW {
