@@ -281,6 +281,12 @@ describe('algorithms on hand-computed values', () => {
         const b = agg.aggregate(l, m, { tokens: 8, seqs: 4 });
         expectClose([a.dataSync()[0] as number, b.dataSync()[0] as number], [whole, share], 1e-6, mode);
         tf.dispose([l, m, a, b]);
+        // the fused path's per-token weights: Σ w·L gives the same two numbers
+        const L = [[1, 2, 3], [4, 5, 6]];
+        const dot = (w: Float64Array[]) => w.reduce((acc, row, i) => acc + row.reduce((x, v, t) => x + v * L[i]![t]!, 0), 0);
+        const mask = [[1, 1, 1], [0, 0, 1]];
+        expectClose([dot(agg.weights!(mask)), dot(agg.weights!(mask, { tokens: 8, seqs: 4 }))], [whole, share], 1e-12, `${mode} weights`);
+        expect(agg.weights!(mask)[1]!.slice(0, 2), 'off the mask').to.deep.equal(new Float64Array([0, 0]));
       });
     }
   });
