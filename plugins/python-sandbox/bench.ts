@@ -69,7 +69,7 @@ async function measure(calls: number, concurrency: number, one: (i: number) => P
 function freshCall(sb: PythonSandbox, code: string, factors: string[]): Promise<boolean> {
   const { mode, interpreter } = sb.info;
   const py = [interpreter.exe, '-I', '-c', code];
-  const [cmd, ...args] = mode === 'none' ? py : [sb.options.bwrap, ...bwrapArgs(mode, interpreter, sb.options.scratchMb * 1024 * 1024), ...py];
+  const [cmd, ...args] = mode === 'none' ? py : [sb.options.bwrap, ...bwrapArgs(mode, sb.info.features, interpreter, sb.options.scratchMb * 1024 * 1024), ...py];
   return new Promise((resolve) => {
     const p = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'ignore'], cwd: '/', env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', OPENBLAS_NUM_THREADS: '1' }, ...spawnIdentity(mode) });
     let out = '';

@@ -9,7 +9,9 @@ export const SANDBOX_UID = 65534;
  * How workers are isolated, strongest first:
  *  - 'bwrap-userns': bwrap started as nobody in its own user, pid, net, ipc, uts and mount namespaces;
  *  - 'bwrap-root':   as root without a user namespace (when user namespaces are off); the worker drops to nobody;
- *  - 'none':         a plain process (rlimits, own process groups, scratch dir, cleared env; no namespaces).
+ *  - 'none':         a plain process (rlimits, own process groups, scratch dir, cleared env; no namespaces),
+ *                    only when the recipe says `isolation: none`.
+ * In every mode the worker is non-dumpable and under a seccomp filter (guard-source.ts).
  */
 export type IsolationMode = 'bwrap-userns' | 'bwrap-root' | 'none';
 
@@ -72,11 +74,32 @@ export function spawnIdentity(mode: IsolationMode): { uid?: number; gid?: number
   return isRoot() && mode !== 'bwrap-root' ? { uid: SANDBOX_UID, gid: SANDBOX_UID } : {};
 }
 
-function bwrapWorks(bwrap: string, mode: IsolationMode): string | undefined {
-  const ns = mode === 'bwrap-userns'
-    ? ['--unshare-all', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID)]
-    : ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts'];
-  const r = spawnSync(bwrap, [...ns, '--ro-bind', '/', '/', '--proc', '/proc', 'true'], {
+/** Options of newer bubblewrap releases the sandbox uses when present (read from `bwrap --help`). */
+export interface BwrapFeatures {
+  /** --disable-userns (0.8): programs cannot create nested user namespaces, whatever the seccomp filter. */
+  disableUserns: boolean;
+  /** --as-pid-1: the worker is the namespace's init, so no bwrap process of the program's uid holds its pipes. */
+  asPid1: boolean;
+}
+
+export function bwrapFeatures(bwrap: string): BwrapFeatures {
+  const r = spawnSync(bwrap, ['--help'], { encoding: 'utf8', timeout: 10_000, cwd: '/', env: { PATH: '/usr/bin:/bin' } });
+  const help = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  return { disableUserns: help.includes('--disable-userns'), asPid1: help.includes('--as-pid-1') };
+}
+
+function namespaceArgs(mode: Exclude<IsolationMode, 'none'>, f: BwrapFeatures): string[] {
+  const a = mode === 'bwrap-userns'
+    ? ['--unshare-all', '--unshare-user', ...(f.disableUserns ? ['--disable-userns'] : []), '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID)]
+    : ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
+  // bwrap's own init would otherwise sit at pid 1 with the worker's stdin and stdout, traceable by
+  // programs of the same uid; as pid 1 the worker also ignores the kill signals programs send it.
+  if (f.asPid1) a.push('--as-pid-1');
+  return a;
+}
+
+function bwrapWorks(bwrap: string, mode: Exclude<IsolationMode, 'none'>, f: BwrapFeatures): string | undefined {
+  const r = spawnSync(bwrap, [...namespaceArgs(mode, f), '--ro-bind', '/', '/', '--proc', '/proc', 'true'], {
     encoding: 'utf8', timeout: 10_000, cwd: '/', env: { PATH: '/usr/bin:/bin' }, ...spawnIdentity(mode),
   });
   if (r.error) return r.error.message;
@@ -89,35 +112,36 @@ export interface IsolationChoice {
   missing: string[];
   /** Why stronger modes were not used. */
   notes: string[];
+  features: BwrapFeatures;
 }
 
 /** Tries the modes strongest first and says what is missing; `userNamespace: 'never'` skips the first. */
 export function chooseIsolation(bwrap: string, userNamespace: 'auto' | 'never'): IsolationChoice {
   const notes: string[] = [];
+  const features = bwrapFeatures(bwrap);
   if (userNamespace !== 'never') {
-    const err = bwrapWorks(bwrap, 'bwrap-userns');
-    if (!err) return { mode: 'bwrap-userns', missing: [], notes };
+    const err = bwrapWorks(bwrap, 'bwrap-userns', features);
+    if (!err) return { mode: 'bwrap-userns', missing: [], notes, features };
     notes.push(`bwrap with a user namespace failed: ${err}`);
   }
   if (isRoot()) {
-    const err = bwrapWorks(bwrap, 'bwrap-root');
-    if (!err) return { mode: 'bwrap-root', missing: [], notes };
+    const err = bwrapWorks(bwrap, 'bwrap-root', features);
+    if (!err) return { mode: 'bwrap-root', missing: [], notes, features };
     notes.push(`bwrap without a user namespace failed: ${err}`);
   } else {
     notes.push('bwrap without a user namespace needs root');
   }
   return {
     mode: 'none',
-    missing: ['network isolation', 'filesystem isolation (the project, $HOME and /tmp are visible)', 'pid namespace'],
+    missing: ['network isolation', 'filesystem isolation (the project, $HOME and /tmp are visible)', 'pid namespace', 'IPC namespace'],
     notes,
+    features,
   };
 }
 
 /** Read-only binds of the system dirs the interpreter needs; nothing else of the host is visible. */
-export function bwrapArgs(mode: Exclude<IsolationMode, 'none'>, interp: InterpreterInfo, scratchBytes: number): string[] {
-  const a: string[] = mode === 'bwrap-userns'
-    ? ['--unshare-all', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID)]
-    : ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
+export function bwrapArgs(mode: Exclude<IsolationMode, 'none'>, f: BwrapFeatures, interp: InterpreterInfo, scratchBytes: number): string[] {
+  const a = namespaceArgs(mode, f);
   a.push('--die-with-parent', '--new-session', '--clearenv', '--hostname', 'sandbox',
     '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin', '--setenv', 'LANG', 'C.UTF-8',
     '--setenv', 'OPENBLAS_NUM_THREADS', '1', '--setenv', 'OMP_NUM_THREADS', '1', '--setenv', 'PYTHONDONTWRITEBYTECODE', '1',

@@ -20,7 +20,7 @@ export const PYTHON_TOOL_SCHEMA: JSONSchema = {
   additionalProperties: false,
   properties: {
     interpreter: { type: 'string', minLength: 1, default: 'auto', description: "python executable; 'auto' picks the first of /usr/bin/python3, python3, python that imports every preload module" },
-    isolation: { enum: ['required', 'auto', 'none'], default: 'auto', description: 'required: refuse to run without bubblewrap isolation; auto: isolate when possible, else warn once naming what is missing; none: rlimits only' },
+    isolation: { enum: ['required', 'auto', 'none'], default: 'auto', description: 'auto: the strongest bubblewrap mode that works here, else (with a warning) rlimits only; required: refuse to start without a bubblewrap mode; none: no isolation, rlimits only (model-written code runs as a plain process)' },
     bwrap: { type: 'string', minLength: 1, default: 'bwrap', description: 'bubblewrap executable' },
     userNamespace: { enum: ['auto', 'never'], default: 'auto', description: 'never: skip the user-namespace mode (bwrap as root only)' },
     workers: { type: 'integer', minimum: 1, maximum: 64, default: 2, description: 'warm worker processes (each runs one program at a time)' },

@@ -1,7 +1,8 @@
-import { chooseIsolation, findInterpreter, spawnIdentity, type InterpreterInfo, type IsolationChoice, type IsolationMode } from './isolation.js';
+import { chooseIsolation, findInterpreter, spawnIdentity, type BwrapFeatures, type InterpreterInfo, type IsolationChoice, type IsolationMode } from './isolation.js';
 import { DEFAULT_WARMUP } from './options.js';
 import { limitsToRequest, PythonWorker, replyToResult, type ExecResult, type RunLimits } from './worker.js';
 
+/** 'auto' and 'required' both refuse to run unisolated; only an explicit 'none' does. */
 export type IsolationPolicy = 'required' | 'auto' | 'none';
 
 export interface SandboxOptions extends RunLimits {
@@ -22,18 +23,21 @@ export interface SandboxOptions extends RunLimits {
 
 export interface SandboxInfo {
   mode: IsolationMode;
+  features: BwrapFeatures;
+  /** What the mode lacks, and guards the workers could not put in place (a seccomp filter on an unknown architecture). */
   missing: string[];
   notes: string[];
   interpreter: InterpreterInfo;
   workers: number;
 }
 
-/** Thrown when `isolation: required` and no isolated mode works here. */
+/** Thrown when no isolated mode works here and the recipe did not opt out with `isolation: none`. */
 export class IsolationUnavailableError extends Error {
   constructor(choice: IsolationChoice) {
-    super(`isolation: required, but no isolated mode works here (missing: ${choice.missing.join('; ')}). ` +
-      `${choice.notes.join('; ')}. Install bubblewrap (apt-get install bubblewrap), allow user namespaces, ` +
-      'or set isolation: auto to run with rlimits only.');
+    super(`python sandbox: no isolated mode works here (missing: ${choice.missing.join('; ')}). ` +
+      `${choice.notes.join('; ')}. Install bubblewrap (apt-get install bubblewrap) and allow unprivileged ` +
+      'user namespaces (sysctl user.max_user_namespaces > 0), or run as root; or set isolation: none in the recipe to run ' +
+      'model-written code WITHOUT isolation (rlimits only).');
     this.name = 'IsolationUnavailableError';
   }
 }
@@ -46,8 +50,22 @@ interface Job {
 
 const warned = new Set<string>();
 
+function warnOnce(warn: (msg: string) => void, msg: string): void {
+  if (warned.has(msg)) return;
+  warned.add(msg);
+  warn(msg);
+}
+
 function wellFormed(s: string): string {
   return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+/** What a worker's hello says it could not put in place (workers of one pool are alike). */
+function guardsMissing(hello: Record<string, unknown> | undefined): string[] {
+  const out: string[] = [];
+  if (hello?.undumpable !== true) out.push('the worker is still dumpable (PR_SET_DUMPABLE failed)');
+  if (typeof hello?.seccomp_error === 'string') out.push(`no seccomp filter (${hello.seccomp_error})`);
+  return out;
 }
 
 /** Resolves interpreter and isolation once per distinct configuration (probing spawns processes). */
@@ -58,7 +76,7 @@ function probeEnvironment(o: SandboxOptions): { interpreter: InterpreterInfo; ch
   let p = probes.get(key);
   if (!p) {
     const choice: IsolationChoice = o.isolation === 'none'
-      ? { mode: 'none', missing: ['isolation disabled by the recipe (isolation: none)'], notes: [] }
+      ? { mode: 'none', missing: ['isolation disabled by the recipe (isolation: none)'], notes: [], features: { disableUserns: false, asPid1: false } }
       : chooseIsolation(o.bwrap, o.userNamespace);
     const interpreter = findInterpreter(o.interpreter, o.preload, spawnIdentity(choice.mode));
     p = { interpreter, choice };
@@ -80,7 +98,7 @@ export class PythonSandbox {
   private closed = false;
 
   private constructor(readonly options: SandboxOptions, readonly info: SandboxInfo) {
-    const spec = { mode: info.mode, interpreter: info.interpreter, preload: info.interpreter.has, scratchMb: options.scratchMb, bwrap: options.bwrap, warmup: options.warmup === 'default' ? DEFAULT_WARMUP : options.warmup };
+    const spec = { mode: info.mode, features: info.features, interpreter: info.interpreter, preload: info.interpreter.has, scratchMb: options.scratchMb, bwrap: options.bwrap, warmup: options.warmup === 'default' ? DEFAULT_WARMUP : options.warmup };
     this.workers = Array.from({ length: options.workers }, () => new PythonWorker(spec));
   }
 
@@ -89,27 +107,27 @@ export class PythonSandbox {
     const { interpreter, choice } = probeEnvironment(o);
     if (choice.mode === 'none' && o.isolation === 'required') throw new IsolationUnavailableError(choice);
     if (choice.mode === 'none' && o.isolation === 'auto') {
-      const msg = `python sandbox: running WITHOUT isolation (rlimits, process groups and a scratch dir only); missing: ${choice.missing.join('; ')}` +
-        `${choice.notes.length ? ` (${choice.notes.join('; ')})` : ''}. Set isolation: required to refuse instead.`;
-      if (!warned.has(msg)) {
-        warned.add(msg);
-        warn(msg);
-      }
+      // Kept so the README's main command still runs on a fresh machine without bubblewrap (npm-only
+      // setup): a loud warning, and the mode in every result and in describe(). An isolated
+      // zero-setup fallback (CPython in WebAssembly) is the open part of the security issue.
+      warnOnce(warn, `python sandbox: running WITHOUT isolation (rlimits, process groups and a scratch dir only); missing: ${choice.missing.join('; ')} `
+        + `(${choice.notes.join('; ')}). Install bubblewrap (apt-get install bubblewrap), or set isolation: required to refuse instead.`);
     }
     const missingPreload = o.preload.filter((m) => !interpreter.has.includes(m));
     if (missingPreload.length > 0) {
-      const msg = `python sandbox: ${interpreter.exe} cannot import ${missingPreload.join(', ')} (install python3-${missingPreload.join(' python3-')} or set interpreter)`;
-      if (!warned.has(msg)) {
-        warned.add(msg);
-        warn(msg);
-      }
+      warnOnce(warn, `python sandbox: ${interpreter.exe} cannot import ${missingPreload.join(', ')} (install python3-${missingPreload.join(' python3-')} or set interpreter)`);
     }
-    const sb = new PythonSandbox(o, { mode: choice.mode, missing: choice.missing, notes: choice.notes, interpreter, workers: o.workers });
+    const sb = new PythonSandbox(o, { mode: choice.mode, features: choice.features, missing: [...choice.missing], notes: choice.notes, interpreter, workers: o.workers });
     const started = await Promise.allSettled(sb.workers.map((w) => w.start()));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
       await sb.close();
       throw new Error(`python sandbox: a worker failed to start: ${(failed.reason as Error).message}`);
+    }
+    const unguarded = guardsMissing(sb.workers[0]?.hello);
+    if (unguarded.length > 0) {
+      sb.info.missing.push(...unguarded);
+      warnOnce(warn, `python sandbox: guards against programs missing in the workers: ${unguarded.join('; ')}`);
     }
     return sb;
   }

@@ -22,6 +22,12 @@ export class PythonTool implements Tool {
     return new PythonTool(name, await PythonSandbox.create(o, warn), o);
   }
 
+  /** How programs run here: the isolation mode, what it lacks, the interpreter. */
+  describe(): Record<string, unknown> {
+    const { mode, missing, interpreter, workers } = this.sandbox.info;
+    return { isolation: mode, missing, python: `${interpreter.exe} ${interpreter.version}`, workers };
+  }
+
   parseAction(text: string): ParsedAction {
     const code = typeof text === 'string' ? parsePythonBlock(text, this.o.stop) : null;
     return code === null ? { valid: false } : { valid: true, action: code };
@@ -45,7 +51,8 @@ export class PythonTool implements Tool {
     let observation = observationOf(r, { maxChars: this.o.maxObservationChars, errorTailChars: this.o.errorTailChars }, this.o.timeoutSeconds);
     // Killed or restarted: the model must not assume its variables are still there.
     if (this.o.stateful && r.sessionLost) observation = `${observation}${observation ? '\n' : ''}${SESSION_LOST_NOTE}`;
-    const info: Record<string, string | number | boolean> = { status: r.status, wallMs: r.wallMs };
+    // Which isolation ran the program travels with every result, so a run report can show it.
+    const info: Record<string, string | number | boolean> = { status: r.status, wallMs: r.wallMs, isolation: this.sandbox.info.mode };
     if (r.exitCode !== null) info.exitCode = r.exitCode;
     if (r.truncated) info.truncated = true;
     if (r.reason) info.reason = r.reason;

@@ -1,6 +1,8 @@
 // The warm worker that runs inside the sandbox (Python, passed with -c so no project file is mounted).
 // Kept in a TS string so it ships with the compiled package; it must contain no backtick and no dollar-brace.
-export const WORKER_SOURCE = String.raw`
+import { GUARD_SOURCE } from './guard-source.js';
+
+export const WORKER_SOURCE = GUARD_SOURCE + String.raw`
 # agent0 python-sandbox warm worker: one request per line on stdin, one JSON reply per line on stdout.
 # Imports are paid once here; every program runs in a fresh fork (stateless) or in a long-lived
 # forked session (stateful), with rlimits, its own process group and a scratch dir.
@@ -42,6 +44,13 @@ if CFG.get('drop_to') is not None and os.getuid() == 0:
     os.setgroups([])
     os.setgid(CFG['drop_to'])
     os.setuid(CFG['drop_to'])
+
+# Last, once nothing privileged is left to do: from here on every fork inherits both.
+UNDUMPABLE = make_undumpable()
+SECCOMP_ERROR = install_seccomp()
+# As pid 1 of its namespace the worker receives from programs only the signals it handles, and
+# Python handles SIGINT: ignored here, restored in each program.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 SELF = os.getpid()
 sessions = {}  # session id -> {'pid', 'sock', 'dir'}
@@ -93,9 +102,12 @@ def sweep(keep):
         time.sleep(0.002)
     return killed
 
-def clean_scratch():
-    # Files a program left anywhere writable (scratch root, private /dev/shm) must not reach the next
-    # program, which may belong to another trajectory; only live sessions keep their folders.
+def clean_leftovers():
+    # Files a program left anywhere writable (scratch root, private /dev/shm) and its SysV IPC objects
+    # must not reach the next program, which may belong to another trajectory; only live sessions
+    # keep their folders.
+    if CFG.get('private_ipc'):
+        clean_sysv_ipc()
     keep = {os.path.basename(s['dir']) for s in sessions.values()}
     for base in [SCRATCH] + (['/dev/shm'] if CFG.get('private_shm') else []):
         try:
@@ -172,6 +184,7 @@ def child_setup(req, workdir, out_w, err_w, in_fd, nproc_extra):
     signal.set_wakeup_fd(-1)
     for s in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(s, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.dup2(in_fd, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
@@ -308,7 +321,7 @@ def run_stateless(req):
         status, code, reason = decode_status(st if st is not None else 0)
     else:
         code = -9
-    clean_scratch()
+    clean_leftovers()
     return finish_reply(req, status, reason, code, bufs, out_r, err_r, t0, {'leftover_killed': leftovers})
 
 def session_main(sock, req, workdir, nproc_extra):
@@ -319,6 +332,7 @@ def session_main(sock, req, workdir, nproc_extra):
     signal.set_wakeup_fd(-1)
     for s in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(s, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir(workdir)
     os.environ['HOME'] = workdir
     os.environ['TMPDIR'] = workdir
@@ -382,7 +396,7 @@ def end_session(sid, kill=True):
     s['sock'].close()
     sweep(live_session_pids())
     exited.pop(s['pid'], None)
-    clean_scratch()
+    clean_leftovers()
 
 def run_stateful(req):
     t0 = time.monotonic()
@@ -422,7 +436,7 @@ def run_stateful(req):
         lost = True
         end_session(req['session'])
     leftovers = sweep(live_session_pids())
-    clean_scratch()
+    clean_leftovers()
     drain(open_fds, bufs, req['max_output'])
     os.close(out_r)
     os.close(err_r)
@@ -446,7 +460,8 @@ signal.set_wakeup_fd(WAKE_W)
 signal.signal(signal.SIGCHLD, lambda *a: None)
 
 PROTO.write(json.dumps({'ready': True, 'imports': imported, 'python': sys.version.split()[0],
-                        'uid': os.getuid(), 'subreaper': SUBREAPER}) + '\n')
+                        'uid': os.getuid(), 'subreaper': SUBREAPER, 'undumpable': UNDUMPABLE,
+                        'seccomp_error': SECCOMP_ERROR}) + '\n')
 for line in REQS:
     if not line.strip():
         continue

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { WORKER_SOURCE } from './worker-source.js';
-import { SANDBOX_UID, bwrapArgs, spawnIdentity, type InterpreterInfo, type IsolationMode } from './isolation.js';
+import { SANDBOX_UID, bwrapArgs, spawnIdentity, type BwrapFeatures, type InterpreterInfo, type IsolationMode } from './isolation.js';
 
 export type ExecStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'sandbox_error';
 
@@ -37,6 +37,7 @@ export interface RunLimits {
 
 export interface WorkerSpec {
   mode: IsolationMode;
+  features: BwrapFeatures;
   interpreter: InterpreterInfo;
   preload: string[];
   scratchMb: number;
@@ -71,6 +72,8 @@ export class PythonWorker {
   private stderrTail = '';
   /** Bumped whenever the process is (re)started: sessions of an older generation are gone. */
   generation = 0;
+  /** The running process's hello: what it imported and which of its guards are in place. */
+  hello?: Record<string, unknown>;
 
   constructor(private readonly spec: WorkerSpec) {}
 
@@ -82,6 +85,7 @@ export class PythonWorker {
     if (this.ready) return this.ready;
     this.generation++;
     const { mode, interpreter, preload, scratchMb, bwrap } = this.spec;
+    this.hello = undefined;
     const cfg: Record<string, unknown> = { preload, warmup: this.spec.warmup };
     let cmd: string;
     let args: string[];
@@ -94,9 +98,10 @@ export class PythonWorker {
     } else {
       cfg.scratch = '/scratch';
       cfg.private_shm = true;
+      cfg.private_ipc = true;
       if (mode === 'bwrap-root') cfg.drop_to = SANDBOX_UID;
       cmd = bwrap;
-      args = [...bwrapArgs(mode, interpreter, scratchMb * 1024 * 1024), interpreter.exe, '-I', '-c', WORKER_SOURCE, JSON.stringify(cfg)];
+      args = [...bwrapArgs(mode, this.spec.features, interpreter, scratchMb * 1024 * 1024), interpreter.exe, '-I', '-c', WORKER_SOURCE, JSON.stringify(cfg)];
     }
     // No secret of ours may reach the sandbox, not even through /proc/1/environ of bwrap itself.
     const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
@@ -127,6 +132,7 @@ export class PythonWorker {
         }
         if (!hello) {
           hello = true;
+          this.hello = msg;
           clearTimeout(startTimer);
           resolve();
           return;

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { chooseIsolation, type IsolationMode } from '../../../plugins/python-sandbox/isolation.js';
 import { pythonToolDefaults } from '../../../plugins/python-sandbox/options.js';
 import { PythonTool, type PythonToolOptions } from '../../../plugins/python-sandbox/tool.js';
 
@@ -36,4 +37,24 @@ export function descendants(pid: number): number[] {
 /** The process tree under each worker (the worker itself and bwrap's helpers), for before/after checks. */
 export function trees(tool: PythonTool): string {
   return JSON.stringify(tool.sandbox.pids.map((p) => (p === undefined ? [] : descendants(p))));
+}
+
+export interface IsolationVariant {
+  label: string;
+  userNamespace: 'auto' | 'never';
+  isolation: 'auto' | 'none';
+  mode: IsolationMode;
+  isolated: boolean;
+}
+
+/** Every mode this machine can run: the automatic choice, bwrap-root when it differs (as root), and none. */
+export function isolationVariants(): IsolationVariant[] {
+  const out: IsolationVariant[] = [];
+  const auto = chooseIsolation('bwrap', 'auto');
+  if (auto.mode !== 'none') out.push({ label: `auto (${auto.mode})`, userNamespace: 'auto', isolation: 'auto', mode: auto.mode, isolated: true });
+  if (auto.mode === 'bwrap-userns' && process.getuid?.() === 0 && chooseIsolation('bwrap', 'never').mode === 'bwrap-root') {
+    out.push({ label: 'bwrap-root (userNamespace: never)', userNamespace: 'never', isolation: 'auto', mode: 'bwrap-root', isolated: true });
+  }
+  out.push({ label: 'none (rlimits only)', userNamespace: 'auto', isolation: 'none', mode: 'none', isolated: false });
+  return out;
 }

@@ -201,15 +201,31 @@ describe('tool/python: workers, state and isolation policy', function () {
     expect((err as Error).message).to.match(/network isolation.*filesystem isolation/);
   });
 
-  it('isolation: auto without bubblewrap warns once and still runs', async () => {
+  it('isolation: auto without bubblewrap runs with a loud warning and says so in every result; none says it was asked', async () => {
     const warnings: string[] = [];
-    const a = await makeTool({ bwrap: '/nonexistent/bwrap2' }, (m) => warnings.push(m));
-    const b = await makeTool({ bwrap: '/nonexistent/bwrap2' }, (m) => warnings.push(m));
+    const auto = await makeTool({ bwrap: '/nonexistent/bwrap2' }, (m) => warnings.push(m));
     try {
-      expect(warnings).to.have.length(1);
-      expect(warnings[0]).to.match(/WITHOUT isolation.*missing: network isolation/);
-      expect((await a.conductAction('x', 'print(2 ** 10)')).observation).to.equal('1024');
-    } finally { await a.dispose(); await b.dispose(); }
+      const r = await auto.conductAction('x', 'print(6 * 7)');
+      expect(r.observation).to.equal('42');
+      expect(r.info?.isolation).to.equal('none');
+      expect(warnings.join('\n')).to.match(/WITHOUT isolation.*network isolation.*apt-get install bubblewrap.*isolation: required/);
+    } finally { await auto.dispose(); }
+    warnings.length = 0;
+    const none = await makeTool({ isolation: 'none', bwrap: '/nonexistent/bwrap2' }, (m) => warnings.push(m));
+    try {
+      const r = await none.conductAction('x', 'print(2 ** 10)');
+      expect(r.observation).to.equal('1024');
+      expect(r.info?.isolation).to.equal('none');
+      expect(none.describe()).to.deep.include({ isolation: 'none', missing: ['isolation disabled by the recipe (isolation: none)'] });
+      expect(warnings).to.deep.equal([]);
+    } finally { await none.dispose(); }
+  });
+
+  it('every result and describe() name the isolation the program ran under', async () => {
+    const r = await tool.conductAction('iso', 'print(1)');
+    expect(r.info?.isolation).to.equal(tool.sandbox.info.mode);
+    expect(tool.describe()).to.include({ isolation: tool.sandbox.info.mode });
+    await tool.finish('iso');
   });
 
   it('a bad interpreter fails clearly', async () => {
