@@ -41,3 +41,4 @@ export * from './train/rl-step.js';
 export * from './tokenizer/index.js';
 export * from './train/loss-grads.js';
 export * from './train/optimizer.js';
+export * from './http/guard.js';

@@ -35,6 +35,8 @@ export class OpenAIRolloutEngine implements RolloutEngine {
   private readonly models = new Map<number, Promise<string>>();
   private readonly headers: Record<string, string>;
   private readonly counters: EngineStats;
+  /** Answers' token ids must be below this: the model's vocabulary may be padded past the tokenizer's. */
+  readonly vocabSize: number;
   /** Present only with `weightSync: from-disk`, so trainers can tell an engine that cannot follow them. */
   readonly loadWeights?: (checkpointDir: string) => Promise<void>;
 
@@ -52,6 +54,7 @@ export class OpenAIRolloutEngine implements RolloutEngine {
       if (!key) throw new Error(`rollout/openai: apiKeyEnv names '${opts.apiKeyEnv}', which is not set in the environment`);
       this.headers.authorization = `Bearer ${key}`;
     }
+    this.vocabSize = Math.max(tokenizer.vocabSize, opts.vocabSize ?? 0);
     this.counters = { requests: 0, retries: 0, failures: 0, samples: new Array(this.endpoints.length).fill(0) };
     if (opts.weightSync === 'from-disk') this.loadWeights = (dir) => this.reloadFromDisk(dir);
   }
@@ -149,7 +152,7 @@ export class OpenAIRolloutEngine implements RolloutEngine {
         const json = await this.endpoints[ep].call(route, body, { headers: this.headers, timeoutMs: this.opts.timeoutMs, signal });
         let comps: Completion[];
         try {
-          comps = parseResponse(json, n, params, this.tokenizer);
+          comps = parseResponse(json, n, params, this.tokenizer, this.vocabSize);
         } catch (e) {
           throw e instanceof ProtocolError ? new ProtocolError(`${this.opts.urls[ep]}${route}: ${e.message}`) : e;
         }
@@ -165,9 +168,13 @@ export class OpenAIRolloutEngine implements RolloutEngine {
           throw new RemoteEngineError(`rollout/openai: ${(e as Error).message} (not retried)`, attempts, status);
         }
         last = e as Error;
+        // Another server gets the retry after a down or hung one (which also cools down) and
+        // after a wrong answer: the same server would likely answer the same way.
+        if ((e instanceof RequestError && e.endpointDown) || e instanceof ProtocolError) {
+          if (avoid.size + 1 < this.endpoints.length) avoid.add(ep);
+        }
         if (e instanceof RequestError && e.endpointDown) {
           this.balancer.markDown(ep);
-          if (avoid.size + 1 < this.endpoints.length) avoid.add(ep);
           this.deps.log?.warn(`${this.opts.urls[ep]} looks down (${e.message}); retrying elsewhere`);
         } else {
           this.deps.log?.debug(`attempt ${attempts} failed: ${(e as Error).message}`);

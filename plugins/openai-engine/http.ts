@@ -6,7 +6,7 @@ export class RequestError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
-    /** The endpoint itself looks down (connection refused / reset), not just this request. */
+    /** The endpoint itself looks down (connection refused / reset, or no answer in time), not just this request. */
     readonly endpointDown: boolean,
     readonly status?: number,
   ) {
@@ -54,8 +54,9 @@ export class Endpoint {
     const where = `${body === undefined ? 'GET' : 'POST'} ${new URL(this.url).origin}${urlPath}`;
     const fail = (e: unknown, stage: string): never => {
       if (opts.signal?.aborted) throw new AbortError(`${where}: cancelled`);
-      if (timeout.aborted) throw new RequestError(`${where}: no complete answer within ${opts.timeoutMs} ms`, true, false);
       const code = (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code ?? '';
+      // A hung server stays hung: the retry must go elsewhere, and new work too for a while.
+      if (timeout.aborted || /UND_ERR_(HEADERS|BODY)_TIMEOUT/.test(code)) throw new RequestError(`${where}: no complete answer within ${opts.timeoutMs} ms`, true, true);
       const refused = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|UND_ERR_CONNECT/.test(code);
       const closed = /ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED/.test(code);
       const what = stage === 'body' ? 'connection dropped while reading the answer' : refused ? 'connection failed' : closed ? 'connection closed before the answer' : 'request failed';

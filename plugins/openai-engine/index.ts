@@ -3,7 +3,7 @@ import { defineComponent, definePlugin, type Tokenizer } from '../../core/index.
 import { RemoteRolloutPolicy } from './hybrid.js';
 import { OpenAIRolloutEngine } from './engine.js';
 import { openAIEngineSchema, type OpenAIEngineOptions } from './options.js';
-import { loadHfTokenizer } from './tokenizer.js';
+import { loadHfTokenizer, modelVocabSize } from './tokenizer.js';
 
 export const openAIRollout = defineComponent({
   kind: 'rollout',
@@ -12,18 +12,23 @@ export const openAIRollout = defineComponent({
   options: openAIEngineSchema,
   async create(o: OpenAIEngineOptions, ctx) {
     let tokenizer: Tokenizer;
+    // The model's vocabulary, when known, bounds the ids answers may hold (0: the tokenizer's size).
+    let vocabSize = o.vocabSize;
     if (o.tokenizer) {
-      const inst = await ctx.get<{ tokenizer?: Tokenizer }>(o.tokenizer);
+      const inst = await ctx.get<{ tokenizer?: Tokenizer; describe?: () => Record<string, unknown> }>(o.tokenizer);
       if (!inst?.tokenizer || typeof inst.tokenizer.encode !== 'function') {
         throw new Error(`rollout/openai: instance '${o.tokenizer}' (option tokenizer) has no tokenizer; name a policy or rollout instance`);
       }
       tokenizer = inst.tokenizer;
+      const vocab = typeof inst.describe === 'function' ? inst.describe().vocab : undefined;
+      if (vocabSize === 0 && Number.isInteger(vocab)) vocabSize = vocab as number;
     } else if (o.tokenizerPath) {
       tokenizer = await loadHfTokenizer(path.resolve(o.tokenizerPath));
+      if (vocabSize === 0) vocabSize = await modelVocabSize(path.resolve(o.tokenizerPath));
     } else {
       throw new Error('rollout/openai: set `tokenizer` (a policy/rollout instance name) or `tokenizerPath` (an HF folder with tokenizer.json)');
     }
-    return new OpenAIRolloutEngine(o, tokenizer, { log: ctx.log });
+    return new OpenAIRolloutEngine({ ...o, vocabSize }, tokenizer, { log: ctx.log });
   },
 });
 

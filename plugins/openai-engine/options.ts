@@ -13,6 +13,8 @@ export interface OpenAIEngineOptions {
   tokenizer: string;
   /** An HF model folder (tokenizer.json) to tokenize with, when no recipe instance provides one. */
   tokenizerPath: string;
+  /** Token ids answers may hold are below this (the model's vocab_size); 0: the tokenizer's size. */
+  vocabSize: number;
   promptFormat: 'token-ids' | 'text';
   returnTokenIds: boolean;
   tokensAsTokenIds: boolean;
@@ -47,6 +49,10 @@ export const openAIEngineSchema: JSONSchema = {
     apiKeyEnv: { type: 'string', default: '', description: 'environment variable holding the bearer token' },
     tokenizer: { type: 'string', default: '', description: 'name of a recipe instance (policy or rollout) that provides the tokenizer' },
     tokenizerPath: { type: 'string', default: '', description: 'HF model folder holding tokenizer.json (used when `tokenizer` is empty); no weights are loaded' },
+    vocabSize: {
+      type: 'integer', minimum: 0, default: 0,
+      description: "answers with token ids at or above this are refused; 0: the model's vocab_size from the tokenizer instance or tokenizerPath's config.json (often padded past the tokenizer), else the tokenizer's size",
+    },
     promptFormat: { enum: ['token-ids', 'text'], default: 'token-ids', description: 'send prompts as token ids (vLLM, SGLang) or as decoded text' },
     returnTokenIds: { type: 'boolean', default: true, description: "vLLM's return_token_ids: exact sampled ids instead of re-encoding the text" },
     tokensAsTokenIds: { type: 'boolean', default: false, description: "vLLM's return_tokens_as_token_ids: ids read from the logprobs tokens ('token_id:N')" },

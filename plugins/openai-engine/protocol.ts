@@ -61,20 +61,34 @@ interface RawChoice {
   token_ids?: unknown;
 }
 
-const isIntArray = (x: unknown): x is number[] => Array.isArray(x) && x.every((v) => Number.isInteger(v));
+/** A log-prob this far above 0 is a server's rounding; beyond it the answer is wrong. */
+export const LOGPROB_SLACK = 1e-4;
 
 /** Per-token (token string, log-prob) pairs from either API's logprobs object; null when absent. */
 function tokenLogprobs(lp: unknown): { tokens: string[]; logProbs: number[] } | null {
   if (!lp || typeof lp !== 'object') return null;
   const o = lp as { tokens?: unknown; token_logprobs?: unknown; content?: unknown };
-  if (Array.isArray(o.tokens) && Array.isArray(o.token_logprobs)) {
-    return { tokens: o.tokens.map(String), logProbs: o.token_logprobs.map((v) => (typeof v === 'number' ? v : NaN)) };
-  }
-  if (Array.isArray(o.content)) {
+  let out: { tokens: string[]; raw: unknown[] } | null = null;
+  if (Array.isArray(o.tokens) && Array.isArray(o.token_logprobs)) out = { tokens: o.tokens.map(String), raw: o.token_logprobs };
+  else if (Array.isArray(o.content)) {
     const c = o.content as { token?: unknown; logprob?: unknown }[];
-    return { tokens: c.map((e) => String(e.token)), logProbs: c.map((e) => (typeof e.logprob === 'number' ? e.logprob : NaN)) };
+    out = { tokens: c.map((e) => String(e?.token)), raw: c.map((e) => e?.logprob) };
   }
-  return null;
+  if (!out) return null;
+  // Training divides by exp(log-prob): a positive, infinite or missing one poisons it much later.
+  const logProbs = out.raw.map((v, t) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v > LOGPROB_SLACK) throw new ProtocolError(`log-prob ${t} is ${JSON.stringify(v)}, not a finite number <= 0`);
+    return Math.min(v, 0);
+  });
+  return { tokens: out.tokens, logProbs };
+}
+
+/** Ids the server claims it sampled: tokens of the model's vocabulary, at most as many as asked for. */
+function checkIds(ids: number[], params: SamplingParams, vocabSize: number): number[] {
+  if (ids.length > params.maxNewTokens) throw new ProtocolError(`${ids.length} token ids for max_tokens ${params.maxNewTokens}`);
+  const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+  if (bad !== undefined) throw new ProtocolError(`token id ${JSON.stringify(bad)} is not in the vocabulary [0, ${vocabSize})`);
+  return ids;
 }
 
 /** Ids from vLLM's `return_tokens_as_token_ids` tokens ('token_id:123'); null when any token is not in that form. */
@@ -93,15 +107,22 @@ function idsFromTokenStrings(tokens: string[]): number[] | null {
  * (`token_ids`, or 'token_id:N' logprob tokens), else from encoding the text. Stop strings are
  * kept in the text as the contract asks, appended when the server stripped them.
  */
-export function parseChoice(raw: unknown, params: SamplingParams, tokenizer: Tokenizer): Completion {
+export function parseChoice(raw: unknown, params: SamplingParams, tokenizer: Tokenizer, vocabSize = tokenizer.vocabSize): Completion {
   if (!raw || typeof raw !== 'object') throw new ProtocolError('a choice is not an object');
   const c = raw as RawChoice;
-  const content = c.text ?? c.message?.content ?? '';
-  if (typeof content !== 'string') throw new ProtocolError('a choice has no text');
+  const content = 'text' in c ? c.text : c.message?.content;
+  if (typeof content !== 'string') throw new ProtocolError(`a choice's text is ${content === undefined ? 'missing' : JSON.stringify(content)}, not a string`);
   let text = content;
   const lp = tokenLogprobs(c.logprobs);
-  let ids: number[] | null = isIntArray(c.token_ids) ? [...c.token_ids] : null;
-  if (!ids && lp) ids = idsFromTokenStrings(lp.tokens);
+  let ids: number[] | null = null;
+  if (c.token_ids !== undefined && c.token_ids !== null) {
+    if (!Array.isArray(c.token_ids)) throw new ProtocolError('token_ids is not a list');
+    ids = checkIds([...c.token_ids] as number[], params, vocabSize);
+  }
+  if (!ids && lp) {
+    const fromTokens = idsFromTokenStrings(lp.tokens);
+    if (fromTokens) ids = checkIds(fromTokens, params, vocabSize);
+  }
   // Re-encoding the text is the last resort: it may not split tokens as the sampler did, and
   // the server's log-probs then only line up with our ids when the counts agree.
   if (!ids) ids = tokenizer.encode(content);
@@ -142,7 +163,7 @@ export function parseChoice(raw: unknown, params: SamplingParams, tokenizer: Tok
  * The `n` choices of one response, in index order. Throws ProtocolError unless each index
  * 0..n-1 appears exactly once, so no sample is silently lost or duplicated.
  */
-export function parseResponse(json: unknown, n: number, params: SamplingParams, tokenizer: Tokenizer): Completion[] {
+export function parseResponse(json: unknown, n: number, params: SamplingParams, tokenizer: Tokenizer, vocabSize = tokenizer.vocabSize): Completion[] {
   if (!json || typeof json !== 'object' || !Array.isArray((json as { choices?: unknown }).choices)) {
     throw new ProtocolError('the response has no choices array');
   }
@@ -154,7 +175,11 @@ export function parseResponse(json: unknown, n: number, params: SamplingParams, 
     const idx = ch && typeof ch === 'object' && ch.index !== undefined ? ch.index : j;
     if (!Number.isInteger(idx) || (idx as number) < 0 || (idx as number) >= n) throw new ProtocolError(`choice index ${String(idx)} is out of range 0..${n - 1}`);
     if (out[idx as number]) throw new ProtocolError(`choice index ${String(idx)} appears twice`);
-    out[idx as number] = parseChoice(ch, params, tokenizer);
+    try {
+      out[idx as number] = parseChoice(ch, params, tokenizer, vocabSize);
+    } catch (e) {
+      throw e instanceof ProtocolError ? new ProtocolError(`choice ${String(idx)}: ${e.message}`) : e;
+    }
   }
   return out as Completion[];
 }

@@ -47,3 +47,9 @@ export async function loadHfTokenizer(dir: string): Promise<Tokenizer> {
     decode: (ids) => tok.decode([...ids], { skip_special_tokens: false }),
   };
 }
+
+/** The model's vocab_size from an HF folder's config.json (0 when absent): ids a server may sample. */
+export async function modelVocabSize(dir: string): Promise<number> {
+  const v = (await readJson(path.join(dir, 'config.json')))?.vocab_size;
+  return Number.isInteger(v) ? (v as number) : 0;
+}

@@ -3,15 +3,28 @@ import type { Completion, GenerateOptions, RolloutEngine, SamplingParams } from 
 interface Pending {
   prompts: number[][];
   params: SamplingParams;
+  /** The sampling parameters as a key: only requests with equal ones share a call. */
+  key: string;
   signal?: AbortSignal;
+  /** Rows handed to the policy so far; completions of the rows answered so far. */
+  sent: number;
+  answered: number;
+  out: Completion[];
   resolve(c: Completion[]): void;
   reject(e: unknown): void;
+}
+
+/** Rows [from, to) of one request, in one policy call. */
+interface Part {
+  req: Pending;
+  from: number;
+  to: number;
 }
 
 export interface BatcherOptions {
   /** How long the first request of a batch waits for others to join it. */
   windowMs: number;
-  /** Most prompt rows per generate call (a single larger request goes alone). */
+  /** Most prompt rows per generate call (a larger request is split over several calls). */
   maxRows: number;
   /** Seed for requests that give none (an in-process policy would otherwise repeat itself). */
   randomSeed?: () => number;
@@ -26,13 +39,19 @@ export interface BatcherStats {
 
 /**
  * A RolloutEngine in front of one in-process policy. One worker drives the policy: when it is
- * idle, the first request waits `windowMs` for others; every call then takes the oldest waiting
- * request and all others with the same sampling parameters (up to `maxRows` rows), so requests
- * that arrive while the policy is busy are served together by its next call. Each caller gets
- * back exactly its own rows, in order.
+ * idle, the first request waits `windowMs` for others; every call then takes the request at the
+ * head of the queue and, in queue order, the others with the same sampling parameters that fit
+ * whole in `maxRows` rows, so requests that arrive while the policy is busy are served together
+ * by its next call. A request larger than `maxRows` goes in pieces, filling what room is left,
+ * and after each call moves to the back of the queue: a huge request cannot hold the policy for
+ * long, and small ones queued behind it wait at most a call or two (round robin). Each caller
+ * gets back exactly its own rows, in order.
  */
 export class BatchingEngine implements RolloutEngine {
-  private pending: (Pending & { key: string })[] = [];
+  /** Requests waiting for their turn, in arrival order (new ones join here)... */
+  private pending: Pending[] = [];
+  /** ...then those served by the last call that still have rows: their next turn comes after. */
+  private served: Pending[] = [];
   private worker: Promise<void> | undefined;
   /** The policy call in progress (settled when idle). */
   private current: Promise<void> = Promise.resolve();
@@ -51,7 +70,7 @@ export class BatchingEngine implements RolloutEngine {
     if (opts.signal?.aborted) return Promise.reject(abortError());
     return new Promise<Completion[]>((resolve, reject) => {
       const key = JSON.stringify(params, Object.keys(params).sort());
-      this.pending.push({ prompts, params, signal: opts.signal, resolve, reject, key });
+      this.pending.push({ prompts, params, key, signal: opts.signal, sent: 0, answered: 0, out: new Array(prompts.length), resolve, reject });
       this.counters.requests++;
       this.worker ??= this.drain();
     });
@@ -81,7 +100,7 @@ export class BatchingEngine implements RolloutEngine {
   }
 
   private rowsPending(): number {
-    return this.pending.reduce((s, p) => s + p.prompts.length, 0);
+    return [...this.pending, ...this.served].reduce((s, p) => s + p.prompts.length - p.sent, 0);
   }
 
   private async drain(): Promise<void> {
@@ -89,7 +108,7 @@ export class BatchingEngine implements RolloutEngine {
       if (this.opts.windowMs > 0 && this.rowsPending() < this.opts.maxRows) {
         await new Promise((r) => setTimeout(r, this.opts.windowMs));
       }
-      while (this.pending.length > 0) {
+      while (this.pending.length + this.served.length > 0) {
         if (this.gate) {
           await this.gate;
           continue;
@@ -103,36 +122,49 @@ export class BatchingEngine implements RolloutEngine {
     }
   }
 
-  /** The oldest request and, after it, every waiting request with its parameters that still fits. */
-  private takeCall(): Pending[] {
-    const key = (this.pending[0] as { key: string }).key;
-    const call: Pending[] = [];
-    let rows = 0;
-    this.pending = this.pending.filter((p) => {
-      if (p.key !== key || (call.length > 0 && rows + p.prompts.length > this.opts.maxRows)) return true;
-      call.push(p);
-      rows += p.prompts.length;
-      return false;
-    });
-    return call;
-  }
-
-  private async run(group: Pending[]): Promise<void> {
-    const live = group.filter((p) => {
+  /** The head request's rows and, in queue order, those of later requests with its parameters that fit. */
+  private takeCall(): Part[] {
+    const queue = [...this.pending, ...this.served].filter((p) => {
       if (!p.signal?.aborted) return true;
       p.reject(abortError());
       return false;
     });
-    if (live.length === 0) return;
-    const first = live[0] as Pending;
-    const params = first.params.seed === undefined && this.opts.randomSeed ? { ...first.params, seed: this.opts.randomSeed() } : first.params;
-    const prompts = live.flatMap((p) => p.prompts);
+    if (queue.length === 0) {
+      this.pending = this.served = [];
+      return [];
+    }
+    const key = (queue[0] as Pending).key;
+    const max = this.opts.maxRows;
+    const parts: Part[] = [];
+    let rows = 0;
+    for (const req of queue) {
+      if (rows >= max) break;
+      const left = req.prompts.length - req.sent;
+      // A request that fits in a call waits for one with room for all of it; a larger one fills the room.
+      if (req.key !== key || (left <= max && rows + left > max)) continue;
+      const take = Math.min(left, max - rows);
+      parts.push({ req, from: req.sent, to: req.sent + take });
+      req.sent += take;
+      rows += take;
+    }
+    // Served requests with rows left go behind everyone else, requests arriving meanwhile included.
+    const served = new Set(parts.map((x) => x.req));
+    this.pending = queue.filter((p) => !served.has(p));
+    this.served = parts.map((x) => x.req).filter((p) => p.sent < p.prompts.length);
+    return parts;
+  }
+
+  private async run(parts: Part[]): Promise<void> {
+    if (parts.length === 0) return;
+    const reqs = parts.map((x) => x.req);
+    const params = this.callParams(parts);
+    const prompts = parts.flatMap((x) => x.req.prompts.slice(x.from, x.to));
     // The shared call is cancelled only when every caller in it has gone away.
     const ctl = new AbortController();
     const onAbort = () => {
-      if (live.every((p) => p.signal?.aborted)) ctl.abort();
+      if (reqs.every((p) => p.signal?.aborted)) ctl.abort();
     };
-    for (const p of live) p.signal?.addEventListener('abort', onAbort, { once: true });
+    for (const p of reqs) p.signal?.addEventListener('abort', onAbort, { once: true });
     this.counters.calls++;
     this.counters.rows += prompts.length;
     this.counters.largestCall = Math.max(this.counters.largestCall, prompts.length);
@@ -140,15 +172,31 @@ export class BatchingEngine implements RolloutEngine {
       const out = await this.inner.generate(prompts, params, { signal: ctl.signal });
       if (out.length !== prompts.length) throw new Error(`the policy returned ${out.length} completions for ${prompts.length} prompts`);
       let at = 0;
-      for (const p of live) {
-        p.resolve(out.slice(at, at + p.prompts.length));
-        at += p.prompts.length;
+      for (const { req, from, to } of parts) {
+        for (let i = from; i < to; i++) req.out[i] = out[at++] as Completion;
+        req.answered += to - from;
+        if (req.answered === req.prompts.length) req.resolve(req.out);
       }
     } catch (e) {
-      for (const p of live) p.reject(e);
+      // A failed request's rows still queued are dropped with it.
+      const failed = new Set(reqs);
+      this.pending = this.pending.filter((p) => !failed.has(p));
+      this.served = this.served.filter((p) => !failed.has(p));
+      for (const p of reqs) p.reject(e);
     } finally {
-      for (const p of live) p.signal?.removeEventListener('abort', onAbort);
+      for (const p of reqs) p.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * The call's sampling parameters: a fresh seed for requests that give none. A seeded request
+   * split over calls would repeat its first call's rows with the same seed, so a call that
+   * continues one gets the seed plus the call number (unique per call, hence never the same twice).
+   */
+  private callParams(parts: Part[]): SamplingParams {
+    const first = (parts[0] as Part).req.params;
+    if (first.seed === undefined) return this.opts.randomSeed ? { ...first, seed: this.opts.randomSeed() } : first;
+    return parts.some((x) => x.from > 0) ? { ...first, seed: first.seed + this.counters.calls } : first;
   }
 }
 

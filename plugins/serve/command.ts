@@ -6,7 +6,8 @@ import { createServer, listen, TOOLS_SUFFIX, type RunningServer } from './server
 
 export const SERVE_USAGE =
   'agent0 serve --checkpoint DIR [--recipe R] [--set k=v ...] [--port 8000] [--host 127.0.0.1] [--model NAME] ' +
-  '[--policy NAME] [--loop NAME] [--api-key-env VAR] [--allow-reload] [--batch-window-ms 5] [--max-batch 32] [--max-tokens 2048] [--max-n 64]';
+  '[--policy NAME] [--loop NAME] [--api-key-env VAR] [--allow-reload] [--batch-window-ms 5] [--max-batch 32] [--max-tokens 2048] [--max-n 64] ' +
+  '[--max-request-samples 1024] [--max-total-body-mb 64]';
 
 export interface Serving extends RunningServer {
   models: string[];
@@ -36,13 +37,19 @@ export async function startServe(args: string[], env: CliEnv): Promise<Serving> 
       policy: { type: 'string' }, loop: { type: 'string' }, 'api-key-env': { type: 'string' }, 'allow-reload': { type: 'boolean', default: false },
       'batch-window-ms': { type: 'string', default: '5' }, 'max-batch': { type: 'string', default: '32' },
       'max-tokens': { type: 'string', default: '2048' }, 'max-n': { type: 'string', default: '64' },
+      'max-request-samples': { type: 'string', default: '1024' }, 'max-total-body-mb': { type: 'string', default: '64' },
     },
   });
   if (!values.checkpoint && !values.recipe) throw new UsageError('give --checkpoint DIR, --recipe R, or both');
   const port = intArg('port', values.port, 0);
   const windowMs = intArg('batch-window-ms', values['batch-window-ms'], 0);
   const maxRows = intArg('max-batch', values['max-batch'], 1);
-  const limits = { maxTokens: intArg('max-tokens', values['max-tokens'], 1), maxN: intArg('max-n', values['max-n'], 1) };
+  const limits = {
+    maxTokens: intArg('max-tokens', values['max-tokens'], 1),
+    maxN: intArg('max-n', values['max-n'], 1),
+    maxSamples: intArg('max-request-samples', values['max-request-samples'], 1),
+  };
+  const maxTotalBodyBytes = intArg('max-total-body-mb', values['max-total-body-mb'], 1) * 1024 * 1024;
   const checkpoint = values.checkpoint ? path.resolve(env.cwd, values.checkpoint) : undefined;
   const keyVar = values['api-key-env'];
   const apiKey = keyVar === undefined ? undefined : process.env[keyVar];
@@ -71,7 +78,7 @@ export async function startServe(args: string[], env: CliEnv): Promise<Serving> 
   const modelName = values.model ?? path.basename(checkpoint ?? values.recipe ?? 'agent0').replace(/\.ya?ml$/, '');
   const batcher = new BatchingEngine(policy, { windowMs, maxRows, randomSeed: () => Math.floor(Math.random() * 2 ** 31) });
   const loadWeights = values['allow-reload'] ? (dir: string) => batcher.exclusive(() => policy.load(path.resolve(env.cwd, dir))) : undefined;
-  const server = createServer({ engine: batcher, modelName, loop, limits, log: env.log, ...(apiKey ? { apiKey } : {}), ...(loadWeights ? { loadWeights } : {}) });
+  const server = createServer({ engine: batcher, modelName, loop, limits, maxTotalBodyBytes, log: env.log, ...(apiKey ? { apiKey } : {}), ...(loadWeights ? { loadWeights } : {}) });
   let running: RunningServer;
   try {
     running = await listen(server, values.host ?? '127.0.0.1', port);

@@ -26,6 +26,8 @@ export interface GenRequest {
 export interface ServerLimits {
   maxTokens: number;
   maxN: number;
+  /** Most samples (prompts x n) one request may ask for; unset: no cap beyond maxN. */
+  maxSamples?: number;
 }
 
 type Body = Record<string, unknown>;
@@ -108,6 +110,13 @@ function common(b: Body, limits: ServerLimits): Pick<GenRequest, 'n' | 'stream' 
   };
 }
 
+/** A request's samples are capped as a whole: many prompts at the largest n would hold the policy for minutes. */
+function capSamples(prompts: number, n: number, limits: ServerLimits): void {
+  if (limits.maxSamples !== undefined && prompts * n > limits.maxSamples) {
+    throw new ApiError(400, `this request asks for ${prompts} prompt(s) x n=${n} = ${prompts * n} samples; the server takes at most ${limits.maxSamples} per request (serve --max-request-samples): split it`, 'prompt');
+  }
+}
+
 function model(b: Body): string {
   if (typeof b.model !== 'string' || b.model.length === 0) throw new ApiError(400, "'model' is required", 'model');
   return b.model;
@@ -118,6 +127,9 @@ const isIds = (x: unknown): x is number[] => Array.isArray(x) && x.length > 0 &&
 /** `prompt` of /v1/completions: a string, a list of strings, one token-id list or a list of them. */
 export function parseCompletionRequest(b: Body, tok: Tokenizer, limits: ServerLimits): GenRequest {
   const p = b.prompt;
+  const shared = common(b, limits);
+  // Counted before any prompt is tokenized.
+  capSamples(Array.isArray(p) && p.length > 0 && !isIds(p) ? p.length : 1, shared.n, limits);
   let prompts: number[][];
   if (typeof p === 'string') prompts = [tok.encode(p)];
   else if (isIds(p)) prompts = [p];
@@ -131,7 +143,7 @@ export function parseCompletionRequest(b: Body, tok: Tokenizer, limits: ServerLi
     if (bad !== undefined) throw new ApiError(400, `token id ${bad} is outside the vocabulary (size ${tok.vocabSize})`, 'prompt');
   }
   const lp = num(b, 'logprobs', undefined, 0, 20, true);
-  return { api: 'completions', model: model(b), prompts, logprobs: lp ?? null, sampling: sampling(b, limits, ['max_tokens'], 16), ...common(b, limits) };
+  return { api: 'completions', model: model(b), prompts, logprobs: lp ?? null, sampling: sampling(b, limits, ['max_tokens'], 16), ...shared };
 }
 
 const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
@@ -169,12 +181,14 @@ export function parseChatRequest(b: Body, tok: Tokenizer, limits: ServerLimits):
   const lpOn = bool(b, 'logprobs', false);
   const top = num(b, 'top_logprobs', undefined, 0, 20, true);
   if (top !== undefined && top > 0 && !lpOn) throw new ApiError(400, "'top_logprobs' needs 'logprobs: true'", 'top_logprobs');
+  const shared = common(b, limits);
+  capSamples(1, shared.n, limits);
   return {
     api: 'chat',
     model: model(b),
     prompts: [tok.encode(renderChat(msgs, tok))],
     logprobs: lpOn ? (top ?? 0) : null,
     sampling: sampling(b, limits, ['max_completion_tokens', 'max_tokens'], limits.maxTokens),
-    ...common(b, limits),
+    ...shared,
   };
 }

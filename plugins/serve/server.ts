@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { AgentLoop, Logger, RolloutEngine } from '../../core/index.js';
+import { bearerMatches, BodyBudget, checkBrowserSafety, HttpRefusal, requireJson } from '../../core/index.js';
 import { ApiError, parseChatRequest, parseCompletionRequest, type GenRequest, type ServerLimits } from './request.js';
 import { responseBody, streamChunks, type ChoiceResult } from './response.js';
 import { runToolMode } from './tools.js';
@@ -18,17 +19,12 @@ export interface ServerOptions {
   limits: ServerLimits;
   log?: Logger;
   maxBodyBytes?: number;
+  /** Bytes of request bodies read at once, over all requests (default 64 MiB). */
+  maxTotalBodyBytes?: number;
   /** When set, every route but /health wants `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   /** Present: `POST /update_weights_from_disk {model_path}` (SGLang's contract) calls it. */
   loadWeights?: (dir: string) => Promise<void>;
-}
-
-/** Constant-time comparison of the presented token with the key (hashed to equal lengths). */
-function authorized(header: string | undefined, key: string): boolean {
-  const token = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1] ?? '';
-  const h = (x: string) => createHash('sha256').update(x).digest();
-  return timingSafeEqual(h(token), h(key));
 }
 
 export interface RunningServer {
@@ -48,20 +44,11 @@ function sendError(res: http.ServerResponse, e: ApiError): void {
   sendJson(res, e.status, { error: { message: e.message, type: e.type, param: e.param, code: e.status } });
 }
 
-async function readJson(req: http.IncomingMessage, limit: number): Promise<Record<string, unknown>> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new ApiError(413, `request body over ${limit} bytes`);
-    parts.push(chunk as Buffer);
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.concat(parts).toString('utf8'));
-  } catch (e) {
-    throw new ApiError(400, `the body is not valid JSON: ${(e as Error).message}`);
-  }
+const REFUSAL_TYPES: Record<number, string> = { 403: 'permission_error', 503: 'server_busy' };
+
+async function readJson(req: http.IncomingMessage, budget: BodyBudget, limit: number): Promise<Record<string, unknown>> {
+  requireJson(req);
+  const body = await budget.readJson(req, limit);
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'the body must be a JSON object');
   return body as Record<string, unknown>;
 }
@@ -71,6 +58,7 @@ export function createServer(opts: ServerOptions): http.Server {
   const tok = opts.engine.tokenizer;
   const names = [opts.modelName, ...(opts.loop ? [opts.modelName + TOOLS_SUFFIX] : [])];
   const started = Math.floor(Date.now() / 1000);
+  const budget = new BodyBudget(opts.maxTotalBodyBytes ?? 64 * 1024 * 1024, 'serve --max-total-body-mb');
 
   const generate = async (g: GenRequest, toolMode: boolean, signal: AbortSignal): Promise<ChoiceResult[]> => {
     if (toolMode && opts.loop) {
@@ -84,8 +72,9 @@ export function createServer(opts: ServerOptions): http.Server {
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://x');
     const route = url.pathname.replace(/\/+$/, '');
+    checkBrowserSafety(req, (server.address() as AddressInfo | null)?.address ?? '127.0.0.1');
     if (req.method === 'GET' && (route === '/health' || route === '/v1/health')) return sendJson(res, 200, { status: 'ok' });
-    if (opts.apiKey !== undefined && !authorized(req.headers.authorization, opts.apiKey)) {
+    if (opts.apiKey !== undefined && !bearerMatches(req.headers.authorization, opts.apiKey)) {
       throw new ApiError(401, 'missing or wrong API key (Authorization: Bearer ...)', null, 'authentication_error');
     }
     if (req.method === 'GET' && route === '/v1/models') {
@@ -93,7 +82,7 @@ export function createServer(opts: ServerOptions): http.Server {
     }
     if (route === '/update_weights_from_disk' && req.method === 'POST') {
       if (!opts.loadWeights) throw new ApiError(404, 'weight reloads are off (start agent0 serve with --allow-reload)', null, 'not_found_error');
-      const dir = (await readJson(req, 64 * 1024)).model_path;
+      const dir = (await readJson(req, budget, 64 * 1024)).model_path;
       if (typeof dir !== 'string' || dir.length === 0) throw new ApiError(400, "'model_path' must name a checkpoint folder", 'model_path');
       try {
         await opts.loadWeights(dir);
@@ -106,7 +95,7 @@ export function createServer(opts: ServerOptions): http.Server {
     }
     if (route !== '/v1/completions' && route !== '/v1/chat/completions') throw new ApiError(404, `no route ${req.method} ${url.pathname}`, null, 'not_found_error');
     if (req.method !== 'POST') throw new ApiError(405, `${url.pathname} takes POST`);
-    const body = await readJson(req, opts.maxBodyBytes ?? 16 * 1024 * 1024);
+    const body = await readJson(req, budget, opts.maxBodyBytes ?? 16 * 1024 * 1024);
     const g = route === '/v1/completions' ? parseCompletionRequest(body, tok, opts.limits) : parseChatRequest(body, tok, opts.limits);
     if (!names.includes(g.model)) {
       const hint = g.model === opts.modelName + TOOLS_SUFFIX ? ' (tool mode needs serve --recipe with an agent loop)' : '';
@@ -126,18 +115,23 @@ export function createServer(opts: ServerOptions): http.Server {
     res.end('data: [DONE]\n\n');
   };
 
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) {
         res.destroy();
         return;
       }
       if (e instanceof ApiError) return sendError(res, e);
+      if (e instanceof HttpRefusal) {
+        for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+        return sendError(res, new ApiError(e.status, e.message, null, REFUSAL_TYPES[e.status] ?? 'invalid_request_error'));
+      }
       if ((e as Error).name === 'AbortError') return sendError(res, new ApiError(499, 'cancelled', null, 'cancelled'));
       opts.log?.error(`serve: ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);
       sendError(res, new ApiError(500, `internal error: ${(e as Error).message}`, null, 'server_error'));
     });
   });
+  return server;
 }
 
 export async function listen(server: http.Server, host: string, port: number): Promise<RunningServer> {

@@ -4,7 +4,8 @@ import type { ToolSet } from './dispatcher.js';
 import { startToolServer } from './server.js';
 
 const USAGE = 'agent0 tool-server [--recipe R [--set k=v ...]] [--tool NAME ...] [--options JSON] [--host H] [--port P] '
-  + '[--workers N] [--max-concurrency N] [--request-timeout-ms T] [--done-if-invalid] [--idle-trajectory-s S] [--max-body-mb M]';
+  + '[--workers N] [--max-concurrency N] [--request-timeout-ms T] [--done-if-invalid] [--idle-trajectory-s S] [--max-body-mb M] '
+  + '[--max-total-body-mb 256] [--max-items 16384] [--api-key-env VAR]';
 
 function intArg(v: string | undefined, name: string, def: number, min: number): number {
   if (v === undefined) return def;
@@ -31,6 +32,7 @@ export async function serveTools(args: string[], env: CliEnv, signal: AbortSigna
         recipe: { type: 'string' }, set: { type: 'string', multiple: true }, tool: { type: 'string', multiple: true }, options: { type: 'string' },
         host: { type: 'string' }, port: { type: 'string' }, workers: { type: 'string' }, 'max-concurrency': { type: 'string' },
         'request-timeout-ms': { type: 'string' }, 'done-if-invalid': { type: 'boolean' }, 'max-body-mb': { type: 'string' }, 'idle-trajectory-s': { type: 'string' },
+        'max-total-body-mb': { type: 'string' }, 'max-items': { type: 'string' }, 'api-key-env': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -47,6 +49,11 @@ export async function serveTools(args: string[], env: CliEnv, signal: AbortSigna
     const requestTimeoutMs = intArg(values['request-timeout-ms'], 'request-timeout-ms', 60_000, 1);
     const idleTrajectoryMs = intArg(values['idle-trajectory-s'], 'idle-trajectory-s', 600, 0) * 1000;
     const maxBodyBytes = intArg(values['max-body-mb'], 'max-body-mb', 64, 1) * 1024 * 1024;
+    const maxTotalBodyBytes = intArg(values['max-total-body-mb'], 'max-total-body-mb', 256, 1) * 1024 * 1024;
+    const maxItemsPerRequest = intArg(values['max-items'], 'max-items', 16384, 1);
+    const keyVar = values['api-key-env'];
+    const apiKey = keyVar === undefined ? undefined : process.env[keyVar];
+    if (keyVar !== undefined && !apiKey) throw new UsageError(`--api-key-env names '${keyVar}', which is not set in the environment`);
     const sets: ToolSet[] = [];
     if (values.recipe) {
       if (values.options) throw new UsageError('--options applies without --recipe; with a recipe, use --set components.NAME.options.KEY=VALUE');
@@ -87,7 +94,8 @@ export async function serveTools(args: string[], env: CliEnv, signal: AbortSigna
       }
     }
     const handle = await startToolServer(sets, {
-      host: values.host ?? '127.0.0.1', port, maxConcurrency, requestTimeoutMs, doneIfInvalid: values['done-if-invalid'] ?? false, idleTrajectoryMs, maxBodyBytes, log: env.log,
+      host: values.host ?? '127.0.0.1', port, maxConcurrency, requestTimeoutMs, doneIfInvalid: values['done-if-invalid'] ?? false, idleTrajectoryMs, maxBodyBytes,
+      maxTotalBodyBytes, maxItemsPerRequest, ...(apiKey ? { apiKey } : {}), log: env.log,
     });
     env.log.info(`tool-server: serving ${handle.dispatcher.toolNames.join(', ')} (${workers} worker(s), ${maxConcurrency} concurrent calls) on ${handle.url}/get_observation`);
     env.stdout(JSON.stringify({ url: handle.url, endpoint: `${handle.url}/get_observation`, tools: handle.dispatcher.toolNames, workers }));

@@ -20,18 +20,22 @@ export interface DispatcherOptions {
 type Info = Record<string, string | number | boolean>;
 interface ItemResult { observation: string; done: boolean; valid: boolean; info: Info }
 
+/** A FIFO semaphore. The queue is read by index: Array.shift copies large arrays, quadratic over a big request. */
 class Semaphore {
   private waiting: (() => void)[] = [];
+  private head = 0;
   constructor(private free: number) {}
-  get queued(): number { return this.waiting.length; }
+  get queued(): number { return this.waiting.length - this.head; }
   async acquire(): Promise<void> {
     if (this.free > 0) { this.free--; return; }
     await new Promise<void>((r) => this.waiting.push(r));
   }
   release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
+    const next = this.waiting[this.head];
+    if (!next) { this.free++; return; }
+    this.head++;
+    if (this.head * 2 >= this.waiting.length) { this.waiting = this.waiting.slice(this.head); this.head = 0; }
+    next();
   }
 }
 
@@ -83,9 +87,9 @@ export class ToolDispatcher {
     const t0 = performance.now();
     this.counts.requests++;
     const deadline = AbortSignal.timeout(this.opts.requestTimeoutMs);
-    // every item of the request (and every tool call) listens to this one signal
+    // tools may listen to the deadline (extra.signal); their listeners are released as calls end
     setMaxListeners(0, deadline);
-    const results = await Promise.all(items.map((item) => this.enqueue(item, deadline)));
+    const results = await this.settleByDeadline(items, deadline);
     this.requestLatency.add(performance.now() - t0);
     return {
       observations: results.map((r) => r.observation),
@@ -95,12 +99,43 @@ export class ToolDispatcher {
     };
   }
 
-  /** Chains the item after the trajectory's earlier ones (synchronously, so array order is kept). */
-  private enqueue(item: ActionItem, deadline: AbortSignal): Promise<ItemResult> {
-    return withDeadline(this.serialize(item.trajectoryId, () => this.runItem(item, deadline)), deadline, () => {
-      this.counts.timeouts++;
-      return { observation: `tool error: no result within the server's request timeout (${this.opts.requestTimeoutMs} ms)`, done: false, valid: false, info: { status: 'timeout' } };
+  /**
+   * Every item's result, or a timeout observation for those unfinished at the deadline. One
+   * listener serves the whole request: a listener per item made a large request quadratic, as
+   * each addEventListener scans the signal's list.
+   */
+  private settleByDeadline(items: ActionItem[], deadline: AbortSignal): Promise<ItemResult[]> {
+    const results: (ItemResult | undefined)[] = new Array(items.length);
+    let left = items.length;
+    return new Promise<ItemResult[]>((resolve, reject) => {
+      let open = true;
+      const finish = () => {
+        open = false;
+        deadline.removeEventListener('abort', onDeadline);
+        resolve(Array.from(results, (r) => r ?? this.timedOut()));
+      };
+      const onDeadline = () => { if (open) finish(); };
+      deadline.addEventListener('abort', onDeadline, { once: true });
+      // Chained synchronously, so each trajectory's actions keep their array order.
+      items.forEach((item, i) => {
+        this.serialize(item.trajectoryId, () => this.runItem(item, deadline)).then((r) => {
+          if (!open) return;
+          results[i] = r;
+          if (--left === 0) finish();
+        }, (e: unknown) => {
+          if (!open) return;
+          open = false;
+          deadline.removeEventListener('abort', onDeadline);
+          reject(e);
+        });
+      });
+      if (open && (left === 0 || deadline.aborted)) finish();
     });
+  }
+
+  private timedOut(): ItemResult {
+    this.counts.timeouts++;
+    return { observation: `tool error: no result within the server's request timeout (${this.opts.requestTimeoutMs} ms)`, done: false, valid: false, info: { status: 'timeout' } };
   }
 
   /** Runs `fn` after everything already queued for trajectory `id`. */
@@ -206,13 +241,4 @@ export class ToolDispatcher {
     if (this.sweeper) clearInterval(this.sweeper);
     await Promise.all([...this.home.keys()].map((id) => this.release(id)));
   }
-}
-
-function withDeadline<T>(p: Promise<T>, deadline: AbortSignal, onTimeout: () => T): Promise<T> {
-  if (deadline.aborted) return Promise.resolve(onTimeout());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => resolve(onTimeout());
-    deadline.addEventListener('abort', onAbort, { once: true });
-    p.then((v) => { deadline.removeEventListener('abort', onAbort); resolve(v); }, (e) => { deadline.removeEventListener('abort', onAbort); reject(e); });
-  });
 }

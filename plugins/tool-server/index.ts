@@ -25,6 +25,7 @@ const remoteTools = defineComponent({
       maxBatchSize: { type: 'integer', minimum: 1, default: 128 },
       connections: { type: 'integer', minimum: 1, default: 32, description: 'keep-alive connections; without batching this caps the calls in flight' },
       keepAliveMs: { type: 'integer', minimum: 1, default: 30000 },
+      apiKeyEnv: { type: 'string', default: '', description: 'environment variable holding the server\'s bearer token (tool-server --api-key-env)' },
     },
   },
   create: (o, ctx) => {

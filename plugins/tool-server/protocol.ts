@@ -32,9 +32,9 @@ export interface ActionItem {
   extra: Record<string, unknown>;
 }
 
-/** A request that breaks the contract; the server answers 400 with this message. */
+/** A request that breaks the contract (400) or asks for too much at once (413); the server answers with this message. */
 export class BadRequestError extends Error {
-  constructor(message: string) {
+  constructor(message: string, readonly status = 400) {
     super(message);
     this.name = 'BadRequestError';
   }
@@ -44,8 +44,11 @@ function typeName(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
 }
 
-/** Validates a `/get_observation` body into items; throws BadRequestError naming the field at fault. */
-export function parseObservationRequest(body: unknown): ActionItem[] {
+/**
+ * Validates a `/get_observation` body into items; throws BadRequestError naming the field at fault.
+ * `maxItems`: the most actions one request may carry (checked before anything else is read).
+ */
+export function parseObservationRequest(body: unknown, maxItems = Infinity): ActionItem[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError(`the body must be a JSON object, found ${typeName(body)}`);
   const b = body as Record<string, unknown>;
   const ids = b.trajectory_ids;
@@ -53,6 +56,9 @@ export function parseObservationRequest(body: unknown): ActionItem[] {
   if (!Array.isArray(ids)) throw new BadRequestError(`trajectory_ids: expected an array, found ${typeName(ids)}`);
   if (!Array.isArray(actions)) throw new BadRequestError(`actions: expected an array, found ${typeName(actions)}`);
   if (ids.length === 0) throw new BadRequestError('trajectory_ids: expected at least one trajectory');
+  if (ids.length > maxItems) {
+    throw new BadRequestError(`trajectory_ids has ${ids.length} entries; this server takes at most ${maxItems} per request (tool-server --max-items): split the batch`, 413);
+  }
   const n = ids.length;
   if (actions.length !== n) throw new BadRequestError(`actions has ${actions.length} entries but trajectory_ids has ${n}: they must have equal length`);
   ids.forEach((id, i) => {

@@ -22,6 +22,8 @@ export interface RemoteToolsOptions {
   maxBatchSize: number;
   connections: number;
   keepAliveMs: number;
+  /** Name of an environment variable holding the server's bearer token ('' or absent: none). */
+  apiKeyEnv?: string;
 }
 
 interface Pending {
@@ -86,10 +88,16 @@ export class RemoteTools implements Tool {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly closing = new AbortController();
+  private readonly headers: Record<string, string> = { 'content-type': 'application/json' };
   requestsSent = 0;
 
-  constructor(private readonly o: RemoteToolsOptions, private readonly log?: Logger, private readonly rand: () => number = Math.random) {
+  constructor(private readonly o: RemoteToolsOptions, private readonly log?: Logger, private readonly rand: () => number = Math.random, env: NodeJS.ProcessEnv = process.env) {
     this.name = o.name;
+    if (o.apiKeyEnv) {
+      const key = env[o.apiKeyEnv];
+      if (!key) throw new Error(`remote-tools: apiKeyEnv names '${o.apiKeyEnv}', which is not set in the environment`);
+      this.headers.authorization = `Bearer ${key}`;
+    }
     this.re = actionMatcher(o.fences, o.pattern);
     const u = new URL(o.url);
     const base = u.pathname.replace(/\/+$/, '');
@@ -187,7 +195,7 @@ export class RemoteTools implements Tool {
     let res;
     try {
       res = await this.pool.request({
-        method: 'POST', path: this.path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+        method: 'POST', path: this.path, headers: this.headers, body: JSON.stringify(body),
         signal: AbortSignal.any([timeout, this.closing.signal]), headersTimeout: this.o.timeoutMs, bodyTimeout: this.o.timeoutMs,
       });
     } catch (e) {

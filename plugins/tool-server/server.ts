@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../core/index.js';
+// Shared with agent0 serve, which faces the same browser and load threats.
+import { bearerMatches, BodyBudget, checkBrowserSafety, HttpRefusal, requireJson } from '../../core/index.js';
 import { ToolDispatcher, type DispatcherOptions, type ToolSet } from './dispatcher.js';
 import { BadRequestError, parseObservationRequest } from './protocol.js';
 
@@ -9,6 +11,12 @@ export interface ToolServerOptions extends DispatcherOptions {
   /** 0 picks a free port. */
   port: number;
   maxBodyBytes: number;
+  /** Bytes of request bodies read at once, over all requests (default 4 x maxBodyBytes). */
+  maxTotalBodyBytes?: number;
+  /** Most actions per request (default 16384). */
+  maxItemsPerRequest?: number;
+  /** When set, every route but /health wants `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
   log?: Logger;
 }
 
@@ -19,73 +27,52 @@ export interface ToolServerHandle {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        reject(new HttpError(413, `the body is larger than ${limit} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function send(res: http.ServerResponse, status: number, body: unknown): void {
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
 /** Serves `workers` (one tool set each) with VeRL-Tool's HTTP contract on node:http. */
 export async function startToolServer(workers: readonly ToolSet[], opts: ToolServerOptions): Promise<ToolServerHandle> {
   const dispatcher = new ToolDispatcher(workers, opts);
+  const budget = new BodyBudget(opts.maxTotalBodyBytes ?? 4 * opts.maxBodyBytes, 'tool-server --max-total-body-mb');
+  const maxItems = opts.maxItemsPerRequest ?? 16384;
   const server = http.createServer(async (req, res) => {
     const route = (req.url ?? '/').split('?')[0];
     try {
+      checkBrowserSafety(req, (server.address() as AddressInfo | null)?.address ?? opts.host);
+      if (route === '/health' && req.method === 'GET') {
+        send(res, 200, { status: 'healthy', tools: dispatcher.toolNames, workers: workers.length, maxConcurrency: opts.maxConcurrency });
+        return;
+      }
+      if (opts.apiKey !== undefined && !bearerMatches(req.headers.authorization, opts.apiKey)) {
+        throw new HttpRefusal(401, 'missing or wrong API key (Authorization: Bearer ...)');
+      }
       if (route === '/get_observation') {
-        if (req.method !== 'POST') throw new HttpError(405, 'use POST /get_observation');
-        const text = await readBody(req, opts.maxBodyBytes);
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch (e) {
-          throw new HttpError(400, `the body is not valid JSON: ${(e as Error).message}`);
-        }
+        if (req.method !== 'POST') throw new HttpRefusal(405, 'use POST /get_observation');
+        requireJson(req);
+        const body = await budget.readJson(req, opts.maxBodyBytes);
         let items;
         try {
-          items = parseObservationRequest(body);
+          items = parseObservationRequest(body, maxItems);
         } catch (e) {
           if (e instanceof BadRequestError) {
             dispatcher.counts.badRequests++;
-            throw new HttpError(400, e.message);
+            throw new HttpRefusal(e.status, e.message);
           }
           throw e;
         }
         send(res, 200, await dispatcher.handle(items));
-      } else if (route === '/health' && req.method === 'GET') {
-        send(res, 200, { status: 'healthy', tools: dispatcher.toolNames, workers: workers.length, maxConcurrency: opts.maxConcurrency });
       } else if (route === '/metrics' && req.method === 'GET') {
         send(res, 200, dispatcher.metrics());
       } else {
-        throw new HttpError(404, `no route ${req.method} ${route}: use POST /get_observation, GET /health or GET /metrics`);
+        throw new HttpRefusal(404, `no route ${req.method} ${route}: use POST /get_observation, GET /health or GET /metrics`);
       }
     } catch (e) {
-      const status = e instanceof HttpError ? e.status : 500;
+      const status = e instanceof HttpRefusal ? e.status : 500;
       if (status === 500) opts.log?.error(`tool-server: ${(e as Error).stack ?? e}`);
-      if (!res.headersSent) send(res, status, { detail: (e as Error).message });
+      if (!res.headersSent) send(res, status, { detail: (e as Error).message }, e instanceof HttpRefusal ? e.headers : {});
       else res.destroy();
     }
   });

@@ -1,14 +1,35 @@
 /**
  * A local OpenAI-style /v1/completions server that misbehaves on cue. Each request takes the next
  * fault from `faults` (then `ok`): refuse-like resets, hangs, 5xx / 4xx answers, malformed JSON,
- * a connection dropped halfway through the body, or a wrong number of choices. Healthy answers
+ * a connection dropped halfway through the body, a wrong number of choices, or well-formed JSON
+ * whose content is wrong (ids outside the vocabulary or beyond max_tokens, null text, positive
+ * log-probs). Healthy answers
  * echo the prompt, so a test can tell which completion belongs to which prompt.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { charTokenizer } from '../serve/doubles.js';
 
-export type Fault = 'ok' | 'hang' | '500' | '503' | '429' | '400' | 'malformed' | 'drop' | 'reset' | 'short';
+export type Fault = 'ok' | 'hang' | '500' | '503' | '429' | '400' | 'malformed' | 'drop' | 'reset' | 'short' | Invalid;
+
+/** Answers that parse as JSON but carry impossible content. */
+export type Invalid = 'out-of-vocab' | 'negative-id' | 'fractional-id' | 'too-many-ids' | 'null-text' | 'positive-logprob' | 'null-logprob';
+
+/** Spoils one healthy choice as the fault says. */
+function spoil(fault: Invalid, choice: Record<string, unknown>, ids: number[]): void {
+  const lp = choice.logprobs as { token_logprobs: (number | null)[] };
+  switch (fault) {
+    case 'out-of-vocab': choice.token_ids = [...ids.slice(1), charTokenizer.vocabSize]; break;
+    case 'negative-id': choice.token_ids = [-1, ...ids.slice(1)]; break;
+    case 'fractional-id': choice.token_ids = [ids[0]! + 0.5, ...ids.slice(1)]; break;
+    case 'too-many-ids': choice.token_ids = Array.from({ length: 50_000 }, () => 97); break;
+    case 'null-text': choice.text = null; break;
+    case 'positive-logprob': lp.token_logprobs[0] = 0.5; break;
+    case 'null-logprob': lp.token_logprobs[0] = null; break;
+  }
+}
+
+const INVALID = new Set<Fault>(['out-of-vocab', 'negative-id', 'fractional-id', 'too-many-ids', 'null-text', 'positive-logprob', 'null-logprob']);
 
 export interface Received {
   prompt: number[];
@@ -97,11 +118,13 @@ export class FaultServer {
     const choices = Array.from({ length: count }, (_, j) => {
       const text = echoText(prompt, j);
       const ids = charTokenizer.encode(text);
-      return {
+      const choice: Record<string, unknown> = {
         index: j, text, finish_reason: 'length', stop_reason: null,
         logprobs: { tokens: [...text], token_logprobs: ids.map((_, t) => -(t + 1) / 10), top_logprobs: null, text_offset: ids.map((_, t) => t) },
         ...(this.tokenIds ? { token_ids: ids } : {}),
       };
+      if (INVALID.has(fault)) spoil(fault as Invalid, choice, ids);
+      return choice;
     });
     const text = JSON.stringify({ id: 'x', object: 'text_completion', model: `${this.name}-model`, choices });
     if (fault === 'drop') {

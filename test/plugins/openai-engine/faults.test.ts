@@ -3,7 +3,8 @@ import '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { OpenAIRolloutEngine, RemoteEngineError } from '../../../plugins/openai-engine/engine.js';
 import { charTokenizer } from '../serve/doubles.js';
-import { deadUrl, echoText, FaultServer, type Fault } from './fault-server.js';
+import { parseChoice } from '../../../plugins/openai-engine/protocol.js';
+import { deadUrl, echoText, FaultServer, type Fault, type Invalid } from './fault-server.js';
 import { engineOptions, makeEngine } from './helpers.js';
 
 const enc = charTokenizer.encode;
@@ -115,6 +116,53 @@ describe('rollout/openai against a fault-injecting server', () => {
     expect(a.served().sort()).to.deep.equal(prompts.map((p) => charTokenizer.decode(p)).sort());
     expect(e.stats().samples).to.deep.equal([0, 6]);
     await e.dispose();
+  });
+
+  it('moves off a hung server to another one and cools the hung one down', async () => {
+    a.faults = ['hang'];
+    const e = makeEngine({ urls: [a.url, b.url], model: 'm', timeoutMs: 400, cooldownMs: 60_000 });
+    // The trajectory's first attempt goes to a (the first of two idle servers) and hangs.
+    const [c] = await e.generate([enc('h')], params, { affinityKeys: ['traj'] });
+    expect(c!.text).to.equal('h#0');
+    expect([a.received.length, b.served()]).to.deep.equal([1, ['h']]);
+    expect(e.endpointOf('traj')).to.equal(b.url);
+    // a is cooling down: new work goes to b.
+    await e.generate([enc('i'), enc('j')], params, { affinityKeys: ['t2', 't3'] });
+    expect(a.received.length).to.equal(1);
+    expect(b.served().sort()).to.deep.equal(['h', 'i', 'j']);
+    await e.dispose();
+  });
+
+  const invalid: [Invalid, RegExp][] = [
+    ['out-of-vocab', /token id 128 is not in the vocabulary \[0, 128\)/],
+    ['negative-id', /token id -1 is not in the vocabulary/],
+    ['fractional-id', /token id 118\.5 is not in the vocabulary/],
+    ['too-many-ids', /50000 token ids for max_tokens 8/],
+    ['null-text', /text is null, not a string/],
+    ['positive-logprob', /log-prob 0 is 0\.5, not a finite number <= 0/],
+    ['null-logprob', /log-prob 0 is null, not a finite number <= 0/],
+  ];
+  for (const [fault, message] of invalid) {
+    it(`refuses an answer with ${fault} and gets the sample from another server`, async () => {
+      a.faults = [fault];
+      // Without a second server, the one attempt fails with the reason.
+      const alone = makeEngine({ urls: [a.url], model: 'm', maxRetries: 0 });
+      const err = await alone.generate([enc('v')], params).then(() => null, (x: Error) => x.message);
+      expect(err).to.match(message);
+      a.faults = [fault];
+      // With one, the retry goes there, though the trajectory's affinity pointed at a.
+      const e = makeEngine({ urls: [a.url, b.url], model: 'm', maxRetries: 1 });
+      const [c] = await e.generate([enc('v')], params, { affinityKeys: ['k'] });
+      expect(c).to.deep.include({ text: 'v#0', tokenIds: enc('v#0') });
+      expect(b.served()).to.deep.equal(['v']);
+      expect(a.received.map((r) => r.fault)).to.deep.equal([fault, fault]);
+      await Promise.all([alone.dispose(), e.dispose()]);
+    });
+  }
+
+  it('accepts log-probs a rounding above zero, as zero', async () => {
+    const c = parseChoice({ text: 'ab', finish_reason: 'length', token_ids: enc('ab'), logprobs: { tokens: ['a', 'b'], token_logprobs: [5e-5, -1] } }, params, charTokenizer);
+    expect(c.logProbs).to.deep.equal([0, -1]);
   });
 
   it('cancels promptly through an AbortSignal', async () => {

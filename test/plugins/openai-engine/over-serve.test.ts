@@ -83,6 +83,18 @@ describe('rollout/openai as a component', () => {
     expect(e.tokenizer.encode('hello world the answer')).to.deep.equal([2, 3, 4, 5]);
     expect(e.tokenizer.eosIds).to.deep.equal([0]);
     expect(e.tokenizer.vocabSize).to.equal(6);
+    expect((e as OpenAIRolloutEngine).vocabSize).to.equal(6);
+  });
+
+  it("bounds answers' token ids by the model's vocab_size from config.json, padded past the tokenizer", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'a0-vocab-'));
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) await fs.copyFile(path.join(fixture, f), path.join(dir, f));
+    await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify({ vocab_size: 16 }));
+    const en = await env();
+    const e = await en.createComponent('rollout', 'openai', { urls: ['http://127.0.0.1:1/v1'], tokenizerPath: dir }) as OpenAIRolloutEngine;
+    expect([e.tokenizer.vocabSize, e.vocabSize]).to.deep.equal([6, 16]);
+    const set = await en.createComponent('rollout', 'openai', { urls: ['http://127.0.0.1:1/v1'], tokenizerPath: dir, vocabSize: 32 }) as OpenAIRolloutEngine;
+    expect(set.vocabSize).to.equal(32);
   });
 
   it('borrows the tokenizer of another recipe instance by name', async () => {

@@ -30,6 +30,15 @@ describe('rollout/openai protocol', () => {
     expect(c).to.deep.equal({ tokenIds: [97, 98], text: 'ab', logProbs: [-1, -2], finishReason: 'length' });
   });
 
+  it('checks ids read from logprob tokens and chat text like any other', () => {
+    const lp = (tokens: string[]) => ({ tokens, token_logprobs: tokens.map(() => -1) });
+    expect(() => parseChoice({ text: 'ab', finish_reason: 'length', logprobs: lp(['token_id:97', 'token_id:999']) }, { maxNewTokens: 2 }, tok)).to.throw(ProtocolError, /token id 999 is not in the vocabulary/);
+    expect(() => parseChoice({ text: 'abc', finish_reason: 'length', logprobs: lp(['token_id:97', 'token_id:98', 'token_id:99']) }, { maxNewTokens: 2 }, tok)).to.throw(ProtocolError, /3 token ids for max_tokens 2/);
+    expect(() => parseChoice({ message: { content: null }, finish_reason: 'stop' }, { maxNewTokens: 2 }, tok)).to.throw(ProtocolError, /text is null/);
+    expect(() => parseChoice({ finish_reason: 'stop' }, { maxNewTokens: 2 }, tok)).to.throw(ProtocolError, /text is missing/);
+    expect(() => parseChoice({ text: 'a', finish_reason: 'length', token_ids: 'a' }, { maxNewTokens: 2 }, tok)).to.throw(ProtocolError, /token_ids is not a list/);
+  });
+
   it('puts back a stop string the server trimmed, without doubling ids that already hold it', () => {
     const params = { maxNewTokens: 9, stop: ['END'] };
     // Trimmed text, no ids: the stop string's ids are encoded locally with unknown log-probs.

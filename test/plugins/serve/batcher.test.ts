@@ -49,6 +49,31 @@ describe('agent0 serve request batching', () => {
     expect(out.map((o) => o.map((c) => c.text))).to.deep.equal([['ab', 'ab'], ['[1'], ['ab', 'ab'], ['ab']]);
   });
 
+  it('splits a request larger than maxRows over calls, never repeating a seeded row', async () => {
+    const policy = new ScriptPolicy();
+    const b = new BatchingEngine(policy, { windowMs: 0, maxRows: 4 });
+    const out = await b.generate(Array.from({ length: 10 }, () => enc('x')), { maxNewTokens: 5, temperature: 1, seed: 7 });
+    expect(policy.calls.map((c) => c.rows)).to.deep.equal([4, 4, 2]);
+    // The first call keeps the client's seed; calls that continue the request get fresh ones.
+    expect(policy.calls.map((c) => c.params.seed)).to.deep.equal([7, 8, 9]);
+    expect(new Set(out.map((c) => c.text)).size).to.equal(10);
+  });
+
+  it('lets a small request overtake a large one queued before it', async () => {
+    const policy = new ScriptPolicy();
+    policy.delayMs = 10;
+    const b = new BatchingEngine(policy, { windowMs: 0, maxRows: 4 });
+    const p = { maxNewTokens: 2, temperature: 0 };
+    const order: string[] = [];
+    const big = b.generate(Array.from({ length: 20 }, () => enc('b')), p).then(() => order.push('big'));
+    while (policy.calls.length === 0) await new Promise((r) => setImmediate(r)); // the first call is running
+    const small = b.generate([enc('s')], p).then(() => order.push('small'));
+    await Promise.all([big, small]);
+    expect(order).to.deep.equal(['small', 'big']);
+    // Call 2 starts with the small request and fills the rest with the big one's rows.
+    expect(policy.calls.map((c) => c.prompts.map((x) => charTokenizer.decode(x)).join(''))).to.deep.equal(['bbbb', 'sbbb', 'bbbb', 'bbbb', 'bbbb', 'b']);
+  });
+
   it('gives an exclusive task the policy between calls, queueing requests meanwhile', async () => {
     const policy = new ScriptPolicy();
     policy.delayMs = 30;

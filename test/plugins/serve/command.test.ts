@@ -127,6 +127,8 @@ describe('agent0 serve (command)', () => {
     expect(err.join('')).to.match(/give --checkpoint DIR, --recipe R, or both\nusage: agent0 serve --checkpoint DIR/);
     expect(await serve.run(['--recipe', recipe, '--port', 'eighty'], env)).to.equal(2);
     expect(err.join('')).to.match(/--port: expected an integer >= 0, found 'eighty'/);
+    expect(await serve.run(['--recipe', recipe, '--max-request-samples', '0'], env)).to.equal(2);
+    expect(err.join('')).to.match(/--max-request-samples: expected an integer >= 1, found '0'/);
     expect(await serve.run(['--recipe', recipe, '--bogus'], env)).to.equal(2);
     expect(err.join('')).to.match(/Unknown option '--bogus'/);
   });

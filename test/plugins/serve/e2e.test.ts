@@ -52,7 +52,8 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
   });
 
   it('greedy through rollout/openai equals greedy on the policy', async () => {
-    const remote = new OpenAIRolloutEngine(engineOptions({ urls: [s.url] }), policy.tokenizer);
+    // The fixture's model has more embedding rows than its tokenizer has tokens, and samples them.
+    const remote = new OpenAIRolloutEngine(engineOptions({ urls: [s.url], vocabSize: policy.describe().vocab as number }), policy.tokenizer);
     const prompts = ['1+1=', 'Hello', 'abc'].map((t) => policy.tokenizer.encode(t));
     const params = { maxNewTokens: 10, temperature: 0 };
     const [got, want] = [await remote.generate(prompts, params, { affinityKeys: ['a', 'b', 'c'] }), await policy.generate(prompts, params)];
@@ -87,6 +88,8 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
       const batch = { inputIds: [[...prompts[0]!, ...got[0]!.tokenIds]], attentionMask: [[...prompts[0]!, ...got[0]!.tokenIds].map(() => 1)] };
       expect(Array.from((await executor.computeLogProbs(batch))[0]!)).to.deep.equal(Array.from((await local.computeLogProbs(batch))[0]!));
       expect(executor.describe()).to.include({ rollout: 'remote' });
+      // The ids answers may hold are bounded by the local model's vocabulary, not its tokenizer's.
+      expect((await session.get('remote', 'rollout') as OpenAIRolloutEngine).vocabSize).to.equal(local.describe().vocab);
       const err = await session.get('mismatched', 'policy').then(() => null, (e: Error) => e.message);
       expect(err).to.match(/tokenizer .* disagree/);
     } finally {
@@ -98,7 +101,7 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
     const env = new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, stderr: () => {} });
     const live = await startServe(['--checkpoint', checkpoint, '--port', '0', '--allow-reload'], env);
     const trained = await env.createComponent('policy', 'tfjs', { checkpoint });
-    const remote = new OpenAIRolloutEngine(engineOptions({ urls: [live.url], weightSync: 'from-disk' }), trained.tokenizer);
+    const remote = new OpenAIRolloutEngine(engineOptions({ urls: [live.url], weightSync: 'from-disk', vocabSize: trained.describe().vocab as number }), trained.tokenizer);
     try {
       const prompt = trained.tokenizer.encode('1+1=');
       const ids = [...prompt, ...trained.tokenizer.encode(' 2 and 3')];

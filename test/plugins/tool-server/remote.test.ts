@@ -189,6 +189,21 @@ describe('agent0 tool-server (command)', () => {
     assert.deepEqual(built.map((b) => b.calls.length).sort(), [1, 2]);
   });
 
+  it('wants the bearer token named by --api-key-env and caps actions with --max-items', async () => {
+    process.env.A0_TOOLS_TEST_KEY = 'sk-tools';
+    try {
+      await serve(['--tool', 'test-calc', '--port', '0', '--api-key-env', 'A0_TOOLS_TEST_KEY', '--max-items', '2'], process.cwd(), async (url) => {
+        const body = (n: number) => JSON.stringify({ trajectory_ids: Array.from({ length: n }, (_, i) => `t${i}`), actions: Array.from({ length: n }, () => '<calc>1 + 1</calc>') });
+        const ask = (n: number, key?: string) => fetch(`${url}/get_observation`, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: body(n) });
+        assert.equal((await ask(1)).status, 401);
+        assert.equal((await ask(2, 'sk-tools')).status, 200);
+        assert.equal((await ask(3, 'sk-tools')).status, 413);
+      });
+    } finally {
+      delete process.env.A0_TOOLS_TEST_KEY;
+    }
+  });
+
   it('serves a tool component without a recipe: sandbox-fusion, round trip through remote-tools', async () => {
     const fake = await startFakeSandbox();
     try {
@@ -219,6 +234,8 @@ describe('agent0 tool-server (command)', () => {
       [['--tool', 'test-calc', '--port', 'abc'], /--port: expected an integer >= 0, found 'abc'/],
       [['--tool', 'test-calc', '--options', '{"name": 3}'], /name/],
       [['--bogus'], /Unknown option '--bogus'/],
+      [['--tool', 'test-calc', '--api-key-env', 'A0_TOOLS_UNSET'], /--api-key-env names 'A0_TOOLS_UNSET', which is not set in the environment/],
+      [['--tool', 'test-calc', '--max-items', '0'], /--max-items: expected an integer >= 1, found '0'/],
     ];
     for (const [args, re] of cases) {
       const { env, err } = await makeEnv(dir);
