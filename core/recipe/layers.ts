@@ -1,13 +1,8 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { RecipeError, type RecipeProblem } from './errors.js';
+import { displayName, FORBIDDEN_KEYS, forbiddenKeyMessage, joinPath, parseYaml, readLayer, type Location, type Referrer } from './read.js';
 
-export interface Location {
-  source: string;
-  line: number;
-  col: number;
-}
+export { joinPath, type Location } from './read.js';
 
 /** A recipe tree plus where each value came from (dotted path → file:line:col). */
 export interface Layered {
@@ -16,64 +11,8 @@ export interface Layered {
   files: string[];
 }
 
-export function joinPath(parts: readonly (string | number)[]): string {
-  return parts.map(String).join('.');
-}
-
-function displayName(file: string, cwd: string): string {
-  const rel = path.relative(cwd, file);
-  return rel.startsWith('..') ? file : rel;
-}
-
-function recordLocations(node: Node | null, prefix: (string | number)[], lc: LineCounter, source: string, out: Map<string, Location>): void {
-  if (!node) return;
-  const at = (n: Node): Location => {
-    const pos = lc.linePos(n.range?.[0] ?? 0);
-    return { source, line: pos.line, col: pos.col };
-  };
-  out.set(joinPath(prefix), at(node));
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      const child = pair.value as Node | null;
-      // keys get their own entry: an unknown key is best pointed at where the key is written
-      if (isScalar(pair.key)) out.set(`${joinPath([...prefix, key])}#key`, at(pair.key));
-      if (child) recordLocations(child, [...prefix, key], lc, source, out);
-      else if (isScalar(pair.key)) out.set(joinPath([...prefix, key]), at(pair.key));
-    }
-  } else if (isSeq(node)) {
-    node.items.forEach((item, i) => recordLocations(item as Node, [...prefix, i], lc, source, out));
-  }
-}
-
-async function readLayer(file: string, cwd: string): Promise<{ data: Record<string, unknown>; locations: Map<string, Location> }> {
-  const source = displayName(file, cwd);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    throw new RecipeError([{ source, path: '', message: `cannot read recipe: ${(e as Error).message}` }]);
-  }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new RecipeError(
-      doc.errors.map((err) => {
-        const pos = lc.linePos(err.pos[0]);
-        return { source, line: pos.line, col: pos.col, path: '', message: `invalid YAML: ${err.message.split('\n')[0]}` };
-      }),
-    );
-  }
-  // A JSON round trip unshares YAML aliases (`options: *tiny`): toJS hands both places one object,
-  // and a later --set on one would silently change the other.
-  const data = JSON.parse(JSON.stringify(doc.toJS() ?? {})) as unknown;
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new RecipeError([{ source, line: 1, col: 1, path: '', message: `expected a mapping at the top of the recipe, found ${Array.isArray(data) ? 'a list' : typeof data}` }]);
-  }
-  const locations = new Map<string, Location>();
-  recordLocations(doc.contents as Node | null, [], lc, source, locations);
-  return { data: data as Record<string, unknown>, locations };
-}
+/** Recipe files one load may read through `extends` (each read counts: a parent named twice, twice). */
+export const MAX_RECIPE_FILES = 64;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -133,23 +72,27 @@ function patchStages(base: unknown[], patches: Record<string, unknown>, where: s
 }
 
 /** Loads a recipe file and everything it `extends` (a path or a list, relative to the file). */
-export async function loadLayers(file: string, cwd = process.cwd(), stack: string[] = []): Promise<Layered> {
+export async function loadLayers(file: string, cwd = process.cwd(), stack: string[] = [], from?: Referrer, budget = { files: 0 }): Promise<Layered> {
   const abs = path.resolve(cwd, file);
   if (stack.includes(abs)) {
     const cycle = [...stack.slice(stack.indexOf(abs)), abs].map((f) => displayName(f, cwd)).join(' → ');
     throw new RecipeError([{ source: displayName(stack[stack.length - 1] ?? abs, cwd), path: 'extends', message: `extends cycle: ${cycle}` }]);
   }
-  const layer = await readLayer(abs, cwd);
+  if (++budget.files > MAX_RECIPE_FILES) {
+    throw new RecipeError([{ ...from?.loc, path: from?.path ?? 'extends', message: `expected at most ${MAX_RECIPE_FILES} recipe files through extends, found more` }]);
+  }
+  const layer = await readLayer(abs, cwd, from);
   const ext = layer.data.extends;
   delete layer.data.extends;
   const parents = ext === undefined ? [] : Array.isArray(ext) ? ext : [ext];
   let merged: Layered = { data: {}, locations: new Map(), files: [] };
   for (const [i, parent] of parents.entries()) {
+    const at = Array.isArray(ext) ? `extends.${i}` : 'extends';
+    const loc = layer.locations.get(at) ?? { source: displayName(abs, cwd) };
     if (typeof parent !== 'string') {
-      const loc = layer.locations.get(Array.isArray(ext) ? `extends.${i}` : 'extends');
       throw new RecipeError([{ ...loc, path: 'extends', message: `expected a recipe path (string), found ${typeof parent}` }]);
     }
-    const p = await loadLayers(path.resolve(path.dirname(abs), parent), cwd, [...stack, abs]);
+    const p = await loadLayers(path.resolve(path.dirname(abs), parent), cwd, [...stack, abs], { loc, path: at }, budget);
     merged = {
       data: mergeRecipe(merged.data, p.data),
       locations: new Map([...merged.locations, ...p.locations]),
@@ -166,15 +109,32 @@ export async function loadLayers(file: string, cwd = process.cwd(), stack: strin
 /** Splits `a.b.0.c=value`; the value is parsed as YAML (`x=3` is a number, `x=[1,2]` a list). */
 export function parseSet(expr: string): { parts: (string | number)[]; value: unknown } {
   const eq = expr.indexOf('=');
-  const problem = (message: string): RecipeError => new RecipeError([{ source: `--set ${expr}`, path: '', message }]);
+  const source = `--set ${expr}`;
+  const problem = (message: string, at = ''): RecipeError => new RecipeError([{ source, path: at, message }]);
   if (eq <= 0) throw problem(`expected key.path=value, found no '=' (or an empty key)`);
   const key = expr.slice(0, eq).trim();
   const raw = expr.slice(eq + 1);
   const parts = key.split('.');
   if (parts.some((p) => p === '')) throw problem(`expected a dotted key like a.b.c, found an empty segment in '${key}'`);
-  const doc = parseDocument(raw);
-  if (doc.errors.length > 0) throw problem(`value is not valid YAML: ${doc.errors[0]?.message.split('\n')[0]}`);
-  return { parts: parts.map((p) => (/^\d+$/.test(p) ? Number(p) : p)), value: doc.toJS() };
+  const bad = parts.findIndex((p) => FORBIDDEN_KEYS.has(p));
+  if (bad >= 0) throw problem(forbiddenKeyMessage(parts[bad] as string), parts.slice(0, bad + 1).join('.'));
+  let value: unknown;
+  try {
+    value = parseYaml(raw, source).data;
+  } catch (e) {
+    if (!(e instanceof RecipeError)) throw e;
+    // locations inside a one-line value say nothing: name the override (and the key) instead
+    throw new RecipeError(e.problems.map((p) => p.message.startsWith('invalid YAML: ')
+      ? { source, path: '', message: `value is not valid YAML: ${p.message.slice('invalid YAML: '.length)}` }
+      : { source, path: p.path ? `${key}.${p.path}` : key, message: p.message }));
+  }
+  return { parts: parts.map((p) => (/^\d+$/.test(p) ? Number(p) : p)), value };
+}
+
+/** A list index a --set may write: an existing item, or the next one (no holes: a huge index would allocate them). */
+function indexProblem(list: unknown[], k: number, expr: string, at: (string | number)[]): RecipeProblem | undefined {
+  if (k <= list.length) return undefined;
+  return { source: `--set ${expr}`, path: joinPath(at), message: `expected a list index from 0 to ${list.length} (the list has ${list.length} item(s); ${list.length} appends), found ${k}` };
 }
 
 /** Applies `--set` overrides in order, recording their provenance. */
@@ -203,7 +163,12 @@ export function applySets(layered: Layered, sets: readonly string[]): void {
           throw e;
         }
       }
-      let next = container[k];
+      if (Array.isArray(container) && typeof k === 'number') {
+        const p = indexProblem(container, k, expr, parts.slice(0, i + 1));
+        if (p) { problems.push(p); node = undefined; break; }
+      }
+      // own keys only: an inherited one (toString, ...) is not part of the recipe
+      let next = Object.hasOwn(container, k) ? container[k] : undefined;
       if (next === undefined) {
         next = typeof parts[i + 1] === 'number' ? [] : {};
         container[k] = next;
@@ -217,6 +182,10 @@ export function applySets(layered: Layered, sets: readonly string[]): void {
     }
     if (node === undefined) continue;
     const last = parts[parts.length - 1] as string | number;
+    if (Array.isArray(node) && typeof last === 'number') {
+      const p = indexProblem(node, last, expr, parts);
+      if (p) { problems.push(p); continue; }
+    }
     (node as Record<string | number, unknown>)[last] = value;
     // everything under the overridden path now comes from the override
     const set = joinPath(parts);

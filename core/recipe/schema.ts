@@ -1,3 +1,6 @@
+/** Co-evolution iterations a recipe may ask for (the paper runs 3; long runs a few hundred). */
+export const MAX_ITERATIONS = 10_000;
+
 /** JSON schema of a recipe's own structure (component options are checked by each component's schema). */
 const stageSpec = {
   type: 'object',
@@ -15,7 +18,8 @@ export const recipeSchema = {
   additionalProperties: false,
   required: ['components', 'pipeline'],
   properties: {
-    name: { type: 'string', default: 'run' },
+    // the default run folder is runs/<name>: one safe path segment, never `..` or a separator
+    name: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.+-]*$', maxLength: 100, default: 'run' },
     description: { type: 'string' },
     seed: { type: 'integer', default: 0 },
     plugins: { type: 'array', items: { type: 'string' }, default: [] },
@@ -37,7 +41,8 @@ export const recipeSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        iterations: { type: 'integer', minimum: 0, default: 1 },
+        // the plan lists every stage execution up front: 1e12 iterations would never finish planning
+        iterations: { type: 'integer', minimum: 0, maximum: MAX_ITERATIONS, default: 1 },
         setup: { type: 'array', items: stageSpec, default: [] },
         loop: { type: 'array', items: stageSpec, default: [] },
         teardown: { type: 'array', items: stageSpec, default: [] },

@@ -5,6 +5,7 @@ import type { ComponentDefinition, JSONSchema } from '../plugin/define.js';
 import { RegistryError, type Registry } from '../plugin/registry.js';
 import { describeValue, RecipeError, type RecipeProblem } from './errors.js';
 import { joinPath, locate, type Layered } from './layers.js';
+import { shapeProblems } from './limits.js';
 import { recipeSchema } from './schema.js';
 import type { ResolvedRecipe, StageSpec } from './types.js';
 
@@ -142,6 +143,7 @@ export function validateRecipe(layered: Layered, registry: Registry, sets: reado
 
   const defs = new Map<string, ComponentDefinition>();
   for (const [name, spec] of Object.entries(recipe.components)) {
+    for (const p of shapeProblems(spec.options, ['components', name, 'options'])) problems.push({ ...here(p.parts), message: p.message });
     const def = check(spec.use, ['components', name], spec.options);
     if (def) { kindOf.set(name, def.kind); defs.set(name, def); }
   }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { PipelineStage, StageContext } from '../contracts/stage.js';
@@ -8,7 +7,9 @@ import type { ResolvedRecipe, StageSpec } from '../recipe/types.js';
 import { Logger } from '../util/logger.js';
 import type { ProgressFactory } from '../util/progress.js';
 import { gitCommit } from './provenance.js';
-import { RunDir, type RunState } from './run-dir.js';
+import { recoverTree } from '../util/dirs.js';
+import { lockRunDir } from './lock.js';
+import { RunDir, type RunState, type StageStateFile } from './run-dir.js';
 import { RunSession } from './session.js';
 
 export interface RunOptions {
@@ -50,10 +51,19 @@ export function recipeHash(recipe: ResolvedRecipe): string {
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
 }
 
-/** Runs a validated recipe's pipeline in a fresh child container, resumably. */
+/** Runs a validated recipe's pipeline in a fresh child container, resumably; one process per run folder. */
 export async function runPipeline(recipe: ResolvedRecipe, registry: Registry, opts: RunOptions): Promise<RunResult> {
-  const log = opts.log ?? new Logger();
   const runDir = new RunDir(path.resolve(opts.runDir));
+  const unlock = await lockRunDir(runDir.root);
+  try {
+    return await runLocked(recipe, registry, opts, runDir);
+  } finally {
+    await unlock();
+  }
+}
+
+async function runLocked(recipe: ResolvedRecipe, registry: Registry, opts: RunOptions, runDir: RunDir): Promise<RunResult> {
+  const log = opts.log ?? new Logger();
   const hash = recipeHash(recipe);
   const hasState = await runDir.exists('state.json');
   if (hasState && !opts.resume) {
@@ -65,9 +75,10 @@ export async function runPipeline(recipe: ResolvedRecipe, registry: Registry, op
     if (prev && prev.hash !== hash) {
       throw new Error(`cannot resume ${runDir.root}: its recipe differs from this one (hash ${prev.hash} vs ${hash}); see recipe.resolved.yaml there`);
     }
+    // checkpoint folders a kill left mid-swap: restore the newest complete copy, drop the rest
+    await recoverTree(runDir.root);
     log.info(`resuming ${runDir.root}: ${state.done.length} stage(s) already done`);
   } else {
-    await fs.mkdir(runDir.root, { recursive: true });
     const meta = {
       agent0: opts.version ?? 'unknown',
       seed: recipe.seed,
@@ -95,6 +106,8 @@ export async function runPipeline(recipe: ResolvedRecipe, registry: Registry, op
       opts.signal?.throwIfAborted();
       log.info(`── stage ${idx + 1}/${steps.length}: ${ex.key} (${ex.stage.use})`);
       const started = Date.now();
+      state = { ...state, running: { key: ex.key, metricsBytes: await rewindMetrics(runDir, ex.key, state) } };
+      await runDir.saveState(state);
       const ctx = await stageContext(session, runDir, ex, () => state, async (s) => { state = s; await runDir.saveState(s); });
       const def = registry.get(ex.stage.use).def;
       const stage = (await def.create(structuredClone(ex.stage.options), ctx)) as PipelineStage;
@@ -110,6 +123,21 @@ export async function runPipeline(recipe: ResolvedRecipe, registry: Registry, op
   return { runDir: runDir.root, executed, skipped, summaries: state.summaries };
 }
 
+function stageStateFile(key: string): string {
+  return path.join(dirOf(key), 'stage-state.json');
+}
+
+/**
+ * Before a stage execution (re)starts: drops the metric rows its interrupted attempt logged after
+ * its last saved state (or after it started), which it is about to log again. Returns the length kept.
+ */
+async function rewindMetrics(runDir: RunDir, key: string, state: RunState): Promise<number> {
+  const saved = await runDir.readJson<Partial<StageStateFile>>(stageStateFile(key));
+  const mark = typeof saved?.$metricsBytes === 'number' ? saved.$metricsBytes : state.running?.key === key ? state.running.metricsBytes : undefined;
+  if (mark !== undefined) await runDir.truncateMetrics(mark);
+  return runDir.metricsBytes();
+}
+
 async function stageContext(
   session: RunSession,
   runDir: RunDir,
@@ -119,7 +147,7 @@ async function stageContext(
 ): Promise<StageContext> {
   const dir = await runDir.ensure(dirOf(ex.key));
   const base = session.makeContext(ex.stage.name);
-  const stateFile = path.join(dirOf(ex.key), 'stage-state.json');
+  const stateFile = stageStateFile(ex.key);
   return {
     ...base,
     iteration: ex.iteration,
@@ -129,8 +157,12 @@ async function stageContext(
       const prefix = iteration === 0 ? 'setup' : iteration === -1 ? 'final' : `iter-${iteration}`;
       return runDir.path(prefix, stageName);
     },
-    loadState: <T>() => runDir.readJson<T>(stateFile),
-    saveState: <T>(s: T) => runDir.writeJson(stateFile, s),
+    async loadState<T>() {
+      const raw = await runDir.readJson<StageStateFile<T> | T>(stateFile);
+      return raw !== null && typeof raw === 'object' && '$state' in raw ? raw.$state : raw;
+    },
+    // metric rows are logged before the state that covers them is saved, so this length holds them
+    saveState: async <T>(s: T) => runDir.writeJson(stateFile, { $state: s, $metricsBytes: await runDir.metricsBytes() } satisfies StageStateFile<T>),
     async commitCheckpoint(name: string, ckptDir: string) {
       const rel = path.relative(runDir.root, path.resolve(ckptDir));
       const s = getState();

@@ -9,7 +9,19 @@ export interface RunState {
   checkpoints: Record<string, string>;
   /** Summaries returned by stages, by key. */
   summaries: Record<string, Record<string, number | string>>;
+  /** The stage execution started last and the length of metrics.jsonl when it started. */
+  running?: { key: string; metricsBytes: number };
 }
+
+/** The metrics file every run writes (MetricsFanout). */
+export const METRICS_FILE = 'metrics.jsonl';
+
+/**
+ * `stage-state.json` as the pipeline writes it: the stage's own state plus the length of
+ * metrics.jsonl at that moment, in one atomic file, so a resumed stage drops exactly the metric
+ * rows it is about to log again. (A file without `$state` is a stage's bare state, as older runs wrote it.)
+ */
+export interface StageStateFile<T = unknown> { $state: T; $metricsBytes: number }
 
 /** A run's folder. Every write is atomic; `state.json` records what is finished so `--resume` skips it. */
 export class RunDir {
@@ -52,6 +64,19 @@ export class RunDir {
     } catch {
       return false;
     }
+  }
+
+  /** Bytes in metrics.jsonl (0 when absent). */
+  async metricsBytes(): Promise<number> {
+    return fs.stat(this.path(METRICS_FILE)).then((st) => st.size, (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return 0;
+      throw e;
+    });
+  }
+
+  /** Cuts metrics.jsonl back to `bytes` (the rows a re-run stage logs again). */
+  async truncateMetrics(bytes: number): Promise<void> {
+    if ((await this.metricsBytes()) > bytes) await fs.truncate(this.path(METRICS_FILE), bytes);
   }
 
   async loadState(): Promise<RunState> {

@@ -8,6 +8,7 @@ import type { Session } from '../cli/command.js';
 import type { Registry } from '../plugin/registry.js';
 import type { ResolvedRecipe } from '../recipe/types.js';
 import { componentToken, TOKENS } from '../tokens.js';
+import { recoverDir } from '../util/dirs.js';
 import { Logger } from '../util/logger.js';
 import { lineProgress, type ProgressFactory } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
@@ -107,7 +108,10 @@ export class RunSession implements Session {
     if (ckpt) {
       if (typeof (instance as Partial<Checkpointable>).load !== 'function') throw new Error(`component '${name}' has a checkpoint but no load()`);
       this.log.info(`loading ${name} from ${ckpt}`);
-      await (instance as Checkpointable).load(this.opts.runDir.path(ckpt));
+      const dir = this.opts.runDir.path(ckpt);
+      // a kill mid-swap leaves complete copies beside a missing folder: restore the newest
+      if (!(await recoverDir(dir))) throw new Error(`component '${name}': its committed checkpoint ${dir} is missing`);
+      await (instance as Checkpointable).load(dir);
     }
     return instance;
   }

@@ -2,6 +2,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 
+export { COMPLETE_MARKER, fsyncTree, pruneStepDirs, recoverDir, recoverTree, replaceDirAtomic, stepDir } from './dirs.js';
+
 /** Write a whole file or nothing: temp file, fsync, rename (write-file-atomic). */
 export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
@@ -12,25 +14,81 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
   await writeAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Parses a JSON file (undefined when it does not exist); a parse error names the file. */
 export async function readJson<T>(file: string): Promise<T | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+    text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new Error(`${file}: invalid JSON: ${(e as Error).message}`, { cause: e });
+  }
 }
 
+/** Length of `h`'s file up to and including its last newline (the part made of whole lines). */
+async function wholeLinesLength(h: fs.FileHandle, size: number): Promise<number> {
+  const buf = Buffer.alloc(64 * 1024);
+  for (let end = size; end > 0;) {
+    const start = Math.max(0, end - buf.length);
+    const { bytesRead } = await h.read(buf, 0, end - start, start);
+    const nl = buf.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (nl >= 0) return start + nl + 1;
+    end = start;
+  }
+  return 0;
+}
+
+// appends to one file run one after another, so a repair never races a write
+const appendQueues = new Map<string, Promise<unknown>>();
+
 /**
- * Appends lines so that a crash never leaves a torn line behind: the whole chunk goes in one
- * write(2) with O_APPEND, and readers (readJsonl) skip a final line without its newline.
+ * Appends whole lines. A torn tail (a crash or a full disk mid-write) is cut off first, and a
+ * write that fails is rolled back to the old length, so a torn line never ends up mid-file
+ * where readers could not tell it from corruption.
  */
 export async function appendLines(file: string, lines: string[]): Promise<void> {
   if (lines.length === 0) return;
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.appendFile(file, lines.map((l) => `${l}\n`).join(''));
+  const key = path.resolve(file);
+  const run = (appendQueues.get(key) ?? Promise.resolve()).catch(() => undefined).then(async () => {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const h = await fs.open(file, 'a+');
+    try {
+      let size = (await h.stat()).size;
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await h.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) {
+          size = await wholeLinesLength(h, size);
+          await h.truncate(size);
+        }
+      }
+      try {
+        await h.appendFile(lines.map((l) => `${l}\n`).join(''));
+      } catch (e) {
+        await h.truncate(size).catch(() => undefined);
+        throw e;
+      }
+    } finally {
+      await h.close();
+    }
+  });
+  appendQueues.set(key, run);
+  try {
+    await run;
+  } finally {
+    if (appendQueues.get(key) === run) appendQueues.delete(key);
+  }
 }
 
+/**
+ * Reads a JSONL file ([] when it does not exist). A torn last line (no newline, or not JSON: a
+ * crash or a full disk mid-append) is skipped; a bad line elsewhere is an error naming file and line.
+ */
 export async function readJsonl<T>(file: string): Promise<T[]> {
   let text: string;
   try {
@@ -39,24 +97,19 @@ export async function readJsonl<T>(file: string): Promise<T[]> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
-  return complete.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as T);
-}
-
-/** Replace a directory atomically: write into `<dir>.tmp-<pid>`, then swap with rename. */
-export async function replaceDirAtomic(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  await fs.rm(tmp, { recursive: true, force: true });
-  await fs.mkdir(tmp, { recursive: true });
-  await fill(tmp);
-  const old = `${dir}.old-${process.pid}-${Date.now()}`;
-  let hadOld = false;
-  try {
-    await fs.rename(dir, old);
-    hadOld = true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  const lines = text.split('\n');
+  let lastLine = lines.length - 1;
+  while (lastLine >= 0 && (lines[lastLine] as string).trim() === '') lastLine--;
+  const out: T[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    if (i === lines.length - 1) continue; // no newline after it: torn
+    try {
+      out.push(JSON.parse(line) as T);
+    } catch (e) {
+      if (i === lastLine) continue;
+      throw new Error(`${file}:${i + 1}: invalid JSON line: ${(e as Error).message}`, { cause: e });
+    }
   }
-  await fs.rename(tmp, dir);
-  if (hadOld) await fs.rm(old, { recursive: true, force: true });
+  return out;
 }

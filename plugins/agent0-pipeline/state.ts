@@ -1,9 +1,19 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Policy, StageContext } from '../../core/index.js';
+import { pruneStepDirs, recoverDir, replaceDirAtomic, stepDir, type Policy, type StageContext } from '../../core/index.js';
 
 export interface StepState {
   /** Steps finished and saved. */
   step: number;
+}
+
+function stepBase(ctx: StageContext): string {
+  return path.join(ctx.dir, 'checkpoint');
+}
+
+/** The stage's step checkpoint after `step` steps: `<stage dir>/checkpoint-<step>`. */
+export function stepCheckpoint(ctx: StageContext, step: number): string {
+  return stepDir(stepBase(ctx), step);
 }
 
 /**
@@ -13,25 +23,38 @@ export interface StepState {
 export async function resumeSteps(ctx: StageContext, policy: Policy, label: string): Promise<number> {
   const st = await ctx.loadState<StepState>();
   if (!st || st.step === 0) return 0;
-  ctx.log.info(`${label}: resuming at step ${st.step} from ${path.relative(ctx.runDir.root, stepCheckpoint(ctx))}`);
-  await policy.load(stepCheckpoint(ctx));
+  let dir = stepCheckpoint(ctx, st.step);
+  if (!(await recoverDir(dir))) {
+    // runs from before step-numbered checkpoints kept one `checkpoint/` folder
+    const legacy = stepBase(ctx);
+    if (!(await fs.stat(legacy).then((s) => s.isDirectory(), () => false))) {
+      throw new Error(`${label}: the saved state is at step ${st.step} but its checkpoint ${path.relative(ctx.runDir.root, dir)} is missing`);
+    }
+    dir = legacy;
+  }
+  ctx.log.info(`${label}: resuming at step ${st.step} from ${path.relative(ctx.runDir.root, dir)}`);
+  await policy.load(dir);
+  if (dir !== stepBase(ctx)) await pruneStepDirs(stepBase(ctx), st.step);
   return st.step;
 }
 
-export function stepCheckpoint(ctx: StageContext): string {
-  return path.join(ctx.dir, 'checkpoint');
-}
-
-export async function saveStep(ctx: StageContext, policy: Policy, step: number): Promise<void> {
-  // save first, then record: a crash between the two leaves the previous consistent pair
-  await policy.save(stepCheckpoint(ctx));
+/**
+ * Saves the policy as the checkpoint of `step` (a new folder, committed as a unit), then records
+ * the step: a crash between the two leaves the state naming the previous checkpoint, which is
+ * removed only afterwards. Returns the new checkpoint's folder.
+ */
+export async function saveStep(ctx: StageContext, policy: Policy, step: number): Promise<string> {
+  const dir = stepCheckpoint(ctx, step);
+  await replaceDirAtomic(dir, (tmp) => policy.save(tmp));
   await ctx.saveState<StepState>({ step });
+  await pruneStepDirs(stepBase(ctx), step);
+  return dir;
 }
 
-/** Saves a trained policy as the run's current checkpoint of that instance. */
+/** Saves a trained policy (as a unit) as the run's current checkpoint of that instance. */
 export async function commitPolicy(ctx: StageContext, name: string, policy: Policy): Promise<string> {
   const dir = ctx.runDir.path('checkpoints', ctx.key.replace('/', '-'), name);
-  await policy.save(dir);
+  await replaceDirAtomic(dir, (tmp) => policy.save(tmp));
   await ctx.commitCheckpoint(name, dir);
   return dir;
 }

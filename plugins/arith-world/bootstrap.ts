@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  defineComponent, replaceDirAtomic, Rng, writeJsonAtomic,
+  defineComponent, pruneStepDirs, recoverDir, replaceDirAtomic, Rng, stepDir, writeJsonAtomic,
   type PipelineStage, type Policy, type StageContext, type StageResult,
 } from '../../core/index.js';
 import { type CorpusExample, type EncodedExample, batchRows, buildExamples, encodeExample, makeBatch } from './corpus.js';
@@ -92,7 +92,8 @@ class BootstrapStage implements PipelineStage {
 
     let source_: string;
     let trainedSteps = 0;
-    if (o.cache && await cacheHit(entry)) {
+    // a kill mid-swap of the cache entry leaves complete copies beside it: restore the newest
+    if (o.cache && await recoverDir(entry) && await cacheHit(entry)) {
       ctx.log.info(`reusing the cached base model ${entry}`);
       source_ = entry;
     } else {
@@ -112,7 +113,7 @@ class BootstrapStage implements PipelineStage {
       await replaceDirAtomic(modelDir, (tmp) => fs.cp(source_, tmp, { recursive: true }));
     }
     await fs.rm(path.join(ctx.dir, 'trained'), { recursive: true, force: true });
-    await fs.rm(path.join(ctx.dir, 'checkpoint'), { recursive: true, force: true });
+    await pruneStepDirs(path.join(ctx.dir, 'checkpoint'));
     for (const name of [mainName, ...others]) {
       const p = name === mainName ? policy : await ctx.get(name, 'policy');
       await p.load(modelDir);
@@ -123,11 +124,16 @@ class BootstrapStage implements PipelineStage {
 
   private async train(ctx: StageContext, policy: Policy, encoded: EncodedExample[], toolEncoded: EncodedExample[], key: string): Promise<number> {
     const o = this.o;
+    // step checkpoints are `checkpoint-<step>`, each written as a unit; the saved state names the one
+    // to resume from, so weights and optimizer always match the step count
     const ckpt = path.join(ctx.dir, 'checkpoint');
     const state = await ctx.loadState<BootstrapState>();
     let start = 0;
     if (state && state.key === key && state.step > 0) {
-      await policy.load(ckpt);
+      const dir = stepDir(ckpt, state.step);
+      const legacy = !(await recoverDir(dir));
+      await policy.load(legacy ? ckpt : dir);
+      if (!legacy) await pruneStepDirs(ckpt, state.step);
       start = state.step;
       ctx.log.info(`resuming the bootstrap at step ${start}/${o.steps}`);
     }
@@ -151,8 +157,9 @@ class BootstrapStage implements PipelineStage {
       progress.tick(1, { loss });
       const done = step + 1;
       if (o.checkpointEvery > 0 && done % o.checkpointEvery === 0 && done < o.steps) {
-        await replaceDirAtomic(ckpt, (tmp) => policy.save(tmp));
+        await replaceDirAtomic(stepDir(ckpt, done), (tmp) => policy.save(tmp));
         await ctx.saveState<BootstrapState>({ step: done, key });
+        await pruneStepDirs(ckpt, done);
       }
     }
     progress.done({ loss });

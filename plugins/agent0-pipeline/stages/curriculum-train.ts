@@ -2,7 +2,7 @@ import { defineComponent, majorityVote, type AgentRequest, type PipelineStage, t
 import { encodePrompt, fill, parseQuestion } from '../text.js';
 import { rolloutChunked } from '../rollouts.js';
 import { engineRef, optionalRef, ref, rlSchema, samplingSchema, toSampling, type RlOptions, type SamplingOptions } from '../schema.js';
-import { commitPolicy, resumeSteps, saveStep, stepCheckpoint } from '../state.js';
+import { commitPolicy, resumeSteps, saveStep } from '../state.js';
 import { engineFor, syncEngine } from '../engines.js';
 import { rlUpdate, summarize } from '../train.js';
 
@@ -146,8 +146,7 @@ export const curriculumTrain = defineComponent({
           };
           await ctx.metrics.log({ stage: 'curriculum-train', iteration: ctx.iteration, step, ...last });
           if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps) {
-            await saveStep(ctx, curriculum, step + 1);
-            await syncEngine(ctx, cengine, curriculum, stepCheckpoint(ctx));
+            await syncEngine(ctx, cengine, curriculum, await saveStep(ctx, curriculum, step + 1));
           }
           progress.tick(1, { reward: last.reward ?? 0, p: last.selfConsistency ?? 0 });
         }

@@ -2,7 +2,7 @@ import { defineComponent, type AgentRequest, type PipelineStage, type RewardSamp
 import { encodePrompt, fill } from '../text.js';
 import { rolloutChunked } from '../rollouts.js';
 import { engineRef, optionalRef, ref, rlSchema, samplingSchema, toSampling, type RlOptions, type SamplingOptions } from '../schema.js';
-import { commitPolicy, resumeSteps, saveStep, stepCheckpoint } from '../state.js';
+import { commitPolicy, resumeSteps, saveStep } from '../state.js';
 import { engineFor, syncEngine } from '../engines.js';
 import { rlUpdate } from '../train.js';
 import { mean } from './curriculum-train.js';
@@ -119,8 +119,7 @@ export const executorTrain = defineComponent({
           };
           await ctx.metrics.log({ stage: 'executor-train', iteration: ctx.iteration, step, ...last });
           if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps) {
-            await saveStep(ctx, executor, step + 1);
-            await syncEngine(ctx, engine, executor, stepCheckpoint(ctx));
+            await syncEngine(ctx, engine, executor, await saveStep(ctx, executor, step + 1));
           }
           progress.tick(1, { reward: last.reward ?? 0, tools: last.toolCalls ?? 0 });
         }

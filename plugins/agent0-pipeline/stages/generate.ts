@@ -91,9 +91,10 @@ export const generateStage = defineComponent({
       }
       progress.done();
       await ctx.runDir.writeText(`${ctx.key}/questions.jsonl`, out.map((q) => JSON.stringify(q)).join('\n') + (out.length ? '\n' : ''));
-      await ctx.saveState({ complete: true });
       const summary = { questions: out.length, attempts, parseRate: parsedCount / Math.max(1, attempts), uniqueRate: out.length / Math.max(1, parsedCount) };
       await ctx.metrics.log({ stage: 'generate', iteration: ctx.iteration, ...summary });
+      // after the metric row: a resumed run keeps the rows logged before the saved state
+      await ctx.saveState({ complete: true });
       return { summary };
     },
   }),
