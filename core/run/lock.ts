@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pidAlive } from '../util/dirs.js';
+import { readTextIfExists } from '../util/atomic.js';
 
 export const LOCK_FILE = 'run.lock';
 
@@ -17,13 +18,8 @@ export class RunLockedError extends Error {
 }
 
 async function readLock(file: string): Promise<{ text: string; info: LockInfo | undefined } | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const text = await readTextIfExists(file);
+  if (text === undefined) return undefined;
   try {
     const v = JSON.parse(text) as Partial<LockInfo>;
     return { text, info: typeof v.pid === 'number' ? { pid: v.pid, host: String(v.host ?? ''), startedAt: String(v.startedAt ?? '') } : undefined };

@@ -14,15 +14,20 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
   await writeAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Parses a JSON file (undefined when it does not exist); a parse error names the file. */
-export async function readJson<T>(file: string): Promise<T | undefined> {
-  let text: string;
+/** A text file's contents, or undefined when it does not exist. */
+export async function readTextIfExists(file: string): Promise<string | undefined> {
   try {
-    text = await fs.readFile(file, 'utf8');
+    return await fs.readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+}
+
+/** Parses a JSON file (undefined when it does not exist); a parse error names the file. */
+export async function readJson<T>(file: string): Promise<T | undefined> {
+  const text = await readTextIfExists(file);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as T;
   } catch (e) {
