@@ -42,3 +42,4 @@ export * from './tokenizer/index.js';
 export * from './train/loss-grads.js';
 export * from './train/optimizer.js';
 export * from './http/guard.js';
+export * from './util/python.js';

@@ -191,38 +191,40 @@ export async function rlStep(input: RlStepInput): Promise<Record<string, number>
           stats = await policy.fused.trainStep(sub, spec, { ...(mb ? { microBatchSize: mb } : {}), needEntropy: needEntropy || spec.entropyCoef !== 0 });
           const keep = new Set([...wire.metrics, 'pg_loss', ...(needEntropy ? ['entropy'] : []), ...(input.kl ? ['kl_loss'] : [])]);
           micro = [{ values: Object.fromEntries(Object.entries(stats.metrics).filter(([k]) => keep.has(k))), weight: tokens }];
-        } else try {
-          stats = await policy.trainStep(sub, (fwd) => {
-            const rows = fwd.rows.map((r) => miniRows[r] as number);
-            const share = fwd.rows.length / miniRows.length;
-            const pick = <X extends tf.Tensor>(x: X) => tf.gather(x, rows) as X;
-            const m = pick(mask);
-            const out = input.loss.compute({
-              logProbs: fwd.logProbs,
-              oldLogProbs: pick(oldLp),
-              advantages: pick(adv as tf.Tensor2D),
-              responseMask: m,
-              fields: Object.fromEntries(Object.entries(fieldT).map(([k, v]) => [k, pick(v)])),
-              aggregator: agg,
-              ...(fwd.entropy ? { entropy: fwd.entropy } : {}),
-            });
-            const kept: Record<string, tf.Scalar> = { ...out.metrics };
-            let loss: tf.Scalar = out.loss;
-            if (input.kl && refLp) {
-              const klLoss = agg.aggregate(input.kl.compute(fwd.logProbs, pick(refLp)), m);
-              kept.kl_loss = klLoss;
-              if (klCoef !== 0) loss = tf.add(loss, tf.mul(klCoef, klLoss)) as tf.Scalar;
-            }
-            if (fwd.entropy && entropyCoef !== 0) loss = tf.sub(loss, tf.mul(entropyCoef, agg.aggregate(fwd.entropy, m))) as tf.Scalar;
-            // Metrics stay with us (the policy would weight them by rows, not tokens); read after the step.
-            for (const v of Object.values(kept)) tf.keep(v);
-            parts.push({ tensors: kept, weight: tokensOf(rows) });
-            // The policy weights each micro-batch by its share of rows; the mini-batch norm already did.
-            return { loss: tf.div(loss, share) as tf.Scalar };
-          }, { ...(mb ? { microBatchSize: mb } : {}), needEntropy });
-          micro = parts.map((p) => ({ values: Object.fromEntries(Object.entries(p.tensors).map(([k, v]) => [k, v.dataSync()[0] as number])), weight: p.weight }));
-        } finally {
-          for (const p of parts) tf.dispose(Object.values(p.tensors));
+        } else {
+          try {
+            stats = await policy.trainStep(sub, (fwd) => {
+              const rows = fwd.rows.map((r) => miniRows[r] as number);
+              const share = fwd.rows.length / miniRows.length;
+              const pick = <X extends tf.Tensor>(x: X) => tf.gather(x, rows) as X;
+              const m = pick(mask);
+              const out = input.loss.compute({
+                logProbs: fwd.logProbs,
+                oldLogProbs: pick(oldLp),
+                advantages: pick(adv as tf.Tensor2D),
+                responseMask: m,
+                fields: Object.fromEntries(Object.entries(fieldT).map(([k, v]) => [k, pick(v)])),
+                aggregator: agg,
+                ...(fwd.entropy ? { entropy: fwd.entropy } : {}),
+              });
+              const kept: Record<string, tf.Scalar> = { ...out.metrics };
+              let loss: tf.Scalar = out.loss;
+              if (input.kl && refLp) {
+                const klLoss = agg.aggregate(input.kl.compute(fwd.logProbs, pick(refLp)), m);
+                kept.kl_loss = klLoss;
+                if (klCoef !== 0) loss = tf.add(loss, tf.mul(klCoef, klLoss)) as tf.Scalar;
+              }
+              if (fwd.entropy && entropyCoef !== 0) loss = tf.sub(loss, tf.mul(entropyCoef, agg.aggregate(fwd.entropy, m))) as tf.Scalar;
+              // Metrics stay with us (the policy would weight them by rows, not tokens); read after the step.
+              for (const v of Object.values(kept)) tf.keep(v);
+              parts.push({ tensors: kept, weight: tokensOf(rows) });
+              // The policy weights each micro-batch by its share of rows; the mini-batch norm already did.
+              return { loss: tf.div(loss, share) as tf.Scalar };
+            }, { ...(mb ? { microBatchSize: mb } : {}), needEntropy });
+            micro = parts.map((p) => ({ values: Object.fromEntries(Object.entries(p.tensors).map(([k, v]) => [k, v.dataSync()[0] as number])), weight: p.weight }));
+          } finally {
+            for (const p of parts) tf.dispose(Object.values(p.tensors));
+          }
         }
         // Optimizer steps count equally (as VeRL averages its per-mini-batch metrics), so loss = pg_loss + klCoef · kl_loss holds for the averages too.
         steps.push({ values: { ...combine(micro, true), loss: stats.loss, grad_norm: stats.gradNorm }, weight: 1 });

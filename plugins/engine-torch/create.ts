@@ -19,17 +19,23 @@ async function pickTokenizer(o: TorchPolicyOptions): Promise<{ tokenizer: Tokeni
   return { tokenizer: await loadTokenizer(dir), dir };
 }
 
-/** A folder the service can read the tokenizer files from (stop strings, saved checkpoints). */
+/**
+ * A folder the service can read the tokenizer files from (stop strings, saved checkpoints). A
+ * tokenizer without one (the tiny one) is saved under a name made of its contents, shared by every
+ * policy and run that use the same tokenizer.
+ */
 async function tokenizerFolder(tok: Tokenizer, dir: string | null): Promise<string | null> {
   if (dir) return dir;
   const saver = tok as Tokenizer & { save?: (d: string) => Promise<void> | void };
   if (typeof saver.save !== 'function') return null;
-  const probe = await fs.mkdtemp(path.join(os.tmpdir(), 'agent0-tok-'));
-  await saver.save(probe);
-  const digest = createHash('sha256').update(await fs.readFile(path.join(probe, 'tiny_tokenizer.json')).catch(() => Buffer.from(probe))).digest('hex').slice(0, 16);
-  const stable = path.join(os.tmpdir(), `agent0-tokenizer-${digest}`);
-  await fs.rm(stable, { recursive: true, force: true });
-  await fs.rename(probe, stable).catch(async () => fs.rm(probe, { recursive: true, force: true }));
+  const fresh = await fs.mkdtemp(path.join(os.tmpdir(), 'agent0-tok-'));
+  await saver.save(fresh);
+  const files = (await fs.readdir(fresh)).sort();
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(f).update(await fs.readFile(path.join(fresh, f)));
+  const stable = path.join(os.tmpdir(), `agent0-tokenizer-${hash.digest('hex').slice(0, 16)}`);
+  // same name, same contents: whoever renames first wins, the others drop their copy
+  await fs.rename(fresh, stable).catch(() => fs.rm(fresh, { recursive: true, force: true }));
   return stable;
 }
 

@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { findTorchPython, probeTorchPython } from '../../core/index.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
@@ -36,28 +37,10 @@ export function trainerPythonPath(): string {
   return found;
 }
 
-const probed = new Map<string, { ok: boolean; torch?: string; detail: string }>();
-
-/** Whether `python` imports torch (cached per process: importing torch takes seconds). */
-export function probePython(python: string): { ok: boolean; torch?: string; detail: string } {
-  const hit = probed.get(python);
-  if (hit) return hit;
-  const r = spawnSync(python, ['-c', 'import torch, sys; print(torch.__version__); print(sys.version.split()[0])'], { encoding: 'utf8', timeout: 120_000 });
-  const res = r.status === 0
-    ? { ok: true, torch: r.stdout.split('\n')[0]?.trim() ?? '', detail: `torch ${r.stdout.split('\n')[0]?.trim()}, python ${r.stdout.split('\n')[1]?.trim()}` }
-    : { ok: false, detail: r.error ? r.error.message : (r.stderr || '').trim().split('\n').slice(-1)[0] ?? `exit ${r.status}` };
-  probed.set(python, res);
-  return res;
-}
-
 /** The interpreter to start the service with: the asked one, or the first of the usual ones that imports torch. */
 export function findPython(asked: string | null): string {
-  const tried: string[] = [];
-  for (const py of asked ? [asked] : [process.env.AGENT0_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)) {
-    const r = probePython(py);
-    if (r.ok) return py;
-    tried.push(`${py}: ${r.detail}`);
-  }
+  const { python, tried } = findTorchPython(asked ? [asked] : [process.env.AGENT0_PYTHON, 'python3', '/usr/bin/python3']);
+  if (python) return python;
   throw new Error(`no Python with torch found for the trainer service (${tried.join('; ')}); install torch (Debian: apt-get install python3-torch libopenblas0-pthread) or set launch.python`);
 }
 
@@ -92,7 +75,7 @@ export class ServiceProcess {
   /** Starts the ranks and waits until rank 0 listens (or a rank dies, or the startup timeout passes). */
   static async start(o: LaunchOptions, log: (line: string) => void): Promise<ServiceProcess> {
     const python = findPython(o.python);
-    const torchVersion = probePython(python).torch ?? '0';
+    const torchVersion = probeTorchPython(python).torch ?? '0';
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agent0-trainer-'));
     const portFile = path.join(dir, 'port');
     const token = randomBytes(24).toString('hex');

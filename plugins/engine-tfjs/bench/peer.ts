@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { findTorchPython as findTorch } from '../../../core/index.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,11 +27,7 @@ export function findPeerScript(): string | undefined {
 
 /** The first python that imports torch: pyenv shims often hide Debian's python3-torch at /usr/bin/python3. */
 export function findTorchPython(): string | undefined {
-  for (const py of [process.env.AGENT0_PEER_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)) {
-    const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-    if (r.status === 0) return py;
-  }
-  return undefined;
+  return findTorch([process.env.AGENT0_PEER_PYTHON, 'python3', '/usr/bin/python3']).python;
 }
 
 /** Runs the PyTorch peer on the same config and shapes (1 BLAS thread, 2 torch threads). */

@@ -27,21 +27,20 @@ class RequestError(ValueError):
 
 
 class Slot:
-    def __init__(self, model_id, net, config, impl, opts, frozen=False):
+    def __init__(self, model_id, net, config, impl, opts, sharded, tokenizer_dir, frozen=False):
         self.id = model_id
         self.net = net
         self.config = config
         self.impl = impl
         self.opts = opts
+        self.sharded = sharded
+        self.tokenizer_dir = tokenizer_dir
         self.frozen = frozen
         self.optimizer = None
         self.step = 0
-        self.units = []
-        self.sharded = False
         self.sampler_model = None  # the decoding copy (engine.sampling_model)
         self.sampler_impl = None
         self.sampler_stale = True
-        self.pending_grads = False
 
     @property
     def lm(self):
@@ -73,13 +72,12 @@ class Engine:
             models.enable_checkpointing(lm, impl)
         # auto: FSDP2 across several GPUs; one GPU keeps fp32 master weights and computes under autocast
         shard = opts["shard"] == "fsdp2" or (opts["shard"] == "auto" and self.device_kind == "cuda" and self.comm.world > 1)
-        units = []
         if shard:
             net.to(self.dev())
-            units = models.shard(net, compute)
+            models.shard(net, compute)
         else:
             net.to(self.dev(), dtype=compute if frozen else None)
-        return net, units, shard
+        return net, shard
 
     # ---- model lifecycle -----------------------------------------------------------------
     def create_model(self, a):
@@ -91,10 +89,8 @@ class Engine:
             raise RequestError(f"model_id '{model_id}' exists")
         param_dtype = models.dtype_of(opts["param_dtype"])
         lm, config, impl = models.build(a.get("base_model"), a.get("config"), opts["impl"], param_dtype, opts["seed"], device=self.dev())
-        net, units, sharded = self._wrap(lm, impl, opts, False)
-        s = Slot(model_id, net, config, impl, opts)
-        s.units, s.sharded = units, sharded
-        s.tokenizer_dir = a.get("tokenizer_dir") or a.get("base_model")
+        net, sharded = self._wrap(lm, impl, opts, False)
+        s = Slot(model_id, net, config, impl, opts, sharded, a.get("tokenizer_dir") or a.get("base_model"))
         self.slots[model_id] = s
         if a.get("base_model") and a.get("load_optimizer", True):
             self._load_optimizer(s, a["base_model"], strict=False)
@@ -113,17 +109,15 @@ class Engine:
         if target in self.slots:
             raise RequestError(f"model_id '{target}' exists")
         if src.sharded:
-            lm, _, _ = models.build(None, src.config, src.impl, models.dtype_of(src.opts["compute_dtype"]), 0)
-            tensors = self._full_state(src)
-            models.load_state(lm, tensors, "snapshot")
+            lm = self._plain_copy(src, src.impl, models.dtype_of(src.opts["compute_dtype"]))
         else:
             lm = copy.deepcopy(src.lm)
-        for p in lm.parameters():
-            p.requires_grad_(False)
+            for p in lm.parameters():
+                p.requires_grad_(False)
         opts = {**src.opts, "gradient_checkpointing": False}
-        net, units, sharded = self._wrap(lm, src.impl, opts, True)
-        s = Slot(target, net, src.config, src.impl, opts, frozen=True)
-        s.units, s.sharded, s.tokenizer_dir, s.step = units, sharded, src.tokenizer_dir, src.step
+        net, sharded = self._wrap(lm, src.impl, opts, True)
+        s = Slot(target, net, src.config, src.impl, opts, sharded, src.tokenizer_dir, frozen=True)
+        s.step = src.step
         self.slots[target] = s
         return self.describe(s)
 
@@ -206,7 +200,6 @@ class Engine:
                         inputs = {k2: v if k2.startswith("clip_") else v.to(lp.dtype) for k2, v in inputs.items()}
                         loss, m = fn(lp, ent, inputs, valid, cfg or {})
                     (loss * scale).backward()
-                    s.pending_grads = True
                     parts.append(m)
             if dummy:
                 continue
@@ -283,7 +276,6 @@ class Engine:
             opt.step()
             s.step += 1
         opt.zero_grad(set_to_none=True)
-        s.pending_grads = False
         s.sampler_stale = True
         return {"grad_norm": grad_norm, "lr": adam["learning_rate"], "step": s.step, "skipped": skipped}
 
@@ -424,20 +416,32 @@ class Engine:
         live_dtype = next(s.lm.parameters()).dtype
         if not s.sharded and s.impl == "builtin" and live_dtype == compute:
             return s.lm, "builtin"
-        if s.sampler_model is not None and not s.sampler_stale:
-            return s.sampler_model, s.sampler_impl
-        tensors = self._full_state(s) if s.sharded else {k: v for k, v in s.lm.state_dict().items() if not k.endswith("inv_freq")}
         if s.sampler_model is None:
             impl = "builtin" if s.config.get("model_type", "qwen3") == "qwen3" else s.impl
-            lm, _, _ = models.build(None, s.config, impl, compute, 0, device=self.dev())
-            s.sampler_model, s.sampler_impl = lm.eval(), impl
-            for p in lm.parameters():
-                p.requires_grad_(False)
-        if models.tied(s.sampler_model):
-            tensors.pop("lm_head.weight", None)
-        models.load_state(s.sampler_model, tensors, "decoding copy")
+            s.sampler_model, s.sampler_impl = self._plain_copy(s, impl, compute, self.dev()).eval(), impl
+        elif s.sampler_stale:
+            models.load_state(s.sampler_model, self._weights(s, s.sampler_model), "decoding copy")
         s.sampler_stale = False
         return s.sampler_model, s.sampler_impl
+
+    def _weights(self, s, target):
+        """The slot's current weights by HF name, shaped for `target`: gathered to the CPU when sharded,
+        else the live device tensors (no round trip through host memory on every refresh)."""
+        if s.sharded:
+            tensors = self._full_state(s)
+        else:
+            tensors = {k: v for k, v in s.lm.state_dict().items() if not k.endswith("inv_freq")}
+        if models.tied(target):
+            tensors.pop("lm_head.weight", None)
+        return tensors
+
+    def _plain_copy(self, s, impl, dtype, device=None):
+        """A frozen, unsharded module (`impl`, `dtype`) holding the slot's current weights."""
+        lm, _, _ = models.build(None, s.config, impl, dtype, 0, device=device)
+        models.load_state(lm, self._weights(s, lm), "copy")
+        for p in lm.parameters():
+            p.requires_grad_(False)
+        return lm
 
 
 def merge(op, parts):
@@ -453,7 +457,6 @@ def merge(op, parts):
 def _drop_grads(s):
     for p in s.net.parameters():
         p.grad = None
-    s.pending_grads = False
 
 
 def _adamw(groups, kw, cuda):

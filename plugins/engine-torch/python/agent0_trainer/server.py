@@ -52,7 +52,6 @@ class Service:
         self.ids = itertools.count(1)
         self.models = itertools.count(0)
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
         self.busy_since = None
         self.pushback = None
 
@@ -101,7 +100,6 @@ class Service:
                 self.comm.broadcast({"op": "shutdown"})
                 f.result = {"ok": True}
                 f.done.set()
-                self.stopping.set()
                 return
             self._run_one(op, args, [f])
 
