@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs agent0 steps on a GPU machine that has Python/torch but no Node or npm (the device machine):
 # unpacks what scripts/prepare-device.sh put in .gpu/ (Node, the bundled controller, bubblewrap),
-# then runs each named step, logging to $OUT (or /tmp/out). Steps: env pytests smoke bench bench-full e2e.
+# then runs each named step, logging to $OUT (or /tmp/out). Steps: env pytests smoke bench bench-cell bench-full e2e.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/out}
@@ -21,13 +21,19 @@ step_env() {
   /tmp/tools/node --version; bwrap --version || echo "bwrap unusable"
 }
 step_pytests() {
-  (cd "$PYDIR" && AGENT0_PARITY_JSON="$OUT/parity.json" timeout 400 python3 -m unittest discover -s tests -t . -v) 2>&1 | tail -60
+  (cd "$PYDIR" && AGENT0_PARITY_JSON="$OUT/parity.json" timeout ${PYTESTS_TIMEOUT:-400} python3 -m unittest discover -s tests -t . -v) 2>&1 | tail -60
 }
 step_smoke() {
   rm -rf /tmp/runs/smoke_torch; timeout 300 $A0 run recipes/smoke_torch.yaml --run-dir /tmp/runs/smoke_torch 2>&1 | tail -25
 }
 step_bench() {
   timeout 170 $A0 bench trainer --shapes 0.6b --seqs 2048 --rows 8 --steps 2 --warmup 1 --decode-tokens 128 --out "$OUT/bench-quick.json" 2>&1 | tail -30
+}
+# one cell per call where the 10-minute command limit is tight: BENCH_SHAPES / BENCH_SEQS / BENCH_SHARD
+step_bench_cell() {
+  timeout ${BENCH_TIMEOUT:-400} $A0 bench trainer --shapes ${BENCH_SHAPES:-4b} --seqs ${BENCH_SEQS:-2048,4096} --shard ${BENCH_SHARD:-auto} \
+    --rows 8 --steps 4 --warmup 2 --decode-batch ${BENCH_DECODE:-64} --decode-tokens 256 ${BENCH_ARGS:-} \
+    --out "$OUT/bench-${BENCH_SHAPES:-4b}-${BENCH_SHARD:-auto}.json" 2>&1 | tail -40
 }
 step_bench_full() {
   timeout 560 $A0 bench trainer --shapes 0.6b,4b --seqs 2048,4096 --rows 8 --steps 4 --warmup 2 --decode-batch 64 --decode-tokens 256 --out "$OUT/bench.json" 2>&1 | tail -40

@@ -27,7 +27,7 @@ export function trainFlopsPerToken(c: Record<string, unknown>, params: number, T
   return 6 * params + 6 * L * H * hd * T;
 }
 
-interface TrainRow { T: number; rows: number; step_s: number; tokens_per_s: number; peak_bytes?: number }
+interface TrainRow { T: number; rows: number; step_s: number; tokens_per_s: number; step_min_s?: number; step_max_s?: number; peak_bytes?: number }
 interface DecodeRow { batch: number; new_tokens: number; seconds: number; tokens_per_s: number; peak_bytes?: number }
 interface Side { train: TrainRow[]; decode?: DecodeRow; device?: string; impl?: string; params?: number; decode_skipped?: string; error?: string }
 
@@ -43,7 +43,7 @@ async function measureService(env: CliEnv, shape: Record<string, unknown>, o: Be
     config: shape, tokenizer: 'tiny', maxSeqLen: Math.max(...o.seqs) + o.decodeTokens + o.promptLen + 1, lossPath: 'fused',
     optimizer: { lr: 1e-6, weightDecay: 0.01, maxGradNorm: 1 },
     launch: { ...(o.python ? { python: o.python } : {}), args: o.device === 'cpu' ? ['--device', 'cpu'] : [] },
-    model: { impl: o.impl, microBatchTokens: o.microBatchTokens },
+    model: { impl: o.impl, microBatchTokens: o.microBatchTokens, shard: o.shard },
   }) as TorchPolicy;
   const client = policy.service;
   const side: Side = { train: [], device: client.info.device_name, impl: String(policy.describe().impl), params: Number(policy.describe().params) };
@@ -67,8 +67,8 @@ async function measureService(env: CliEnv, shape: Record<string, unknown>, o: Be
       }
       const mem = await memory(client.client);
       const step = times.reduce((a, b) => a + b, 0) / times.length;
-      side.train.push({ T, rows: o.rows, step_s: step, tokens_per_s: n / step, ...(mem ? { peak_bytes: mem } : {}) });
-      env.stderr(`  service T=${T}: ${(n / step).toFixed(0)} tokens/s (${step.toFixed(3)} s/step)\n`);
+      side.train.push({ T, rows: o.rows, step_s: step, tokens_per_s: n / step, step_min_s: Math.min(...times), step_max_s: Math.max(...times), ...(mem ? { peak_bytes: mem } : {}) });
+      env.stderr(`  service T=${T}: ${(n / step).toFixed(0)} tokens/s (${step.toFixed(3)} s/step, ${Math.min(...times).toFixed(3)}–${Math.max(...times).toFixed(3)})\n`);
     }
     if (o.decodeBatch > 0) {
       const prompts = randomRows(o.decodeBatch, o.promptLen, V, 7);
@@ -126,21 +126,22 @@ function hasCuda(python: string): boolean {
 
 interface BenchOptions {
   shapes: string[]; seqs: number[]; rows: number; steps: number; warmup: number; microBatchTokens: number;
-  decodeBatch: number; decodeTokens: number; promptLen: number; impl: string; device: string; python: string | null;
+  decodeBatch: number; decodeTokens: number; promptLen: number; impl: string; shard: string; device: string; python: string | null;
 }
 
+const spread = (r: TrainRow) => `${r.step_s.toFixed(3)} (${r.step_min_s?.toFixed(3) ?? '?'}–${r.step_max_s?.toFixed(3) ?? '?'})`;
 const gb = (b?: number) => (b === undefined ? '-' : `${(b / 2 ** 30).toFixed(1)} GiB`);
 
-function report(results: { shape: string; config: Record<string, unknown>; service: Side; peer: Side }[]): string {
-  const lines = ['## agent0 bench trainer', '', 'Service: policy/torch fused steps (client, binary bodies, HTTP, micro-batches by token budget). Peer: a plain PyTorch loop with the same settings in its own process, same GPU, same run. MFU counts model FLOPs (6N + causal attention), not recomputation.', ''];
-  lines.push('| model | params | T | rows | service tokens/s | peer tokens/s | ratio | service MFU | peer MFU | service peak | peer peak |', '|---|---|---|---|---|---|---|---|---|---|---|');
+function report(results: { shape: string; config: Record<string, unknown>; service: Side; peer: Side }[], shard = 'auto'): string {
+  const lines = ['## agent0 bench trainer', '', `Service: policy/torch fused steps (client, binary bodies, HTTP, micro-batches by token budget; shard: ${shard}). Peer: a plain PyTorch loop with the same settings in its own process, same GPU, same run. MFU counts model FLOPs (6N + causal attention), not recomputation.`, ''];
+  lines.push('| model | params | T | rows | service tokens/s | peer tokens/s | ratio | service MFU | peer MFU | service s/step (min–max) | peer s/step (min–max) | service peak | peer peak |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const peak = peakFlops(r.service.device ?? '');
     r.service.train.forEach((s, i) => {
       const p = r.peer.train[i];
       const f = trainFlopsPerToken(r.config, r.service.params ?? 0, s.T);
       const mfu = (tps: number) => (peak ? `${((tps * f) / peak * 100).toFixed(1)}%` : '-');
-      lines.push(`| ${r.shape} | ${((r.service.params ?? 0) / 1e9).toFixed(2)}B | ${s.T} | ${s.rows} | ${s.tokens_per_s.toFixed(0)} | ${p ? p.tokens_per_s.toFixed(0) : '-'} | ${p ? (s.tokens_per_s / p.tokens_per_s).toFixed(3) : '-'} | ${mfu(s.tokens_per_s)} | ${p ? mfu(p.tokens_per_s) : '-'} | ${gb(s.peak_bytes)} | ${gb(p?.peak_bytes)} |`);
+      lines.push(`| ${r.shape} | ${((r.service.params ?? 0) / 1e9).toFixed(2)}B | ${s.T} | ${s.rows} | ${s.tokens_per_s.toFixed(0)} | ${p ? p.tokens_per_s.toFixed(0) : '-'} | ${p ? (s.tokens_per_s / p.tokens_per_s).toFixed(3) : '-'} | ${mfu(s.tokens_per_s)} | ${p ? mfu(p.tokens_per_s) : '-'} | ${spread(s)} | ${p ? spread(p) : '-'} | ${gb(s.peak_bytes)} | ${gb(p?.peak_bytes)} |`);
     });
   }
   lines.push('', '| model | decode batch | new tokens | service tokens/s | HF generate tokens/s | ratio | service peak | HF peak |', '|---|---|---|---|---|---|---|---|');
@@ -156,14 +157,14 @@ function report(results: { shape: string; config: Record<string, unknown>; servi
 export const benchTrainerCommand: CliCommand = {
   name: 'bench trainer',
   summary: 'trainer service throughput (fused training steps, /v1/completions decode) vs a plain PyTorch loop and transformers generate()',
-  usage: 'agent0 bench trainer [--shapes 0.6b,4b] [--seqs 2048,4096] [--rows 8] [--steps 5] [--warmup 2] [--micro-batch-tokens 16384] [--decode-batch 64] [--decode-tokens 256] [--prompt-len 128] [--impl auto|builtin|transformers] [--device auto|cpu] [--python PY] [--out FILE.json] [--no-peer]',
+  usage: 'agent0 bench trainer [--shapes 0.6b,4b] [--seqs 2048,4096] [--rows 8] [--steps 5] [--warmup 2] [--micro-batch-tokens 16384] [--decode-batch 64] [--decode-tokens 256] [--prompt-len 128] [--impl auto|builtin|transformers] [--shard auto|fsdp2|none] [--device auto|cpu] [--python PY] [--out FILE.json] [--no-peer]',
   async run(args, env) {
     const { values } = parseArgs({
       args, allowPositionals: false, options: {
         shapes: { type: 'string', default: '0.6b,4b' }, seqs: { type: 'string', default: '2048,4096' }, rows: { type: 'string', default: '8' },
         steps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' }, 'micro-batch-tokens': { type: 'string', default: '16384' },
         'decode-batch': { type: 'string', default: '64' }, 'decode-tokens': { type: 'string', default: '256' }, 'prompt-len': { type: 'string', default: '128' },
-        impl: { type: 'string', default: 'auto' }, device: { type: 'string', default: 'auto' }, python: { type: 'string' }, out: { type: 'string' },
+        impl: { type: 'string', default: 'auto' }, shard: { type: 'string', default: 'auto' }, device: { type: 'string', default: 'auto' }, python: { type: 'string' }, out: { type: 'string' },
         'no-peer': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
       },
     });
@@ -175,8 +176,9 @@ export const benchTrainerCommand: CliCommand = {
     const o: BenchOptions = {
       shapes: values.shapes.split(','), seqs: values.seqs.split(',').map(Number), rows: num('rows'), steps: num('steps'), warmup: num('warmup'),
       microBatchTokens: num('micro-batch-tokens'), decodeBatch: num('decode-batch'), decodeTokens: num('decode-tokens'), promptLen: num('prompt-len'),
-      impl: values.impl, device: values.device, python: values.python ?? null,
+      impl: values.impl, shard: values.shard, device: values.device, python: values.python ?? null,
     };
+    if (!['auto', 'fsdp2', 'none'].includes(o.shard)) throw new Error(`--shard must be auto, fsdp2 or none (got '${o.shard}')`);
     for (const s of o.shapes) if (!QWEN3_SHAPES[s]) throw new Error(`unknown shape '${s}' (${Object.keys(QWEN3_SHAPES).join(', ')})`);
     const python = findPython(o.python);
     if (o.device !== 'cpu' && !hasCuda(python)) {
@@ -194,7 +196,7 @@ export const benchTrainerCommand: CliCommand = {
       const peer = values['no-peer'] ? { train: [] } : await measurePeer(python, config, o);
       results.push({ shape, config, service, peer });
     }
-    const text = report(results);
+    const text = report(results, o.shard);
     env.stdout(values.json ? `${JSON.stringify({ options: o, results })}\n` : `${text}\n`);
     if (values.out) await writeFile(values.out, JSON.stringify({ options: o, results, when: new Date().toISOString() }, null, 2));
     return 0;

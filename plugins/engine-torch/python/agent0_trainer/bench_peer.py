@@ -55,7 +55,8 @@ def train(model, impl, V, T, rows, steps, warmup, budget, dev, compute):
         if step >= warmup:
             times.append(time.perf_counter() - t0)
     del opt
-    return {"T": T, "rows": rows, "step_s": sum(times) / len(times), "tokens_per_s": n_tok * len(times) / sum(times)}
+    return {"T": T, "rows": rows, "step_s": sum(times) / len(times), "tokens_per_s": n_tok * len(times) / sum(times),
+            "step_min_s": min(times), "step_max_s": max(times)}
 
 
 def generate(model, V, batch, prompt_len, new_tokens, dev, compute):

@@ -74,7 +74,7 @@ class Engine:
         shard = opts["shard"] == "fsdp2" or (opts["shard"] == "auto" and self.device_kind == "cuda" and self.comm.world > 1)
         if shard:
             net.to(self.dev())
-            models.shard(net, compute)
+            models.shard(net, lm.model.layers, compute)
         else:
             net.to(self.dev(), dtype=compute if frozen else None)
         return net, shard

@@ -68,7 +68,7 @@ def build(base_model, config, impl, dtype, seed, attn="sdpa", device=None):
             # initialised where it will live: a 4B model's init takes seconds on a GPU, minutes on a CPU
             with _on(device):
                 module = tf.AutoModelForCausalLM.from_config(cfg, attn_implementation=attn)
-            module.to(dtype)
+            _cast_keeping_rope(module, dtype)
         module.config.use_cache = False
         return module.to(device or "cpu"), module.config.to_dict(), impl
     with _on(device):
@@ -79,6 +79,17 @@ def build(base_model, config, impl, dtype, seed, attn="sdpa", device=None):
     else:
         module.init_weights(seed)
     return module.to(device=device or "cpu", dtype=dtype), config, impl
+
+
+def _cast_keeping_rope(module, dtype):
+    """module.to(dtype) except RoPE's inv_freq buffers, which stay as they are: from_pretrained(dtype=)
+    keeps them in float32, and rounding them to bf16 moves the angles by radians at a few thousand
+    positions (a random-init model must compute as a loaded one does)."""
+    keep = {n: b for n, b in module.named_buffers() if n.endswith("inv_freq")}
+    module.to(dtype)
+    for n, b in keep.items():
+        owner, _, leaf = n.rpartition(".")
+        (module.get_submodule(owner) if owner else module)._buffers[leaf] = b
 
 
 def _on(device):
@@ -130,15 +141,16 @@ def enable_checkpointing(module, impl):
         module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
-def shard(module, compute_dtype, reduce_dtype=torch.float32):
-    """FSDP2: one unit per decoder layer plus the root; params keep their dtype, compute in compute_dtype."""
+def shard(module, layers, compute_dtype, reduce_dtype=torch.float32):
+    """FSDP2: one unit per decoder layer plus `module` as the root (the embedding, final norm and head);
+    params keep their dtype, compute in compute_dtype."""
     api = fsdp2()
     if api is None:
         raise RuntimeError(f"FSDP2 is not available in torch {torch.__version__}")
     fully_shard, MixedPrecisionPolicy = api
     mp = MixedPrecisionPolicy(param_dtype=compute_dtype, reduce_dtype=reduce_dtype)
     units = []
-    for layer in module.model.layers:
+    for layer in layers:
         fully_shard(layer, mp_policy=mp)
         units.append(layer)
     fully_shard(module, mp_policy=mp)

@@ -23,7 +23,8 @@ TOKEN_VAR = "AGENT0_TEST_TRAINER_TOKEN"
 TOKEN = "s3cret-token"
 # never through an HTTP proxy from the environment: the service is on loopback
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-FLAGS = ["--param-dtype", "float64", "--device", "cpu", "--threads", "1", "--micro-batch-tokens", "24"]
+# the built-in model everywhere: transformers (where importable) computes RoPE in float32 even in float64
+FLAGS = ["--impl", "builtin", "--param-dtype", "float64", "--device", "cpu", "--threads", "1", "--micro-batch-tokens", "24"]
 
 
 def free_port():

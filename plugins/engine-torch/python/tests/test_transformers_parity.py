@@ -40,6 +40,17 @@ class TransformersParity(unittest.TestCase):
             RESULTS[f"fixture-{variant}-fp32-max-logit-diff"] = diff
             self.assertLessEqual(diff, 1e-4)
 
+    def test_random_init_keeps_rope_as_from_pretrained_does(self):
+        loaded, cfg, _ = models.build(os.path.join(FIXTURE, "untied"), None, "transformers", torch.bfloat16, 0)
+        fresh, _, _ = models.build(None, cfg, "transformers", torch.bfloat16, 0)
+        a = {n: b for n, b in loaded.named_buffers() if n.endswith("inv_freq")}
+        b = {n: b for n, b in fresh.named_buffers() if n.endswith("inv_freq")}
+        self.assertTrue(a)
+        self.assertEqual(sorted(a), sorted(b))
+        for n in a:
+            self.assertEqual(a[n].dtype, b[n].dtype, n)
+            self.assertTrue(torch.equal(a[n], b[n]), n)
+
     @unittest.skipIf(not torch.cuda.is_available(), "needs a GPU for a 4B model")
     def test_random_qwen3_4b_bf16(self):
         dev = torch.device("cuda")
