@@ -113,6 +113,44 @@ function collectRefs(schema: unknown, data: unknown, parts: (string | number)[],
 }
 
 /**
+ * Component references that loop back (a → b → a): each instance is built before the components
+ * that name it, so a cycle could never finish building. Reported once per cycle, at its first edge.
+ */
+function refCycles(refs: { parts: (string | number)[]; value: unknown }[], kindOf: Map<string, string>,
+  here: (parts: (string | number)[]) => Omit<RecipeProblem, 'message'>): RecipeProblem[] {
+  const edges = new Map<string, { to: string; parts: (string | number)[] }[]>();
+  for (const r of refs) {
+    if (r.parts[0] !== 'components' || typeof r.value !== 'string' || !kindOf.has(r.value)) continue;
+    const from = String(r.parts[1]);
+    edges.set(from, [...(edges.get(from) ?? []), { to: r.value, parts: r.parts }]);
+  }
+  const out: RecipeProblem[] = [];
+  const reported = new Set<string>();
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: { name: string; parts?: (string | number)[] }[] = [];
+  const visit = (name: string): void => {
+    state.set(name, 'open');
+    stack.push({ name });
+    for (const e of edges.get(name) ?? []) {
+      stack[stack.length - 1].parts = e.parts;
+      if (state.get(e.to) === 'open') {
+        const loop = stack.slice(stack.findIndex((f) => f.name === e.to));
+        const key = loop.map((f) => f.name).sort().join('|');
+        if (!reported.has(key)) {
+          reported.add(key);
+          const path = [...loop.map((f) => f.name), e.to].join(' → ');
+          out.push({ ...here(loop[0].parts as (string | number)[]), message: `expected components that do not name each other in a loop, found a reference cycle: ${path} (each instance is built before those that name it)` });
+        }
+      } else if (!state.has(e.to)) visit(e.to);
+    }
+    stack.pop();
+    state.set(name, 'done');
+  };
+  for (const name of edges.keys()) if (!state.has(name)) visit(name);
+  return out;
+}
+
+/**
  * Validates a merged recipe against the recipe schema, the registry and each component's option
  * schema (filling defaults). Collects every problem, then throws one RecipeError.
  */
@@ -170,6 +208,7 @@ export function validateRecipe(layered: Layered, registry: Registry, sets: reado
       problems.push({ ...here(ref.parts), message: `expected the name of a ${ref.kind} instance under components (${targets.join(', ') || 'none defined'}), found ${found}.${hint}` });
     }
   }
+  problems.push(...refCycles(refs, kindOf, here));
   if (problems.length > 0) throw new RecipeError(problems);
   return { ...recipe, provenance: { files: layered.files, sets: [...sets] } } as ResolvedRecipe;
 }

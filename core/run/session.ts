@@ -21,6 +21,12 @@ export interface SessionOptions {
   signal?: AbortSignal;
   /** Checkpoint folders (relative to the run dir) to load into instances when they are built. */
   checkpoints?: Record<string, string>;
+  /**
+   * Parent of the run's container: an embedding application's Logger, Progress or Signal
+   * registered there replace the defaults, and a Metrics sink there receives every record
+   * beside metrics.jsonl.
+   */
+  container?: DependencyContainer;
 }
 
 interface Checkpointable { load(dir: string): Promise<void> }
@@ -50,16 +56,22 @@ export class RunSession implements Session {
   readonly metrics: MetricsFanout;
   private readonly built: { name: string; instance: unknown }[] = [];
   private closed = false;
+  private readonly building = new Set<string>();
+  private readonly waitsFor = new Map<string, Set<string>>();
   readonly log: Logger;
   readonly progress: ProgressFactory;
   readonly signal: AbortSignal;
 
   constructor(readonly recipe: ResolvedRecipe, readonly registry: Registry, private readonly opts: SessionOptions) {
-    this.log = opts.log ?? new Logger();
-    this.progress = opts.progress ?? lineProgress(this.log);
-    this.signal = opts.signal ?? new AbortController().signal;
+    const parent = opts.container ?? rootContainer;
+    const from = <T>(token: symbol): T | undefined => (parent.isRegistered(token, true) ? parent.resolve<T>(token) : undefined);
+    this.log = opts.log ?? from<Logger>(TOKENS.Logger) ?? new Logger();
+    this.progress = opts.progress ?? from<ProgressFactory>(TOKENS.Progress) ?? lineProgress(this.log);
+    this.signal = opts.signal ?? from<AbortSignal>(TOKENS.Signal) ?? new AbortController().signal;
     this.metrics = new MetricsFanout(opts.runDir);
-    const c = rootContainer.createChildContainer();
+    const outer = from<MetricsSink>(TOKENS.Metrics);
+    if (outer) this.metrics.sinks.push(outer);
+    const c = parent.createChildContainer();
     this.container = c;
     c.register(TOKENS.Recipe, { useValue: recipe });
     c.register(TOKENS.Registry, { useValue: registry });
@@ -82,17 +94,22 @@ export class RunSession implements Session {
     }
   }
 
+  /**
+   * A component's view of the run. The shared services come from the container, so an embedding
+   * application can register its own (e.g. a Metrics sink) in a parent container (`opts.container`).
+   */
   makeContext(name: string): ComponentContext {
-    const get = (target: string, kind?: ComponentKind) => this.get(target, kind as ComponentKind);
+    const get = (target: string, kind?: ComponentKind) => this.getFor(name, target, kind);
+    const c = this.container;
     return {
       name,
-      runDir: this.opts.runDir,
+      runDir: c.resolve<RunDir>(TOKENS.RunDir),
       rng: new Rng(this.recipe.seed, name),
       seed: this.recipe.seed,
-      log: this.log.child(name),
-      metrics: this.metrics,
-      progress: this.progress,
-      signal: this.signal,
+      log: c.resolve<Logger>(TOKENS.Logger).child(name),
+      metrics: c.resolve<MetricsSink>(TOKENS.Metrics),
+      progress: c.resolve<ProgressFactory>(TOKENS.Progress),
+      signal: c.resolve<AbortSignal>(TOKENS.Signal),
       get: get as ComponentContext['get'],
       has: (target: string) => target in this.recipe.components,
     };
@@ -102,7 +119,13 @@ export class RunSession implements Session {
     const spec = this.recipe.components[name];
     if (!spec) throw new Error(`no component named '${name}'`);
     const def = this.registry.get(spec.use).def;
-    const instance = await def.create(structuredClone(spec.options), this.makeContext(name));
+    this.building.add(name);
+    let instance: unknown;
+    try {
+      instance = await def.create(structuredClone(spec.options), this.makeContext(name));
+    } finally {
+      this.building.delete(name);
+    }
     this.built.push({ name, instance });
     const ckpt = this.opts.checkpoints?.[name];
     if (ckpt) {
@@ -114,6 +137,36 @@ export class RunSession implements Session {
       await (instance as Checkpointable).load(dir);
     }
     return instance;
+  }
+
+  /**
+   * `get` on behalf of component `from`: while `from` is still being built, asking for a component
+   * that (through others) is waiting for `from` would wait forever; that is an error naming the loop
+   * (recipes are checked for `x-ref` cycles before the run; this catches names read any other way).
+   */
+  private async getFor(from: string, target: string, kind?: ComponentKind): Promise<unknown> {
+    if (!this.building.has(from)) return this.get(target, kind as ComponentKind);
+    const loop = this.waitPath(target, from);
+    if (loop) throw new Error(`components.${from}: a reference cycle while building: ${[from, ...loop].join(' → ')}`);
+    const waits = this.waitsFor.get(from) ?? new Set<string>();
+    this.waitsFor.set(from, waits.add(target));
+    try {
+      return await this.get(target, kind as ComponentKind);
+    } finally {
+      waits.delete(target);
+    }
+  }
+
+  /** [a, …, to] when component `a` is (transitively) waiting for `to` to be built, else null. */
+  private waitPath(a: string, to: string, seen = new Set<string>()): string[] | null {
+    if (a === to) return [a];
+    if (seen.has(a)) return null;
+    seen.add(a);
+    for (const b of this.waitsFor.get(a) ?? []) {
+      const rest = this.waitPath(b, to, seen);
+      if (rest) return [a, ...rest];
+    }
+    return null;
   }
 
   get<K extends ComponentKind>(name: string, kind: K): Promise<ComponentTypes[K]>;

@@ -37,6 +37,21 @@ export const testPlugin = definePlugin({
       },
     }),
     defineComponent({
+      kind: 'tool',
+      name: 'linked',
+      description: 'a tool that needs another instance while it is created (by x-ref, or by a plain name)',
+      options: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { peer: { type: 'string', 'x-ref': 'tool' }, peerName: { type: 'string' } },
+      },
+      create: async (o: { peer?: string; peerName?: string }, ctx) => {
+        const name = o.peer ?? o.peerName;
+        if (name) await ctx.get(name, 'tool');
+        return new CounterTool(1);
+      },
+    }),
+    defineComponent({
       kind: 'stage',
       name: 'touch',
       description: 'calls the tool and records the observation',

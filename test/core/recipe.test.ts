@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import { loadRecipe, RecipeError, Registry } from '../../core/index.js';
-import { testPlugin, writeRecipes } from './helpers.js';
+import { loadRecipe, Logger, RecipeError, Registry, RunDir, RunSession } from '../../core/index.js';
+import { testPlugin, tmpDir, writeRecipes } from './helpers.js';
 
 const base = `name: t
 seed: 7
@@ -162,5 +162,86 @@ describe('recipes', () => {
     expect(drop.pipeline.loop.map((s) => s.name)).to.deep.equal(['second']);
     const msg = await problems({ 'base.yaml': two }, 'base.yaml', ['pipeline.loop.nosuch.options.failAt=1']);
     expect(msg).to.contain("no stage named 'nosuch'; stages here: touch, second");
+  });
+});
+
+describe('component reference cycles', () => {
+  const cyclic = (opt: string) => `name: t
+components:
+  a:
+    use: tool/linked
+    options: { ${opt}: b }
+  b:
+    use: tool/linked
+    options: { ${opt}: c }
+  c:
+    use: tool/linked
+    options: { ${opt}: a }
+  d:
+    use: tool/linked
+    options: { ${opt}: a }
+pipeline:
+  iterations: 1
+  loop:
+    - use: stage/touch
+      options: { tool: d }
+`;
+
+  it('refuses an x-ref cycle before any work, located at its first edge and naming the loop once', async () => {
+    const msg = await problems({ 'r.yaml': cyclic('peer') }, 'r.yaml');
+    expect(msg).to.match(/r\.yaml:5:\d+: components\.a\.options\.peer: expected components that do not name each other in a loop, found a reference cycle: a → b → c → a/);
+    expect(msg.match(/reference cycle/g)).to.have.length(1);
+  });
+
+  it('accepts references that share a target without a loop', async () => {
+    const dir = await writeRecipes({ 'r.yaml': cyclic('peer').replace('options: { peer: a }\n  d:', 'options: {}\n  d:') });
+    const reg = new Registry();
+    reg.register(testPlugin);
+    const r = await loadRecipe(path.join(dir, 'r.yaml'), reg, [], dir);
+    expect(Object.keys(r.components)).to.deep.equal(['a', 'b', 'c', 'd']);
+  });
+
+  it('a cycle through names the schema does not mark fails the build with the loop instead of hanging', async () => {
+    const dir = await writeRecipes({ 'r.yaml': cyclic('peerName') });
+    const reg = new Registry();
+    reg.register(testPlugin);
+    const recipe = await loadRecipe(path.join(dir, 'r.yaml'), reg, [], dir);
+    const session = new RunSession(recipe, reg, { runDir: new RunDir(await tmpDir()), log: new Logger('test', 'error') });
+    try {
+      const err = await session.get('d', 'tool').then(() => null, (e: Error) => e);
+      expect(err?.message).to.match(/reference cycle while building: (a → b → c → a|b → c → a → b|c → a → b → c)/);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+describe('run session container', () => {
+  it('takes an embedding application\'s Logger and Metrics sink from a parent container', async () => {
+    const { container } = await import('tsyringe');
+    const { TOKENS } = await import('../../core/index.js');
+    const lines: string[] = [];
+    const rows: unknown[] = [];
+    const parent = container.createChildContainer();
+    parent.register(TOKENS.Logger, { useValue: new Logger('app', 'info', (l) => lines.push(l)) });
+    parent.register(TOKENS.Metrics, { useValue: { log: async (r: unknown) => { rows.push(r); } } });
+    const dir = await writeRecipes({ 'r.yaml': base });
+    const reg = new Registry();
+    reg.register(testPlugin);
+    const recipe = await loadRecipe(path.join(dir, 'r.yaml'), reg, [], dir);
+    const runDir = new RunDir(await tmpDir());
+    const session = new RunSession(recipe, reg, { runDir, container: parent });
+    try {
+      const ctx = session.makeContext('probe');
+      ctx.log.info('hello');
+      await ctx.metrics.log({ stage: 'probe', value: 3 });
+      expect(lines.some((l) => l.includes('app:probe') && l.includes('hello'))).to.equal(true);
+      expect(rows).to.have.length(1);
+      expect(rows[0]).to.include({ stage: 'probe', value: 3 });
+      // metrics.jsonl still gets every record
+      expect(await (await import('node:fs/promises')).readFile(runDir.path('metrics.jsonl'), 'utf8')).to.contain('"value":3');
+    } finally {
+      await session.close();
+    }
   });
 });
