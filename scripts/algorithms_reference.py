@@ -160,17 +160,19 @@ def advantage_cases():
 
 def aggregate(mode, L, M, tokens=None, seqs=None, horizon=None):
     B, T = len(M), len(M[0])
-    S = seqs if seqs is not None else B
+    # seq-mean-* average over the rows that have tokens (verl's agg_loss leaves empty rows out)
+    S = seqs if seqs is not None else sum(1 for row in M if sum(row) > 0)
     if mode == 'token-mean':
         N = tokens if tokens is not None else sum(sum(row) for row in M)
         return sum(L[i][t] for i in range(B) for t in range(T) if M[i][t] > 0) / max(N, 1)
     if mode == 'seq-mean-token-sum':
-        return sum(sum(L[i][t] for t in range(T) if M[i][t] > 0) for i in range(B)) / S
+        return sum(sum(L[i][t] for t in range(T) if M[i][t] > 0) for i in range(B)) / max(S, 1)
     if mode == 'seq-mean-token-mean':
-        return sum(sum(L[i][t] for t in range(T) if M[i][t] > 0) / max(sum(M[i]), 1) for i in range(B)) / S
+        return sum(sum(L[i][t] for t in range(T) if M[i][t] > 0) / max(sum(M[i]), 1) for i in range(B)) / max(S, 1)
     if mode == 'seq-mean-token-sum-norm':
+        # verl: the token sum over the whole batch over the constant C, not divided by the rows
         C = horizon if horizon is not None else T
-        return sum(sum(L[i][t] for t in range(T) if M[i][t] > 0) for i in range(B)) / (S * C)
+        return sum(sum(L[i][t] for t in range(T) if M[i][t] > 0) for i in range(B)) / C
     raise ValueError(mode)
 
 
@@ -309,10 +311,13 @@ def loss_cases():
         cases.append(case)
 
     A = tok_adv
-    add('vanilla symmetric', 'vanilla', {}, 'token-mean', lambda lp, o: ppo_matrix(lp, o, A, mask, 0.2, 0.2),
-        clip_metrics(logp_l, old_l, A, mask, 0.2, 0.2, None))
+    # policy-loss/vanilla applies verl's dual clip c = 3 unless told otherwise
+    add('vanilla symmetric', 'vanilla', {}, 'token-mean', lambda lp, o: ppo_matrix(lp, o, A, mask, 0.2, 0.2, 3.0),
+        clip_metrics(logp_l, old_l, A, mask, 0.2, 0.2, 3.0))
     add('vanilla low/high', 'vanilla', {'clip_ratio_low': 0.1, 'clip_ratio_high': 0.3}, 'seq-mean-token-mean',
-        lambda lp, o: ppo_matrix(lp, o, A, mask, 0.1, 0.3), clip_metrics(logp_l, old_l, A, mask, 0.1, 0.3, None))
+        lambda lp, o: ppo_matrix(lp, o, A, mask, 0.1, 0.3, 3.0), clip_metrics(logp_l, old_l, A, mask, 0.1, 0.3, 3.0))
+    add('vanilla without dual clip', 'vanilla', {'clip_ratio_c': None}, 'token-mean', lambda lp, o: ppo_matrix(lp, o, A, mask, 0.2, 0.2),
+        clip_metrics(logp_l, old_l, A, mask, 0.2, 0.2, None))
     # a larger spread so that the dual clip (c = 1.2) is active somewhere
     old_d = to_list(f32(logp + rng.normal(0, 0.6, (B, T))))
     add('vanilla dual clip', 'vanilla', {'clip_ratio_c': 1.2}, 'token-mean',
@@ -320,7 +325,7 @@ def loss_cases():
     add('dapo', 'dapo', {}, 'token-mean', lambda lp, o: ppo_matrix(lp, o, A, mask, 0.2, 0.28),
         clip_metrics(logp_l, old_l, A, mask, 0.2, 0.28, None))
     add('vanilla entropy bonus', 'vanilla', {'entropy_coeff': 0.01}, 'token-mean',
-        lambda lp, o: ppo_matrix(lp, o, A, mask, 0.2, 0.2), clip_metrics(logp_l, old_l, A, mask, 0.2, 0.2, None),
+        lambda lp, o: ppo_matrix(lp, o, A, mask, 0.2, 0.2, 3.0), clip_metrics(logp_l, old_l, A, mask, 0.2, 0.2, 3.0),
         ent=entropy, ent_coeff=0.01)
     add('gspo', 'gspo', {}, 'seq-mean-token-mean', lambda lp, o: gspo_matrix(lp, o, A, mask, 3e-4, 4e-4),
         clip_metrics(logp_l, old_g, A, mask, 3e-4, 4e-4, None, seq=True), old_lp=old_g)

@@ -2,12 +2,17 @@
 """PyTorch peer of `agent0 bench engine`: the same Qwen3 shapes, the same three measurements.
 
 Reads one JSON object on stdin: {"config": {...Qwen3 config.json fields...}, "shape": {...}} and
-prints one JSON object: {"torch": version, "threads": n, "trainTokensPerSec": .., ...}.
+prints one JSON object: {"torch": version, "threads": n, "blas": {...}, "trainTokensPerSec": .., ...}.
+With --probe it reads {"threads": n} and prints only {"torch", "threads", "blas"}: which BLAS the
+matmuls run on, so the bench can refuse a ratio against a crippled PyTorch before timing it.
 Written as idiomatic eager PyTorch (nn.Linear per projection, autograd, torch.optim.AdamW), the
 way a user would write the model; run it with OPENBLAS_NUM_THREADS=1 and 2 torch threads.
 """
+import ctypes
 import json
 import math
+import os
+import re
 import sys
 import time
 
@@ -132,11 +137,87 @@ def lcg_rows(rows, length, vocab, seed):
     return torch.tensor(out, dtype=torch.long)
 
 
+def mapped_file(addr):
+    """The file mapped at `addr` in this process, or None (no /proc/self/maps: not Linux)."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                if lo <= addr < hi:
+                    return parts[5].strip() if len(parts) == 6 else None
+    except OSError:
+        pass
+    return None
+
+
+def symbol(lib, name, restype=ctypes.c_int):
+    fn = getattr(lib, name, None)
+    if fn is not None:
+        fn.restype = restype
+    return fn
+
+
+def blas_info():
+    """Which BLAS torch's matmuls run on. Being mapped proves nothing: Debian's liblapack.so.3
+    pulls OpenBLAS in while libblas.so.3 may be the reference. So the library torch's own sgemm_
+    resolves to is found by address, then named by symbols only that library exports."""
+    a = torch.randn(64, 64)
+    (a @ a).sum().item()
+    m = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    out = {"build": m.group(1) if m else "unknown", "library": "unknown", "detail": "", "path": None, "threads": None}
+    # dlsym through torch's extension module searches its dependency tree in the order the
+    # dynamic linker bound torch's own calls
+    handle = ctypes.CDLL(torch._C.__file__)
+    path = None
+    for name in ("sgemm_", "cblas_sgemm"):
+        fn = getattr(handle, name, None)
+        if fn is not None:
+            path = mapped_file(ctypes.cast(fn, ctypes.c_void_p).value)
+            if path:
+                break
+    if path is None or "libtorch" in os.path.basename(path):
+        # linked into torch itself (PyTorch's x86 wheels carry MKL statically)
+        if out["build"] == "mkl" or torch.backends.mkl.is_available():
+            v = re.search(r"Math Kernel Library Version ([^\n]+)", torch.__config__.show())
+            out.update(library="mkl", detail="MKL " + (v.group(1).strip() if v else "(static)"), path=path, threads=torch.get_num_threads())
+        elif out["build"] == "accelerate":
+            out.update(library="accelerate", detail="Apple Accelerate", path=path)
+        else:
+            out.update(path=path, detail="sgemm_ not found in a separate library")
+        return out
+    out["path"] = path
+    lib = ctypes.CDLL(path)
+    if symbol(lib, "openblas_get_config", ctypes.c_char_p):
+        mode = {0: "sequential", 1: "pthreads", 2: "OpenMP"}.get(lib.openblas_get_parallel() if symbol(lib, "openblas_get_parallel") else -1, "")
+        out.update(library="openblas", detail=lib.openblas_get_config().decode() + (f" ({mode})" if mode else ""), threads=lib.openblas_get_num_threads())
+    elif symbol(lib, "MKL_Get_Max_Threads"):
+        out.update(library="mkl", detail="MKL", threads=lib.MKL_Get_Max_Threads())
+    elif symbol(lib, "bli_info_get_version_str", ctypes.c_char_p):
+        n = lib.bli_thread_get_num_threads() if symbol(lib, "bli_thread_get_num_threads") else None
+        out.update(library="blis", detail="BLIS " + lib.bli_info_get_version_str().decode(), threads=n)
+    elif symbol(lib, "ATL_buildinfo"):
+        out.update(library="atlas", detail="ATLAS")
+    elif symbol(lib, "flexiblas_current_backend"):
+        buf = ctypes.create_string_buffer(256)
+        lib.flexiblas_current_backend(buf, ctypes.c_size_t(256))
+        backend = buf.value.decode()
+        out.update(library="reference" if backend.upper() == "NETLIB" else "flexiblas", detail=f"FlexiBLAS -> {backend}")
+    elif re.match(r"lib(c)?blas\.so", os.path.basename(path)):
+        # a plain libblas with none of the optimised libraries' entry points: netlib's reference
+        # implementation (Debian/Ubuntu package libblas3), one thread, no blocking for caches
+        out.update(library="reference", detail="reference BLAS (netlib)", threads=1)
+    return out
+
+
 def main():
     req = json.load(sys.stdin)
-    c, sh = req["config"], req["shape"]
     torch.manual_seed(1)
     torch.set_num_threads(int(req.get("threads", 2)))
+    if "--probe" in sys.argv[1:]:
+        print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_info()}))
+        return
+    c, sh = req["config"], req["shape"]
     model = Qwen3(c)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     ids = lcg_rows(sh["trainBatch"], sh["trainLen"], c["vocab_size"], 7)
@@ -178,6 +259,7 @@ def main():
     res = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "blas": blas_info(),
         "trainTokensPerSec": tokens / timed(reps, train),
         "logProbTokensPerSec": tokens / timed(reps, logprobs),
         "sampleTokensPerSec": sh["sampleBatch"] * sh["newTokens"] / timed(reps, sample),

@@ -3,6 +3,7 @@ import type { ComponentContext, ComponentTypes } from '../contracts/component.js
 import type { Registry } from '../plugin/registry.js';
 import type { Logger } from '../util/logger.js';
 import type { ResolvedRecipe } from '../recipe/types.js';
+import type { CliOptions } from './help.js';
 
 /** An open set of component instances built from a recipe, without running its stages. */
 export interface Session {
@@ -40,5 +41,12 @@ export interface CliCommand {
   name: string;
   summary: string;
   usage: string;
+  /**
+   * Every option the command takes, with a description: `agent0 <name> --help` prints them (the CLI
+   * answers `-h`/`--help` itself, before `run`). Pass the same object to `parseArgs`.
+   */
+  options?: CliOptions;
+  /** Paragraphs `--help` prints after the summary (operands, examples). */
+  details?: string;
   run(args: string[], env: CliEnv): Promise<number>;
 }

@@ -15,16 +15,26 @@ import { RunSession } from '../run/session.js';
 import { Logger } from '../util/logger.js';
 import type { CliEnv, Session } from './command.js';
 
-/** A registry with the built-ins plus the third-party plugins named by specs. */
+/**
+ * A registry with the given plugins plus the third-party plugins named by specs; a spec whose
+ * plugin is already there (a recipe naming one the CLI loaded) is not registered twice.
+ */
 export async function createRegistry(builtins: readonly Plugin[], pluginSpecs: readonly string[] = [], fromDirs: string[] = [process.cwd()]): Promise<Registry> {
   const registry = new Registry();
   for (const p of builtins) registry.register(p);
-  for (const spec of pluginSpecs) registry.register(await importPlugin(spec, fromDirs));
+  for (const spec of pluginSpecs) {
+    const p = await importPlugin(spec, fromDirs);
+    if (!registry.pluginMetas().some((m) => m.name === p.meta?.name)) registry.register(p);
+  }
   return registry;
 }
 
 export interface EnvOptions {
   builtins: readonly Plugin[];
+  /** Third-party plugins the CLI loaded before the command (`--plugin`, AGENT0_PLUGINS, package.json). */
+  plugins?: readonly Plugin[];
+  /** Where AGENT0_PLUGINS is read (process.env by default). */
+  environment?: Record<string, string | undefined>;
   cwd?: string;
   log?: Logger;
   stdout?: (s: string) => void;
@@ -51,7 +61,7 @@ export class DefaultCliEnv implements CliEnv {
     if (specs.length > 0) {
       const recipeDir = path.dirname(path.resolve(this.cwd, file));
       try {
-        this.registry = await createRegistry(this.opts.builtins, specs, [recipeDir, this.cwd]);
+        this.registry = await createRegistry([...this.opts.builtins, ...(this.opts.plugins ?? [])], specs, [recipeDir, this.cwd]);
       } catch (e) {
         throw new RecipeError([{ source: path.relative(this.cwd, path.resolve(this.cwd, file)), path: 'plugins', message: (e as Error).message }]);
       }

@@ -4,8 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RecipeError } from '../recipe/errors.js';
 import { runPipeline } from '../run/pipeline.js';
+import type { Plugin } from '../plugin/define.js';
 import type { CliCommand } from './command.js';
 import { createRegistry, DefaultCliEnv, type EnvOptions } from './env.js';
+import { commandHelp, wantsHelp, type CliOption, type CliOptions } from './help.js';
+import { cliPluginSources, loadCliPlugins } from './plugins.js';
 
 export function packageVersion(): string {
   try {
@@ -19,13 +22,26 @@ export function packageVersion(): string {
   return 'unknown';
 }
 
+const SET = { type: 'string', multiple: true, value: 'PATH=VALUE', description: 'override one recipe value (dotted path, YAML value); repeatable' } satisfies CliOption;
+const VALIDATE_OPTIONS = { set: SET } satisfies CliOptions;
+const PLUGINS_OPTIONS = {
+  json: { type: 'boolean', description: 'print the list as JSON (id, kind, description, plugin, options schema)' },
+  recipe: { type: 'string', value: 'R', description: 'also load the third-party plugins the recipe names under plugins:' },
+} satisfies CliOptions;
+const RUN_OPTIONS = {
+  set: SET,
+  'run-dir': { type: 'string', value: 'DIR', description: 'the run folder (default: runs/<recipe name>)' },
+  resume: { type: 'boolean', description: 'continue a stopped run from its state.json, skipping finished stages' },
+} satisfies CliOptions;
+
 const CORE_COMMANDS: CliCommand[] = [
   {
     name: 'validate',
     summary: 'check a recipe (extends, --set, option schemas) without running it',
     usage: 'agent0 validate <recipe> [--set k=v ...]',
+    options: VALIDATE_OPTIONS,
     async run(args, env) {
-      const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { set: { type: 'string', multiple: true } } });
+      const { positionals, values } = parseArgs({ args, allowPositionals: true, options: VALIDATE_OPTIONS });
       if (positionals.length !== 1) { env.stderr(`usage: ${this.usage}`); return 2; }
       try {
         const r = await env.loadRecipe(positionals[0] as string, values.set ?? []);
@@ -41,8 +57,9 @@ const CORE_COMMANDS: CliCommand[] = [
     name: 'plugins',
     summary: 'list every registered component with its options',
     usage: 'agent0 plugins [--json] [--recipe R]',
+    options: PLUGINS_OPTIONS,
     async run(args, env) {
-      const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, recipe: { type: 'string' } } });
+      const { values } = parseArgs({ args, options: PLUGINS_OPTIONS });
       if (values.recipe) await env.loadRecipe(values.recipe);
       const rows = env.registry.list();
       if (values.json) {
@@ -64,8 +81,9 @@ const CORE_COMMANDS: CliCommand[] = [
     name: 'run',
     summary: 'run a recipe\'s pipeline (resumable)',
     usage: 'agent0 run <recipe> [--set k=v ...] [--run-dir DIR] [--resume]',
+    options: RUN_OPTIONS,
     async run(args, env) {
-      const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { set: { type: 'string', multiple: true }, 'run-dir': { type: 'string' }, resume: { type: 'boolean' } } });
+      const { positionals, values } = parseArgs({ args, allowPositionals: true, options: RUN_OPTIONS });
       if (positionals.length !== 1) { env.stderr(`usage: ${this.usage}`); return 2; }
       let recipe;
       try {
@@ -92,9 +110,26 @@ const CORE_COMMANDS: CliCommand[] = [
   },
 ];
 
-function help(commands: CliCommand[]): string {
-  const lines = ['agent0 — self-evolving tool-integrated agents (Agent0) as a plugin framework', '', 'usage:'];
-  for (const c of commands) lines.push(`  ${c.usage.padEnd(64)} ${c.summary}`);
+/** A command with the plugin that contributed it (for `--help` and name clashes). */
+export interface Contributed {
+  command: CliCommand;
+  plugin: string;
+}
+
+const GLOBAL_USAGE = 'agent0 [--plugin SPEC ...] <command> [options]   (agent0 <command> --help for its options)';
+
+function help(commands: Contributed[], thirdParty: ReadonlySet<string>): string {
+  const lines = ['agent0 — self-evolving tool-integrated agents (Agent0) as a plugin framework', '', `usage: ${GLOBAL_USAGE}`, '', 'commands:'];
+  const width = Math.max(...commands.map((c) => c.command.name.length)) + 2;
+  for (const { command: c, plugin } of commands) {
+    lines.push(`  ${c.name.padEnd(width)}${c.summary}${thirdParty.has(plugin) ? `  [${plugin}]` : ''}`);
+  }
+  lines.push('', 'global options:',
+    '  --plugin SPEC    load a third-party plugin (npm package or path) and its commands; repeatable.',
+    '                   AGENT0_PLUGINS (comma-separated) and "agent0": {"plugins": [...]} in the',
+    '                   project\'s package.json name plugins too',
+    '  --version        print the version',
+    '  -h, --help       show this help');
   return lines.join('\n');
 }
 
@@ -116,6 +151,8 @@ function benchAll(commands: CliCommand[]): CliCommand {
     name: 'bench all',
     summary: 'run every benchmark',
     usage: 'agent0 bench all [--json]',
+    options: { json: { type: 'boolean', description: 'passed on to every benchmark: print results as JSON' } },
+    details: `runs, in turn: ${commands.filter((x) => x.name.startsWith('bench ')).map((x) => x.name).join(', ')}`,
     async run(args, env) {
       let code = 0;
       for (const c of commands.filter((x) => x.name.startsWith('bench ') && x.name !== 'bench all')) {
@@ -127,34 +164,99 @@ function benchAll(commands: CliCommand[]): CliCommand {
   };
 }
 
-/** The CLI, with the built-in plugins passed in (core never imports plugins). Returns the exit code. */
+/** Every command once; two plugins (or a plugin and core) giving one name is an error. */
+export function collectCommands(plugins: readonly Plugin[]): Contributed[] {
+  const all: Contributed[] = CORE_COMMANDS.map((command) => ({ command, plugin: 'agent0' }));
+  for (const p of plugins) {
+    for (const command of p.commands ?? []) {
+      const clash = all.find((c) => c.command.name === command.name);
+      if (clash) throw new Error(`plugin '${p.meta.name}' contributes the command '${command.name}', which '${clash.plugin}' already provides`);
+      all.push({ command, plugin: p.meta.name });
+    }
+  }
+  if (!all.some((c) => c.command.name === 'bench all')) all.push({ command: benchAll(all.map((c) => c.command)), plugin: 'agent0' });
+  return all;
+}
+
+/** Leading global flags (before the command's name). */
+function globalFlags(argv: string[]): { plugins: string[]; rest: string[] } {
+  const plugins: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--plugin') {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('-')) throw new Error('--plugin needs a value: an npm package name or a path');
+      plugins.push(v);
+    } else if (a.startsWith('--plugin=')) {
+      plugins.push(a.slice('--plugin='.length));
+    } else {
+      break;
+    }
+  }
+  return { plugins, rest: argv.slice(i) };
+}
+
+/**
+ * The CLI, with the built-in plugins passed in (core never imports plugins); third-party plugins
+ * come from `--plugin`, AGENT0_PLUGINS and package.json before the command is picked, so their
+ * commands run like built-in ones. Returns the exit code.
+ */
 export async function main(argv: string[], opts: EnvOptions): Promise<number> {
+  const stderr = opts.stderr ?? ((s: string) => process.stderr.write(s));
+  const cwd = opts.cwd ?? process.cwd();
   let registry;
+  let commands: Contributed[];
+  let thirdParty: Plugin[];
+  let rest: string[];
   try {
-    registry = await createRegistry(opts.builtins);
+    const flags = globalFlags(argv);
+    rest = flags.rest;
+    thirdParty = [...(opts.plugins ?? []), ...(await loadCliPlugins(cliPluginSources(flags.plugins, cwd, opts.environment ?? process.env)))];
+    registry = await createRegistry([...opts.builtins, ...thirdParty]);
+    commands = collectCommands([...opts.builtins, ...thirdParty]);
   } catch (e) {
-    (opts.stderr ?? ((s) => process.stderr.write(s)))(`agent0: ${(e as Error).message}\n`);
-    return 1;
-  }
-  const env = new DefaultCliEnv(registry, opts);
-  const contributed = opts.builtins.flatMap((p) => p.commands ?? []);
-  const commands = [...CORE_COMMANDS, ...contributed];
-  commands.push(benchAll(commands));
-  if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
-    env.stdout(help(commands));
-    return argv.length === 0 ? 2 : 0;
-  }
-  if (argv[0] === '--version') { env.stdout(packageVersion()); return 0; }
-  const m = matchCommand(commands, argv);
-  if (!m) {
-    env.stderr(`agent0: unknown command '${argv.join(' ')}'\n\n${help(commands)}`);
+    stderr(`agent0: ${(e as Error).message}\n`);
     return 2;
+  }
+  const env = new DefaultCliEnv(registry, { ...opts, plugins: thirdParty });
+  const names = new Set(thirdParty.map((p) => p.meta.name));
+  const list = commands.map((c) => c.command);
+  if (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h') {
+    env.stdout(help(commands, names));
+    return rest.length === 0 ? 2 : 0;
+  }
+  if (rest[0] === '--version') { env.stdout(packageVersion()); return 0; }
+  if (rest[0] === 'help') {
+    const m = matchCommand(list, rest.slice(1));
+    if (rest.length > 1 && !m) { env.stderr(`agent0: unknown command '${rest.slice(1).join(' ')}'`); return 2; }
+    env.stdout(m ? commandHelp(m.command) : help(commands, names));
+    return 0;
+  }
+  const m = matchCommand(list, rest);
+  if (!m) {
+    // a group's first word ('agent0 bench'): list its commands
+    const group = commands.filter((c) => c.command.name.startsWith(`${rest[0]} `));
+    if (group.length > 0 && (rest.length === 1 || wantsHelp(rest.slice(1)))) {
+      env.stdout(help(group, names));
+      return rest.length === 1 ? 2 : 0;
+    }
+    env.stderr(`agent0: unknown command '${rest.join(' ')}'\n\n${help(commands, names)}`);
+    return 2;
+  }
+  if (wantsHelp(m.rest)) {
+    env.stdout(commandHelp(m.command));
+    return 0;
   }
   try {
     return await m.command.run(m.rest, env);
   } catch (e) {
     if (e instanceof RecipeError) { env.stderr(e.message); return 2; }
     const err = e as Error;
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      env.stderr(`agent0 ${m.command.name}: ${err.message}\nusage: ${m.command.usage}\n(agent0 ${m.command.name} --help lists the options)`);
+      return 2;
+    }
     env.stderr(`agent0 ${m.command.name}: ${err.message}`);
     if (process.env.AGENT0_DEBUG) env.stderr(err.stack ?? '');
     return 1;

@@ -29,7 +29,7 @@ export interface AdvantageEstimator {
 export interface AggregateNorm {
   /** Masked tokens in the whole batch (token-mean). */
   tokens?: number;
-  /** Rows in the whole batch (seq-mean-*). */
+  /** Rows of the whole batch with at least one masked token (seq-mean-*; as verl, empty rows are not counted). */
   seqs?: number;
 }
 

@@ -13,7 +13,8 @@ export interface Tokenizer {
   readonly eosIds: readonly number[];
   readonly padId: number;
   encode(text: string): number[];
-  decode(ids: readonly number[]): string;
+  /** `skipSpecialTokens` drops special tokens' text (HF's skip_special_tokens); tokenizers without specials ignore it. */
+  decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string;
   /** Renders messages with the model's chat template; absent when the model has none. */
   applyChatTemplate?(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
 }
@@ -29,6 +30,17 @@ export interface SamplingParams {
   stop?: string[];
   /** Extra ids that end generation besides the tokenizer's `eosIds`. */
   stopTokenIds?: number[];
+  /**
+   * Also report, for every new token, this many most likely tokens of the same distribution as
+   * `logProbs` (before temperature). Only engines whose `maxTopLogprobs` is at least this honour it.
+   */
+  topLogprobs?: number;
+}
+
+/** One alternative at a position: a token id and its log-probability. */
+export interface TopLogProb {
+  id: number;
+  logProb: number;
 }
 
 export type FinishReason = 'stop' | 'eos' | 'length' | 'abort';
@@ -42,6 +54,17 @@ export interface Completion {
   finishReason: FinishReason;
   /** The stop string that ended generation, when `finishReason === 'stop'`. */
   stopString?: string;
+  /** Present when `topLogprobs` was asked: per token, the most likely tokens, most likely first (ties by id). */
+  topLogProbs?: TopLogProb[][];
+}
+
+/** One token, reported by `generateStream` as soon as it is decoded. */
+export interface TokenEvent {
+  /** Index of the prompt in the call. */
+  row: number;
+  tokenId: number;
+  logProb: number;
+  topLogProbs?: TopLogProb[];
 }
 
 export interface GenerateOptions {
@@ -64,6 +87,15 @@ export interface RolloutEngine {
   readonly tokenizer: Tokenizer;
   /** prompts: one token-id array per sample; the result has the same length and order. */
   generate(prompts: number[][], params: SamplingParams, opts?: GenerateOptions): Promise<Completion[]>;
+  /**
+   * Optional streaming path: as `generate`, and `onToken` hears of every token while the batch is
+   * still decoding (rows interleave; each row's tokens come in order, all before the promise
+   * settles). The completions are those `generate` would return. Engines without it decode the
+   * whole batch first: call `generateStreaming` (core), which falls back to `generate`.
+   */
+  generateStream?(prompts: number[][], params: SamplingParams, onToken: (e: TokenEvent) => void, opts?: GenerateOptions): Promise<Completion[]>;
+  /** The most `topLogprobs` alternatives per token the engine reports; absent or 0: none. */
+  readonly maxTopLogprobs?: number;
   /**
    * Remote engines: load the weights of an HF checkpoint folder the trainer just wrote (e.g.
    * SGLang's /update_weights_from_disk), so rollouts follow the policy being trained.

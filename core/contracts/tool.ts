@@ -4,6 +4,11 @@ export interface ParsedAction {
   valid: boolean;
   /** The payload to run (e.g. Python source), when valid. */
   action?: string;
+  /**
+   * Inputs found beside the action (e.g. `stdin` from a ```input block). Callers pass them to
+   * `conductAction` in `extra`, over their own extra fields.
+   */
+  extra?: Record<string, unknown>;
 }
 
 export interface ToolResult {

@@ -27,6 +27,35 @@ export function testRolloutEngine(name: string, make: () => RolloutEngine | Prom
         assert.equal(c.text.indexOf(opts.stop), c.text.length - opts.stop.length, 'stops at the first occurrence');
       }
     });
+    it('alternatives, when the engine reports them, are the most likely tokens, best first', async () => {
+      const e = await make();
+      const k = Math.min(3, e.maxTopLogprobs ?? 0);
+      if (k === 0) return;
+      const [c] = await e.generate([e.tokenizer.encode(opts.prompt)], { maxNewTokens: 4, temperature: 0, topLogprobs: k });
+      assert.ok(c, 'one completion');
+      assert.equal(c.topLogProbs?.length, c.tokenIds.length, 'a list of alternatives per token');
+      c.topLogProbs!.forEach((top, t) => {
+        assert.equal(top.length, k);
+        for (let j = 1; j < k; j++) assert.ok(top[j]!.logProb <= top[j - 1]!.logProb, `step ${t}: best first`);
+        // Greedy: the sampled token is the most likely one, with its own log-prob.
+        assert.ok(Math.abs(top[0]!.logProb - c.logProbs[t]!) < 1e-5, `step ${t}: the greedy token leads`);
+      });
+    });
+    it('a streaming path reports each token before it returns, as generate would', async () => {
+      const e = await make();
+      if (!e.generateStream) return;
+      const ids = e.tokenizer.encode(opts.prompt);
+      const params = { maxNewTokens: 5, temperature: 1, seed: 3 };
+      const seen: number[][] = [[], []];
+      let settled = false;
+      const out = await e.generateStream([ids, ids], params, (ev) => {
+        assert.ok(!settled, 'an event after the call returned');
+        seen[ev.row]!.push(ev.tokenId);
+      });
+      settled = true;
+      assert.deepEqual(seen, out.map((c) => c.tokenIds));
+      assert.deepEqual(out.map((c) => c.tokenIds), (await e.generate([ids, ids], params)).map((c) => c.tokenIds));
+    });
   });
 }
 

@@ -164,7 +164,8 @@ export async function rlStep(input: RlStepInput): Promise<Record<string, number>
     for (let epoch = 0; epoch < (input.ppoEpochs ?? 1); epoch++) {
       for (const miniRows of chunks(B, input.miniBatchSize ?? B)) {
         const tokens = tokensOf(miniRows);
-        const norm = { tokens, seqs: miniRows.length };
+        // seq-mean-* average over the rows that have response tokens (verl's agg_loss leaves empty rows out)
+        const norm = { tokens, seqs: miniRows.filter((r) => tokensOf([r]) > 0).length };
         const agg: LossAggregator = { aggregate: (l, m) => input.aggregator.aggregate(l, m, norm) };
         const sub: TokenBatch = miniRows.length === B ? batch : {
           inputIds: miniRows.map((r) => batch.inputIds[r] as number[]),

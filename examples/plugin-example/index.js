@@ -25,7 +25,30 @@ class CalculatorTool {
 }
 
 export default definePlugin({
-  meta: { name: 'agent0-plugin-example', version: '0.1.0', description: 'calculator tool and length-penalty reward' },
+  meta: { name: 'agent0-plugin-example', version: '0.1.0', description: 'calculator tool, length-penalty reward and the `calc` command' },
+  // `agent0 --plugin agent0-plugin-example calc '2*(3+4)'` (or AGENT0_PLUGINS, or package.json's agent0.plugins)
+  commands: [
+    {
+      name: 'calc',
+      summary: 'evaluate an arithmetic expression as tool/calculator does',
+      usage: 'agent0 calc EXPR',
+      options: {},
+      details: 'EXPR: numbers, + - * / and parentheses; quote it for the shell',
+      async run(args, env) {
+        if (args.length !== 1) {
+          env.stderr(`usage: ${this.usage}`);
+          return 2;
+        }
+        try {
+          env.stdout(String(calculate(args[0])));
+          return 0;
+        } catch (e) {
+          env.stderr(`calc: ${e.message}`);
+          return 1;
+        }
+      },
+    },
+  ],
   components: [
     defineComponent({
       kind: 'tool',

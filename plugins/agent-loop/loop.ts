@@ -202,11 +202,13 @@ export class ToolLoop implements AgentLoop {
   private async toolStep(s: State, turnText: string, budget: number, tok: Tokenizer, signal: AbortSignal | undefined, isClosed: () => boolean): Promise<void> {
     let tool: Tool | undefined;
     let action = '';
+    let found: Record<string, unknown> = {};
     for (const t of this.tools) {
       const p = t.parseAction(turnText);
       if (p.valid && typeof p.action === 'string') {
         tool = t;
         action = p.action;
+        found = p.extra ?? {};
         break;
       }
     }
@@ -224,7 +226,7 @@ export class ToolLoop implements AgentLoop {
         if (isClosed()) throw new ToolTimeoutError('the rollout ended before the call started');
         const ctl = new AbortController();
         const sig = signal ? AbortSignal.any([signal, ctl.signal]) : ctl.signal;
-        return withTimeout((tool as Tool).conductAction(s.req.id, action, { ...(s.req.extra ?? {}), signal: sig, turn: s.toolCalls }), this.o.toolTimeoutSeconds * 1000, ctl);
+        return withTimeout((tool as Tool).conductAction(s.req.id, action, { ...(s.req.extra ?? {}), ...found, signal: sig, turn: s.toolCalls }), this.o.toolTimeoutSeconds * 1000, ctl);
       });
     } catch (e) {
       s.metrics.toolMs = (s.metrics.toolMs ?? 0) + (performance.now() - t0);

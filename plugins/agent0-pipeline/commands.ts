@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { RunDir, type CliCommand } from '../../core/index.js';
+import { RunDir, type CliCommand, type CliOptions } from '../../core/index.js';
 import { evaluateTasks } from './evaluation.js';
 import { buildReport, type ReportOptions } from './report/build.js';
 import { DEFAULT_NOTE } from './stages/report.js';
@@ -30,8 +30,10 @@ export const reportCommand: CliCommand = {
   name: 'report',
   summary: 'rebuild report.md and plots of a run folder',
   usage: 'agent0 report <run-dir>',
+  options: {},
+  details: '<run-dir>: a folder written by `agent0 run` (metrics.jsonl, recipe.resolved.yaml); prints the path of report.md',
   async run(args, env) {
-    const { positionals } = parseArgs({ args, allowPositionals: true });
+    const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
     if (positionals.length !== 1) { env.stderr(`usage: ${this.usage}`); return 2; }
     const runDir = new RunDir(path.resolve(positionals[0] as string));
     await buildReport(runDir, await reportOptions(runDir));
@@ -40,19 +42,24 @@ export const reportCommand: CliCommand = {
   },
 };
 
+const EVAL_OPTIONS = {
+  checkpoint: { type: 'string', value: 'DIR', description: 'the saved policy to evaluate (required)' },
+  benchmark: { type: 'string', value: 'FILE', description: 'benchmark file: JSONL/JSON/parquet with problem and answer (required)' },
+  k: { type: 'string', default: '0', value: 'N', description: 'also sample N answers per problem for mean@k and maj@k (0: greedy pass@1 only)' },
+  'no-tools': { type: 'boolean', description: 'answer without the code tool (no agent loop)' },
+  limit: { type: 'string', value: 'N', description: 'evaluate only the first N problems' },
+  out: { type: 'string', value: 'DIR', description: 'where items.jsonl and summary.json go (default: runs/eval/<benchmark file name>)' },
+  recipe: { type: 'string', value: 'R', description: 'evaluation recipe (default: configs/eval.yaml)' },
+  set: { type: 'string', multiple: true, value: 'PATH=VALUE', description: 'override one recipe value (dotted path, YAML value); repeatable' },
+} satisfies CliOptions;
+
 export const evalCommand: CliCommand = {
   name: 'eval',
   summary: 'evaluate a saved policy on a benchmark file (greedy pass@1, mean@k / maj@k)',
   usage: 'agent0 eval --checkpoint DIR --benchmark FILE [--k N] [--no-tools] [--limit N] [--out DIR] [--recipe R] [--set k=v ...]',
+  options: EVAL_OPTIONS,
   async run(args, env) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        checkpoint: { type: 'string' }, benchmark: { type: 'string' }, k: { type: 'string', default: '0' },
-        'no-tools': { type: 'boolean' }, limit: { type: 'string' }, out: { type: 'string' }, recipe: { type: 'string' },
-        set: { type: 'string', multiple: true },
-      },
-    });
+    const { values } = parseArgs({ args, options: EVAL_OPTIONS });
     if (!values.checkpoint || !values.benchmark) { env.stderr(`usage: ${this.usage}`); return 2; }
     const k = Number(values.k);
     if (!Number.isInteger(k) || k < 0) { env.stderr(`--k: expected a non-negative integer, found '${values.k}'`); return 2; }

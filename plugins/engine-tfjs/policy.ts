@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type {
-  Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, Tokenizer,
+  Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, TokenEvent, Tokenizer,
   TrainStepOptions, TrainStepStats,
 } from '../../core/index.js';
 import { writeJsonAtomic } from '../../core/index.js';
@@ -46,10 +46,13 @@ export const DEFAULT_POLICY_OPTIONS: TfjsPolicyOptions = {
 /** Tokenizer files an HF folder may hold; copied on save so a checkpoint is self-contained. */
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt', 'generation_config.json', 'chat_template.jinja', 'tiny_tokenizer.json'];
 const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const MAX_TOP_LOGPROBS = 20;
 
 /** A Qwen3 model + tokenizer + AdamW: the in-process Policy (and RolloutEngine). */
 export class TfjsPolicy implements Policy {
   readonly opt: AdamW;
+  /** Alternatives come from the full next-token distribution; 20 is OpenAI's (and vLLM's default) cap. */
+  readonly maxTopLogprobs = MAX_TOP_LOGPROBS;
   private frozen = false;
   private calls = 0;
 
@@ -76,6 +79,15 @@ export class TfjsPolicy implements Policy {
   }
 
   async generate(prompts: number[][], params: SamplingParams, opts?: GenerateOptions): Promise<Completion[]> {
+    return this.decodeBatch(prompts, params, opts);
+  }
+
+  /** Tokens are decoded one step at a time for the whole batch, so each is reported as it comes. */
+  async generateStream(prompts: number[][], params: SamplingParams, onToken: (e: TokenEvent) => void, opts?: GenerateOptions): Promise<Completion[]> {
+    return this.decodeBatch(prompts, params, opts, onToken);
+  }
+
+  private decodeBatch(prompts: number[][], params: SamplingParams, opts?: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<Completion[]> {
     // Without a seed in the params, each call draws fresh samples (reproducibly: the n-th unseeded
     // call of a policy with the same seed draws the same ones).
     if (params.seed === undefined) this.calls += 1;
@@ -83,6 +95,7 @@ export class TfjsPolicy implements Policy {
       seed: callSeed(this.options.seed, this.calls),
       ...(opts?.signal ? { signal: opts.signal } : {}),
       ...(opts?.sampleKeys ? { sampleKeys: opts.sampleKeys } : {}),
+      ...(onToken ? { onToken } : {}),
     });
   }
 

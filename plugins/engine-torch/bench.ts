@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { CliCommand, CliEnv, FusedLossSpec, TokenBatch } from '../../core/index.js';
+import type { CliCommand, CliEnv, CliOptions, FusedLossSpec, TokenBatch } from '../../core/index.js';
 import { findPython, trainerPythonPath } from './launch.js';
 import type { TorchPolicy } from './policy.js';
 
@@ -154,24 +154,33 @@ function report(results: { shape: string; config: Record<string, unknown>; servi
   return lines.join('\n');
 }
 
+const BENCH_TRAINER_OPTIONS = {
+  shapes: { type: 'string', default: '0.6b,4b', value: 'LIST', description: `Qwen3 shapes, random init (${Object.keys(QWEN3_SHAPES).join(', ')})` },
+  seqs: { type: 'string', default: '2048,4096', value: 'LIST', description: 'training sequence lengths' },
+  rows: { type: 'string', default: '8', value: 'N', description: 'rows per training step' },
+  steps: { type: 'string', default: '5', value: 'N', description: 'timed training steps per length' },
+  warmup: { type: 'string', default: '2', value: 'N', description: 'untimed steps first' },
+  'micro-batch-tokens': { type: 'string', default: '16384', value: 'N', description: 'tokens per micro-batch (gradient accumulation beyond)' },
+  'decode-batch': { type: 'string', default: '64', value: 'N', description: 'rows decoded together through /v1/completions' },
+  'decode-tokens': { type: 'string', default: '256', value: 'N', description: 'new tokens per decoded row' },
+  'prompt-len': { type: 'string', default: '128', value: 'N', description: 'prompt tokens per decoded row' },
+  impl: { type: 'string', default: 'auto', value: 'auto|builtin|transformers', description: 'model implementation of the trainer service' },
+  shard: { type: 'string', default: 'auto', value: 'auto|fsdp2|none', description: 'sharding over the visible GPUs' },
+  device: { type: 'string', default: 'auto', value: 'auto|cpu', description: 'cpu runs without CUDA (use small --shapes tiny)' },
+  python: { type: 'string', value: 'PY', description: 'python with torch for the service and the peer (default: found on PATH)' },
+  out: { type: 'string', value: 'FILE.json', description: 'also write the options and results to FILE.json' },
+  'no-peer': { type: 'boolean', default: false, description: 'skip the plain PyTorch peer' },
+  json: { type: 'boolean', default: false, description: 'print the result as JSON' },
+} satisfies CliOptions;
+
 export const benchTrainerCommand: CliCommand = {
   name: 'bench trainer',
   summary: 'trainer service throughput (fused training steps, /v1/completions decode) vs a plain PyTorch loop and transformers generate()',
-  usage: 'agent0 bench trainer [--shapes 0.6b,4b] [--seqs 2048,4096] [--rows 8] [--steps 5] [--warmup 2] [--micro-batch-tokens 16384] [--decode-batch 64] [--decode-tokens 256] [--prompt-len 128] [--impl auto|builtin|transformers] [--shard auto|fsdp2|none] [--device auto|cpu] [--python PY] [--out FILE.json] [--no-peer]',
+  usage: 'agent0 bench trainer [--shapes 0.6b,4b] [--seqs 2048,4096] [--rows 8] [--steps 5] [--warmup 2] [--micro-batch-tokens 16384] [--decode-batch 64] [--decode-tokens 256] [--prompt-len 128] [--impl auto|builtin|transformers] [--shard auto|fsdp2|none] [--device auto|cpu] [--python PY] [--out FILE.json] [--no-peer] [--json]',
+  options: BENCH_TRAINER_OPTIONS,
+  details: 'Without a CUDA device (and without --device cpu) it prints that it skipped and exits 0.',
   async run(args, env) {
-    const { values } = parseArgs({
-      args, allowPositionals: false, options: {
-        shapes: { type: 'string', default: '0.6b,4b' }, seqs: { type: 'string', default: '2048,4096' }, rows: { type: 'string', default: '8' },
-        steps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' }, 'micro-batch-tokens': { type: 'string', default: '16384' },
-        'decode-batch': { type: 'string', default: '64' }, 'decode-tokens': { type: 'string', default: '256' }, 'prompt-len': { type: 'string', default: '128' },
-        impl: { type: 'string', default: 'auto' }, shard: { type: 'string', default: 'auto' }, device: { type: 'string', default: 'auto' }, python: { type: 'string' }, out: { type: 'string' },
-        'no-peer': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
-      },
-    });
-    if (values.help) {
-      env.stdout(`${this.usage}\n\n${this.summary}. Shapes: ${Object.keys(QWEN3_SHAPES).join(', ')} (random init).\n`);
-      return 0;
-    }
+    const { values } = parseArgs({ args, allowPositionals: false, options: BENCH_TRAINER_OPTIONS });
     const num = (k: string) => Number((values as Record<string, unknown>)[k]);
     const o: BenchOptions = {
       shapes: values.shapes.split(','), seqs: values.seqs.split(',').map(Number), rows: num('rows'), steps: num('steps'), warmup: num('warmup'),

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type {
   Completion, FinishReason, FusedLossSpec, FusedTraining, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams,
-  TokenBatch, Tokenizer, TrainStepOptions, TrainStepStats,
+  TokenBatch, Tokenizer, TopLogProb, TrainStepOptions, TrainStepStats,
 } from '../../core/index.js';
 import { hashSeed, lossGradients, lrAt } from '../../core/index.js';
 import { type Connection, release } from './connect.js';
@@ -35,6 +35,16 @@ export function serviceMetrics(m: Record<string, number>): Record<string, number
 }
 
 /**
+ * One token's alternatives from an OpenAI completions `top_logprobs` entry ('token_id:N' keys): the
+ * sampled token comes first, beyond the k most likely unless it is one of them (then k entries).
+ */
+export function alternatives(entry: Record<string, number>, k: number): TopLogProb[] {
+  const all = Object.entries(entry).map(([key, logProb]) => ({ id: Number(key.slice('token_id:'.length)), logProb }));
+  const top = all.length > k ? all.slice(1) : all;
+  return top.sort((a, b) => b.logProb - a.logProb || a.id - b.id).slice(0, k);
+}
+
+/**
  * A Policy whose weights live in the agent0 trainer service (PyTorch; FSDP2 on GPUs). Everything
  * algorithmic stays here: losses run as closures on the service's log-probs (custom path) or go to
  * the service as data (fused path, `fused`); sampling uses the service's /v1/completions with the
@@ -42,6 +52,8 @@ export function serviceMetrics(m: Record<string, number>): Record<string, number
  */
 export class TorchPolicy implements Policy {
   readonly fused?: FusedTraining;
+  /** The service takes the top-k of each step's full distribution (OpenAI's cap). */
+  readonly maxTopLogprobs = 20;
   private calls = 0;
   private step = 0;
   private disposed = false;
@@ -79,6 +91,9 @@ export class TorchPolicy implements Policy {
       device: i.device_name, ranks: i.world_size, torch: i.torch, transformers: i.transformers,
       computeDtype: this.desc.compute_dtype, paramDtype: this.desc.param_dtype, sharded: this.desc.sharded,
       lossPath: this.options.lossPath, step: this.step, frozen: this.frozen,
+      // The service answers a sampling call whole: agent0 serve sends a stream's chunks after the
+      // batch is decoded (it has no generateStream).
+      streaming: false, topLogprobs: this.maxTopLogprobs,
     };
   }
 
@@ -104,17 +119,19 @@ export class TorchPolicy implements Policy {
       model: this.modelId, prompt: prompts, n: 1, max_tokens: room, seed,
       temperature: params.temperature ?? 1, top_p: params.topP ?? 1, top_k: params.topK && params.topK > 0 ? params.topK : -1,
       stop: params.stop ?? [], stop_token_ids: [...eos], ignore_eos: true,
-      include_stop_str_in_output: true, logprobs: 1, return_token_ids: true,
+      include_stop_str_in_output: true, logprobs: params.topLogprobs ?? 0, return_token_ids: true,
     };
     if (signal?.aborted) return prompts.map(() => ({ tokenIds: [], text: '', logProbs: [], finishReason: 'abort' as FinishReason }));
     const res = await this.client.completions(body, signal);
     if (res.choices.length !== prompts.length) throw new Error(`trainer /v1/completions: ${res.choices.length} choices for ${prompts.length} prompts`);
-    return res.choices.map((c) => this.completion(c, eos));
+    return res.choices.map((c) => this.completion(c, eos, params.topLogprobs ?? 0));
   }
 
-  private completion(c: Record<string, unknown>, eos: Set<number>): Completion {
+  private completion(c: Record<string, unknown>, eos: Set<number>, k: number): Completion {
     const ids = (c.token_ids as number[] | undefined) ?? [];
-    const lp = ((c.logprobs as { token_logprobs?: number[] } | null)?.token_logprobs) ?? ids.map(() => NaN);
+    const lpObj = c.logprobs as { token_logprobs?: number[]; top_logprobs?: Record<string, number>[] | null } | null;
+    const lp = lpObj?.token_logprobs ?? ids.map(() => NaN);
+    const top = k > 0 && lpObj?.top_logprobs ? { topLogProbs: lpObj.top_logprobs.map((entry) => alternatives(entry, k)) } : {};
     let text = this.tokenizer.decode(ids);
     const reason = c.stop_reason;
     let finishReason: FinishReason = 'length';
@@ -128,7 +145,7 @@ export class TorchPolicy implements Policy {
     } else if (c.finish_reason === 'stop' && typeof reason === 'number' && eos.has(reason)) {
       finishReason = 'eos';
     }
-    return { tokenIds: ids, text, logProbs: lp, finishReason, ...(stopString !== undefined ? { stopString } : {}) };
+    return { tokenIds: ids, text, logProbs: lp, finishReason, ...(stopString !== undefined ? { stopString } : {}), ...top };
   }
 
   // ---- log-probs and training ------------------------------------------------------------------

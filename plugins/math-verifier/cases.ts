@@ -7,8 +7,8 @@ export interface VerifyCase {
   pred: string;
   expected: boolean;
   category: string;
-  /** Math-Verify's own configuration switches, where a case depends on them. */
-  options?: { allow_set_relation_comp?: boolean; strict?: boolean };
+  /** The configuration the case's own suite passes, where it depends on it (Math-Verify's names; `precision` is its float_rounding). */
+  options?: { allow_set_relation_comp?: boolean; strict?: boolean; precision?: number };
 }
 
 export async function readCases(file: string): Promise<VerifyCase[]> {
@@ -28,6 +28,7 @@ export function caseOptions(c: VerifyCase): Partial<MathVerifierOptions> {
   const o: Partial<MathVerifierOptions> = {};
   if (c.options?.allow_set_relation_comp !== undefined) o.allowSetRelation = c.options.allow_set_relation_comp;
   if (c.options?.strict !== undefined) o.strictVariables = c.options.strict;
+  if (c.options?.precision !== undefined) o.floatRounding = c.options.precision;
   return o;
 }
 

@@ -3,7 +3,7 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Ajv } from 'ajv';
-import type { CliCommand } from '../../core/index.js';
+import type { CliCommand, CliOptions } from '../../core/index.js';
 import { caseOptions, optionsKey, readCases, type VerifyCase } from './cases.js';
 import { MATH_VERIFIER_SCHEMA } from './options.js';
 import { DEFAULT_VERIFIER, goldAnswer, MathVerifier, type MathVerifierOptions } from './verifier.js';
@@ -44,12 +44,20 @@ async function verifyLine(v: MathVerifier, line: string): Promise<LineResult> {
   return { correct: out.correct, extracted: out.extracted, gold: goldAnswer(gold) };
 }
 
+const VERIFIER_OPTIONS = { type: 'string', value: 'JSON', description: 'verifier/math options as a JSON object (`agent0 plugins` lists them)' } as const;
+const VERIFY_OPTIONS = {
+  jsonl: { type: 'string', value: 'FILE', description: 'input: one {"gold": ..., "pred": ...} object per line (required)' },
+  out: { type: 'string', value: 'FILE', description: 'write the result lines to FILE instead of stdout' },
+  options: VERIFIER_OPTIONS,
+} satisfies CliOptions;
+
 export const verifyCommand: CliCommand = {
   name: 'verify',
   summary: 'check {"gold","pred"} JSONL lines with the math verifier; one result line per input, in order',
   usage: 'agent0 verify --jsonl FILE [--out FILE] [--options JSON]',
+  options: VERIFY_OPTIONS,
   async run(args, env) {
-    const { values } = parseArgs({ args, options: { jsonl: { type: 'string' }, out: { type: 'string' }, options: { type: 'string' } } });
+    const { values } = parseArgs({ args, options: VERIFY_OPTIONS });
     if (!values.jsonl) { env.stderr(`usage: ${this.usage}`); return 2; }
     let opts: Partial<MathVerifierOptions>;
     try { opts = parseOptionsArg(values.options); } catch (e) { env.stderr((e as Error).message); return 2; }
@@ -158,12 +166,20 @@ export async function runVerifierBench(cases: VerifyCase[], o: { passes: number;
 
 const DEFAULT_CASES = ['../shared/testdata/math-verify-cases.jsonl', 'test/plugins/math-verifier/fixtures/math-verify-cases.jsonl'];
 
+const BENCH_VERIFIER_OPTIONS = {
+  file: { type: 'string', value: 'CASES.jsonl', description: `verification cases (default: the first of ${DEFAULT_CASES.join(', ')})` },
+  passes: { type: 'string', default: '3', value: 'N', description: 'times every case is verified (latency percentiles over all passes)' },
+  options: VERIFIER_OPTIONS,
+  json: { type: 'boolean', description: 'print the result as JSON' },
+} satisfies CliOptions;
+
 export const benchVerifierCommand: CliCommand = {
   name: 'bench verifier',
   summary: 'math verifier latency per comparison (median, p95) and accuracy on the verification cases',
   usage: 'agent0 bench verifier [--file CASES.jsonl] [--passes N] [--options JSON] [--json]',
+  options: BENCH_VERIFIER_OPTIONS,
   async run(args, env) {
-    const { values } = parseArgs({ args, options: { file: { type: 'string' }, passes: { type: 'string', default: '3' }, options: { type: 'string' }, json: { type: 'boolean' } } });
+    const { values } = parseArgs({ args, options: BENCH_VERIFIER_OPTIONS });
     const passes = Number(values.passes);
     if (!Number.isInteger(passes) || passes < 1) { env.stderr('--passes: expected an integer >= 1'); return 2; }
     let opts: Partial<MathVerifierOptions>;

@@ -6,8 +6,11 @@ export interface CompareOptions {
   relTol: number;
   /** Absolute tolerance added to relTol (values that should be 0 but carry rounding noise). */
   absTol: number;
-  /** A decimal prediction with at least this many decimals matches an exact gold it rounds (0.33 for 1/3). */
-  roundedDecimals: number;
+  /**
+   * Where a side is a written decimal, both values rounded to this many decimals must agree
+   * (Math-Verify's float_rounding, default 6: 1/3 matches 0.333333, not 0.33).
+   */
+  floatRounding: number;
   /** Variable names matter (f(x) ≠ f(y)); when false, the prediction's variables map to gold's by order. */
   strictVariables: boolean;
   /** A gold set/interval also matches an equivalent predicted inequality (a gold inequality always accepts a set). */
@@ -17,7 +20,7 @@ export interface CompareOptions {
 }
 
 export const DEFAULT_COMPARE: CompareOptions = {
-  relTol: 1e-6, absTol: 1e-12, roundedDecimals: 2, strictVariables: true, allowSetRelation: false, points: 8,
+  relTol: 1e-6, absTol: 1e-12, floatRounding: 6, strictVariables: true, allowSetRelation: false, points: 8,
 };
 
 /** A symbolic fallback for expressions the local grammar cannot read: true, false, or null (undecided). */

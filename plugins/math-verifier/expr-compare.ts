@@ -22,11 +22,31 @@ function decimals(e: Expr): number {
   return e.t === 'num' ? e.dec : 0;
 }
 
-/** |x - y| ≤ ½·10^-d exactly: y is x rounded to d decimals. */
-function roundsTo(x: R.Rational, y: R.Rational, d: number): boolean {
-  const diff = R.sub(x, y);
-  const n = diff.n < 0n ? -diff.n : diff.n;
-  return n * 2n * 10n ** BigInt(d) <= diff.d;
+/** round(x · 10^d) with ties to even, for a float (a value that is not exact). */
+function roundFloat(x: number, d: number): number {
+  const y = x * 10 ** d;
+  const f = Math.floor(y);
+  const frac = y - f;
+  return frac > 0.5 || (frac === 0.5 && f % 2 !== 0) ? f + 1 : f;
+}
+
+/** The value of an expression without free symbols, rounded to d decimals (scaled by 10^d); null when it has none. */
+function rounded(e: Expr, x: R.Rational | null, d: number): number | bigint | null {
+  if (x) return R.roundScaled(x, d);
+  if (symbols(e).length) return null;
+  const v = numeric(e, new Map());
+  return Number.isFinite(v) ? roundFloat(v, d) : null;
+}
+
+/**
+ * Math-Verify's rule when a side is a written decimal: equal when both values, rounded to
+ * `floatRounding` decimals (ties to even, as sympy's round), agree. Exactly when both are exact.
+ */
+function roundedEq(ge: Expr, gx: R.Rational | null, pe: Expr, px: R.Rational | null, d: number): boolean {
+  const a = rounded(ge, gx, d);
+  const b = rounded(pe, px, d);
+  if (a === null || b === null) return false;
+  return typeof a === typeof b ? a === b : Number(a) === Number(b);
 }
 
 export function valueOf(s: string): number | null {
@@ -45,16 +65,11 @@ export function exprEq(g: string, p: string, c: Ctx): boolean {
   const o = c.o;
   const gx = exact(ge);
   const px = exact(pe);
-  const dg = decimals(ge);
-  const dp = decimals(pe);
-  if (gx && px) {
-    if (R.eq(gx, px)) return true;
-    if (dp >= o.roundedDecimals && dg === 0 && roundsTo(gx, px, dp)) return true;
-    // both written as decimals: equal when the more precise one rounds to the other
-    // (an exact value against a decimal gold gets nothing: 100/3 is not the 33.3 that was asked for)
-    return dg > 0 && dp > 0 && (roundsTo(px, gx, dg) || roundsTo(gx, px, dp));
-  }
-  return numericEq(ge, pe, c, dp);
+  if (gx && px && R.eq(gx, px)) return true;
+  // a written decimal (`0.33`, `-12.566`) is read to floatRounding decimals, on either side
+  if (decimals(ge) > 0 || decimals(pe) > 0) return roundedEq(ge, gx, pe, px, o.floatRounding);
+  if (gx && px) return false;
+  return numericEq(ge, pe, c);
 }
 
 /** A small deterministic generator: verdicts must not depend on the call. */
@@ -95,16 +110,14 @@ export function* samplePoints(vars: string[], rename: Map<string, string>, n: nu
   }
 }
 
-function numericEq(ge: Expr, pe: Expr, c: Ctx, dp: number): boolean {
+function numericEq(ge: Expr, pe: Expr, c: Ctx): boolean {
   if (hasImaginaryUnit(ge) || hasImaginaryUnit(pe)) return complexEq(ge, pe, c);
   const o = c.o;
   const { vars, rename } = bindings(ge, pe, o);
   if (!vars.length) {
     const a = numeric(ge, new Map());
     const b = numeric(pe, new Map());
-    if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
-    if (close(a, b, o)) return true;
-    return dp >= o.roundedDecimals && Math.abs(a - b) <= 0.5 * 10 ** -dp * (1 + 1e-9);
+    return Number.isFinite(a) && Number.isFinite(b) && close(a, b, o);
   }
   let valid = 0;
   const tol = { ...o, relTol: Math.max(o.relTol, 1e-9) };

@@ -4,9 +4,9 @@ import { undoubleBackslashes } from './normalize.js';
 export const MAX_RESPONSE_CHARS = 100_000;
 export const MAX_ANSWER_CHARS = 1_000;
 
-interface Span { start: number; end: number; content: string }
+interface Span { start: number; end: number; content: string; closed: boolean }
 
-/** Every `\boxed{...}` / `\fbox{...}` with braces matched; an unclosed last one runs to the end. */
+/** Every `\boxed{...}` / `\fbox{...}` with braces matched; an unclosed last one runs to the end (closed: false). */
 export function boxedSpans(text: string): Span[] {
   const out: Span[] = [];
   const re = /\\(?:boxed|fbox)\s*\{/g;
@@ -18,7 +18,7 @@ export function boxedSpans(text: string): Span[] {
       else if (text[j] === '}' && text[j - 1] !== '\\') depth--;
     }
     const closed = depth === 0;
-    out.push({ start: m.index, end: j, content: text.slice(m.index + m[0].length, closed ? j - 1 : j) });
+    out.push({ start: m.index, end: j, content: text.slice(m.index + m[0].length, closed ? j - 1 : j), closed });
     re.lastIndex = closed ? j : text.length;
   }
   return out;
@@ -144,12 +144,15 @@ function fromPhrase(text: string): string | null {
 /**
  * The final answer of a response: the last `\boxed{}` (with adjacent boxes joined), else an answer
  * phrase ("final answer is", "Answer:"), else the whole text when it is a bare answer, else the last
- * math expression or number.
+ * math expression or number. A last box left unclosed (a response cut off mid-answer) is no answer,
+ * as mathruler's extract_boxed_content (Agent0's reader) has it: not its content, not a number before it.
+ * `unclosedBox: 'content'` reads such a box to the end instead (for gold answers, which are trusted).
  */
-export function extractAnswer(response: string): string | null {
+export function extractAnswer(response: string, opts: { unclosedBox?: 'none' | 'content' } = {}): string | null {
   let text = response.length > MAX_RESPONSE_CHARS ? response.slice(-MAX_RESPONSE_CHARS) : response;
   text = undoubleBackslashes(text.replace(/<\|im_(?:start|end)\|>\s*\w*\s*$/, ''));
   const boxes = boxedSpans(text);
+  if (boxes.length && !boxes[boxes.length - 1]!.closed && opts.unclosedBox !== 'content') return null;
   let answer: string | null = null;
   // a "final answer is ..." written after the last box overrides the boxes (a box of an intermediate step)
   const phrase = boxes.length ? lastPhrase(text) : null;

@@ -12,7 +12,7 @@ export const MATH_VERIFIER_SCHEMA: JSONSchema = {
     workers: { type: 'integer', minimum: 1, maximum: 64, default: d.workers, description: 'worker threads comparing answers' },
     relTol: { type: 'number', exclusiveMinimum: 0, maximum: 0.1, default: d.relTol, description: 'relative tolerance when a side is not exact (decimals, irrationals, symbolic)' },
     absTol: { type: 'number', minimum: 0, maximum: 0.1, default: d.absTol, description: 'absolute tolerance added to relTol' },
-    roundedDecimals: { type: 'integer', minimum: 1, maximum: 30, default: d.roundedDecimals, description: 'a decimal prediction with at least this many decimals matches an exact gold it rounds (0.33 for 1/3)' },
+    floatRounding: { type: 'integer', minimum: 0, maximum: 30, default: d.floatRounding, description: "where a side is a written decimal, both values rounded to this many decimals must agree (Math-Verify's float_rounding: 1/3 = 0.333333, not 0.33)" },
     strictVariables: { type: 'boolean', default: d.strictVariables, description: 'variable names matter (f(x) vs f(y)); false maps variables by order of appearance' },
     allowSetRelation: { type: 'boolean', default: d.allowSetRelation, description: 'a gold interval also matches the equivalent predicted inequality' },
     points: { type: 'integer', minimum: 1, maximum: 100, default: d.points, description: 'random points for symbolic comparison' },

@@ -103,3 +103,15 @@ export function toNumber(a: Rational): number {
   const scaled = shift > 0n ? Number(a.n / (a.d << shift)) * 2 ** Number(shift) : Number((a.n << -shift) / a.d) * 2 ** Number(shift);
   return scaled;
 }
+
+/** round(a · 10^digits) with ties to even (as sympy's `round`, which Math-Verify compares with). */
+export function roundScaled(a: Rational, digits: number): bigint {
+  const scaled = a.n * 10n ** BigInt(digits);
+  const q = scaled / a.d;
+  const r = scaled % a.d;
+  // q truncates towards zero; step to the floor, then compare the remainder with one half
+  const [fl, rem] = r < 0n ? [q - 1n, r + a.d] : [q, r];
+  const twice = 2n * rem;
+  if (twice > a.d || (twice === a.d && fl % 2n !== 0n)) return fl + 1n;
+  return fl;
+}

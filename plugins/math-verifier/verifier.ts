@@ -25,10 +25,13 @@ export const DEFAULT_VERIFIER: MathVerifierOptions = {
 const INTEGER = /^\s*-?\d{1,300}\s*$/;
 const PLAIN_NUMBER = /^-?(?:\d+(?:\.\d+)?|\.\d+)$/;
 
-/** A gold answer written with markup (`$9$`, a solution ending in `\boxed{}`) is extracted first. */
+/**
+ * A gold answer written with markup (`$9$`, a solution ending in `\boxed{}`) is extracted first; a
+ * gold box left unclosed is read to the end (a reference's slip, unlike a response cut off mid-answer).
+ */
 export function goldAnswer(gold: string): string {
   if (!/\\boxed|\\fbox|\$|\\\(|\\\[/.test(gold)) return gold.trim();
-  return extractAnswer(gold) ?? gold.trim();
+  return extractAnswer(gold, { unclosedBox: 'content' }) ?? gold.trim();
 }
 
 /**
@@ -103,5 +106,5 @@ export class MathVerifier implements Verifier {
 }
 
 function compareOptions(o: MathVerifierOptions): CompareOptions {
-  return { relTol: o.relTol, absTol: o.absTol, roundedDecimals: o.roundedDecimals, strictVariables: o.strictVariables, allowSetRelation: o.allowSetRelation, points: o.points };
+  return { relTol: o.relTol, absTol: o.absTol, floatRounding: o.floatRounding, strictVariables: o.strictVariables, allowSetRelation: o.allowSetRelation, points: o.points };
 }

@@ -19,6 +19,7 @@ export interface OpenAIEngineOptions {
   returnTokenIds: boolean;
   tokensAsTokenIds: boolean;
   includeStopStrInOutput: boolean;
+  skipSpecialTokens: boolean | null;
   logprobs: boolean;
   promptLogprobs: number | null;
   extraBody: Record<string, unknown>;
@@ -56,7 +57,14 @@ export const openAIEngineSchema: JSONSchema = {
     promptFormat: { enum: ['token-ids', 'text'], default: 'token-ids', description: 'send prompts as token ids (vLLM, SGLang) or as decoded text' },
     returnTokenIds: { type: 'boolean', default: true, description: "vLLM's return_token_ids: exact sampled ids instead of re-encoding the text" },
     tokensAsTokenIds: { type: 'boolean', default: false, description: "vLLM's return_tokens_as_token_ids: ids read from the logprobs tokens ('token_id:N')" },
-    includeStopStrInOutput: { type: 'boolean', default: true, description: "vLLM's include_stop_str_in_output; when a server strips the stop string anyway, the engine appends it" },
+    includeStopStrInOutput: {
+      type: 'boolean', default: true,
+      description: "keep the stop string in the text: sent as vLLM's include_stop_str_in_output and SGLang's no_stop_trim; when a server strips it anyway, the engine appends it",
+    },
+    skipSpecialTokens: {
+      type: ['boolean', 'null'], default: false,
+      description: "sent as skip_special_tokens (vLLM, SGLang); false keeps special tokens' text, so ids re-encoded from text keep them; null: not sent (servers that reject the field)",
+    },
     logprobs: { type: 'boolean', default: true, description: 'ask for the sampled tokens\' log-probs (NaN where the server gives none)' },
     promptLogprobs: { type: ['integer', 'null'], minimum: 0, default: null, description: "vLLM's prompt_logprobs, passed through" },
     extraBody: { type: 'object', default: {}, description: 'merged into every request body (vendor sampling options such as min_p, repetition_penalty)' },

@@ -8,6 +8,7 @@ export interface BodyOptions {
   returnTokenIds: boolean;
   tokensAsTokenIds: boolean;
   includeStopStrInOutput: boolean;
+  skipSpecialTokens: boolean | null;
   logprobs: boolean;
   promptLogprobs: number | null;
   extraBody: Record<string, unknown>;
@@ -35,7 +36,8 @@ export function buildRequestBody(
     if (opts.logprobs) body.logprobs = true;
   } else {
     body.prompt = opts.promptFormat === 'token-ids' ? promptIds : tokenizer.decode(promptIds);
-    if (opts.logprobs) body.logprobs = 1;
+    // 0 alternatives: the sampled token's log-prob alone, which is all training reads.
+    if (opts.logprobs) body.logprobs = 0;
   }
   if (params.temperature !== undefined) body.temperature = params.temperature;
   if (params.topP !== undefined) body.top_p = params.topP;
@@ -43,7 +45,13 @@ export function buildRequestBody(
   if (params.seed !== undefined) body.seed = params.seed;
   if (params.stop && params.stop.length > 0) body.stop = params.stop;
   if (params.stopTokenIds && params.stopTokenIds.length > 0) body.stop_token_ids = params.stopTokenIds;
-  if (opts.includeStopStrInOutput) body.include_stop_str_in_output = true;
+  if (opts.includeStopStrInOutput) {
+    // vLLM's name and SGLang's: each server ignores the other's field.
+    body.include_stop_str_in_output = true;
+    body.no_stop_trim = true;
+  }
+  // Both servers default to true, which drops special tokens' text: ids re-encoded from it lose them.
+  if (opts.skipSpecialTokens !== null) body.skip_special_tokens = opts.skipSpecialTokens;
   if (opts.returnTokenIds) body.return_token_ids = true;
   if (opts.tokensAsTokenIds) body.return_tokens_as_token_ids = true;
   if (opts.promptLogprobs !== null) body.prompt_logprobs = opts.promptLogprobs;

@@ -68,6 +68,7 @@ async function measure(calls: number, concurrency: number, one: (i: number) => P
 /** One fresh interpreter per call, under the same isolation as the warm workers. */
 function freshCall(sb: PythonSandbox, code: string, factors: string[]): Promise<boolean> {
   const { mode, interpreter } = sb.info;
+  if (mode === 'wasm') throw new Error('no fresh-interpreter baseline in wasm mode');
   const py = [interpreter.exe, '-I', '-c', code];
   const [cmd, ...args] = mode === 'none' ? py : [sb.options.bwrap, ...bwrapArgs(mode, sb.info.features, interpreter, sb.options.scratchMb * 1024 * 1024), ...py];
   return new Promise((resolve) => {
@@ -84,6 +85,9 @@ export async function runSandboxBench(o: { calls: number; workers: number; warmu
   const opts = { ...pythonToolDefaults(), workers: o.workers, ...(o.warmup === false ? { warmup: '' } : {}) } as unknown as PythonToolOptions;
   const sb = await PythonSandbox.create(opts, o.log);
   try {
+    if (sb.info.mode === 'wasm') {
+      throw new Error('bench sandbox times a sympy program, which the wasm mode (standard library only) cannot run: it needs bubblewrap; docs/sandbox.md has the wasm figures');
+    }
     await Promise.all(Array.from({ length: o.workers }, () => sb.exec('pass')));
     o.log?.(`warm: ${o.calls} calls`);
     const warm = await measure(o.calls, o.workers, async (i) => {

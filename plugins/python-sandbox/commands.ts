@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { CliCommand, CliEnv, Tool } from '../../core/index.js';
+import type { CliCommand, CliEnv, CliOptions, Tool } from '../../core/index.js';
 import { runSandboxBench } from './bench.js';
 import type { ExecResult, ExecStatus } from './worker.js';
 
@@ -49,35 +49,48 @@ async function withTool<T>(env: CliEnv, recipeFile: string | undefined, toolName
   }
 }
 
+const EXEC_OPTIONS = {
+  recipe: { type: 'string', value: 'R', description: 'run through a tool instance of this recipe (default: tool/python with its defaults)' },
+  tool: { type: 'string', value: 'NAME', description: 'which tool instance of the recipe (default: the tool/python one, else the first tool)' },
+  set: { type: 'string', multiple: true, value: 'PATH=VALUE', description: 'override one recipe value (dotted path, YAML value); repeatable' },
+} satisfies CliOptions;
+
 export const sandboxExecCommand: CliCommand = {
   name: 'sandbox exec',
   summary: 'run one Python file through the configured sandbox tool; prints one JSON result',
   usage: 'agent0 sandbox exec [--recipe R] [--tool NAME] [--set k=v ...] FILE.py',
+  options: EXEC_OPTIONS,
+  details: 'prints {"status","stdout","stderr","exitCode","wallMs"}; exits 1 when the sandbox itself failed',
   async run(args, env) {
-    const { values, positionals } = parseArgs({
-      args, allowPositionals: true,
-      options: { recipe: { type: 'string' }, tool: { type: 'string' }, set: { type: 'string', multiple: true } },
-    });
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: EXEC_OPTIONS });
     if (positionals.length !== 1) { env.stderr(`usage: ${this.usage}`); return 2; }
     const code = await readFile(positionals[0] as string, 'utf8');
     const r = await withTool(env, values.recipe, values.tool, values.set ?? [], (t) => runThrough(t, code));
     const out: Record<string, unknown> = { status: r.status, stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, wallMs: r.wallMs };
     if (r.reason) out.reason = r.reason;
     if (r.truncated) out.truncated = true;
+    // fetched files (tool/sandbox-fusion's fetchFiles), base64 as the sandbox sent them
+    const files = (r as { files?: Record<string, string> }).files;
+    if (files) out.files = files;
     env.stdout(JSON.stringify(out));
     return r.status === 'sandbox_error' ? 1 : 0;
   },
 };
 
+const BENCH_SANDBOX_OPTIONS = {
+  calls: { type: 'string', default: '40', value: 'N', description: 'calls per configuration (each imports sympy)' },
+  workers: { type: 'string', default: '2', value: 'N', description: 'warm worker processes' },
+  'no-warmup': { type: 'boolean', description: 'do not pre-import modules in the warm workers' },
+  json: { type: 'boolean', description: 'print the result as JSON' },
+} satisfies CliOptions;
+
 export const benchSandboxCommand: CliCommand = {
   name: 'bench sandbox',
   summary: 'python sandbox latency: warm workers vs a fresh interpreter per call (a call importing sympy)',
   usage: 'agent0 bench sandbox [--calls N] [--workers N] [--no-warmup] [--json]',
+  options: BENCH_SANDBOX_OPTIONS,
   async run(args, env) {
-    const { values } = parseArgs({
-      args,
-      options: { calls: { type: 'string', default: '40' }, workers: { type: 'string', default: '2' }, 'no-warmup': { type: 'boolean' }, json: { type: 'boolean' } },
-    });
+    const { values } = parseArgs({ args, options: BENCH_SANDBOX_OPTIONS });
     const calls = Number(values.calls);
     const workers = Number(values.workers);
     if (!Number.isInteger(calls) || calls < 2) { env.stderr('--calls: expected an integer >= 2'); return 2; }

@@ -6,9 +6,17 @@ import { PythonTool, type PythonToolOptions } from './tool.js';
 export const pythonTool = defineComponent({
   kind: 'tool',
   name: 'python',
-  description: 'runs ```python blocks in warm, bubblewrap-isolated, rlimited Python workers (stateless or per-trajectory state)',
+  description: 'runs ```python blocks in warm, isolated, rlimited Python workers: bubblewrap, else CPython in WebAssembly (stateless or per-trajectory state)',
   options: PYTHON_TOOL_SCHEMA,
-  create: (o: PythonToolOptions, ctx) => PythonTool.create(ctx.name, o, (m) => ctx.log.warn(m)),
+  async create(o: PythonToolOptions, ctx) {
+    const tool = await PythonTool.create(ctx.name, o, (m) => ctx.log.warn(m));
+    // Which isolation runs model-written code, for the log and for the run's report (a metric record).
+    const d = tool.describe();
+    const missing = (d.missing as string[]).join('; ');
+    ctx.log.info(`tool ${ctx.name}: model-written code runs under isolation ${String(d.isolation)} (${String(d.python)})${missing ? `; not isolated against: ${missing}` : ''}`);
+    await ctx.metrics.log({ stage: 'tool', iteration: 0, tool: ctx.name, isolation: String(d.isolation), python: String(d.python), missing });
+    return tool;
+  },
 });
 
 export default definePlugin({

@@ -9,11 +9,14 @@ export const SANDBOX_UID = 65534;
  * How workers are isolated, strongest first:
  *  - 'bwrap-userns': bwrap started as nobody in its own user, pid, net, ipc, uts and mount namespaces;
  *  - 'bwrap-root':   as root without a user namespace (when user namespaces are off); the worker drops to nobody;
+ *  - 'wasm':         CPython compiled to WebAssembly (pyodide, from npm) in a locked-down Node child
+ *                    (wasm-worker.ts): no host files, no network API; the fallback without bubblewrap;
  *  - 'none':         a plain process (rlimits, own process groups, scratch dir, cleared env; no namespaces),
  *                    only when the recipe says `isolation: none`.
- * In every mode the worker is non-dumpable and under a seccomp filter (guard-source.ts).
+ * In the process modes the worker is non-dumpable and under a seccomp filter (guard-source.ts).
  */
-export type IsolationMode = 'bwrap-userns' | 'bwrap-root' | 'none';
+export type IsolationMode = BwrapMode | 'wasm' | 'none';
+export type BwrapMode = 'bwrap-userns' | 'bwrap-root';
 
 export interface InterpreterInfo {
   exe: string;
@@ -88,7 +91,7 @@ export function bwrapFeatures(bwrap: string): BwrapFeatures {
   return { disableUserns: help.includes('--disable-userns'), asPid1: help.includes('--as-pid-1') };
 }
 
-function namespaceArgs(mode: Exclude<IsolationMode, 'none'>, f: BwrapFeatures): string[] {
+function namespaceArgs(mode: BwrapMode, f: BwrapFeatures): string[] {
   const a = mode === 'bwrap-userns'
     ? ['--unshare-all', '--unshare-user', ...(f.disableUserns ? ['--disable-userns'] : []), '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID)]
     : ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
@@ -98,7 +101,7 @@ function namespaceArgs(mode: Exclude<IsolationMode, 'none'>, f: BwrapFeatures): 
   return a;
 }
 
-function bwrapWorks(bwrap: string, mode: Exclude<IsolationMode, 'none'>, f: BwrapFeatures): string | undefined {
+function bwrapWorks(bwrap: string, mode: BwrapMode, f: BwrapFeatures): string | undefined {
   const r = spawnSync(bwrap, [...namespaceArgs(mode, f), '--ro-bind', '/', '/', '--proc', '/proc', 'true'], {
     encoding: 'utf8', timeout: 10_000, cwd: '/', env: { PATH: '/usr/bin:/bin' }, ...spawnIdentity(mode),
   });
@@ -140,7 +143,7 @@ export function chooseIsolation(bwrap: string, userNamespace: 'auto' | 'never'):
 }
 
 /** Read-only binds of the system dirs the interpreter needs; nothing else of the host is visible. */
-export function bwrapArgs(mode: Exclude<IsolationMode, 'none'>, f: BwrapFeatures, interp: InterpreterInfo, scratchBytes: number): string[] {
+export function bwrapArgs(mode: BwrapMode, f: BwrapFeatures, interp: InterpreterInfo, scratchBytes: number): string[] {
   const a = namespaceArgs(mode, f);
   a.push('--die-with-parent', '--new-session', '--clearenv', '--hostname', 'sandbox',
     '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin', '--setenv', 'LANG', 'C.UTF-8',

@@ -20,7 +20,7 @@ export const PYTHON_TOOL_SCHEMA: JSONSchema = {
   additionalProperties: false,
   properties: {
     interpreter: { type: 'string', minLength: 1, default: 'auto', description: "python executable; 'auto' picks the first of /usr/bin/python3, python3, python that imports every preload module" },
-    isolation: { enum: ['required', 'auto', 'none'], default: 'auto', description: 'auto: the strongest bubblewrap mode that works here, else (with a warning) rlimits only; required: refuse to start without a bubblewrap mode; none: no isolation, rlimits only (model-written code runs as a plain process)' },
+    isolation: { enum: ['required', 'auto', 'wasm', 'none'], default: 'auto', description: 'auto: the strongest bubblewrap mode that works here, else (with a warning) CPython in WebAssembly, never unisolated; required: a bubblewrap mode or refuse to start; wasm: CPython in WebAssembly (pyodide) in a locked-down Node process, standard library only; none: no isolation, rlimits only (model-written code runs as a plain process)' },
     bwrap: { type: 'string', minLength: 1, default: 'bwrap', description: 'bubblewrap executable' },
     userNamespace: { enum: ['auto', 'never'], default: 'auto', description: 'never: skip the user-namespace mode (bwrap as root only)' },
     workers: { type: 'integer', minimum: 1, maximum: 64, default: 2, description: 'warm worker processes (each runs one program at a time)' },
@@ -39,6 +39,11 @@ export const PYTHON_TOOL_SCHEMA: JSONSchema = {
     sessionCpuSeconds: { type: 'number', exclusiveMinimum: 0, default: 120, description: 'stateful: CPU seconds a whole session may use' },
     maxObservationChars: { type: 'integer', minimum: 16, default: 4096, description: 'cap on the observation text' },
     errorTailChars: { type: 'integer', minimum: 0, default: 1024, description: 'how much of the end of stderr (the traceback) a failed run shows' },
+    preImport: {
+      anyOf: [{ enum: ['none', 'verl-tool'] }, { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_.]*$' } }],
+      default: 'none',
+      description: "names imported before every program: 'verl-tool' star-imports VeRL-Tool's set (math, itertools, collections, ...), a list star-imports those modules",
+    },
   },
 };
 

@@ -1,9 +1,17 @@
 import { chooseIsolation, findInterpreter, spawnIdentity, type BwrapFeatures, type InterpreterInfo, type IsolationChoice, type IsolationMode } from './isolation.js';
 import { DEFAULT_WARMUP } from './options.js';
+import { wasmChoice, wasmGuardsMissing } from './wasm-choice.js';
+import { WasmWorker, type SandboxWorker } from './wasm-worker.js';
 import { limitsToRequest, PythonWorker, replyToResult, type ExecResult, type RunLimits } from './worker.js';
 
-/** 'auto' and 'required' both refuse to run unisolated; only an explicit 'none' does. */
-export type IsolationPolicy = 'required' | 'auto' | 'none';
+/**
+ * Which isolation may run model-written code (docs/sandbox.md):
+ *  - 'auto': the strongest bubblewrap mode that works here, else 'wasm' (never unisolated);
+ *  - 'required': a bubblewrap mode (full CPython with the host's packages) or refuse to start;
+ *  - 'wasm': CPython compiled to WebAssembly in a locked-down Node child, whatever else works;
+ *  - 'none': no isolation, only when a recipe says so.
+ */
+export type IsolationPolicy = 'required' | 'auto' | 'wasm' | 'none';
 
 export interface SandboxOptions extends RunLimits {
   /** 'auto': the first of /usr/bin/python3, python3, python that imports every preload module. */
@@ -33,11 +41,12 @@ export interface SandboxInfo {
 
 /** Thrown when no isolated mode works here and the recipe did not opt out with `isolation: none`. */
 export class IsolationUnavailableError extends Error {
-  constructor(choice: IsolationChoice) {
-    super(`python sandbox: no isolated mode works here (missing: ${choice.missing.join('; ')}). ` +
+  constructor(choice: IsolationChoice, policy: IsolationPolicy = 'required') {
+    super(`python sandbox: no ${policy === 'required' ? 'bubblewrap' : 'isolated'} mode works here (missing: ${choice.missing.join('; ')}). ` +
       `${choice.notes.join('; ')}. Install bubblewrap (apt-get install bubblewrap) and allow unprivileged ` +
-      'user namespaces (sysctl user.max_user_namespaces > 0), or run as root; or set isolation: none in the recipe to run ' +
-      'model-written code WITHOUT isolation (rlimits only).');
+      'user namespaces (sysctl user.max_user_namespaces > 0), or run as root' +
+      `${policy === 'required' ? '; or set isolation: auto to fall back to CPython in WebAssembly (the pyodide npm package)' : '; or reinstall the npm dependencies (pyodide)'}` +
+      '; or set isolation: none in the recipe to run model-written code WITHOUT isolation (rlimits only).');
     this.name = 'IsolationUnavailableError';
   }
 }
@@ -45,7 +54,7 @@ export class IsolationUnavailableError extends Error {
 interface Job {
   req: Record<string, unknown>;
   watchdogMs: number;
-  done(worker: PythonWorker, reply: Record<string, unknown>): void;
+  done(worker: SandboxWorker, reply: Record<string, unknown>): void;
 }
 
 const warned = new Set<string>();
@@ -75,14 +84,40 @@ function probeEnvironment(o: SandboxOptions): { interpreter: InterpreterInfo; ch
   const key = JSON.stringify([o.interpreter, o.preload, o.isolation, o.bwrap, o.userNamespace]);
   let p = probes.get(key);
   if (!p) {
-    const choice: IsolationChoice = o.isolation === 'none'
-      ? { mode: 'none', missing: ['isolation disabled by the recipe (isolation: none)'], notes: [], features: { disableUserns: false, asPid1: false } }
-      : chooseIsolation(o.bwrap, o.userNamespace);
-    const interpreter = findInterpreter(o.interpreter, o.preload, spawnIdentity(choice.mode));
-    p = { interpreter, choice };
+    p = pickIsolation(o);
     probes.set(key, p);
   }
   return p;
+}
+
+/** The policy applied: a bubblewrap mode with a host interpreter, else (auto) wasm; throws where the policy allows neither. */
+function pickIsolation(o: SandboxOptions): { interpreter: InterpreterInfo; choice: IsolationChoice } {
+  if (o.isolation === 'wasm') return wasmOrThrow([], o.isolation);
+  if (o.isolation === 'none') {
+    const choice: IsolationChoice = { mode: 'none', missing: ['isolation disabled by the recipe (isolation: none)'], notes: [], features: { disableUserns: false, asPid1: false } };
+    return { interpreter: findInterpreter(o.interpreter, o.preload, spawnIdentity(choice.mode)), choice };
+  }
+  const choice = chooseIsolation(o.bwrap, o.userNamespace);
+  if (choice.mode === 'none') {
+    if (o.isolation === 'required') throw new IsolationUnavailableError(choice, o.isolation);
+    return wasmOrThrow(choice.notes, o.isolation);
+  }
+  try {
+    return { interpreter: findInterpreter(o.interpreter, o.preload, spawnIdentity(choice.mode)), choice };
+  } catch (e) {
+    // bubblewrap without a Python to run in it (an npm-only machine): the interpreter pyodide brings;
+    // an interpreter the recipe names is a mistake to report, not to work around.
+    if (o.isolation === 'required' || o.interpreter !== 'auto') throw e;
+    return wasmOrThrow([...choice.notes, `${choice.mode} has no interpreter: ${(e as Error).message}`], o.isolation);
+  }
+}
+
+function wasmOrThrow(notes: string[], policy: IsolationPolicy): { interpreter: InterpreterInfo; choice: IsolationChoice } {
+  const w = wasmChoice(notes);
+  if (typeof w === 'string') {
+    throw new IsolationUnavailableError({ mode: 'none', missing: [w], notes, features: { disableUserns: false, asPid1: false } }, policy);
+  }
+  return w;
 }
 
 /**
@@ -90,33 +125,34 @@ function probeEnvironment(o: SandboxOptions): { interpreter: InterpreterInfo; ch
  * session stays on the worker that holds its interpreter state.
  */
 export class PythonSandbox {
-  private readonly workers: PythonWorker[];
-  private readonly sessions = new Map<string, { worker: PythonWorker; generation: number }>();
+  private readonly workers: SandboxWorker[];
+  private readonly sessions = new Map<string, { worker: SandboxWorker; generation: number }>();
   private readonly queue: Job[] = [];
-  private readonly pinned = new Map<PythonWorker, Job[]>();
-  private readonly busy = new Set<PythonWorker>();
+  private readonly pinned = new Map<SandboxWorker, Job[]>();
+  private readonly busy = new Set<SandboxWorker>();
   private closed = false;
 
   private constructor(readonly options: SandboxOptions, readonly info: SandboxInfo) {
-    const spec = { mode: info.mode, features: info.features, interpreter: info.interpreter, preload: info.interpreter.has, scratchMb: options.scratchMb, bwrap: options.bwrap, warmup: options.warmup === 'default' ? DEFAULT_WARMUP : options.warmup };
-    this.workers = Array.from({ length: options.workers }, () => new PythonWorker(spec));
+    const warmup = options.warmup === 'default' ? DEFAULT_WARMUP : options.warmup;
+    if (info.mode === 'wasm') {
+      const w = wasmChoice([]);
+      if (typeof w === 'string') throw new Error(w);
+      const spec = { pkg: w.pkg, launch: w.launch, preload: options.preload, warmup, memoryMb: options.memoryMb };
+      this.workers = Array.from({ length: options.workers }, () => new WasmWorker(spec));
+    } else {
+      const spec = { mode: info.mode, features: info.features, interpreter: info.interpreter, preload: info.interpreter.has, scratchMb: options.scratchMb, bwrap: options.bwrap, warmup };
+      this.workers = Array.from({ length: options.workers }, () => new PythonWorker(spec));
+    }
   }
 
   /** Probes the interpreter and isolation, applies the isolation policy, and starts the workers. */
   static async create(o: SandboxOptions, warn: (msg: string) => void = (m) => process.emitWarning(m)): Promise<PythonSandbox> {
-    const { interpreter, choice } = probeEnvironment(o);
-    if (choice.mode === 'none' && o.isolation === 'required') throw new IsolationUnavailableError(choice);
-    if (choice.mode === 'none' && o.isolation === 'auto') {
-      // Kept so the README's main command still runs on a fresh machine without bubblewrap (npm-only
-      // setup): a loud warning, and the mode in every result and in describe(). An isolated
-      // zero-setup fallback (CPython in WebAssembly) is the open part of the security issue.
-      warnOnce(warn, `python sandbox: running WITHOUT isolation (rlimits, process groups and a scratch dir only); missing: ${choice.missing.join('; ')} `
-        + `(${choice.notes.join('; ')}). Install bubblewrap (apt-get install bubblewrap), or set isolation: required to refuse instead.`);
+    const { interpreter: probed, choice } = probeEnvironment(o);
+    if (choice.mode === 'wasm' && o.isolation === 'auto') {
+      warnOnce(warn, `python sandbox: no bubblewrap mode works here (${choice.notes.join('; ')}); model-written code runs in CPython compiled to `
+        + 'WebAssembly (pyodide) in a locked-down Node process: standard library only. Install bubblewrap (apt-get install bubblewrap) for the host\'s Python and packages.');
     }
-    const missingPreload = o.preload.filter((m) => !interpreter.has.includes(m));
-    if (missingPreload.length > 0) {
-      warnOnce(warn, `python sandbox: ${interpreter.exe} cannot import ${missingPreload.join(', ')} (install python3-${missingPreload.join(' python3-')} or set interpreter)`);
-    }
+    const interpreter = { ...probed, has: [...probed.has] };
     const sb = new PythonSandbox(o, { mode: choice.mode, features: choice.features, missing: [...choice.missing], notes: choice.notes, interpreter, workers: o.workers });
     const started = await Promise.allSettled(sb.workers.map((w) => w.start()));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -124,7 +160,19 @@ export class PythonSandbox {
       await sb.close();
       throw new Error(`python sandbox: a worker failed to start: ${(failed.reason as Error).message}`);
     }
-    const unguarded = guardsMissing(sb.workers[0]?.hello);
+    const hello = sb.workers[0]?.hello;
+    if (choice.mode === 'wasm') {
+      // What the interpreter is and imports is known once it has booted.
+      interpreter.version = typeof hello?.python === 'string' ? hello.python : interpreter.version;
+      interpreter.has = Array.isArray(hello?.imports) ? (hello.imports as string[]) : [];
+    }
+    const missingPreload = o.preload.filter((m) => !interpreter.has.includes(m));
+    if (missingPreload.length > 0) {
+      warnOnce(warn, choice.mode === 'wasm'
+        ? `python sandbox: ${missingPreload.join(', ')} cannot be imported in WebAssembly (pyodide's npm package brings the standard library only)`
+        : `python sandbox: ${interpreter.exe} cannot import ${missingPreload.join(', ')} (install python3-${missingPreload.join(' python3-')} or set interpreter)`);
+    }
+    const unguarded = choice.mode === 'wasm' ? wasmGuardsMissing(hello) : guardsMissing(hello);
     if (unguarded.length > 0) {
       sb.info.missing.push(...unguarded);
       warnOnce(warn, `python sandbox: guards against programs missing in the workers: ${unguarded.join('; ')}`);
@@ -152,7 +200,7 @@ export class PythonSandbox {
     }
   }
 
-  private submit(req: Record<string, unknown>, watchdogMs: number, on?: PythonWorker, signal?: AbortSignal): Promise<{ worker?: PythonWorker; reply: Record<string, unknown> }> {
+  private submit(req: Record<string, unknown>, watchdogMs: number, on?: SandboxWorker, signal?: AbortSignal): Promise<{ worker?: SandboxWorker; reply: Record<string, unknown> }> {
     return new Promise((resolve) => {
       const cancelled = { status: 'sandbox_error', reason: 'cancelled before it ran', cancelled: true };
       if (signal?.aborted) {
@@ -192,7 +240,7 @@ export class PythonSandbox {
       return { status: 'error', stdout: '', stderr: 'SyntaxError: source code cannot contain null bytes\n', exitCode: 1, wallMs: 0 };
     }
     const limits = { ...this.options, ...opts.limits };
-    let pinnedTo: PythonWorker | undefined;
+    let pinnedTo: SandboxWorker | undefined;
     let lost = false;
     if (opts.session !== undefined) {
       const s = this.sessions.get(opts.session);

@@ -1,5 +1,6 @@
 import type { ParsedAction, Tool, ToolResult } from '../../core/index.js';
-import { observationOf, parsePythonBlock } from './action.js';
+import { observationOf, parsePythonAction } from './action.js';
+import { preImportModules, preludeOf, shiftCodeLines, type PreImport } from './preimport.js';
 import { PythonSandbox, type SandboxOptions } from './sandbox.js';
 import type { ExecResult } from './worker.js';
 
@@ -10,16 +11,32 @@ export interface PythonToolOptions extends SandboxOptions {
   stop: string[];
   maxObservationChars: number;
   errorTailChars: number;
+  /** Names imported before every program ('verl-tool': VeRL-Tool's python tool's star imports). */
+  preImport: PreImport;
 }
 
 export const SESSION_LOST_NOTE = 'Note: the interpreter was restarted; variables from earlier calls are gone.';
 
 /** Runs the model's ```python blocks in the warm, isolated worker pool. */
 export class PythonTool implements Tool {
-  constructor(readonly name: string, readonly sandbox: PythonSandbox, private readonly o: PythonToolOptions) {}
+  private readonly prelude: string;
+
+  constructor(readonly name: string, readonly sandbox: PythonSandbox, private readonly o: PythonToolOptions) {
+    this.prelude = preludeOf(o.preImport ?? 'none');
+  }
 
   static async create(name: string, o: PythonToolOptions, warn?: (msg: string) => void): Promise<PythonTool> {
-    return new PythonTool(name, await PythonSandbox.create(o, warn), o);
+    const preload = [...new Set([...o.preload, ...preImportModules(o.preImport ?? 'none')])];
+    const tool = new PythonTool(name, await PythonSandbox.create({ ...o, preload }, warn), o);
+    if (tool.prelude) {
+      // A module that does not import would fail every program: refuse now, before any work starts.
+      const r = await tool.sandbox.exec(tool.prelude);
+      if (r.status !== 'ok') {
+        await tool.dispose();
+        throw new Error(`tool/python: preImport ${JSON.stringify(o.preImport)} fails in ${tool.sandbox.info.interpreter.exe}: ${(r.stderr || r.reason || r.status).trim().split('\n').pop()}`);
+      }
+    }
+    return tool;
   }
 
   /** How programs run here: the isolation mode, what it lacks, the interpreter. */
@@ -29,8 +46,9 @@ export class PythonTool implements Tool {
   }
 
   parseAction(text: string): ParsedAction {
-    const code = typeof text === 'string' ? parsePythonBlock(text, this.o.stop) : null;
-    return code === null ? { valid: false } : { valid: true, action: code };
+    const p = typeof text === 'string' ? parsePythonAction(text, this.o.stop) : null;
+    if (p === null) return { valid: false };
+    return p.stdin === undefined ? { valid: true, action: p.code } : { valid: true, action: p.code, extra: { stdin: p.stdin } };
   }
 
   /** One program through the sandbox, with the raw result (`agent0 sandbox exec`, bench). */
@@ -43,11 +61,12 @@ export class PythonTool implements Tool {
     const signal = extra?.signal instanceof AbortSignal ? extra.signal : undefined;
     let r: ExecResult;
     try {
-      r = await this.sandbox.exec(String(action ?? ''), { ...(this.o.stateful ? { session: String(trajectoryId) } : {}), ...(stdin ? { stdin } : {}), ...(signal ? { signal } : {}) });
+      r = await this.sandbox.exec(this.prelude + String(action ?? ''), { ...(this.o.stateful ? { session: String(trajectoryId) } : {}), ...(stdin ? { stdin } : {}), ...(signal ? { signal } : {}) });
     } catch (e) {
       // exec is built never to reject; this is the last line of defence for the batch.
       r = { status: 'sandbox_error', stdout: '', stderr: '', exitCode: null, wallMs: 0, reason: (e as Error).message };
     }
+    if (this.prelude) r = { ...r, stderr: shiftCodeLines(r.stderr) };
     let observation = observationOf(r, { maxChars: this.o.maxObservationChars, errorTailChars: this.o.errorTailChars }, this.o.timeoutSeconds);
     // Killed or restarted: the model must not assume its variables are still there.
     if (this.o.stateful && r.sessionLost) observation = `${observation}${observation ? '\n' : ''}${SESSION_LOST_NOTE}`;

@@ -36,7 +36,7 @@ export interface RunLimits {
 }
 
 export interface WorkerSpec {
-  mode: IsolationMode;
+  mode: Exclude<IsolationMode, 'wasm'>;
   features: BwrapFeatures;
   interpreter: InterpreterInfo;
   preload: string[];

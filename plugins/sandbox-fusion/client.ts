@@ -15,7 +15,10 @@ export interface ClientOptions {
   keepAliveMs: number;
   /** How long a URL that refused a connection is skipped while others are up. */
   cooldownMs: number;
-  /** Retry answers with status SandboxError (the sandbox broke, not the program). */
+  /**
+   * Retry answers with status SandboxError (the sandbox broke, not the program), on another server
+   * when there is one. The same SandboxError twice is taken as caused by the request and returned.
+   */
   retrySandboxErrors: boolean;
   rand?: () => number;
 }
@@ -41,6 +44,15 @@ export class SandboxUnavailableError extends Error {
     super(`SandboxFusion request failed after ${attempts.length} attempt(s): ${attempts[attempts.length - 1]}`);
     this.name = 'SandboxUnavailableError';
   }
+}
+
+/**
+ * What identifies one SandboxError across attempts: its message without the parts that differ
+ * from run to run (temporary folders, addresses, pids, timings).
+ */
+export function sandboxErrorKey(res: RunCodeResponse): string {
+  const text = res.message || res.run_result?.stderr || res.compile_result?.stderr || '';
+  return text.replace(/\/tmp\/[^\s'"]*/g, '<tmp>').replace(/0x[0-9a-f]+/gi, '<addr>').replace(/\d+(\.\d+)?/g, '<n>').trim();
 }
 
 /** Full-jitter exponential backoff: uniform in [0, min(max, base * 2^attempt)]. */
@@ -105,6 +117,7 @@ export class SandboxFusionClient {
     const cancel = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
     const failed: string[] = [];
     const tried = new Set<number>();
+    const sandboxErrors = new Set<string>();
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
       if (cancel.aborted) throw new CancelledError();
       if (attempt > 0) await sleep(backoffDelayMs(attempt - 1, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.rand), cancel);
@@ -116,9 +129,14 @@ export class SandboxFusionClient {
       try {
         const res = await this.attempt(ep, req, cancel);
         if (res.status === 'SandboxError' && this.opts.retrySandboxErrors && attempt < this.opts.retries) {
-          ep.failures++;
-          failed.push(`${ep.url}: SandboxError: ${res.message.slice(0, 200) || '(no message)'}`);
-          continue;
+          // A repeat means the request (its code, files or language) breaks the sandbox every time.
+          const key = sandboxErrorKey(res);
+          if (!sandboxErrors.has(key)) {
+            sandboxErrors.add(key);
+            ep.failures++;
+            failed.push(`${ep.url}: SandboxError: ${res.message.slice(0, 200) || '(no message)'}`);
+            continue;
+          }
         }
         ep.downUntil = 0;
         return res;

@@ -13,6 +13,10 @@ export interface RunCodeRequest {
   /** -1: no limit. */
   memory_limit_MB: number;
   stdin?: string;
+  /** Written into the program's folder before it runs: relative path → base64 contents. */
+  files?: Record<string, string>;
+  /** Paths (relative to the program's folder) whose contents come back in the answer's `files`. */
+  fetch_files?: string[];
 }
 
 /** One command's outcome: `Error` is a sandbox-side failure, not the program's. */
@@ -34,6 +38,8 @@ export interface RunCodeResponse {
   message: string;
   compile_result: CommandRunResult | null;
   run_result: CommandRunResult | null;
+  /** The `fetch_files` that existed after the run: path → base64 contents (missing ones are left out). */
+  files: Record<string, string>;
 }
 
 /** The answer is not what SandboxFusion sends (malformed JSON, missing fields). Retryable: a proxy may have mangled it. */
@@ -83,5 +89,20 @@ export function parseRunCodeResponse(body: unknown): RunCodeResponse {
     message: typeof o.message === 'string' ? o.message : '',
     compile_result: commandResult(o.compile_result, 'compile_result'),
     run_result: commandResult(o.run_result, 'run_result'),
+    files: fetchedFiles(o.files),
   };
+}
+
+function fetchedFiles(v: unknown): Record<string, string> {
+  if (v === null || v === undefined) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ProtocolError(`files: expected an object of base64 strings, found ${JSON.stringify(v).slice(0, 60)}`);
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x !== 'string') throw new ProtocolError(`files.${k}: expected a base64 string, found ${JSON.stringify(x).slice(0, 60)}`);
+  }
+  return v as Record<string, string>;
+}
+
+/** True for standard base64 (what SandboxFusion's `base64.b64decode` accepts without complaint). */
+export function isBase64(s: string): boolean {
+  return s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
 }

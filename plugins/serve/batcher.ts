@@ -1,11 +1,17 @@
-import type { Completion, GenerateOptions, RolloutEngine, SamplingParams } from '../../core/index.js';
+import type { Completion, GenerateOptions, RolloutEngine, SamplingParams, TokenEvent } from '../../core/index.js';
+import { generateStreaming } from '../../core/index.js';
 
 interface Pending {
   prompts: number[][];
   params: SamplingParams;
-  /** The sampling parameters as a key: only requests with equal ones share a call. */
+  /**
+   * The sampling parameters as a key: only requests with equal ones share a call. The number of
+   * alternatives is left out (a call computes the most any of its requests wants; each gets its own).
+   */
   key: string;
   signal?: AbortSignal;
+  /** A streaming request: told of its rows' tokens as the policy decodes them. */
+  onToken?: (e: TokenEvent) => void;
   /** Rows handed to the policy so far; completions of the rows answered so far. */
   sent: number;
   answered: number;
@@ -65,12 +71,26 @@ export class BatchingEngine implements RolloutEngine {
     return this.inner.tokenizer;
   }
 
+  get maxTopLogprobs(): number {
+    return this.inner.maxTopLogprobs ?? 0;
+  }
+
   generate(prompts: number[][], params: SamplingParams, opts: GenerateOptions = {}): Promise<Completion[]> {
+    return this.enqueue(prompts, params, opts);
+  }
+
+  /** Streams when the policy can (else its tokens come when its call is done); batching is unchanged. */
+  generateStream(prompts: number[][], params: SamplingParams, onToken: (e: TokenEvent) => void, opts: GenerateOptions = {}): Promise<Completion[]> {
+    return this.enqueue(prompts, params, opts, onToken);
+  }
+
+  private enqueue(prompts: number[][], params: SamplingParams, opts: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<Completion[]> {
     if (prompts.length === 0) return Promise.resolve([]);
     if (opts.signal?.aborted) return Promise.reject(abortError());
     return new Promise<Completion[]>((resolve, reject) => {
-      const key = JSON.stringify(params, Object.keys(params).sort());
-      this.pending.push({ prompts, params, key, signal: opts.signal, sent: 0, answered: 0, out: new Array(prompts.length), resolve, reject });
+      const { topLogprobs: _k, ...shared } = params;
+      const key = JSON.stringify(shared, Object.keys(shared).sort());
+      this.pending.push({ prompts, params, key, signal: opts.signal, ...(onToken ? { onToken } : {}), sent: 0, answered: 0, out: new Array(prompts.length), resolve, reject });
       this.counters.requests++;
       this.worker ??= this.drain();
     });
@@ -169,11 +189,14 @@ export class BatchingEngine implements RolloutEngine {
     this.counters.rows += prompts.length;
     this.counters.largestCall = Math.max(this.counters.largestCall, prompts.length);
     try {
-      const out = await this.inner.generate(prompts, params, { signal: ctl.signal });
+      const streaming = parts.some((x) => x.req.onToken);
+      const out = streaming
+        ? await generateStreaming(this.inner, prompts, params, this.router(parts), { signal: ctl.signal })
+        : await this.inner.generate(prompts, params, { signal: ctl.signal });
       if (out.length !== prompts.length) throw new Error(`the policy returned ${out.length} completions for ${prompts.length} prompts`);
       let at = 0;
       for (const { req, from, to } of parts) {
-        for (let i = from; i < to; i++) req.out[i] = out[at++] as Completion;
+        for (let i = from; i < to; i++) req.out[i] = ownAlternatives(out[at++] as Completion, req.params.topLogprobs);
         req.answered += to - from;
         if (req.answered === req.prompts.length) req.resolve(req.out);
       }
@@ -188,16 +211,42 @@ export class BatchingEngine implements RolloutEngine {
     }
   }
 
+  /** Hands each token of a shared call to the request that owns its row, under that request's row index. */
+  private router(parts: Part[]): (e: TokenEvent) => void {
+    const owner: { req: Pending; row: number }[] = [];
+    for (const { req, from, to } of parts) for (let i = from; i < to; i++) owner.push({ req, row: i });
+    return (e) => {
+      const o = owner[e.row];
+      if (!o?.req.onToken || o.req.signal?.aborted) return;
+      const k = o.req.params.topLogprobs;
+      const { topLogProbs, ...rest } = e;
+      try {
+        o.req.onToken({ ...rest, row: o.row, ...(k && topLogProbs ? { topLogProbs: topLogProbs.slice(0, k) } : {}) });
+      } catch {
+        // One listener's failure must not end a call other requests share; its answer still comes.
+      }
+    };
+  }
+
   /**
    * The call's sampling parameters: a fresh seed for requests that give none. A seeded request
    * split over calls would repeat its first call's rows with the same seed, so a call that
    * continues one gets the seed plus the call number (unique per call, hence never the same twice).
    */
   private callParams(parts: Part[]): SamplingParams {
-    const first = (parts[0] as Part).req.params;
-    if (first.seed === undefined) return this.opts.randomSeed ? { ...first, seed: this.opts.randomSeed() } : first;
-    return parts.some((x) => x.from > 0) ? { ...first, seed: first.seed + this.counters.calls } : first;
+    const { topLogprobs: _k, ...first } = (parts[0] as Part).req.params;
+    const k = Math.max(0, ...parts.map((x) => x.req.params.topLogprobs ?? 0));
+    const base: SamplingParams = k > 0 ? { ...first, topLogprobs: k } : first;
+    if (base.seed === undefined) return this.opts.randomSeed ? { ...base, seed: this.opts.randomSeed() } : base;
+    return parts.some((x) => x.from > 0) ? { ...base, seed: base.seed + this.counters.calls } : base;
   }
+}
+
+/** A completion with the alternatives its own request asked for (the call may have computed more). */
+function ownAlternatives(c: Completion, k: number | undefined): Completion {
+  if (!c.topLogProbs) return c;
+  const { topLogProbs, ...rest } = c;
+  return k ? { ...rest, topLogProbs: topLogProbs.map((t) => t.slice(0, k)) } : rest;
 }
 
 function abortError(): Error {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CliCommand } from '../../core/index.js';
+import type { CliCommand, CliOptions } from '../../core/index.js';
 import { BatchingEngine } from './batcher.js';
 import { createServer, listen } from './server.js';
 
@@ -21,18 +21,21 @@ const quantile = (xs: number[], q: number): number => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 };
 
+const BENCH_SERVE_OPTIONS = {
+  json: { type: 'boolean', default: false, description: 'print the result as JSON' },
+  checkpoint: { type: 'string', value: 'DIR', description: 'serve this policy/tfjs checkpoint (default: a random tiny model)' },
+  requests: { type: 'string', default: '64', value: 'N', description: 'concurrent /v1/completions requests per configuration' },
+  'max-tokens': { type: 'string', default: '32', value: 'N', description: 'max_tokens of every request' },
+  'batch-window-ms': { type: 'string', default: '5', value: 'MS', description: 'how long the batcher waits to gather requests' },
+} satisfies CliOptions;
+
 export const benchServeCommand: CliCommand = {
   name: 'bench serve',
   summary: 'agent0 serve throughput: concurrent /v1/completions with and without request batching',
   usage: 'agent0 bench serve [--json] [--checkpoint DIR] [--requests 64] [--max-tokens 32] [--batch-window-ms 5]',
+  options: BENCH_SERVE_OPTIONS,
   async run(args, env) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        json: { type: 'boolean', default: false }, checkpoint: { type: 'string' },
-        requests: { type: 'string', default: '64' }, 'max-tokens': { type: 'string', default: '32' }, 'batch-window-ms': { type: 'string', default: '5' },
-      },
-    });
+    const { values } = parseArgs({ args, options: BENCH_SERVE_OPTIONS });
     const [n, maxTokens, windowMs] = [Number(values.requests), Number(values['max-tokens']), Number(values['batch-window-ms'])];
     if (![n, maxTokens].every((x) => Number.isInteger(x) && x >= 1) || !(windowMs >= 0)) {
       env.stderr(`usage: ${this.usage}`);

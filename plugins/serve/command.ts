@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { AgentLoop, CliCommand, CliEnv, Policy, ResolvedRecipe, Session } from '../../core/index.js';
+import type { AgentLoop, CliCommand, CliEnv, CliOptions, Policy, ResolvedRecipe, Session } from '../../core/index.js';
 import { BatchingEngine } from './batcher.js';
 import { createServer, listen, TOOLS_SUFFIX, type RunningServer } from './server.js';
 
@@ -8,6 +8,25 @@ export const SERVE_USAGE =
   'agent0 serve --checkpoint DIR [--recipe R] [--set k=v ...] [--port 8000] [--host 127.0.0.1] [--model NAME] ' +
   '[--policy NAME] [--loop NAME] [--api-key-env VAR] [--allow-reload] [--batch-window-ms 5] [--max-batch 32] [--max-tokens 2048] [--max-n 64] ' +
   '[--max-request-samples 1024] [--max-total-body-mb 64]';
+
+const SERVE_OPTIONS = {
+  checkpoint: { type: 'string', value: 'DIR', description: 'policy checkpoint to serve (weights + tokenizer); loaded into the recipe\'s policy with --recipe' },
+  recipe: { type: 'string', value: 'R', description: 'build the recipe\'s policy, agent loop and tools (enables the <model>:tools mode)' },
+  set: { type: 'string', multiple: true, value: 'PATH=VALUE', description: 'override one recipe value (dotted path, YAML value); repeatable' },
+  port: { type: 'string', default: '8000', value: 'P', description: 'TCP port (0: any free port)' },
+  host: { type: 'string', default: '127.0.0.1', value: 'H', description: 'address to listen on; set --api-key-env before a non-loopback one' },
+  model: { type: 'string', value: 'NAME', description: 'model id in /v1/models (default: the checkpoint or recipe file name)' },
+  policy: { type: 'string', value: 'NAME', description: 'policy instance of the recipe (default: the first policy/)' },
+  loop: { type: 'string', value: 'NAME', description: 'agent-loop instance of the recipe (default: the first agent-loop/)' },
+  'api-key-env': { type: 'string', value: 'VAR', description: 'require Authorization: Bearer $VAR on every route but /health' },
+  'allow-reload': { type: 'boolean', default: false, description: 'add POST /update_weights_from_disk (SGLang\'s contract)' },
+  'batch-window-ms': { type: 'string', default: '5', value: 'MS', description: 'how long to gather concurrent requests into one policy call' },
+  'max-batch': { type: 'string', default: '32', value: 'N', description: 'rows per policy call' },
+  'max-tokens': { type: 'string', default: '2048', value: 'N', description: 'largest max_tokens a request may ask for' },
+  'max-n': { type: 'string', default: '64', value: 'N', description: 'largest n a request may ask for' },
+  'max-request-samples': { type: 'string', default: '1024', value: 'N', description: 'prompts × n per request (400 beyond it)' },
+  'max-total-body-mb': { type: 'string', default: '64', value: 'MB', description: 'request bodies being read at once, in MiB' },
+} satisfies CliOptions;
 
 export interface Serving extends RunningServer {
   models: string[];
@@ -29,17 +48,7 @@ function firstOfKind(recipe: ResolvedRecipe, kind: string): string | undefined {
 
 /** Builds the policy (and loop), then listens; `close()` stops the server and frees the model. */
 export async function startServe(args: string[], env: CliEnv): Promise<Serving> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      checkpoint: { type: 'string' }, recipe: { type: 'string' }, set: { type: 'string', multiple: true },
-      port: { type: 'string', default: '8000' }, host: { type: 'string', default: '127.0.0.1' }, model: { type: 'string' },
-      policy: { type: 'string' }, loop: { type: 'string' }, 'api-key-env': { type: 'string' }, 'allow-reload': { type: 'boolean', default: false },
-      'batch-window-ms': { type: 'string', default: '5' }, 'max-batch': { type: 'string', default: '32' },
-      'max-tokens': { type: 'string', default: '2048' }, 'max-n': { type: 'string', default: '64' },
-      'max-request-samples': { type: 'string', default: '1024' }, 'max-total-body-mb': { type: 'string', default: '64' },
-    },
-  });
+  const { values } = parseArgs({ args, options: SERVE_OPTIONS });
   if (!values.checkpoint && !values.recipe) throw new UsageError('give --checkpoint DIR, --recipe R, or both');
   const port = intArg('port', values.port, 0);
   const windowMs = intArg('batch-window-ms', values['batch-window-ms'], 0);
@@ -103,6 +112,7 @@ export const serveCommand: CliCommand = {
   name: 'serve',
   summary: 'OpenAI-compatible server for a policy (completions, chat, streaming; <model>:tools runs the agent loop)',
   usage: SERVE_USAGE,
+  options: SERVE_OPTIONS,
   async run(args, env) {
     let s: Serving;
     try {

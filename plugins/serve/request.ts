@@ -19,7 +19,10 @@ export interface GenRequest {
   logprobs: number | null;
   stream: boolean;
   includeUsageInStream: boolean;
+  /** vLLM's include_stop_str_in_output, or SGLang's no_stop_trim: the stop string (or stop token's text) stays. */
   includeStopStr: boolean;
+  /** Special tokens' text is left out (vLLM's and SGLang's default). */
+  skipSpecialTokens: boolean;
   returnTokenIds: boolean;
 }
 
@@ -98,14 +101,32 @@ function sampling(b: Body, limits: ServerLimits, maxTokensKey: string[], default
   return s;
 }
 
-function common(b: Body, limits: ServerLimits): Pick<GenRequest, 'n' | 'stream' | 'includeUsageInStream' | 'includeStopStr' | 'returnTokenIds'> {
+/**
+ * `response_format`: plain text is what the policy writes; JSON modes need constrained decoding,
+ * which the policies here do not have, so they are refused rather than silently ignored.
+ */
+function responseFormat(b: Body): void {
+  const f = b.response_format;
+  if (f === undefined || f === null) return;
+  const type = (f as { type?: unknown }).type;
+  if (typeof f !== 'object' || Array.isArray(f) || typeof type !== 'string') {
+    throw new ApiError(400, "'response_format' must be an object with a 'type'", 'response_format');
+  }
+  if (type === 'text') return;
+  throw new ApiError(400, `response_format type '${type}' is not supported by agent0 serve (it has no constrained decoding); only 'text' is`, 'response_format');
+}
+
+function common(b: Body, limits: ServerLimits): Pick<GenRequest, 'n' | 'stream' | 'includeUsageInStream' | 'includeStopStr' | 'skipSpecialTokens' | 'returnTokenIds'> {
   refuseUnsupported(b);
+  responseFormat(b);
   const so = b.stream_options as { include_usage?: unknown } | undefined | null;
   return {
     n: num(b, 'n', 1, 1, limits.maxN, true) as number,
     stream: bool(b, 'stream', false),
     includeUsageInStream: so?.include_usage === true,
-    includeStopStr: bool(b, 'include_stop_str_in_output', false),
+    // SGLang ignores vLLM's name and vLLM SGLang's: either asks for the same thing here.
+    includeStopStr: bool(b, 'include_stop_str_in_output', false) || bool(b, 'no_stop_trim', false),
+    skipSpecialTokens: bool(b, 'skip_special_tokens', true),
     returnTokenIds: bool(b, 'return_token_ids', false),
   };
 }
@@ -142,11 +163,16 @@ export function parseCompletionRequest(b: Body, tok: Tokenizer, limits: ServerLi
     const bad = ids.find((id) => id >= tok.vocabSize);
     if (bad !== undefined) throw new ApiError(400, `token id ${bad} is outside the vocabulary (size ${tok.vocabSize})`, 'prompt');
   }
-  const lp = num(b, 'logprobs', undefined, 0, 20, true);
-  return { api: 'completions', model: model(b), prompts, logprobs: lp ?? null, sampling: sampling(b, limits, ['max_tokens'], 16), ...shared };
+  const lp = num(b, 'logprobs', undefined, 0, MAX_TOP_LOGPROBS, true);
+  const s = sampling(b, limits, ['max_tokens'], 16);
+  if (lp !== undefined && lp > 0) s.topLogprobs = lp;
+  return { api: 'completions', model: model(b), prompts, logprobs: lp ?? null, sampling: s, ...shared };
 }
 
-const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
+/** OpenAI's cap on alternatives per token (completions' `logprobs`, chat's `top_logprobs`). */
+export const MAX_TOP_LOGPROBS = 20;
+
+const ROLES = new Set(['system', 'user', 'assistant', 'tool', 'developer']);
 
 function messages(b: Body): ChatMessage[] {
   const m = b.messages;
@@ -161,9 +187,10 @@ function messages(b: Body): ChatMessage[] {
       }
       content = content.map((c) => (c as { text: string }).text).join('');
     }
-    if (typeof role !== 'string' || !ROLES.has(role)) throw new ApiError(400, `messages[${i}].role must be one of system, user, assistant, tool`, 'messages');
+    if (typeof role !== 'string' || !ROLES.has(role)) throw new ApiError(400, `messages[${i}].role must be one of developer, system, user, assistant, tool`, 'messages');
     if (typeof content !== 'string') throw new ApiError(400, `messages[${i}].content must be a string`, 'messages');
-    return { role: role as ChatMessage['role'], content };
+    // OpenAI's newer name for system instructions; chat templates know only 'system'.
+    return { role: (role === 'developer' ? 'system' : role) as ChatMessage['role'], content };
   });
 }
 
@@ -179,16 +206,18 @@ export function renderChat(msgs: ChatMessage[], tok: Tokenizer): string {
 export function parseChatRequest(b: Body, tok: Tokenizer, limits: ServerLimits): GenRequest {
   const msgs = messages(b);
   const lpOn = bool(b, 'logprobs', false);
-  const top = num(b, 'top_logprobs', undefined, 0, 20, true);
+  const top = num(b, 'top_logprobs', undefined, 0, MAX_TOP_LOGPROBS, true);
   if (top !== undefined && top > 0 && !lpOn) throw new ApiError(400, "'top_logprobs' needs 'logprobs: true'", 'top_logprobs');
   const shared = common(b, limits);
   capSamples(1, shared.n, limits);
+  const s = sampling(b, limits, ['max_completion_tokens', 'max_tokens'], limits.maxTokens);
+  if (lpOn && top !== undefined && top > 0) s.topLogprobs = top;
   return {
     api: 'chat',
     model: model(b),
     prompts: [tok.encode(renderChat(msgs, tok))],
     logprobs: lpOn ? (top ?? 0) : null,
-    sampling: sampling(b, limits, ['max_completion_tokens', 'max_tokens'], limits.maxTokens),
+    sampling: s,
     ...shared,
   };
 }

@@ -1,4 +1,4 @@
-import type { Completion, Tokenizer } from '../../core/index.js';
+import type { Completion, Tokenizer, TopLogProb } from '../../core/index.js';
 import type { GenRequest } from './request.js';
 
 /** One turn of a tool-integrated answer: model text, or a tool's observation. */
@@ -15,75 +15,121 @@ export interface ChoiceResult {
   agent?: { stop_reason: string; turns: number; tool_calls: number; tool_errors: number };
 }
 
-interface Shaped {
+export interface Shaped {
   text: string;
   finish_reason: string;
   stop_reason: string | null;
 }
 
+/** Whether `id` ended generation as an end-of-sequence or stop token. */
+export function isStopToken(id: number, req: GenRequest, tok: Tokenizer): boolean {
+  return tok.eosIds.includes(id) || (req.sampling.stopTokenIds?.includes(id) ?? false);
+}
+
+/** Decodes with the request's skip_special_tokens (tokenizers without specials ignore it). */
+export function decodeFor(req: GenRequest, tok: Tokenizer, ids: readonly number[]): string {
+  return tok.decode(ids, { skipSpecialTokens: req.skipSpecialTokens });
+}
+
 /**
- * OpenAI semantics: the stop string is cut from the text unless `include_stop_str_in_output`,
- * and an end-of-sequence token never shows in the text (its id stays in `token_ids`).
+ * The text a client sees, with vLLM's semantics: the stop string is cut unless
+ * `include_stop_str_in_output`; so is the text of the end-of-sequence (or stop) token that ended
+ * generation; special tokens' text goes with `skip_special_tokens` (the default).
  */
-function shape(c: Completion, req: GenRequest, tok: Tokenizer): Shaped {
-  let text = c.text;
-  if (c.finishReason === 'stop' && c.stopString && !req.includeStopStr && text.endsWith(c.stopString)) {
-    text = text.slice(0, text.length - c.stopString.length);
-  }
+function visibleText(c: Completion, req: GenRequest, tok: Tokenizer): string {
   const last = c.tokenIds.at(-1);
-  if (c.finishReason === 'eos' && last !== undefined && (tok.eosIds.includes(last) || req.sampling.stopTokenIds?.includes(last))) {
+  const dropLast = c.finishReason === 'eos' && !req.includeStopStr && last !== undefined && isStopToken(last, req, tok);
+  const ids = dropLast ? c.tokenIds.slice(0, -1) : c.tokenIds;
+  if (c.finishReason === 'stop' && c.stopString) {
+    // The policy's own text ends right after the stop string; a re-decoded one may run past it.
+    const text = req.skipSpecialTokens ? decodeFor(req, tok, ids) : c.text;
+    const at = req.skipSpecialTokens ? text.indexOf(c.stopString) : text.length - c.stopString.length;
+    if (at < 0 || !text.startsWith(c.stopString, at)) return text;
+    return text.slice(0, req.includeStopStr ? at + c.stopString.length : at);
+  }
+  if (!req.skipSpecialTokens && !dropLast) return c.text;
+  return decodeFor(req, tok, ids);
+}
+
+/** A tool-mode answer's text is the trajectory's, less a final end-of-sequence token's text. */
+function trajectoryText(c: Completion, req: GenRequest, tok: Tokenizer): string {
+  const last = c.tokenIds.at(-1);
+  let text = c.text;
+  if (c.finishReason === 'eos' && last !== undefined && isStopToken(last, req, tok)) {
     const eosText = tok.decode([last]);
     if (eosText && text.endsWith(eosText)) text = text.slice(0, text.length - eosText.length);
   }
+  return text;
+}
+
+export function shape(r: ChoiceResult, req: GenRequest, tok: Tokenizer): Shaped {
+  const c = r.completion;
+  const text = r.turns ? trajectoryText(c, req, tok) : visibleText(c, req, tok);
   const finish = c.finishReason === 'length' ? 'length' : c.finishReason === 'abort' ? 'abort' : 'stop';
   return { text, finish_reason: finish, stop_reason: c.finishReason === 'stop' ? (c.stopString ?? null) : null };
 }
 
+/** JSON has no NaN: unknown log-probs are sent as null; -Infinity as OpenAI's floor. */
+const finite = (x: number): number | null => (Number.isNaN(x) ? null : Math.max(x, -9999));
+
+/** One token's entries: `k` = the alternatives the request asked for (null: none). */
+export interface TokenLp {
+  id: number;
+  logProb: number;
+  top?: TopLogProb[];
+}
+
 /**
- * Text pieces, one per token, that concatenate to exactly `text`: each token's piece is what
- * decoding up to it adds, so a character split across byte-level tokens lands in one piece.
+ * Completions' logprobs for a run of tokens starting `offset` characters into the text. Each
+ * `top_logprobs` entry holds the sampled token and the k most likely ones, as OpenAI and vLLM
+ * send them (up to k + 1 entries).
  */
-export function tokenPieces(ids: readonly number[], text: string, tok: Tokenizer): string[] {
-  const pieces: string[] = [];
-  let prev = 0;
-  for (let i = 0; i < ids.length; i++) {
-    const decoded = tok.decode(ids.slice(0, i + 1));
-    // A partial UTF-8 sequence decodes to U+FFFD: hold its text back until the character completes.
-    const upTo = i === ids.length - 1 ? text.length : decoded.endsWith('\uFFFD') ? prev : Math.min(decoded.length, text.length);
-    const end = Math.max(prev, upTo);
-    pieces.push(text.slice(prev, end));
-    prev = end;
-  }
-  if (ids.length === 0 && text.length > 0) pieces.push(text);
-  return pieces;
-}
-
-function completionLogprobs(c: Completion, tok: Tokenizer) {
-  const tokens = c.tokenIds.map((id) => tok.decode([id]));
+export function completionLogprobs(toks: TokenLp[], k: number, tok: Tokenizer, offset = 0) {
+  const tokens: string[] = [];
   const offsets: number[] = [];
-  let at = 0;
-  for (const t of tokens) {
+  let at = offset;
+  for (const t of toks) {
+    const s = tok.decode([t.id]);
+    tokens.push(s);
     offsets.push(at);
-    at += t.length;
+    at += s.length;
   }
-  // Only the sampled tokens' log-probs are known to the policy; alternatives are not reported.
-  return { tokens, token_logprobs: c.logProbs.map(finite), top_logprobs: null, text_offset: offsets };
+  const top = toks.map((t, i) => {
+    const entry: Record<string, number | null> = { [tokens[i] as string]: finite(t.logProb) };
+    for (const a of (t.top ?? []).slice(0, k)) {
+      const s = tok.decode([a.id]);
+      if (!(s in entry)) entry[s] = finite(a.logProb);
+    }
+    return entry;
+  });
+  return { tokens, token_logprobs: toks.map((t) => finite(t.logProb)), top_logprobs: top, text_offset: offsets };
 }
 
-function chatLogprobs(c: Completion, tok: Tokenizer) {
+const bytesOf = (s: string): number[] => [...Buffer.from(s, 'utf8')];
+
+/** Chat's logprobs: each token with exactly the k most likely alternatives. */
+export function chatLogprobs(toks: TokenLp[], k: number, tok: Tokenizer) {
   return {
-    content: c.tokenIds.map((id, i) => {
-      const token = tok.decode([id]);
-      return { token, logprob: finite(c.logProbs[i] ?? NaN), bytes: [...Buffer.from(token, 'utf8')], top_logprobs: [] };
+    content: toks.map((t) => {
+      const token = tok.decode([t.id]);
+      const top = (t.top ?? []).slice(0, k).map((a) => {
+        const s = tok.decode([a.id]);
+        return { token: s, logprob: finite(a.logProb), bytes: bytesOf(s) };
+      });
+      return { token, logprob: finite(t.logProb), bytes: bytesOf(token), top_logprobs: top };
     }),
   };
 }
 
-/** JSON has no NaN: unknown log-probs are sent as null. */
-const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+export function tokensOf(c: Completion): TokenLp[] {
+  return c.tokenIds.map((id, t) => {
+    const top = c.topLogProbs?.[t];
+    return { id, logProb: c.logProbs[t] ?? NaN, ...(top ? { top } : {}) };
+  });
+}
 
 /** vLLM's extensions (token ids, per choice) and tool mode's turns. */
-function extras(r: ChoiceResult, index: number, req: GenRequest): Record<string, unknown> {
+export function extras(r: ChoiceResult, index: number, req: GenRequest): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (req.returnTokenIds) {
     out.prompt_token_ids = req.prompts[Math.floor(index / req.n)];
@@ -102,15 +148,17 @@ export function usage(req: GenRequest, results: ChoiceResult[]) {
 
 /** The non-streaming body; results[i * n + j] is sample j of prompt i. */
 export function responseBody(req: GenRequest, id: string, created: number, results: ChoiceResult[], tok: Tokenizer): Record<string, unknown> {
+  const k = req.logprobs ?? 0;
   const choices = results.map((r, index) => {
-    const s = shape(r.completion, req, tok);
+    const s = shape(r, req, tok);
     if (req.api === 'completions') {
-      return { index, text: s.text, logprobs: req.logprobs === null ? null : completionLogprobs(r.completion, tok), finish_reason: s.finish_reason, stop_reason: s.stop_reason, ...extras(r, index, req) };
+      const lp = req.logprobs === null ? null : completionLogprobs(tokensOf(r.completion), k, tok);
+      return { index, text: s.text, logprobs: lp, finish_reason: s.finish_reason, stop_reason: s.stop_reason, ...extras(r, index, req) };
     }
     return {
       index,
       message: { role: 'assistant', content: s.text },
-      logprobs: req.logprobs === null ? null : chatLogprobs(r.completion, tok),
+      logprobs: req.logprobs === null ? null : chatLogprobs(tokensOf(r.completion), k, tok),
       finish_reason: s.finish_reason,
       stop_reason: s.stop_reason,
       ...extras(r, index, req),
@@ -119,35 +167,4 @@ export function responseBody(req: GenRequest, id: string, created: number, resul
   return {
     id, object: req.api === 'completions' ? 'text_completion' : 'chat.completion', created, model: req.model, choices, usage: usage(req, results),
   };
-}
-
-/**
- * The server-sent chunks of a streamed answer, choice after choice: one chunk per token (per
- * turn in tool mode), then a chunk with the finish reason, then usage when asked.
- */
-export function streamChunks(req: GenRequest, id: string, created: number, results: ChoiceResult[], tok: Tokenizer): Record<string, unknown>[] {
-  const object = req.api === 'completions' ? 'text_completion' : 'chat.completion.chunk';
-  const head = { id, object, created, model: req.model };
-  const out: Record<string, unknown>[] = [];
-  results.forEach((r, index) => {
-    const s = shape(r.completion, req, tok);
-    const c = r.completion;
-    const pieces = r.turns ? r.turns.map((t) => t.content) : tokenPieces(c.tokenIds, s.text, tok);
-    if (req.api === 'chat') out.push({ ...head, choices: [{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
-    pieces.forEach((piece, i) => {
-      let lp: unknown = null;
-      if (req.logprobs !== null && !r.turns) {
-        const one: Completion = { ...c, tokenIds: [c.tokenIds[i] as number], logProbs: [c.logProbs[i] as number] };
-        lp = req.api === 'completions' ? completionLogprobs(one, tok) : chatLogprobs(one, tok);
-      }
-      const choice = req.api === 'completions' ? { index, text: piece, logprobs: lp, finish_reason: null } : { index, delta: { content: piece }, logprobs: lp, finish_reason: null };
-      out.push({ ...head, choices: [choice] });
-    });
-    const last = req.api === 'completions'
-      ? { index, text: '', logprobs: null, finish_reason: s.finish_reason, stop_reason: s.stop_reason, ...extras(r, index, req) }
-      : { index, delta: {}, logprobs: null, finish_reason: s.finish_reason, stop_reason: s.stop_reason, ...extras(r, index, req) };
-    out.push({ ...head, choices: [last] });
-  });
-  if (req.includeUsageInStream) out.push({ ...head, choices: [], usage: usage(req, results) });
-  return out;
 }

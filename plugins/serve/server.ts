@@ -2,9 +2,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { AgentLoop, Logger, RolloutEngine } from '../../core/index.js';
-import { bearerMatches, BodyBudget, checkBrowserSafety, HttpRefusal, requireJson } from '../../core/index.js';
+import { bearerMatches, BodyBudget, checkBrowserSafety, generateStreaming, HttpRefusal, requireJson } from '../../core/index.js';
 import { ApiError, parseChatRequest, parseCompletionRequest, type GenRequest, type ServerLimits } from './request.js';
-import { responseBody, streamChunks, type ChoiceResult } from './response.js';
+import { responseBody, type ChoiceResult } from './response.js';
+import { SseWriter } from './sse.js';
+import { StreamAnswer } from './stream.js';
 import { runToolMode } from './tools.js';
 
 /** The model-name suffix that selects the tool-integrated mode. */
@@ -46,6 +48,12 @@ function sendError(res: http.ServerResponse, e: ApiError): void {
 
 const REFUSAL_TYPES: Record<number, string> = { 403: 'permission_error', 503: 'server_busy' };
 
+/** The first line of an error's message: no stack frames or internals reach a client. */
+export function clientMessage(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return (text.split('\n').find((l) => l.trim().length > 0 && !/^\s+at /.test(l)) ?? 'failed').replace(/^(\w*Error): /, '');
+}
+
 async function readJson(req: http.IncomingMessage, budget: BodyBudget, limit: number): Promise<Record<string, unknown>> {
   requireJson(req);
   const body = await budget.readJson(req, limit);
@@ -60,13 +68,26 @@ export function createServer(opts: ServerOptions): http.Server {
   const started = Math.floor(Date.now() / 1000);
   const budget = new BodyBudget(opts.maxTotalBodyBytes ?? 64 * 1024 * 1024, 'serve --max-total-body-mb');
 
-  const generate = async (g: GenRequest, toolMode: boolean, signal: AbortSignal): Promise<ChoiceResult[]> => {
+  /** `stream`: streamed answers hear of each token while the policy decodes (plain mode only). */
+  const generate = async (g: GenRequest, toolMode: boolean, signal: AbortSignal, stream?: StreamAnswer): Promise<ChoiceResult[]> => {
     if (toolMode && opts.loop) {
       return runToolMode(opts.loop, opts.engine, randomUUID(), g.prompts, g.n, g.sampling, signal);
     }
     const rows = g.prompts.flatMap((p) => Array.from({ length: g.n }, () => p));
-    const out = await opts.engine.generate(rows, g.sampling, { signal });
+    const out = stream
+      ? await generateStreaming(opts.engine, rows, g.sampling, (e) => stream.token(e), { signal })
+      : await opts.engine.generate(rows, g.sampling, { signal });
     return out.map((completion) => ({ completion }));
+  };
+
+  /** Alternatives are computed by the policy; one that cannot is refused before any work. */
+  const checkAlternatives = (g: GenRequest, toolMode: boolean): void => {
+    const k = g.sampling.topLogprobs ?? 0;
+    if (k === 0) return;
+    const param = g.api === 'chat' ? 'top_logprobs' : 'logprobs';
+    if (toolMode) throw new ApiError(400, `'${param}' alternatives are not available in tool mode (observation tokens have no distribution)`, param);
+    const most = opts.engine.maxTopLogprobs ?? 0;
+    if (k > most) throw new ApiError(400, `this policy reports ${most === 0 ? 'no' : `at most ${most}`} alternatives per token; '${param}' asked for ${k}`, param);
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -77,8 +98,17 @@ export function createServer(opts: ServerOptions): http.Server {
     if (opts.apiKey !== undefined && !bearerMatches(req.headers.authorization, opts.apiKey)) {
       throw new ApiError(401, 'missing or wrong API key (Authorization: Bearer ...)', null, 'authentication_error');
     }
-    if (req.method === 'GET' && route === '/v1/models') {
-      return sendJson(res, 200, { object: 'list', data: names.map((id) => ({ id, object: 'model', created: started, owned_by: 'agent0' })) });
+    const card = (id: string) => ({ id, object: 'model', created: started, owned_by: 'agent0' });
+    if (req.method === 'GET' && route === '/v1/models') return sendJson(res, 200, { object: 'list', data: names.map(card) });
+    if (req.method === 'GET' && route.startsWith('/v1/models/')) {
+      let id: string;
+      try {
+        id = decodeURIComponent(route.slice('/v1/models/'.length));
+      } catch {
+        throw new ApiError(400, 'the model id in the path is not valid percent-encoding', 'model');
+      }
+      if (!names.includes(id)) throw new ApiError(404, `the model '${id}' does not exist; served: ${names.join(', ')}`, 'model', 'not_found_error');
+      return sendJson(res, 200, card(id));
     }
     if (route === '/update_weights_from_disk' && req.method === 'POST') {
       if (!opts.loadWeights) throw new ApiError(404, 'weight reloads are off (start agent0 serve with --allow-reload)', null, 'not_found_error');
@@ -87,8 +117,9 @@ export function createServer(opts: ServerOptions): http.Server {
       try {
         await opts.loadWeights(dir);
       } catch (e) {
+        opts.log?.warn(`serve: loading ${dir} failed: ${(e as Error).stack ?? String(e)}`);
         // SGLang's answer shape, so clients of either read the same thing.
-        return sendJson(res, 400, { success: false, message: `could not load ${dir}: ${(e as Error).message}` });
+        return sendJson(res, 400, { success: false, message: `could not load ${dir}: ${clientMessage(e)}` });
       }
       opts.log?.info(`serve: loaded weights from ${dir}`);
       return sendJson(res, 200, { success: true, message: `loaded ${dir}` });
@@ -101,18 +132,30 @@ export function createServer(opts: ServerOptions): http.Server {
       const hint = g.model === opts.modelName + TOOLS_SUFFIX ? ' (tool mode needs serve --recipe with an agent loop)' : '';
       throw new ApiError(404, `the model '${g.model}' does not exist${hint}; served: ${names.join(', ')}`, 'model', 'not_found_error');
     }
+    const toolMode = g.model !== opts.modelName;
+    checkAlternatives(g, toolMode);
     // A client that hangs up cancels its share of the work.
     const ctl = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) ctl.abort();
     });
-    const results = await generate(g, g.model !== opts.modelName, ctl.signal);
     const id = `${g.api === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
-    if (!g.stream) return sendJson(res, 200, responseBody(g, id, created, results, tok));
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    for (const chunk of streamChunks(g, id, created, results, tok)) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
-    res.end('data: [DONE]\n\n');
+    if (!g.stream) return sendJson(res, 200, responseBody(g, id, created, await generate(g, toolMode, ctl.signal), tok));
+    // The status line goes with the first chunk: a request refused before any token still gets a plain error.
+    const sse = new SseWriter(res);
+    const answer = new StreamAnswer(g, id, created, tok, (chunk) => sse.send(chunk));
+    try {
+      answer.finish(await generate(g, toolMode, ctl.signal, answer));
+    } catch (e) {
+      if (!sse.started) throw e;
+      const aborted = (e as Error).name === 'AbortError';
+      // A client that hung up is not a failure; anything else is logged whole and told in one line.
+      if (!aborted) opts.log?.error(`serve: a stream failed after its first chunk: ${(e as Error).stack ?? String(e)}`);
+      const err = e instanceof ApiError ? e : aborted ? new ApiError(499, 'cancelled', null, 'cancelled') : new ApiError(500, `internal error: ${clientMessage(e)}`, null, 'server_error');
+      sse.send({ error: { message: err.message, type: err.type, param: err.param, code: err.status } });
+    }
+    sse.done();
   };
 
   const server = http.createServer((req, res) => {
@@ -128,7 +171,7 @@ export function createServer(opts: ServerOptions): http.Server {
       }
       if ((e as Error).name === 'AbortError') return sendError(res, new ApiError(499, 'cancelled', null, 'cancelled'));
       opts.log?.error(`serve: ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);
-      sendError(res, new ApiError(500, `internal error: ${(e as Error).message}`, null, 'server_error'));
+      sendError(res, new ApiError(500, `internal error: ${clientMessage(e)}`, null, 'server_error'));
     });
   });
   return server;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { CliCommand, ParsedAction, Tool, ToolResult } from '../../core/index.js';
+import type { CliCommand, CliOptions, ParsedAction, Tool, ToolResult } from '../../core/index.js';
 import { LatencyWindow } from './metrics.js';
 import { RemoteTools, type RemoteToolsOptions } from './remote.js';
 import { startToolServer } from './server.js';
@@ -70,14 +70,22 @@ export async function runToolServerBench(o: { trajectories: number; turns: numbe
   }
 }
 
+const BENCH_TOOL_SERVER_OPTIONS = {
+  trajectories: { type: 'string', default: '64', value: 'N', description: 'concurrent trajectories' },
+  turns: { type: 'string', default: '10', value: 'K', description: 'tool calls per trajectory' },
+  'service-ms': { type: 'string', default: '0', value: 'MS', description: 'simulated work per tool call' },
+  json: { type: 'boolean', description: 'print the result as JSON' },
+} satisfies CliOptions;
+
 export const benchToolServerCommand: CliCommand = {
   name: 'bench tool-server',
   summary: 'tool-server round trip: calls/s and latency through HTTP, batched and unbatched, against in-process calls',
   usage: 'agent0 bench tool-server [--trajectories N] [--turns K] [--service-ms MS] [--json]',
+  options: BENCH_TOOL_SERVER_OPTIONS,
   async run(args, env) {
     let values;
     try {
-      ({ values } = parseArgs({ args, options: { trajectories: { type: 'string', default: '64' }, turns: { type: 'string', default: '10' }, 'service-ms': { type: 'string', default: '0' }, json: { type: 'boolean' } } }));
+      ({ values } = parseArgs({ args, options: BENCH_TOOL_SERVER_OPTIONS }));
     } catch (e) {
       env.stderr(`${(e as Error).message}\nusage: ${this.usage}`);
       return 2;

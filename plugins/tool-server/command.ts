@@ -1,11 +1,31 @@
 import { parseArgs } from 'node:util';
-import { RecipeError, RegistryError, type CliCommand, type CliEnv, type Session, type Tool } from '../../core/index.js';
+import { RecipeError, RegistryError, type CliCommand, type CliEnv, type CliOptions, type Session, type Tool } from '../../core/index.js';
 import type { ToolSet } from './dispatcher.js';
+import { OBSERVATION_FORMATS_HELP, parseObservationFormat } from './observation-format.js';
 import { startToolServer } from './server.js';
 
 const USAGE = 'agent0 tool-server [--recipe R [--set k=v ...]] [--tool NAME ...] [--options JSON] [--host H] [--port P] '
   + '[--workers N] [--max-concurrency N] [--request-timeout-ms T] [--done-if-invalid] [--idle-trajectory-s S] [--max-body-mb M] '
-  + '[--max-total-body-mb 256] [--max-items 16384] [--api-key-env VAR]';
+  + '[--max-total-body-mb 256] [--max-items 16384] [--api-key-env VAR] [--observation-format [TOOL=]FORMAT ...]';
+
+const TOOL_SERVER_OPTIONS = {
+  recipe: { type: 'string', value: 'R', description: 'serve tool instances of this recipe (one session per worker)' },
+  set: { type: 'string', multiple: true, value: 'PATH=VALUE', description: 'override one recipe value (dotted path, YAML value); repeatable' },
+  tool: { type: 'string', multiple: true, value: 'NAME', description: 'with --recipe: an instance (default: every tool/); without: a tool component (python, sandbox-fusion, ...)' },
+  options: { type: 'string', value: 'JSON', description: 'options of the one --tool component, without --recipe' },
+  host: { type: 'string', value: 'H', description: 'address to listen on (default: 127.0.0.1); set --api-key-env before a non-loopback one' },
+  port: { type: 'string', value: 'P', description: 'TCP port (default: 5000; 0 picks a free one)' },
+  workers: { type: 'string', value: 'N', description: 'independent tool sets calls are spread over (default: 1)' },
+  'max-concurrency': { type: 'string', value: 'N', description: 'tool calls running at once (default: 64)' },
+  'request-timeout-ms': { type: 'string', value: 'T', description: 'deadline per request; tools are cancelled past it (default: 60000)' },
+  'done-if-invalid': { type: 'boolean', description: 'an action no tool recognises ends the trajectory (VeRL-Tool\'s done_if_invalid)' },
+  'idle-trajectory-s': { type: 'string', value: 'S', description: 'free a trajectory\'s state after S idle seconds (default: 600; 0: never)' },
+  'max-body-mb': { type: 'string', value: 'M', description: 'largest request body in MiB (default: 64; 413 beyond)' },
+  'max-total-body-mb': { type: 'string', value: 'M', description: 'request bodies being read at once in MiB (default: 256; 503 beyond)' },
+  'max-items': { type: 'string', value: 'N', description: 'actions per request (default: 16384; 413 beyond)' },
+  'api-key-env': { type: 'string', value: 'VAR', description: 'require Authorization: Bearer $VAR on every route but /health' },
+  'observation-format': { type: 'string', multiple: true, value: '[TOOL=]FORMAT', description: `how observations are written, for every tool or one: ${OBSERVATION_FORMATS_HELP}` },
+} satisfies CliOptions;
 
 function intArg(v: string | undefined, name: string, def: number, min: number): number {
   if (v === undefined) return def;
@@ -15,6 +35,25 @@ function intArg(v: string | undefined, name: string, def: number, min: number): 
 }
 
 class UsageError extends Error {}
+
+/** `--observation-format FORMAT` (every tool) and `--observation-format TOOL=FORMAT` (one tool). */
+function observationFormats(values: string[], tools: string[]): { observationFormat?: string; toolObservationFormats: Record<string, string> } {
+  let observationFormat: string | undefined;
+  const toolObservationFormats: Record<string, string> = {};
+  for (const v of values) {
+    const at = v.indexOf('=');
+    const [tool, spec] = at < 0 ? [undefined, v] : [v.slice(0, at), v.slice(at + 1)];
+    try {
+      parseObservationFormat(spec);
+    } catch (e) {
+      throw new UsageError(`--observation-format: ${(e as Error).message}`);
+    }
+    if (tool === undefined) observationFormat = spec;
+    else if (!tools.includes(tool)) throw new UsageError(`--observation-format ${v}: no served tool is named '${tool}' (tools: ${tools.join(', ')})`);
+    else toolObservationFormats[tool] = spec;
+  }
+  return { ...(observationFormat ? { observationFormat } : {}), toolObservationFormats };
+}
 
 /**
  * Builds the tool sets (one per worker) and serves them until `signal` aborts. With `--recipe`,
@@ -26,15 +65,7 @@ class UsageError extends Error {}
 export async function serveTools(args: string[], env: CliEnv, signal: AbortSignal): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        recipe: { type: 'string' }, set: { type: 'string', multiple: true }, tool: { type: 'string', multiple: true }, options: { type: 'string' },
-        host: { type: 'string' }, port: { type: 'string' }, workers: { type: 'string' }, 'max-concurrency': { type: 'string' },
-        'request-timeout-ms': { type: 'string' }, 'done-if-invalid': { type: 'boolean' }, 'max-body-mb': { type: 'string' }, 'idle-trajectory-s': { type: 'string' },
-        'max-total-body-mb': { type: 'string' }, 'max-items': { type: 'string' }, 'api-key-env': { type: 'string' },
-      },
-    }));
+    ({ values } = parseArgs({ args, options: TOOL_SERVER_OPTIONS }));
   } catch (e) {
     env.stderr(`${(e as Error).message}\nusage: ${USAGE}`);
     return 2;
@@ -93,12 +124,13 @@ export async function serveTools(args: string[], env: CliEnv, signal: AbortSigna
         sets.push(set);
       }
     }
+    const formats = observationFormats(values['observation-format'] ?? [], sets[0].map((t) => t.name));
     const handle = await startToolServer(sets, {
       host: values.host ?? '127.0.0.1', port, maxConcurrency, requestTimeoutMs, doneIfInvalid: values['done-if-invalid'] ?? false, idleTrajectoryMs, maxBodyBytes,
-      maxTotalBodyBytes, maxItemsPerRequest, ...(apiKey ? { apiKey } : {}), log: env.log,
+      maxTotalBodyBytes, maxItemsPerRequest, ...(apiKey ? { apiKey } : {}), ...formats, log: env.log,
     });
     env.log.info(`tool-server: serving ${handle.dispatcher.toolNames.join(', ')} (${workers} worker(s), ${maxConcurrency} concurrent calls) on ${handle.url}/get_observation`);
-    env.stdout(JSON.stringify({ url: handle.url, endpoint: `${handle.url}/get_observation`, tools: handle.dispatcher.toolNames, workers }));
+    env.stdout(JSON.stringify({ url: handle.url, endpoint: `${handle.url}/get_observation`, tools: handle.dispatcher.toolNames, workers, observationFormats: handle.dispatcher.observationFormats }));
     await new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
     env.log.info('tool-server: stopping');
     await handle.close();
@@ -120,6 +152,7 @@ export const toolServerCommand: CliCommand = {
   name: 'tool-server',
   summary: 'serve tools over HTTP with VeRL-Tool\'s contract (POST /get_observation, GET /health, GET /metrics)',
   usage: USAGE,
+  options: TOOL_SERVER_OPTIONS,
   async run(args, env) {
     const ac = new AbortController();
     const stop = () => ac.abort();

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Tool, ToolResult } from '../../core/index.js';
 import { LatencyWindow } from './metrics.js';
+import { formatName, parseObservationFormat, wrapObservation, type ObservationFormat } from './observation-format.js';
 import type { ActionItem, ObservationResponse } from './protocol.js';
 
 /** One worker: a full set of tool instances. A trajectory's calls all go to one worker. */
@@ -15,10 +16,15 @@ export interface DispatcherOptions {
   doneIfInvalid: boolean;
   /** Frees a trajectory nobody finished after this long without a call (0: never), so lost clients don't leak state. */
   idleTrajectoryMs: number;
+  /** How observations are sent (default 'python_code': VeRL-Tool's python tool); see observation-format.ts. */
+  observationFormat?: string;
+  /** Per served tool name, a format other than `observationFormat`. */
+  toolObservationFormats?: Record<string, string>;
 }
 
 type Info = Record<string, string | number | boolean>;
-interface ItemResult { observation: string; done: boolean; valid: boolean; info: Info }
+/** `tool`: whose envelope the observation gets; none for the empty answers to finishes and unmatched actions. */
+interface ItemResult { observation: string; done: boolean; valid: boolean; info: Info; tool?: string }
 
 /** A FIFO semaphore. The queue is read by index: Array.shift copies large arrays, quadratic over a big request. */
 class Semaphore {
@@ -58,9 +64,16 @@ export class ToolDispatcher {
   private readonly perTool = new Map<string, number>();
   readonly requestLatency = new LatencyWindow();
   readonly actionLatency = new LatencyWindow();
+  private readonly formats = new Map<string, ObservationFormat>();
 
   constructor(readonly workers: readonly ToolSet[], private readonly opts: DispatcherOptions) {
     if (workers.length === 0 || workers.some((w) => w.length === 0)) throw new Error('tool-server: every worker needs at least one tool');
+    const base = parseObservationFormat(opts.observationFormat ?? 'python_code');
+    for (const t of workers[0]) this.formats.set(t.name, base);
+    for (const [name, spec] of Object.entries(opts.toolObservationFormats ?? {})) {
+      if (!this.formats.has(name)) throw new Error(`tool-server: observation format for '${name}', which is not served (tools: ${this.toolNames.join(', ')})`);
+      this.formats.set(name, parseObservationFormat(spec));
+    }
     this.live = new Array(workers.length).fill(0);
     this.slots = new Semaphore(opts.maxConcurrency);
     if (opts.idleTrajectoryMs > 0) {
@@ -82,6 +95,11 @@ export class ToolDispatcher {
     return this.workers[0].map((t) => t.name);
   }
 
+  /** Each served tool's observation format, by name. */
+  get observationFormats(): Record<string, string> {
+    return Object.fromEntries([...this.formats].map(([k, f]) => [k, formatName(f)]));
+  }
+
   /** Answers one request; never throws (tool failures become observations). */
   async handle(items: ActionItem[]): Promise<ObservationResponse> {
     const t0 = performance.now();
@@ -90,11 +108,16 @@ export class ToolDispatcher {
     // tools may listen to the deadline (extra.signal); their listeners are released as calls end
     setMaxListeners(0, deadline);
     const results = await this.settleByDeadline(items, deadline);
-    this.requestLatency.add(performance.now() - t0);
+    const ms = performance.now() - t0;
+    this.requestLatency.add(ms);
     return {
-      observations: results.map((r) => r.observation),
+      observations: results.map((r, i) => {
+        const f = r.tool === undefined ? undefined : this.formats.get(r.tool);
+        return f ? wrapObservation(f, items[i].action, r.observation) : r.observation;
+      }),
       dones: results.map((r) => r.done),
       valids: results.map((r) => r.valid),
+      processing_time_ms: Math.round(ms * 1000) / 1000,
       infos: results.map((r) => r.info),
     };
   }
@@ -112,7 +135,7 @@ export class ToolDispatcher {
       const finish = () => {
         open = false;
         deadline.removeEventListener('abort', onDeadline);
-        resolve(Array.from(results, (r) => r ?? this.timedOut()));
+        resolve(Array.from(results, (r, i) => r ?? this.timedOut(items[i])));
       };
       const onDeadline = () => { if (open) finish(); };
       deadline.addEventListener('abort', onDeadline, { once: true });
@@ -133,9 +156,19 @@ export class ToolDispatcher {
     });
   }
 
-  private timedOut(): ItemResult {
+  private timedOut(item: ActionItem): ItemResult {
     this.counts.timeouts++;
-    return { observation: `tool error: no result within the server's request timeout (${this.opts.requestTimeoutMs} ms)`, done: false, valid: false, info: { status: 'timeout' } };
+    return { observation: `tool error: no result within the server's request timeout (${this.opts.requestTimeoutMs} ms)`, done: false, valid: false, info: { status: 'timeout' }, tool: this.match(this.workers[0], item.action)?.tool.name };
+  }
+
+  /** The first tool that finds an action in `text`, with what it parsed. */
+  private match(tools: ToolSet, text: string): { tool: Tool; action: string; extra?: Record<string, unknown> } | undefined {
+    for (const t of tools) {
+      let parsed;
+      try { parsed = t.parseAction(text); } catch { continue; }
+      if (parsed.valid) return { tool: t, action: parsed.action ?? '', ...(parsed.extra ? { extra: parsed.extra } : {}) };
+    }
+    return undefined;
   }
 
   /** Runs `fn` after everything already queued for trajectory `id`. */
@@ -177,29 +210,21 @@ export class ToolDispatcher {
       return { observation: '', done: true, valid: true, info: { status: 'finished' } };
     }
     if (deadline.aborted) return { observation: '', done: false, valid: false, info: { status: 'timeout' } };
-    const tools = this.workers[this.workerOf(item.trajectoryId)];
-    let tool: Tool | undefined;
-    let payload = '';
-    for (const t of tools) {
-      let parsed;
-      try { parsed = t.parseAction(item.action); } catch { continue; }
-      if (parsed.valid) { tool = t; payload = parsed.action ?? ''; break; }
-    }
+    const found = this.match(this.workers[this.workerOf(item.trajectoryId)], item.action);
     let result: ItemResult;
-    if (!tool) {
+    if (!found) {
       this.counts.noToolMatched++;
       result = { observation: '', done: this.opts.doneIfInvalid, valid: false, info: { status: 'no_tool', reason: 'no tool found a valid action in the text' } };
     } else {
-      result = await this.conduct(tool, item, payload, deadline);
+      // What the parser found beside the action (stdin from an ```input block) wins over the request's extra fields, as in VeRL-Tool.
+      result = await this.conduct(found.tool, item, found.action, { ...item.extra, ...(found.extra ?? {}) }, deadline);
     }
-    if (item.isLastStep) {
-      await this.release(item.trajectoryId);
-      result.done = true;
-    }
+    // VeRL-Tool frees the state after a last step but keeps the tool's own `done`: the client decides that the trajectory ends.
+    if (item.isLastStep) await this.release(item.trajectoryId);
     return result;
   }
 
-  private async conduct(tool: Tool, item: ActionItem, payload: string, deadline: AbortSignal): Promise<ItemResult> {
+  private async conduct(tool: Tool, item: ActionItem, payload: string, extra: Record<string, unknown>, deadline: AbortSignal): Promise<ItemResult> {
     await this.slots.acquire();
     this.inFlight++;
     this.counts.actions++;
@@ -207,13 +232,13 @@ export class ToolDispatcher {
     const t0 = performance.now();
     try {
       if (deadline.aborted) return { observation: '', done: false, valid: false, info: { status: 'timeout' } };
-      const r: ToolResult = await tool.conductAction(item.trajectoryId, payload, { ...item.extra, signal: deadline });
+      const r: ToolResult = await tool.conductAction(item.trajectoryId, payload, { ...extra, signal: deadline });
       if (!r.valid) this.counts.invalidResults++;
-      return { observation: r.observation, done: r.done, valid: r.valid, info: { tool: tool.name, ...(r.info ?? {}) } };
+      return { observation: r.observation, done: r.done, valid: r.valid, info: { tool: tool.name, ...(r.info ?? {}) }, tool: tool.name };
     } catch (e) {
       // A tool must not throw for model input; if one does, the trajectory gets the message, not the batch.
       this.counts.toolErrors++;
-      return { observation: `tool error: ${(e as Error).message ?? String(e)}`.slice(0, 2000), done: false, valid: false, info: { tool: tool.name, status: 'tool_error' } };
+      return { observation: `tool error: ${(e as Error).message ?? String(e)}`.slice(0, 2000), done: false, valid: false, info: { tool: tool.name, status: 'tool_error' }, tool: tool.name };
     } finally {
       this.actionLatency.add(performance.now() - t0);
       this.inFlight--;

@@ -26,6 +26,10 @@ const remoteTools = defineComponent({
       connections: { type: 'integer', minimum: 1, default: 32, description: 'keep-alive connections; without batching this caps the calls in flight' },
       keepAliveMs: { type: 'integer', minimum: 1, default: 30000 },
       apiKeyEnv: { type: 'string', default: '', description: 'environment variable holding the server\'s bearer token (tool-server --api-key-env)' },
+      observationFormat: {
+        type: 'string', pattern: '^(raw|ipython_code|python_code(:[A-Za-z_][\\w-]*)?)$', default: 'python_code',
+        description: 'the envelope the server wraps observations in (VeRL-Tool\'s python_code, python_code:TAG, ipython_code); it is taken off so the agent loop wraps the text once (raw: keep the server\'s text)',
+      },
     },
   },
   create: (o, ctx) => {

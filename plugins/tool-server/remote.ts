@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { Logger, ParsedAction, Tool, ToolResult } from '../../core/index.js';
+import { parseObservationFormat, unwrapObservation, type ObservationFormat } from './observation-format.js';
 import type { ObservationRequest } from './protocol.js';
 
 export interface RemoteToolsOptions {
@@ -24,6 +25,12 @@ export interface RemoteToolsOptions {
   keepAliveMs: number;
   /** Name of an environment variable holding the server's bearer token ('' or absent: none). */
   apiKeyEnv?: string;
+  /**
+   * The envelope the server puts around observations ('python_code', VeRL-Tool's default and
+   * agent0 tool-server's); it is taken off, so the agent loop's own template wraps the text once.
+   * 'raw' keeps the server's text as it came. Default 'python_code'.
+   */
+  observationFormat?: string;
 }
 
 interface Pending {
@@ -74,6 +81,15 @@ function observationText(o: unknown): string {
   return JSON.stringify(o) ?? '';
 }
 
+/** FastAPI's `detail`: a message, or (422) a list of `{loc, msg}` errors. */
+function detailText(d: unknown): string | undefined {
+  if (typeof d === 'string') return d;
+  if (Array.isArray(d)) {
+    return d.map((e: { loc?: unknown; msg?: unknown }) => `${Array.isArray(e?.loc) ? e.loc.join('.') : '?'}: ${String(e?.msg ?? JSON.stringify(e))}`).join('; ');
+  }
+  return d === undefined ? undefined : JSON.stringify(d);
+}
+
 /**
  * A tool whose actions run on a server with VeRL-Tool's contract (`agent0 tool-server` or
  * VeRL-Tool's own). Actions are parsed here; calls (and finishes) arriving within `batchWindowMs`
@@ -89,10 +105,12 @@ export class RemoteTools implements Tool {
   private timer: NodeJS.Timeout | undefined;
   private readonly closing = new AbortController();
   private readonly headers: Record<string, string> = { 'content-type': 'application/json' };
+  private readonly format: ObservationFormat;
   requestsSent = 0;
 
   constructor(private readonly o: RemoteToolsOptions, private readonly log?: Logger, private readonly rand: () => number = Math.random, env: NodeJS.ProcessEnv = process.env) {
     this.name = o.name;
+    this.format = parseObservationFormat(o.observationFormat ?? 'python_code');
     if (o.apiKeyEnv) {
       const key = env[o.apiKeyEnv];
       if (!key) throw new Error(`remote-tools: apiKeyEnv names '${o.apiKeyEnv}', which is not set in the environment`);
@@ -172,7 +190,7 @@ export class RemoteTools implements Tool {
       try {
         const res = await this.post(body);
         batch.forEach((p, i) => p.resolve({
-          observation: observationText(res.observations[i]),
+          observation: unwrapObservation(this.format, p.action, observationText(res.observations[i])),
           done: res.dones[i] === true,
           valid: res.valids[i] === true,
           info: { ...(res.infos?.[i] ?? {}), remote: true },
@@ -211,7 +229,7 @@ export class RemoteTools implements Tool {
     }
     if (res.statusCode >= 400) {
       let detail = text.slice(0, 300);
-      try { detail = String((JSON.parse(text) as { detail?: unknown }).detail ?? detail); } catch { /* not JSON */ }
+      try { detail = detailText((JSON.parse(text) as { detail?: unknown }).detail) ?? detail; } catch { /* not JSON */ }
       // 400/404/413 will fail the same way again; 408/429/5xx may not.
       throw new CallError(`${where}: HTTP ${res.statusCode}: ${detail}`, res.statusCode >= 500 || res.statusCode === 408 || res.statusCode === 429);
     }

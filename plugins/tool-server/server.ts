@@ -4,7 +4,7 @@ import type { Logger } from '../../core/index.js';
 // Shared with agent0 serve, which faces the same browser and load threats.
 import { bearerMatches, BodyBudget, checkBrowserSafety, HttpRefusal, requireJson } from '../../core/index.js';
 import { ToolDispatcher, type DispatcherOptions, type ToolSet } from './dispatcher.js';
-import { BadRequestError, parseObservationRequest } from './protocol.js';
+import { BadRequestError, parseObservationRequest, type FieldError } from './protocol.js';
 
 export interface ToolServerOptions extends DispatcherOptions {
   host: string;
@@ -27,6 +27,24 @@ export interface ToolServerHandle {
   close(): Promise<void>;
 }
 
+/** FastAPI answers a body it cannot validate with 422 and a list of errors; VeRL-Tool clients see that shape. */
+class ValidationRefusal extends HttpRefusal {
+  constructor(readonly errors: FieldError[], message: string) {
+    super(422, message);
+  }
+}
+
+async function readBody(budget: BodyBudget, req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+  try {
+    return await budget.readJson(req, maxBytes);
+  } catch (e) {
+    if (e instanceof HttpRefusal && e.status === 400 && e.message.startsWith('the body is not valid JSON')) {
+      throw new ValidationRefusal([{ type: 'json_invalid', loc: ['body'], msg: e.message }], e.message);
+    }
+    throw e;
+  }
+}
+
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -43,7 +61,7 @@ export async function startToolServer(workers: readonly ToolSet[], opts: ToolSer
     try {
       checkBrowserSafety(req, (server.address() as AddressInfo | null)?.address ?? opts.host);
       if (route === '/health' && req.method === 'GET') {
-        send(res, 200, { status: 'healthy', tools: dispatcher.toolNames, workers: workers.length, maxConcurrency: opts.maxConcurrency });
+        send(res, 200, { status: 'healthy', tools: dispatcher.toolNames, workers: workers.length, maxConcurrency: opts.maxConcurrency, observationFormats: dispatcher.observationFormats });
         return;
       }
       if (opts.apiKey !== undefined && !bearerMatches(req.headers.authorization, opts.apiKey)) {
@@ -52,15 +70,12 @@ export async function startToolServer(workers: readonly ToolSet[], opts: ToolSer
       if (route === '/get_observation') {
         if (req.method !== 'POST') throw new HttpRefusal(405, 'use POST /get_observation');
         requireJson(req);
-        const body = await budget.readJson(req, opts.maxBodyBytes);
         let items;
         try {
-          items = parseObservationRequest(body, maxItems);
+          items = parseObservationRequest(await readBody(budget, req, opts.maxBodyBytes), maxItems);
         } catch (e) {
-          if (e instanceof BadRequestError) {
-            dispatcher.counts.badRequests++;
-            throw new HttpRefusal(e.status, e.message);
-          }
+          if (e instanceof BadRequestError || e instanceof ValidationRefusal) dispatcher.counts.badRequests++;
+          if (e instanceof BadRequestError) throw e.errors.length > 0 ? new ValidationRefusal(e.errors, e.message) : new HttpRefusal(e.status, e.message);
           throw e;
         }
         send(res, 200, await dispatcher.handle(items));
@@ -72,7 +87,8 @@ export async function startToolServer(workers: readonly ToolSet[], opts: ToolSer
     } catch (e) {
       const status = e instanceof HttpRefusal ? e.status : 500;
       if (status === 500) opts.log?.error(`tool-server: ${(e as Error).stack ?? e}`);
-      if (!res.headersSent) send(res, status, { detail: (e as Error).message }, e instanceof HttpRefusal ? e.headers : {});
+      const detail = e instanceof ValidationRefusal ? e.errors : (e as Error).message;
+      if (!res.headersSent) send(res, status, { detail }, e instanceof HttpRefusal ? e.headers : {});
       else res.destroy();
     }
   });

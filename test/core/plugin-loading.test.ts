@@ -67,3 +67,72 @@ describe('third-party plugins', () => {
     expect(res.err).to.match(/plugins: plugin package 'agent0-plugin-nope' is not installed/);
   });
 });
+
+describe('third-party plugin commands', () => {
+  before(linkAgent0);
+  const recipe = path.join(root, 'test', 'fixtures', 'recipes', 'plugin-example.yaml');
+
+  async function run(argv: string[], cwd: string, environment: Record<string, string> = {}, builtins = [testPlugin]) {
+    let out = '';
+    let err = '';
+    const code = await cliMain(argv, { builtins, environment, cwd, stdout: (s) => { out += s; }, stderr: (s) => { err += s; } });
+    return { code, out, err };
+  }
+
+  it('are unknown until the plugin is named', async () => {
+    const r = await run(['calc', '1+2'], root);
+    expect(r.code).to.equal(2);
+    expect(r.err).to.contain("unknown command 'calc 1+2'");
+  });
+
+  it('--plugin SPEC loads a plugin before the command is picked: its command runs and answers --help', async () => {
+    const r = await run(['--plugin', example, 'calc', '2*(3+4)'], root);
+    expect(r.err).to.equal('');
+    expect([r.code, r.out]).to.deep.equal([0, '14\n']);
+    expect((await run(['--plugin', example, 'calc', '1/0'], root)).err).to.equal('calc: division by zero\n');
+    const h = await run(['--plugin', example, 'calc', '--help'], root);
+    expect(h.code).to.equal(0);
+    expect(h.out.startsWith('usage: agent0 calc EXPR\n')).to.equal(true);
+    const all = await run([`--plugin=${example}`, '--help'], root);
+    expect(all.out).to.match(/\n {2}calc +evaluate an arithmetic expression as tool\/calculator does {2}\[agent0-plugin-example\]\n/);
+  });
+
+  it('AGENT0_PLUGINS names plugins for every command (comma-separated)', async () => {
+    const r = await run(['calc', '6*7'], root, { AGENT0_PLUGINS: ` ${example} ,` });
+    expect([r.code, r.out]).to.deep.equal([0, '42\n']);
+  });
+
+  it('a project\'s package.json names plugins under agent0.plugins, relative to itself', async () => {
+    const dir = await writeRecipes({});
+    await fs.writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'my-project', agent0: { plugins: [path.relative(dir, example)] } }));
+    const sub = path.join(dir, 'sub');
+    await fs.mkdir(sub);
+    const r = await run(['calc', '(1+2)*3'], sub);
+    expect(r.err).to.equal('');
+    expect([r.code, r.out]).to.deep.equal([0, '9\n']);
+    await fs.writeFile(path.join(dir, 'package.json'), JSON.stringify({ agent0: { plugins: 'agent0-plugin-example' } }));
+    const bad = await run(['calc', '1'], sub);
+    expect(bad.code).to.equal(2);
+    expect(bad.err).to.contain('agent0.plugins must be a list of npm package names or paths, found "agent0-plugin-example"');
+  });
+
+  it('says where a plugin that fails to load was named', async () => {
+    const r = await run(['validate', recipe], root, { AGENT0_PLUGINS: 'agent0-plugin-nope' });
+    expect(r.code).to.equal(2);
+    expect(r.err).to.match(/plugin package 'agent0-plugin-nope' is not installed.*\(named by AGENT0_PLUGINS\)/);
+  });
+
+  it('a recipe naming a plugin the CLI already loaded does not register it twice', async () => {
+    const r = await run(['--plugin', example, 'validate', recipe], root);
+    expect(r.err).to.equal('');
+    expect(r.code).to.equal(0);
+  });
+
+  it('a plugin command may not take a name another plugin (or core) gives', async () => {
+    const dir = await writeRecipes({});
+    await fs.writeFile(path.join(dir, 'clash.mjs'), "export default { meta: { name: 'clash', version: '1' }, components: [], commands: [{ name: 'validate', summary: 's', usage: 'u', async run() { return 0; } }] };\n");
+    const r = await run(['--plugin', path.join(dir, 'clash.mjs'), 'plugins'], root);
+    expect(r.code).to.equal(2);
+    expect(r.err).to.contain("plugin 'clash' contributes the command 'validate', which 'agent0' already provides");
+  });
+});

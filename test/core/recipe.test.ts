@@ -234,7 +234,7 @@ describe('run session container', () => {
     try {
       const ctx = session.makeContext('probe');
       ctx.log.info('hello');
-      await ctx.metrics.log({ stage: 'probe', value: 3 });
+      await ctx.metrics.log({ stage: 'probe', iteration: 0, value: 3 });
       expect(lines.some((l) => l.includes('app:probe') && l.includes('hello'))).to.equal(true);
       expect(rows).to.have.length(1);
       expect(rows[0]).to.include({ stage: 'probe', value: 3 });

@@ -124,6 +124,21 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
       }
     });
 
+    it('seq-mean-token-mean: a row without response tokens is not counted in the mean over rows (verl)', async () => {
+      // a fifth trajectory whose response is all observation: S = 4 rows with tokens, not 5
+      const trajs = [...TRAJS, traj('c0', 'c', [1], [7, 8], [0, 0])];
+      const pairs = maskedPairs(trajs);
+      const n = [3, 3, 4, 1];
+      const g = gradOfWeightedLogp(W0, pairs.map((p) => ({ prev: p.prev, next: p.next, w: -(ADV[p.row] as number) / (4 * (n[p.row] as number)) })));
+      for (const microBatchSize of [undefined, 1, 2]) {
+        const policy = new BigramPolicy(V, W0);
+        const m = await rlStep({ policy, trajectories: trajs, rewards: [...REWARDS, 1], ...components(), aggregator: build('loss-agg', 'seq-mean-token-mean'), ...(microBatchSize ? { microBatchSize } : {}) });
+        expect(m.loss).to.be.closeTo(-ADV.reduce((a, x) => a + x, 0) / 4, 1e-6);
+        expectMatClose(policy.lastGrad, g, 1e-6, `gradient (micro ${microBatchSize})`);
+        policy.dispose();
+      }
+    });
+
     it('micro-batched accumulation equals the full batch over several off-policy steps (weights and metrics)', async () => {
       const run = async (microBatchSize?: number) => {
         const policy = new BigramPolicy(V, W0, 4); // a large step so later passes leave the clip band

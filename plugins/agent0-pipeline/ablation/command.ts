@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
-import { RecipeError, RunDir, runPipeline, type CliCommand, type CliEnv } from '../../../core/index.js';
+import { RecipeError, RunDir, runPipeline, type CliCommand, type CliEnv, type CliOptions } from '../../../core/index.js';
 import { barChart } from '../report/svg.js';
 import { ablationCsv, ablationMarkdown, ablationRows, type VariantRun } from './table.js';
 
@@ -59,18 +59,22 @@ async function runOne(env: CliEnv, file: string, sets: string[], runDir: string,
   await runPipeline(recipe, env.registry, { runDir, resume, log: env.log, version });
 }
 
+const ABLATE_OPTIONS = {
+  seeds: { type: 'string', default: '1', value: 'N', description: 'runs per variant, with seed=0..N-1' },
+  full: { type: 'string', value: 'R', description: 'the full recipe (default: the one every variant extends)' },
+  out: { type: 'string', default: 'runs/ablation', value: 'DIR', description: 'where run folders and ablation.md / .csv / .svg go' },
+  set: { type: 'string', multiple: true, value: 'PATH=VALUE', description: 'override one value in every variant (dotted path, YAML value); repeatable' },
+  evaluate: { type: 'string', default: 'evaluate', value: 'STAGE', description: 'the evaluation stage whose final numbers are compared' },
+} satisfies CliOptions;
+
 export const ablateCommand: CliCommand = {
   name: 'ablate',
   summary: 'run ablation variants (and the full recipe they extend) over seeds; write ablation.md / .csv / .svg',
-  usage: 'agent0 ablate <dir-or-recipes...> [--seeds N] [--full R] [--out DIR] [--set k=v ...]',
+  usage: 'agent0 ablate <dir-or-recipes...> [--seeds N] [--full R] [--out DIR] [--set k=v ...] [--evaluate STAGE]',
+  options: ABLATE_OPTIONS,
+  details: '<dir-or-recipes...>: variant recipes, or folders of them (recipes/ablations/); a run folder with a state.json is resumed',
   async run(args, env) {
-    const { positionals, values } = parseArgs({
-      args, allowPositionals: true,
-      options: {
-        seeds: { type: 'string', default: '1' }, full: { type: 'string' }, out: { type: 'string', default: 'runs/ablation' },
-        set: { type: 'string', multiple: true }, evaluate: { type: 'string', default: 'evaluate' },
-      },
-    });
+    const { positionals, values } = parseArgs({ args, allowPositionals: true, options: ABLATE_OPTIONS });
     const seeds = Number(values.seeds);
     if (positionals.length === 0 || !Number.isInteger(seeds) || seeds < 1) { env.stderr(`usage: ${this.usage}`); return 2; }
     const variants = await collect(positionals, env.cwd);

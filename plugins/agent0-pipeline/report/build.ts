@@ -3,6 +3,7 @@ import type { EvalSummary } from '../evaluation.js';
 import type { CuratedRow } from '../stages/curate.js';
 import type { GeneratedQuestion } from '../stages/generate.js';
 import { barChart, lineChart, type Series } from './svg.js';
+import { toolIsolationSection } from './tools.js';
 
 export interface ReportOptions {
   baseline: string;
@@ -31,7 +32,8 @@ function dedupe(records: MetricRecord[]): MetricRecord[] {
 /** Writes `report.md` and `plots/*.svg` from what the run left in its folder. Returns the markdown. */
 export async function buildReport(runDir: RunDir, o: ReportOptions): Promise<string> {
   const state = await runDir.loadState();
-  const metrics = dedupe(await runDir.readJsonl<MetricRecord>('metrics.jsonl'));
+  const records = await runDir.readJsonl<MetricRecord>('metrics.jsonl');
+  const metrics = dedupe(records);
   const iters = [...new Set(state.done.filter((k) => k.startsWith('iter-')).map((k) => Number(k.slice(5, k.indexOf('/')))))].sort((a, b) => a - b);
   const evals: { iteration: number; label: string; s: Record<string, EvalSummary> }[] = [];
   const base = await runDir.readJson<Record<string, EvalSummary>>(`setup/${o.baseline}/summary.json`);
@@ -143,6 +145,7 @@ export async function buildReport(runDir: RunDir, o: ReportOptions): Promise<str
       return [i, rs.length, ...keys.map((k) => num(avg(rs.map((r) => Number(r[k])).filter((x) => !Number.isNaN(x))), 3))];
     })), '');
   }
+  md.push(...toolIsolationSection(records));
   md.push('## Time per stage', '', table(['stage', 'seconds'], timing), '', `Total: ${(total / 60).toFixed(1)} min.`, '');
   const text = md.join('\n');
   await runDir.writeText('report.md', text);

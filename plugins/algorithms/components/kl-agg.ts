@@ -23,9 +23,9 @@ export const klComponents: ComponentDefinition[] = KL_TYPES.flatMap((t) => [t, `
 
 const AGG_DESCRIPTIONS: Record<LossAggMode, string> = {
   'token-mean': 'mean over all response tokens of the batch',
-  'seq-mean-token-sum': 'mean over sequences of the per-sequence token sum',
-  'seq-mean-token-mean': 'mean over sequences of the per-sequence token mean',
-  'seq-mean-token-sum-norm': 'mean over sequences of the token sum divided by a constant horizon (Dr. GRPO)',
+  'seq-mean-token-sum': 'mean over sequences (those with tokens) of the per-sequence token sum',
+  'seq-mean-token-mean': 'mean over sequences (those with tokens) of the per-sequence token mean',
+  'seq-mean-token-sum-norm': "the batch's token sum divided by a constant horizon C, as verl (Dr. GRPO)",
 };
 
 export const lossAggComponents: ComponentDefinition[] = LOSS_AGG_MODES.map((mode) => defineComponent({

@@ -68,14 +68,15 @@ interface AdpoOptions { field: string; clip_ratio: number; clip_ratio_high_boost
 export const policyLossComponents: ComponentDefinition[] = [
   defineComponent({
     kind: 'policy-loss', name: 'vanilla',
-    description: 'PPO clip: max(-A r, -A clip(r, 1 - eps_low, 1 + eps_high)), optional dual clip',
+    description: 'PPO clip as verl: max(-A r, -A clip(r, 1 - eps_low, 1 + eps_high)), dual clip c = 3 for A < 0',
     options: {
       type: 'object', additionalProperties: false,
       properties: {
         clip_ratio: { ...lowClip, default: 0.2 },
         clip_ratio_low: { ...nullableClip, exclusiveMaximum: 1, description: 'eps_low (null: clip_ratio)' },
         clip_ratio_high: { ...nullableClip, description: 'eps_high (null: clip_ratio)' },
-        clip_ratio_c: clipC,
+        // verl's compute_policy_loss_vanilla always applies the dual clip, with clip_ratio_c 3.0 unless set
+        clip_ratio_c: { ...clipC, default: 3.0, description: 'dual clip c > 1 for A < 0 (verl: 3.0; null: off)' },
         entropy_coeff: entropyCoeff,
       },
     },

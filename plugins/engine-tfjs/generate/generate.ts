@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { hashSeed, Rng } from '../../../core/index.js';
-import type { Completion, FinishReason, SamplingParams, Tokenizer } from '../../../core/index.js';
+import type { Completion, FinishReason, SamplingParams, TokenEvent, Tokenizer, TopLogProb } from '../../../core/index.js';
 import type { LayerCache, Qwen3Model } from '../model/qwen3.js';
-import { logSoftmaxAt, sampleToken } from './sampler.js';
+import { logSoftmaxAt, sampleToken, topLogProbs } from './sampler.js';
 import { tidyObj } from '../model/ops.js';
 
 export interface GenerateConfig {
@@ -20,6 +20,8 @@ export interface GenerateConfig {
    */
   rowOffset?: number;
   signal?: AbortSignal;
+  /** Told of every token as it is decoded; `row` indexes `prompts` of this generate() call. */
+  onToken?: (e: TokenEvent) => void;
 }
 
 interface Row {
@@ -27,6 +29,7 @@ interface Row {
   prompt: number[];
   ids: number[];
   logProbs: number[];
+  top: TopLogProb[][];
   text: string;
   finish?: FinishReason;
   stopString?: string;
@@ -83,17 +86,18 @@ async function generateChunk(
   const sampleCfg = { temperature: params.temperature ?? 1, topP: params.topP ?? 1, topK: params.topK ?? 0 };
   const stops = params.stop ?? [];
   const eos = new Set([...tokenizer.eosIds, ...(params.stopTokenIds ?? [])]);
+  const nTop = params.topLogprobs ?? 0;
   const rows: Row[] = prompts.map((p, i) => {
     if (p.length === 0) throw new Error(`generate(): prompt ${offset + i} is empty (a causal LM needs at least one token)`);
     // The seed is repeated in the label: core hashSeed(seed, label) collides for single-digit seeds.
     const key = cfg.sampleKeys?.[offset + i];
     const label = key === undefined ? `gen/${seed}/${(cfg.rowOffset ?? 0) + offset + i}` : `gen/${seed}/key/${key}`;
-    return { index: i, prompt: p, ids: [], logProbs: [], text: '', rng: new Rng(seed, label) };
+    return { index: i, prompt: p, ids: [], logProbs: [], top: [], text: '', rng: new Rng(seed, label) };
   });
   const L = Math.max(...prompts.map((p) => p.length));
   const room = Math.min(params.maxNewTokens, cfg.maxSeqLen - L, model.config.max_position_embeddings - L);
   if (room <= 0) {
-    return rows.map(() => ({ tokenIds: [], text: '', logProbs: [], finishReason: 'length' as FinishReason }));
+    return rows.map(() => ({ tokenIds: [], text: '', logProbs: [], finishReason: 'length' as FinishReason, ...(nTop > 0 ? { topLogProbs: [] } : {}) }));
   }
 
   // Prefill.
@@ -133,7 +137,8 @@ async function generateChunk(
     for (let step = 0; step < room && active.length > 0; step++) {
       // data() resolves as a microtask on wasm: without a macrotask turn now and then, the abort
       // (a timer, a client hanging up, a message to a worker thread) could not arrive until the end.
-      if (cfg.signal && step % 4 === 3) await new Promise((r) => setImmediate(r));
+      // A streaming consumer gets a turn every step, so what it writes reaches the client now.
+      if ((cfg.signal && step % 4 === 3) || (cfg.onToken && step > 0)) await new Promise((r) => setImmediate(r));
       if (cfg.signal?.aborted) {
         for (const r of active) r.finish = 'abort';
         break;
@@ -146,9 +151,13 @@ async function generateChunk(
         const r = active[a] as Row;
         const row = lv.subarray(a * V, (a + 1) * V);
         const tok = sampleToken(row, sampleCfg, r.rng);
+        const lp = logSoftmaxAt(row, tok);
         r.ids.push(tok);
-        r.logProbs.push(logSoftmaxAt(row, tok));
+        r.logProbs.push(lp);
         tokens.push(tok);
+        const top = nTop > 0 ? topLogProbs(row, nTop) : undefined;
+        if (top) r.top.push(top);
+        cfg.onToken?.({ row: offset + r.index, tokenId: tok, logProb: lp, ...(top ? { topLogProbs: top } : {}) });
         if (eos.has(tok)) {
           r.finish = 'eos';
         } else if (stops.length > 0) {
@@ -196,5 +205,6 @@ async function generateChunk(
     logProbs: r.logProbs,
     finishReason: r.finish ?? 'length',
     ...(r.stopString !== undefined ? { stopString: r.stopString } : {}),
+    ...(nTop > 0 ? { topLogProbs: r.top } : {}),
   }));
 }

@@ -1,4 +1,4 @@
-import type { Rng } from '../../../core/index.js';
+import type { Rng, TopLogProb } from '../../../core/index.js';
 
 export interface SampleConfig {
   /** 0 = greedy. */
@@ -16,6 +16,37 @@ export function logSoftmaxAt(logits: Float32Array, i: number): number {
   let sum = 0;
   for (let j = 0; j < logits.length; j++) sum += Math.exp((logits[j] as number) - max);
   return (logits[i] as number) - max - Math.log(sum);
+}
+
+/**
+ * The `k` largest entries of log softmax(logits), most likely first, ties by lower id; each value
+ * is computed as logSoftmaxAt computes it, so the sampled token's entry equals its log-prob.
+ */
+export function topLogProbs(logits: Float32Array, k: number): TopLogProb[] {
+  const V = logits.length;
+  const want = Math.min(k, V);
+  if (want <= 0) return [];
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) if ((logits[j] as number) > max) max = logits[j] as number;
+  let sum = 0;
+  for (let j = 0; j < V; j++) sum += Math.exp((logits[j] as number) - max);
+  const logSum = Math.log(sum);
+  // A descending list of the best `want` so far: k is small (<= 20), one pass over the vocabulary.
+  const ids: number[] = [];
+  const vals: number[] = [];
+  for (let j = 0; j < V; j++) {
+    const v = logits[j] as number;
+    if (ids.length === want && !(v > (vals[want - 1] as number))) continue;
+    let at = ids.length === want ? want - 1 : ids.length;
+    while (at > 0 && v > (vals[at - 1] as number)) at--;
+    ids.splice(at, 0, j);
+    vals.splice(at, 0, v);
+    if (ids.length > want) {
+      ids.pop();
+      vals.pop();
+    }
+  }
+  return ids.map((id, i) => ({ id, logProb: (vals[i] as number) - max - logSum }));
 }
 
 export function argmax(logits: Float32Array): number {

@@ -1,12 +1,13 @@
 import type {
-  Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, Tokenizer,
+  Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, TokenEvent, Tokenizer,
   TrainStepOptions, TrainStepStats,
 } from '../../../core/index.js';
 import { lossGradients } from '../../../core/index.js';
 import { callSeed } from '../generate/generate.js';
+import { MAX_TOP_LOGPROBS } from '../policy.js';
 import { microBatches, rowsPerMicroBatch } from '../train/logprobs.js';
 import { WorkerPool } from './pool.js';
-import type { InitResult, PolicyFactorySpec, SyncMessage, TrainResult } from './protocol.js';
+import type { EventsMessage, InitResult, PolicyFactorySpec, SyncMessage, TrainResult } from './protocol.js';
 
 /** What the main thread needs to split work the way TfjsPolicy would do it alone. */
 export interface ParallelPolicyOptions {
@@ -37,6 +38,7 @@ let stepSeq = 0;
  * micro-batches, loss calls and sampling streams are those of the single-thread engine.
  */
 export class ParallelTfjsPolicy implements Policy {
+  readonly maxTopLogprobs = MAX_TOP_LOGPROBS;
   private calls = 0;
   private gradBuf?: SharedArrayBuffer;
   private disposed = false;
@@ -75,6 +77,15 @@ export class ParallelTfjsPolicy implements Policy {
   }
 
   async generate(prompts: number[][], params: SamplingParams, opts?: GenerateOptions): Promise<Completion[]> {
+    return this.decodeBatch(prompts, params, opts);
+  }
+
+  /** Each worker posts its rows' tokens once per decoding step; they reach `onToken` as they arrive. */
+  async generateStream(prompts: number[][], params: SamplingParams, onToken: (e: TokenEvent) => void, opts?: GenerateOptions): Promise<Completion[]> {
+    return this.decodeBatch(prompts, params, opts, onToken);
+  }
+
+  private async decodeBatch(prompts: number[][], params: SamplingParams, opts?: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<Completion[]> {
     if (params.seed === undefined) this.calls += 1;
     const seed = callSeed(this.options.seed, this.calls);
     const parts = splitEven(prompts.length, this.pool.size).filter(([a, b]) => b > a);
@@ -86,10 +97,12 @@ export class ParallelTfjsPolicy implements Policy {
     try {
       const results = await Promise.all(parts.map(([a, b], w) => {
         ids[w] = this.pool.peekId();
+        const events = onToken ? (m: EventsMessage) => { for (const e of m.events) onToken({ ...e, row: e.row + a }); } : undefined;
         return this.pool.request<Completion[]>(w, {
           type: 'generate', model: this.id, prompts: prompts.slice(a, b), params, seed, rowOffset: a,
           ...(opts?.sampleKeys ? { sampleKeys: opts.sampleKeys.slice(a, b) } : {}),
-        });
+          ...(onToken ? { stream: true } : {}),
+        }, [], events);
       }));
       if (opts?.signal?.aborted) onAbort();
       return results.flat();

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import type { Envelope, Reply, Request, SyncMessage, SyncReply, WorkerBoot } from './protocol.js';
+import type { EventsMessage, Envelope, Reply, Request, SyncMessage, SyncReply, WorkerBoot } from './protocol.js';
 
 // Under tsx (tests, `npm run dev`) the worker is a .ts file and needs tsx's loader registered in
 // its own thread first; the built package runs the compiled .js directly.
@@ -21,6 +21,8 @@ function spawn(boot: WorkerBoot): Worker {
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
+  /** A streaming request's progress messages. */
+  onEvents?: (m: EventsMessage) => void;
 }
 
 interface Slot {
@@ -55,7 +57,10 @@ export class WorkerPool {
       const { port1, port2 } = new MessageChannel();
       const worker = spawn({ index, port: port2, signal: sab });
       const slot: Slot = { worker, port: port1, pending: new Map(), inbox: [], takers: [] };
-      worker.on('message', (r: Reply) => this.settle(slot, r));
+      worker.on('message', (r: Reply | EventsMessage) => {
+        if ('events' in r) slot.pending.get(r.id)?.onEvents?.(r);
+        else this.settle(slot, r);
+      });
       worker.on('error', (e) => this.fail(new Error(`tfjs worker ${index} crashed: ${e.message}`)));
       worker.on('exit', (code) => this.fail(new Error(`tfjs worker ${index} exited (code ${code})`)));
       port1.on('message', (m: SyncMessage) => {
@@ -94,15 +99,15 @@ export class WorkerPool {
     return run;
   }
 
-  /** Sends one request to worker `w`; resolves with its result. */
-  request<T>(w: number, req: Request, transfer: ArrayBuffer[] = []): Promise<T> {
+  /** Sends one request to worker `w`; resolves with its result. `onEvents` hears its progress messages. */
+  request<T>(w: number, req: Request, transfer: ArrayBuffer[] = [], onEvents?: (m: EventsMessage) => void): Promise<T> {
     if (this.dead) return Promise.reject(this.dead);
     const slot = this.slots[w] as Slot;
     const id = this.nextId++;
     // While a request is out the workers must keep the process alive (the caller awaits them).
     if (this.inFlight++ === 0) for (const s of this.slots) s.worker.ref();
     return new Promise<T>((resolve, reject) => {
-      slot.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      slot.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, ...(onEvents ? { onEvents } : {}) });
       slot.worker.postMessage({ ...req, id } satisfies Envelope, transfer);
     });
   }
@@ -141,7 +146,14 @@ export class WorkerPool {
     if (!p) return;
     slot.pending.delete(r.id);
     if (--this.inFlight === 0) for (const s of this.slots) s.worker.unref();
-    if (r.ok) p.resolve(r.result); else p.reject(new Error(r.error));
+    if (r.ok) {
+      p.resolve(r.result);
+      return;
+    }
+    // The worker's message stays the message (callers show it); its stack stays a stack.
+    const e = new Error(r.error);
+    if (r.stack) e.stack = r.stack;
+    p.reject(e);
   }
 
   private fail(e: Error): void {

@@ -1,4 +1,4 @@
-import type { Completion, SamplingParams, TokenBatch } from '../../../core/index.js';
+import type { Completion, SamplingParams, TokenBatch, TokenEvent } from '../../../core/index.js';
 
 /**
  * How a worker builds its TfjsPolicy: a module (file URL) exporting an async factory, called with
@@ -22,7 +22,11 @@ export interface WorkerBoot {
 
 export type Request =
   | { type: 'init'; model: string; factory: PolicyFactorySpec }
-  | { type: 'generate'; model: string; prompts: number[][]; params: SamplingParams; seed: number; rowOffset: number; sampleKeys?: string[] }
+  | {
+    type: 'generate'; model: string; prompts: number[][]; params: SamplingParams; seed: number; rowOffset: number; sampleKeys?: string[];
+    /** Post each step's tokens (an EventsMessage) while decoding. */
+    stream?: boolean;
+  }
   | { type: 'abort'; target: number }
   | { type: 'logprobs'; model: string; batch: TokenBatch; microBatchSize: number }
   | {
@@ -46,7 +50,14 @@ export type Request =
 
 export type Envelope = Request & { id: number };
 
-export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+/** `error` is the worker's message alone; `stack` its stack, for logs (a client must not see it). */
+export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string; stack?: string };
+
+/** Tokens a streaming generate request decoded since its last message; rows index its own prompts. */
+export interface EventsMessage {
+  id: number;
+  events: TokenEvent[];
+}
 
 export interface InitResult {
   describe: Record<string, unknown>;

@@ -10,8 +10,9 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import type { TfjsPolicy } from '../policy.js';
 import { forwardLogProbs } from '../train/logprobs.js';
 import { accumulateGrads } from '../train/step.js';
+import type { TokenEvent } from '../../../core/index.js';
 import {
-  type Envelope, FINGERPRINT_MAX_PARAMS, type InitResult, type Request, type SyncMessage, type SyncReply, type TrainResult,
+  type Envelope, type EventsMessage, FINGERPRINT_MAX_PARAMS, type InitResult, type Request, type SyncMessage, type SyncReply, type TrainResult,
 } from './protocol.js';
 import type { WorkerBoot } from './protocol.js';
 
@@ -150,6 +151,7 @@ async function handle(req: Envelope): Promise<{ result: unknown; transfer?: Arra
       try {
         const out = await p.sample(req.prompts, req.params, {
           seed: req.seed, rowOffset: req.rowOffset, signal: ac.signal, ...(req.sampleKeys ? { sampleKeys: req.sampleKeys } : {}),
+          ...(req.stream ? { onToken: streamTo(req.id) } : {}),
         });
         return { result: out };
       } finally {
@@ -185,9 +187,26 @@ async function handle(req: Envelope): Promise<{ result: unknown; transfer?: Arra
   }
 }
 
+/**
+ * A step's tokens go to main in one message, posted once the step's synchronous work is done
+ * (a microtask), so every event leaves before the request's reply.
+ */
+function streamTo(id: number): (e: TokenEvent) => void {
+  let batch: TokenEvent[] = [];
+  return (e) => {
+    if (batch.length === 0) {
+      queueMicrotask(() => {
+        parentPort!.postMessage({ id, events: batch } satisfies EventsMessage);
+        batch = [];
+      });
+    }
+    batch.push(e);
+  };
+}
+
 parentPort!.on('message', (req: Envelope) => {
   handle(req).then(
     ({ result, transfer }) => parentPort!.postMessage({ id: req.id, ok: true, result }, transfer ?? []),
-    (e: unknown) => parentPort!.postMessage({ id: req.id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+    (e: unknown) => parentPort!.postMessage({ id: req.id, ok: false, error: e instanceof Error ? e.message : String(e), ...(e instanceof Error && e.stack ? { stack: e.stack } : {}) }),
   );
 });

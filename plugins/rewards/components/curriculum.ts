@@ -4,6 +4,13 @@ import { countOccurrences, toolReward } from './tool-use.js';
 
 export type CurriculumVariant = 'code' | 'paper';
 
+/**
+ * Executor rollouts without an answer: `class` (released code: mathruler reads them as the answer
+ * "None", which takes part in the vote and can win it), `count` (out of the vote, in k) or `ignore`
+ * (out of the vote and of k).
+ */
+export type Unanswered = 'class' | 'count' | 'ignore';
+
 export interface CurriculumOptions {
   verifier: string;
   variant: CurriculumVariant;
@@ -11,7 +18,7 @@ export interface CurriculumOptions {
   ownAnswerGate: boolean | null;
   minShare: number;
   requireOwnAnswer: boolean;
-  unanswered: 'count' | 'ignore';
+  unanswered: Unanswered | null;
   uncertaintyWeight: number;
   toolWeight: number | null;
   toolCap: number;
@@ -35,7 +42,7 @@ export const curriculumSchema = {
     ownAnswerGate: { type: ['boolean', 'null'], default: null, description: 'p := 0 unless the majority answer equals the curriculum\'s own boxed answer and p > minShare (code: true, paper: false)' },
     minShare: { type: 'number', minimum: 0, maximum: 1, default: 0.1, description: 'the gate\'s lower bound on p (code: 0.1)' },
     requireOwnAnswer: { type: 'boolean', default: true, description: 'a question without the curriculum\'s own \\boxed answer is a format failure (as the code requires both)' },
-    unanswered: { enum: ['count', 'ignore'], default: 'count', description: 'executor samples without an answer: count them in k (p = majority / k) or leave them out' },
+    unanswered: { enum: ['class', 'count', 'ignore', null], default: null, description: 'executor samples without an answer: class: one more answer class in the vote, which can win it (code); count: out of the vote but in k (paper); ignore: out of the vote and of k' },
     uncertaintyWeight: { type: 'number', default: 1, description: 'lambda_unc' },
     toolWeight: { type: ['number', 'null'], default: null, description: 'w in R_tool = w * min(N_tool, C) (code: 0.05, paper: 0.6); 0 turns the tool term off' },
     toolCap: { type: 'integer', minimum: 0, default: 4, description: 'C' },
@@ -51,8 +58,9 @@ export const curriculumSchema = {
 };
 
 /** The options with every variant default (null) resolved. */
-export interface ResolvedCurriculum extends Omit<CurriculumOptions, 'uncertainty' | 'ownAnswerGate' | 'toolWeight' | 'toolSource' | 'formatFailureFlat' | 'clampAtZero'> {
+export interface ResolvedCurriculum extends Omit<CurriculumOptions, 'uncertainty' | 'unanswered' | 'ownAnswerGate' | 'toolWeight' | 'toolSource' | 'formatFailureFlat' | 'clampAtZero'> {
   uncertainty: 'min' | 'tent';
+  unanswered: Unanswered;
   ownAnswerGate: boolean;
   toolWeight: number;
   toolSource: 'curriculum' | 'executor';
@@ -65,6 +73,7 @@ export function resolveCurriculum(o: CurriculumOptions): ResolvedCurriculum {
   return {
     ...o,
     uncertainty: o.uncertainty ?? (code ? 'min' : 'tent'),
+    unanswered: o.unanswered ?? (code ? 'class' : 'count'),
     ownAnswerGate: o.ownAnswerGate ?? code,
     toolWeight: o.toolWeight ?? (code ? 0.05 : 0.6),
     toolSource: o.toolSource ?? (code ? 'curriculum' : 'executor'),
@@ -96,6 +105,22 @@ function readEvidence(s: RewardSample, i: number): CurriculumEvidence {
 /** R_unc from self-consistency p: min(p, 1-p) or 1 - 2|p - 0.5|. */
 export function uncertaintyReward(p: number, form: 'min' | 'tent'): number {
   return form === 'min' ? Math.min(p, 1 - p) : 1 - 2 * Math.abs(p - 0.5);
+}
+
+/** The majority of the executor's answers: its answer (null: no answer won, or none was given), its size, and k. */
+export async function executorMajority(verifier: Pick<Verifier, 'equivalent'>, executorAnswers: readonly (string | null)[], unanswered: Unanswered): Promise<{ answer: string | null; count: number; k: number }> {
+  const at = executorAnswers.flatMap((a, i) => (typeof a === 'string' ? [i] : []));
+  const answers = at.map((i) => executorAnswers[i] as string);
+  const k = unanswered === 'ignore' ? answers.length : executorAnswers.length;
+  const vote = answers.length ? await majorityVote(verifier, answers) : null;
+  const top = vote?.classes[0];
+  const none = executorAnswers.length - answers.length;
+  if (unanswered === 'class' && none > 0) {
+    // classes are ordered by first appearance among equals, as the released code's dict is
+    const firstNone = executorAnswers.findIndex((a) => typeof a !== 'string');
+    if (!top || none > top.count || (none === top.count && firstNone < (at[top.members[0] as number] as number))) return { answer: null, count: none, k };
+  }
+  return { answer: top?.answer ?? null, count: top?.count ?? 0, k };
 }
 
 /** One proposal's terms, before they are combined. */
@@ -148,14 +173,13 @@ export class CurriculumReward implements RewardFunction {
 
   /** Majority share of the executor's answers, gated on agreeing with the curriculum's own answer. */
   private async selfConsistency(e: CurriculumEvidence): Promise<number> {
-    const answers = e.executorAnswers.filter((a): a is string => typeof a === 'string');
-    const k = this.o.unanswered === 'count' ? e.executorAnswers.length : answers.length;
-    if (k === 0 || answers.length === 0) return 0;
-    const vote = await majorityVote(this.verifier, answers);
-    const p = (vote.classes[0]?.count ?? 0) / k;
+    const { answer, count, k } = await executorMajority(this.verifier, e.executorAnswers, this.o.unanswered);
+    if (k === 0) return 0;
+    const p = count / k;
     if (!this.o.ownAnswerGate) return p;
-    if (p <= this.o.minShare || e.ownAnswer === null || vote.answer === null) return 0;
-    return (await this.verifier.equivalent(e.ownAnswer, vote.answer)) ? p : 0;
+    // "no answer" winning the vote never agrees with the curriculum's answer (grade_answer("None", y) is false)
+    if (p <= this.o.minShare || e.ownAnswer === null || answer === null) return 0;
+    return (await this.verifier.equivalent(e.ownAnswer, answer)) ? p : 0;
   }
 
   private toolCalls(s: RewardSample, e: CurriculumEvidence): number {

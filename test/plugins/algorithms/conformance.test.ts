@@ -25,5 +25,5 @@ for (const c of algorithms.components) {
     testPolicyLoss(`policy-loss/${c.name}`, build('policy-loss', c.name), ['token-mean', 'seq-mean-token-mean'].map((a) => ({ input: lossInput(a) })));
   }
   if (c.kind === 'kl') testKl(`kl/${c.name}`, build('kl', c.name), [{ logProbs: [[-1, -2]], refLogProbs: [[-1.5, -2]] }]);
-  if (c.kind === 'loss-agg') testLossAggregator(`loss-agg/${c.name}`, build('loss-agg', c.name), [{ loss: [[1, 2], [3, 4]], mask: [[1, 0], [1, 1]], expected: { 'token-mean': 8 / 3, 'seq-mean-token-sum': 4, 'seq-mean-token-mean': (1 + 3.5) / 2, 'seq-mean-token-sum-norm': 8 / (2 * 2) }[c.name] as number }]);
+  if (c.kind === 'loss-agg') testLossAggregator(`loss-agg/${c.name}`, build('loss-agg', c.name), [{ loss: [[1, 2], [3, 4]], mask: [[1, 0], [1, 1]], expected: { 'token-mean': 8 / 3, 'seq-mean-token-sum': 4, 'seq-mean-token-mean': (1 + 3.5) / 2, 'seq-mean-token-sum-norm': 8 / 2 }[c.name] as number }]);
 }

@@ -262,29 +262,31 @@ describe('algorithms on hand-computed values', () => {
 
   describe('loss aggregation', () => {
     /*
-     * Loss [[1, 2, 3], [4, 5, 6]], mask [[1, 1, 1], [0, 0, 1]] (4 tokens; the 4 and 5 are off the mask).
+     * Loss [[1, 2, 3], [4, 5, 6], [7, 8, 9]], mask [[1, 1, 1], [0, 0, 1], [0, 0, 0]] (4 tokens; the 4 and 5
+     * are off the mask; row 3 has no tokens and, as in verl's agg_loss, is not counted in the mean over rows).
      *   token-mean: (1 + 2 + 3 + 6)/4 = 3
      *   seq-mean-token-sum: (6 + 6)/2 = 6
      *   seq-mean-token-mean: (6/3 + 6/1)/2 = 4
-     *   seq-mean-token-sum-norm (C = T = 3): 12/(2·3) = 2; horizon 4: 12/(2·4) = 1.5
-     * As one micro-batch of a batch of 8 tokens in 4 rows: 12/8 = 1.5, 12/4 = 3, 8/4 = 2, 12/(4·3) = 1.
+     *   seq-mean-token-sum-norm (verl: Σ/C, C = T = 3): 12/3 = 4; horizon 4: 12/4 = 3
+     * As one micro-batch of a batch of 8 tokens in 4 rows with tokens: 12/8 = 1.5, 12/4 = 3, 8/4 = 2,
+     * and sum-norm is still 12/3 = 4 (it does not divide by the rows).
      */
     const cases: [string, number, number, Record<string, unknown>?][] = [
       ['token-mean', 3, 1.5], ['seq-mean-token-sum', 6, 3], ['seq-mean-token-mean', 4, 2],
-      ['seq-mean-token-sum-norm', 2, 1], ['seq-mean-token-sum-norm', 1.5, 0.75, { horizon: 4 }],
+      ['seq-mean-token-sum-norm', 4, 4], ['seq-mean-token-sum-norm', 3, 3, { horizon: 4 }],
     ];
     for (const [mode, whole, share, options] of cases) {
       it(`${mode}${options ? ' ' + JSON.stringify(options) : ''}`, () => {
         const agg = build('loss-agg', mode, options ?? {});
-        const [l, m] = [t2([[1, 2, 3], [4, 5, 6]]), t2([[1, 1, 1], [0, 0, 1]])];
+        const L = [[1, 2, 3], [4, 5, 6], [7, 8, 9]];
+        const mask = [[1, 1, 1], [0, 0, 1], [0, 0, 0]];
+        const [l, m] = [t2(L), t2(mask)];
         const a = agg.aggregate(l, m);
         const b = agg.aggregate(l, m, { tokens: 8, seqs: 4 });
         expectClose([a.dataSync()[0] as number, b.dataSync()[0] as number], [whole, share], 1e-6, mode);
         tf.dispose([l, m, a, b]);
         // the fused path's per-token weights: Σ w·L gives the same two numbers
-        const L = [[1, 2, 3], [4, 5, 6]];
         const dot = (w: Float64Array[]) => w.reduce((acc, row, i) => acc + row.reduce((x, v, t) => x + v * L[i]![t]!, 0), 0);
-        const mask = [[1, 1, 1], [0, 0, 1]];
         expectClose([dot(agg.weights!(mask)), dot(agg.weights!(mask, { tokens: 8, seqs: 4 }))], [whole, share], 1e-12, `${mode} weights`);
         expect(agg.weights!(mask)[1]!.slice(0, 2), 'off the mask').to.deep.equal(new Float64Array([0, 0]));
       });

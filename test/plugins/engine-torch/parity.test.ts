@@ -27,15 +27,17 @@ function traj(i: number, p0: number, pLen: number, rLen: number, obs: [number, n
   };
 }
 
-// uneven lengths, observation spans, a prompt-only-like short row
-const TRAJS = [traj(0, 0, 6, 12, [3, 6], 0.4), traj(1, 10, 5, 4, null, 0.4), traj(2, 20, 9, 15, null, 0.9), traj(3, 40, 4, 9, [2, 5], 0.9), traj(4, 60, 3, 2, null, 0.6)];
-const REWARDS = [1, 0, 1, 0, 1];
+// uneven lengths, observation spans, a prompt-only-like short row, and a row whose response is all
+// observation (no trained token: left out of the seq-mean denominators, as verl does)
+const TRAJS = [traj(0, 0, 6, 12, [3, 6], 0.4), traj(1, 10, 5, 4, null, 0.4), traj(2, 20, 9, 15, null, 0.9), traj(3, 40, 4, 9, [2, 5], 0.9), traj(4, 60, 3, 2, null, 0.6), traj(5, 70, 4, 3, [0, 3], 0.6)];
+const REWARDS = [1, 0, 1, 0, 1, 0];
 
 const ALGOS = [
   { name: 'GRPO + PPO clip', advantage: 'grpo', loss: ['vanilla', {}], agg: 'token-mean', kl: null },
   { name: 'ADPO + k3 KL', advantage: 'adpo', loss: ['adpo', {}], agg: 'token-mean', kl: 'low_var_kl' },
   { name: 'DAPO clip-higher', advantage: 'grpo', loss: ['dapo', {}], agg: 'token-mean', kl: null },
   { name: 'GSPO', advantage: 'grpo', loss: ['gspo', { clip_ratio_low: 0.02, clip_ratio_high: 0.03 }], agg: 'seq-mean-token-mean', kl: null },
+  { name: 'Dr. GRPO, seq-mean-token-sum-norm', advantage: 'drgrpo', loss: ['vanilla', {}], agg: 'seq-mean-token-sum-norm', kl: null },
 ] as const;
 
 async function step(policy: Policy, algo: (typeof ALGOS)[number]): Promise<Record<string, number>> {
@@ -78,6 +80,30 @@ describe('policy/torch parity with policy/tfjs (qwen3-tiny fixture)', function (
       const [c] = await t.generate([g.prompt_ids], { maxNewTokens: g.tokens.length, temperature: 0 });
       expect(c!.tokenIds).to.deep.equal(g.tokens);
       c!.logProbs.forEach((lp, i) => expect(lp).to.be.closeTo(g.logprobs[i]!, 1e-4));
+    } finally {
+      await t.dispose();
+      f.dispose();
+    }
+  });
+
+  it('reports the same top log-prob alternatives as the tfjs engine', async () => {
+    const t = await torchPolicy({ checkpoint: path.join(FIXTURE, 'untied') });
+    const f = new TfjsPolicy(await Qwen3Model.fromPretrained(path.join(FIXTURE, 'untied')), t.tokenizer, { ...DEFAULT_POLICY_OPTIONS });
+    try {
+      const prompts = [IDS.slice(0, 7), IDS.slice(20, 24)];
+      const params = { maxNewTokens: 5, temperature: 0, topLogprobs: 4 };
+      const [a, b] = [await t.generate(prompts, params), await f.generate(prompts, params)];
+      expect(t.maxTopLogprobs).to.equal(20);
+      a.forEach((c, i) => {
+        expect(c.tokenIds).to.deep.equal(b[i]!.tokenIds);
+        expect(c.topLogProbs).to.have.length(c.tokenIds.length);
+        c.topLogProbs!.forEach((top, s) => {
+          expect(top.map((x) => x.id), `row ${i} step ${s}`).to.deep.equal(b[i]!.topLogProbs![s]!.map((x) => x.id));
+          top.forEach((x, j) => expect(x.logProb).to.be.closeTo(b[i]!.topLogProbs![s]![j]!.logProb, 1e-4));
+        });
+      });
+      // Without the option no alternatives are computed or sent.
+      expect((await t.generate(prompts, { maxNewTokens: 2, temperature: 0 }))[0]).to.not.have.property('topLogProbs');
     } finally {
       await t.dispose();
       f.dispose();

@@ -10,14 +10,22 @@ function table(title: string, rows: [string, string, boolean][], o: Partial<Comp
 }
 
 describe('math verifier: equivalence', () => {
+  // a written decimal is read to floatRounding (6) decimals on both sides, as Math-Verify's float_rounding
   table('plain strings and numbers (exact when both are exact)', [
     ['42', '42', true], ['42', '42.0', true], ['42', '43', false], ['0.5', '\\frac{1}{2}', true],
     ['\\frac{2}{4}', '\\frac{1}{2}', true], ['-3', '- 3', true], ['1000000', '1000001', false],
-    ['0.1+0.2', '0.3', true], ['\\frac{1}{3}', '0.3', false], ['\\frac{1}{3}', '0.33', true], ['\\frac{1}{3}', '0.34', false],
+    ['0.1+0.2', '0.3', true], ['\\frac{1}{3}', '0.3', false], ['\\frac{1}{3}', '0.33', false], ['\\frac{1}{3}', '0.333333', true],
+    ['0.333333', '\\frac{1}{3}', true], ['\\frac{2}{3}', '0.666666', false], ['3', '3.0000001', true],
     ['33.3', '\\frac{100}{3}', false], ['1000000', '1000000.4', false], ['16386.16', '16386.17', false],
-    ['0.29', '0.2902435', true], ['0.29', '0.2952435', false],
+    ['0.29', '0.2902435', false], ['0.29', '0.2952435', false],
     ['0.000015', '1.5e-05', true], ['1500', '1.5e3', true], ['1500', '1.5e4', false], ['0.3', '0.30000000000000004', true],
   ]);
+
+  // floatRounding 2, as two of Math-Verify's own tests pass (precision=2): 1/3 = 0.33 (1/3 ≠ 0.3 as 0.3 ≠ 0.33), ties to even
+  table('floatRounding 2', [
+    ['\\frac{1}{3}', '0.33', true], ['\\frac{1}{3}', '0.3', false], ['\\pi', '3.14', true], ['4\\pi', '12.566', true],
+    ['0.29', '0.2902435', true], ['\\frac{1}{8}', '0.12', true], ['\\frac{1}{8}', '0.13', false], ['33.3', '\\frac{100}{3}', false], ['33.33', '\\frac{100}{3}', true],
+  ], { floatRounding: 2 });
 
   table('percent on one side reads both ways; mixed numbers are one value', [
     ['28\\%', '28', true], ['28\\%', '0.28', true], ['0.28', '28\\%', true], ['0.28', '28', false], ['28', '\\frac{28}{100}', false],
@@ -45,8 +53,9 @@ describe('math verifier: equivalence', () => {
     ['\\frac{\\sqrt{3}}{2}', '\\frac{1}{2}\\sqrt{3}', true],
     ['\\sqrt{17}', '4.123105625617661', true],
     ['x+2n+1', 'x+1', false],
-    ['\\pi', '3.14', true],
-    ['\\pi', '3.15', false],
+    ['\\pi', '3.14', false],
+    ['\\pi', '3.141593', true],
+    ['4\\pi', '12.566', false],
     ['\\sqrt[3]{-8}', '-2', true],
     ['\\sin 2x', '2\\sin x\\cos x', true],
     ['|x|', 'x', false],

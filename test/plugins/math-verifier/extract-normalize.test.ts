@@ -6,7 +6,12 @@ describe('math verifier: extraction', () => {
   it('takes the last \\boxed{} / \\fbox{} with nested braces matched', () => {
     expect(extractAnswer('first \\boxed{1}, later \\boxed{\\frac{a}{\\sqrt{b}}} done')).to.equal('\\frac{a}{\\sqrt{b}}');
     expect(extractAnswer('so \\fbox{42}.')).to.equal('42');
-    expect(extractAnswer('unclosed \\boxed{x+{1}')).to.equal('x+{1}');
+    // a response cut off inside its last box has no answer (mathruler's "None"), not the box's start or an earlier number
+    expect(extractAnswer('unclosed \\boxed{x+{1}')).to.equal(null);
+    expect(extractAnswer('We get 12 apples. \\boxed{7')).to.equal(null);
+    expect(extractAnswer('\\boxed{3} is wrong; so \\boxed{5')).to.equal(null);
+    // a gold answer's unclosed box is read to the end
+    expect(extractAnswer('unclosed \\boxed{x+{1}', { unclosedBox: 'content' })).to.equal('x+{1}');
   });
 
   it('joins boxes written as one answer, but not boxes separated by prose', () => {

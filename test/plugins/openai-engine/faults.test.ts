@@ -31,7 +31,7 @@ describe('rollout/openai against a fault-injecting server', () => {
     expect(out[0]!.logProbs).to.deep.equal([-0.1, -0.2, -0.3, -0.4]);
     expect(out[0]!.finishReason).to.equal('length');
     // The model name came from GET /v1/models; prompts went as token ids.
-    expect(a.received[0]!.body).to.deep.include({ model: 'a-model', n: 1, max_tokens: 8, temperature: 1, prompt: enc('p0'), logprobs: 1, return_token_ids: true });
+    expect(a.received[0]!.body).to.deep.include({ model: 'a-model', n: 1, max_tokens: 8, temperature: 1, prompt: enc('p0'), logprobs: 0, return_token_ids: true, skip_special_tokens: false, no_stop_trim: true });
     await e.dispose();
   });
 

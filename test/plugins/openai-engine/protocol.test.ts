@@ -12,14 +12,17 @@ describe('rollout/openai protocol', () => {
   it('builds a completions body with token ids, sampling and vLLM extras', () => {
     const b = buildRequestBody(enc('hi'), 3, { maxNewTokens: 7, temperature: 0.5, topP: 0.9, topK: 20, seed: 11, stop: ['</a>'], stopTokenIds: [5] }, { ...engineOptions({ promptLogprobs: 0, extraBody: { min_p: 0.1 } }), model: 'm' }, tok);
     expect(b).to.deep.equal({
-      model: 'm', n: 3, max_tokens: 7, prompt: [104, 105], logprobs: 1, temperature: 0.5, top_p: 0.9, top_k: 20, seed: 11,
-      stop: ['</a>'], stop_token_ids: [5], include_stop_str_in_output: true, return_token_ids: true, prompt_logprobs: 0, min_p: 0.1,
+      model: 'm', n: 3, max_tokens: 7, prompt: [104, 105], logprobs: 0, temperature: 0.5, top_p: 0.9, top_k: 20, seed: 11,
+      stop: ['</a>'], stop_token_ids: [5], include_stop_str_in_output: true, no_stop_trim: true, skip_special_tokens: false,
+      return_token_ids: true, prompt_logprobs: 0, min_p: 0.1,
     });
   });
 
   it('builds a chat body from the decoded prompt, and text prompts on request', () => {
     const chat = buildRequestBody(enc('hi'), 1, { maxNewTokens: 4 }, { ...engineOptions({ api: 'chat', returnTokenIds: false, includeStopStrInOutput: false }), model: 'm' }, tok);
-    expect(chat).to.deep.equal({ model: 'm', n: 1, max_tokens: 4, messages: [{ role: 'user', content: 'hi' }], logprobs: true });
+    expect(chat).to.deep.equal({ model: 'm', n: 1, max_tokens: 4, messages: [{ role: 'user', content: 'hi' }], logprobs: true, skip_special_tokens: false });
+    // skipSpecialTokens: null leaves the field out, for servers that reject fields they do not know.
+    expect(buildRequestBody(enc('hi'), 1, { maxNewTokens: 4 }, { ...engineOptions({ skipSpecialTokens: null }), model: 'm' }, tok)).to.not.have.property('skip_special_tokens');
     const text = buildRequestBody(enc('hi'), 1, { maxNewTokens: 4 }, { ...engineOptions({ promptFormat: 'text', logprobs: false }), model: 'm' }, tok);
     expect(text.prompt).to.equal('hi');
     expect(text).to.not.have.property('logprobs');

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cliMain, testTool, type Tool } from '../../../core/index.js';
 import pythonSandboxPlugin from '../../../plugins/python-sandbox/index.js';
-import { observationOf, parsePythonBlock } from '../../../plugins/python-sandbox/action.js';
+import { observationOf, parsePythonAction } from '../../../plugins/python-sandbox/action.js';
 import { benchCode, percentile } from '../../../plugins/python-sandbox/bench.js';
 import { IsolationUnavailableError } from '../../../plugins/python-sandbox/sandbox.js';
 import { SESSION_LOST_NOTE, type PythonTool } from '../../../plugins/python-sandbox/tool.js';
@@ -26,7 +26,8 @@ testTool('tool/python', sharedView, {
   valid: [
     { text: 'I will use python.\n```python\nprint(12 * 34 + 5)\n```\n```output', action: 'print(12 * 34 + 5)' },
     { text: '```py\nx = 1\nprint(x)\n```', action: 'x = 1\nprint(x)' },
-    { text: '```python\nprint(1)\n```\n```output\n1\n```\nagain\n```python\nprint(2)\n```\n```output', action: 'print(2)' },
+    { text: '```python\nprint(1)\n```\n```output\n1\n```\nagain\n```python\nprint(2)\n```\n```output', action: 'print(1)\nprint(2)' },
+    { text: "<python>print('Hello from Python!')</python> ...", action: "print('Hello from Python!')" },
   ],
   invalid: ['no code', '```python\nprint(1)\n```output', '```python\n\n```\n```output', '```js\nconsole.log(1)\n```\n```output', '```python\nunclosed'],
   run: [
@@ -38,14 +39,34 @@ testTool('tool/python', sharedView, {
 });
 
 describe('tool/python: parsing and observations', () => {
-  it('takes the last closed python block before the stop string', () => {
-    expect(parsePythonBlock('```python\na\n```\ntext\n```python\nb = 2\nprint(b)\n```\n```output')).to.equal('b = 2\nprint(b)');
+  const code = (text: string, stops?: string[]) => parsePythonAction(text, stops)?.code ?? null;
+
+  it('runs every closed python block of the turn together, in order, before the stop string', () => {
+    expect(code('```python\na = 1\n```\ntext\n```python\nb = 2\nprint(a + b)\n```\n```output')).to.equal('a = 1\nb = 2\nprint(a + b)');
     // A block after the stop string that ended the turn is not looked at only when the stop is the last thing.
-    expect(parsePythonBlock('```python\na\n```\n```output\n1\n```\n')).to.equal('a');
-    expect(parsePythonBlock('```python\nprint(1)\n```\n```output', ['```output'])).to.equal('print(1)');
-    expect(parsePythonBlock('```python   \r\nprint(1)\r\n```')).to.equal('print(1)');
-    expect(parsePythonBlock('```python\nprint(1)')).to.equal(null);
-    expect(parsePythonBlock('```python\n   \n```')).to.equal(null);
+    expect(code('```python\na\n```\n```output\n1\n```\n')).to.equal('a');
+    expect(code('```python\nprint(1)\n```\n```output', ['```output'])).to.equal('print(1)');
+    expect(code('```python   \r\nprint(1)\r\n```')).to.equal('print(1)');
+    expect(code('```python print(1)```')).to.equal('print(1)');
+    expect(code('```python\nprint(1)')).to.equal(null);
+    expect(code('```python\n   \n```')).to.equal(null);
+    expect(code('```python3\nprint(1)\n```')).to.equal(null, 'another info string');
+    // indentation the block's lines share is not the program's (VeRL-Tool strips the first line's only)
+    expect(code('```python\n    for i in range(2):\n        print(i)\n```')).to.equal('for i in range(2):\n    print(i)');
+  });
+
+  it('reads <python> blocks (all of them, before any fenced block), as VeRL-Tool does', () => {
+    expect(code("<python>print('Hello from Python!')</python> ...")).to.equal("print('Hello from Python!')");
+    expect(code("```<python>\nprint('Hello from Python!')</python> ... <python>print('Hello again!')</python>``` ..."))
+      .to.equal("print('Hello from Python!')\nprint('Hello again!')");
+    expect(code('```python\nprint(0)\n```\n<python>print(1)</python>')).to.equal('print(1)', 'tags win over fences');
+    expect(code('<python>\n</python>')).to.equal(null);
+  });
+
+  it('takes the first closed ```input block as stdin', () => {
+    expect(parsePythonAction('```python\nprint(input())\n```\n```input\n 3 4 \n```\n```output')).to.deep.equal({ code: 'print(input())', stdin: '3 4' });
+    expect(parsePythonAction('```python\nprint(input())\n```\n```input\n1\n```\n```input\n2\n```')?.stdin).to.equal('1');
+    expect(parsePythonAction('```python\nprint(1)\n```\n```input\n1')).to.deep.equal({ code: 'print(1)' }, 'unclosed: no stdin');
   });
 
   const res = (o: Partial<ExecResult>): ExecResult => ({ status: 'ok', stdout: '', stderr: '', exitCode: 0, wallMs: 1, ...o });
@@ -112,6 +133,39 @@ describe('tool/python: workers, state and isolation policy', function () {
       expect(b.observation).to.match(/^\d+$/);
       expect(c.observation).to.equal(b.observation);
     } finally { await t.dispose(); }
+  });
+
+  it('preImport: verl-tool gives programs VeRL-Tool\'s star imports, keeps builtins, and tracebacks keep the model\'s line numbers', async () => {
+    const t = await makeTool({ preImport: 'verl-tool', stateful: true });
+    try {
+      // factorial/gcd from math, permutations from itertools, Counter from collections; pow is the builtin (math.pow would print 1024.0)
+      const r = await t.conductAction('p', 'print(factorial(5), gcd(12, 18), list(permutations([1, 2])), Counter("aab")["a"], pow(2, 10), math.pi > 3)');
+      expect(r.observation).to.equal('120 6 [(1, 2), (2, 1)] 2 1024 True');
+      // once per session: the model's own e survives the next call
+      await t.conductAction('p', 'e = 5');
+      expect((await t.conductAction('p', 'print(e)')).observation).to.equal('5');
+      const err = await t.conductAction('q', 'x = 1\ny = 2\nprnit(x)');
+      expect(err.observation).to.match(/File "<code>", line 3, in <module>\nNameError: name 'prnit' is not defined/);
+      const syn = await t.conductAction('q', 'x = 1\nif x\n  pass');
+      expect(syn.observation).to.match(/File "<code>", line 2\n/);
+    } finally { await t.dispose(); }
+    const off = await makeTool();
+    try {
+      expect((await off.conductAction('n', 'print(factorial(5))')).observation).to.match(/NameError: name 'factorial' is not defined$/);
+    } finally { await off.dispose(); }
+  });
+
+  it('preImport: a module that cannot be imported fails when the tool is built', async () => {
+    let err: Error | undefined;
+    try { await (await makeTool({ preImport: ['math', 'no_such_module_xyz'] })).dispose(); } catch (e) { err = e as Error; }
+    expect(err?.message).to.match(/preImport \["math","no_such_module_xyz"\] fails in .*No module named 'no_such_module_xyz'/);
+  });
+
+  it('stdin from a ```input block reaches the program through parseAction', async () => {
+    const p = tool.parseAction('```python\nimport sys\nprint(sum(map(int, sys.stdin.read().split())))\n```\n```input\n3 4\n5\n```\n```output');
+    const r = await tool.conductAction('s', p.action as string, p.extra);
+    expect(r.observation).to.equal('12');
+    await tool.finish('s');
   });
 
   it('stateful: variables persist within a trajectory, never across, and finish frees them', async () => {
@@ -201,14 +255,17 @@ describe('tool/python: workers, state and isolation policy', function () {
     expect((err as Error).message).to.match(/network isolation.*filesystem isolation/);
   });
 
-  it('isolation: auto without bubblewrap runs with a loud warning and says so in every result; none says it was asked', async () => {
+  it('isolation: auto without bubblewrap runs CPython in WebAssembly (never unisolated), says so in a warning and every result; none says it was asked', async () => {
     const warnings: string[] = [];
     const auto = await makeTool({ bwrap: '/nonexistent/bwrap2' }, (m) => warnings.push(m));
     try {
       const r = await auto.conductAction('x', 'print(6 * 7)');
       expect(r.observation).to.equal('42');
-      expect(r.info?.isolation).to.equal('none');
-      expect(warnings.join('\n')).to.match(/WITHOUT isolation.*network isolation.*apt-get install bubblewrap.*isolation: required/);
+      expect(r.info?.isolation).to.equal('wasm');
+      expect(auto.describe()).to.include({ isolation: 'wasm' });
+      expect(String(auto.describe().python)).to.match(/^pyodide .*CPython in WebAssembly.* 3\.\d+/);
+      expect(warnings.join('\n')).to.match(/no bubblewrap mode works here.*WebAssembly.*apt-get install bubblewrap/);
+      expect(warnings.join('\n')).to.not.match(/WITHOUT isolation/);
     } finally { await auto.dispose(); }
     warnings.length = 0;
     const none = await makeTool({ isolation: 'none', bwrap: '/nonexistent/bwrap2' }, (m) => warnings.push(m));

@@ -95,7 +95,8 @@ describe('reward/tool-use', () => {
  * A batch of four proposals worked by hand (B = 4):
  *  s0 "What is 2 + 3 ?", own answer 5; executor: 5,5,5,5.0,5 | 4,4,4 | null | x → majority 5 (5 of k = 10)
  *  s1 the same question, own answer 6; executor 5,5,5,5 → p = 1, but 5 ≠ 6
- *  s2 "Find the product of 7 and 8 , then add 1 ." own 57; executor 57, null, null, null → p = 1/4
+ *  s2 "Find the product of 7 and 8 , then add 1 ." own 57; executor 57, null, null, null → "no answer"
+ *     wins the code's vote (3 of 4) and never equals 57, so p = 0; the paper's vote leaves it out: p = 1/4
  *  s3 unparsable (no <question>)
  * BLEU(s0, s1) = 1 (distance 0); s2 shares no unigram with s0/s1 (distance 1); s3 is '' (distance 1):
  * clusters {s0, s1}, {s2}, {s3} → R_rep = 2/4, 2/4, 1/4, 1/4.
@@ -117,8 +118,8 @@ describe('reward/curriculum', () => {
   it('code variant: min(p, 1-p) gated on the own answer, - |cluster|/B, + 0.05 min(curriculum calls, 4); unparsable -1 - R_rep + R_tool', async () => {
     const r = await buildReward('curriculum');
     const got = await r.score(handBatch());
-    // s0: 0.5 - 0.5 + 0.1; s1: 0 - 0.5 + 0.2; s2: 0.25 - 0.25 + 0; s3: -1 - 0.25 + 0.05
-    close(rewardsOf(got), [0.1, -0.3, 0, -1.2]);
+    // s0: 0.5 - 0.5 + 0.1; s1: 0 - 0.5 + 0.2; s2: 0 - 0.25 + 0; s3: -1 - 0.25 + 0.05
+    close(rewardsOf(got), [0.1, -0.3, -0.25, -1.2]);
     expect(got[0]?.parts).to.deep.include({ format: 1, selfConsistency: 0.5, uncertainty: 0.5, repetition: 0.5, toolCalls: 2 });
     expect(got[1]?.parts).to.deep.include({ selfConsistency: 0, uncertainty: 0, toolCalls: 6 });
     expect(got[3]?.parts).to.deep.include({ format: 0, repetition: 0.25 });
@@ -134,11 +135,11 @@ describe('reward/curriculum', () => {
     const noTool = await buildReward('curriculum', { variant: 'paper', toolWeight: 0 });
     close(rewardsOf(await noTool.score(handBatch())), [0.5, 0, 0.25, -1]); // s1: max(0, 0 - 0.5)
     const noRep = await buildReward('curriculum', { repetition: false });
-    close(rewardsOf(await noRep.score(handBatch())), [0.6, 0.2, 0.25, -0.95]);
+    close(rewardsOf(await noRep.score(handBatch())), [0.6, 0.2, 0, -0.95]);
     const flat = await buildReward('curriculum', { formatFailureFlat: true, formatFailure: -2 });
-    close(rewardsOf(await flat.score(handBatch())), [0.1, -0.3, 0, -2]);
+    close(rewardsOf(await flat.score(handBatch())), [0.1, -0.3, -0.25, -2]);
     const tent = await buildReward('curriculum', { uncertainty: 'tent', ownAnswerGate: false });
-    // s1 ungated: p = 1 → 0; s0: 1 - 0.5 + 0.1; s2: 0.5 - 0.25
+    // s1 ungated: p = 1 → 0; s0: 1 - 0.5 + 0.1; s2: "no answer" wins, p = 3/4 → 0.5 - 0.25
     close(rewardsOf(await tent.score(handBatch())), [0.6, -0.3, 0.25, -1.2]);
   });
 
@@ -152,7 +153,10 @@ describe('reward/curriculum', () => {
     close(rewardsOf(await r.score([e('4', ten), e('4', ['4', '4', ...ten.slice(1, 9)]), e(null, ten)])), [0, 0.2, -1]);
     const ignore = await buildReward('curriculum', { ...base, unanswered: 'ignore' });
     close(rewardsOf(await ignore.score([e('4', ['4', null, null, null, '4', '3'])])), [1 / 3]); // 2 of 3 answered → min(2/3, 1/3)
-    close(rewardsOf(await r.score([e('4', ['4', null, null, null, null, '4', '3'])])), [2 / 7]); // 2 of k = 7
+    // four unanswered of seven win the released code's vote (p = 0); counted in k only: 2 of k = 7
+    close(rewardsOf(await r.score([e('4', ['4', null, null, null, null, '4', '3'])])), [0]);
+    const count = await buildReward('curriculum', { ...base, unanswered: 'count' });
+    close(rewardsOf(await count.score([e('4', ['4', null, null, null, null, '4', '3'])])), [2 / 7]);
     const loose = await buildReward('curriculum', { ...base, requireOwnAnswer: false, ownAnswerGate: false });
     close(rewardsOf(await loose.score([e(null, ['4', '4', '4', '1'])])), [0.25]);
   });
@@ -187,7 +191,7 @@ describe('reward/curriculum', () => {
   });
 });
 
-testReward('reward/curriculum (code)', () => buildReward('curriculum'), { batches: [{ batch: handBatch(), expected: [0.1, -0.3, 0, -1.2] }], tolerance: 1e-12 });
+testReward('reward/curriculum (code)', () => buildReward('curriculum'), { batches: [{ batch: handBatch(), expected: [0.1, -0.3, -0.25, -1.2] }], tolerance: 1e-12 });
 
 describe('reward/sum', () => {
   it('adds weighted terms, keeps their parts and propagates drops', async () => {

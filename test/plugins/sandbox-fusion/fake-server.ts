@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** What the fake does with one request. */
-export type Behavior = 'ok' | 'refuse' | 'hang' | '500' | '503' | 'malformed' | 'sandbox-error' | 'bad-shape';
+export type Behavior = 'ok' | 'refuse' | 'hang' | '500' | '503' | 'malformed' | 'sandbox-error' | 'sandbox-error-varying' | 'bad-shape';
 
 export interface FakeSandbox {
   url: string;
@@ -20,7 +20,10 @@ export interface FakeSandbox {
  * A SandboxFusion stand-in speaking the real `/run_code` shape. It "runs" a tiny language so tests
  * are deterministic without Python: `print(<int or 'string'>)` lines print, `raise X` fails with a
  * traceback on stderr, `while True:` exceeds the time limit, `flood(N)` prints N characters,
- * `compile_error` fails compilation, `runner_crash` is a sandbox-side run error.
+ * `compile_error` fails compilation, `runner_crash` is a sandbox-side run error, `exit(N)` exits
+ * with N and no stderr, `kill(N)` dies of signal N (return code -N, as SandboxFusion's asyncio
+ * reports it), `cat('F')` prints file F of the request's `files`, `write('F', 'T')` creates F,
+ * which comes back base64 in `files` when `fetch_files` names it.
  */
 export async function startFakeSandbox(): Promise<FakeSandbox> {
   const sockets = new Set<import('node:net').Socket>();
@@ -55,7 +58,8 @@ export async function startFakeSandbox(): Promise<FakeSandbox> {
         case 'malformed': send(200, '{"status": "Success", "run_result": {'); return;
         case 'bad-shape': send(200, JSON.stringify({ status: 'Weird' })); return;
         case 'sandbox-error': send(200, JSON.stringify({ status: 'SandboxError', message: 'container crashed', compile_result: null, run_result: null })); return;
-        case 'ok': setTimeout(() => send(200, JSON.stringify(execute(String(parsed.code), Number(parsed.run_timeout)))), fake.delayMs); return;
+        case 'sandbox-error-varying': send(200, JSON.stringify({ status: 'SandboxError', message: `cgroup setup failed: ${['EBUSY', 'EAGAIN', 'ENOMEM', 'EIO'][fake.received.length % 4]}`, compile_result: null, run_result: null })); return;
+        case 'ok': setTimeout(() => send(200, JSON.stringify(execute(parsed))), fake.delayMs); return;
       }
     });
   });
@@ -65,17 +69,30 @@ export async function startFakeSandbox(): Promise<FakeSandbox> {
   return fake;
 }
 
-function execute(code: string, runTimeout: number) {
+function execute(req: Record<string, unknown>) {
+  const code = String(req.code);
+  const given = (req.files ?? {}) as Record<string, string>;
+  const written: Record<string, string> = {};
+  const fetched = () => Object.fromEntries(((req.fetch_files ?? []) as string[]).filter((f) => f in written || f in given)
+    .map((f) => [f, written[f] ?? given[f] as string]));
   let stdout = '';
   const result = (status: string, rc: number | null, stderr: string, runStatus = 'Finished') => ({
-    status, message: '', compile_result: null, executor_pod_name: null, files: {},
+    status, message: '', compile_result: null, executor_pod_name: null, files: fetched(),
     run_result: { status: runStatus, execution_time: 0.01, return_code: rc, stdout, stderr },
   });
   for (const line of code.split('\n')) {
     const p = /^print\((?:(-?\d+)|'([^']*)')\)$/.exec(line.trim());
     const r = /^raise (\w+)/.exec(line.trim());
     const f = /^flood\((\d+)\)$/.exec(line.trim());
-    if (p) stdout += `${p[1] ?? p[2]}\n`;
+    const x = /^(exit|kill)\((\d+)\)$/.exec(line.trim());
+    const c = /^cat\('([^']+)'\)$/.exec(line.trim());
+    const w = /^write\('([^']+)', '([^']*)'\)$/.exec(line.trim());
+    if (x) return result('Failed', x[1] === 'exit' ? Number(x[2]) : -Number(x[2]), '');
+    if (c) {
+      if (!(c[1]! in given)) return result('Failed', 1, `FileNotFoundError: ${c[1]}\n`);
+      stdout += Buffer.from(given[c[1]!]!, 'base64').toString('utf8');
+    } else if (w) written[w[1]!] = Buffer.from(w[2]!, 'utf8').toString('base64');
+    else if (p) stdout += `${p[1] ?? p[2]}\n`;
     else if (f) stdout += 'y'.repeat(Number(f[1]));
     else if (r) return result('Failed', 1, `Traceback (most recent call last):\n  File "/tmp/x.py", line 1, in <module>\n${r[1]}: boom\n`);
     else if (line.trim() === 'while True:') return result('Failed', null, '', 'TimeLimitExceeded');
@@ -85,6 +102,5 @@ function execute(code: string, runTimeout: number) {
       return { ...result('SandboxError', null, 'runner died'), message: '' };
     }
   }
-  void runTimeout;
   return result('Success', 0, '');
 }

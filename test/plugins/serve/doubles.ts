@@ -4,7 +4,7 @@
  * The real tfjs policy is exercised end to end in e2e.test.ts.
  */
 import type {
-  AgentLoop, AgentRequest, Completion, FinishReason, GenerateOptions, RolloutEngine, SamplingParams, Tokenizer, Trajectory,
+  AgentLoop, AgentRequest, Completion, FinishReason, GenerateOptions, RolloutEngine, SamplingParams, TokenEvent, Tokenizer, TopLogProb, Trajectory,
 } from '../../../core/index.js';
 
 /** ASCII: id = char code; id 0 is end-of-sequence and decodes to nothing. */
@@ -22,12 +22,21 @@ export const SCRIPT = 'abc def STOP ghi jkl. The end';
 export const scriptLogProb = (t: number): number => -(t + 1) / 100;
 
 /**
+ * The alternatives the scripted policy reports at step t, most likely first: the sampled token,
+ * then '?' and '!' (unless sampled), 1 and 2 nats less likely.
+ */
+export const scriptAlternatives = (sampled: number, t: number): TopLogProb[] =>
+  [sampled, ...[63, 33].filter((id) => id !== sampled)].slice(0, 3).map((id, i) => ({ id, logProb: scriptLogProb(t) - i }));
+
+/**
  * Row r of a call answers with `<tag>` + script(prompt) then EOS, where the tag is `[seed:r]` when
  * sampling (temperature > 0) and empty when greedy: identical prompts in one call differ, as rows
  * of a seeded sampler do. Honours maxNewTokens, stop strings (kept, first match) and EOS.
  */
 export class ScriptPolicy implements RolloutEngine {
   readonly tokenizer = charTokenizer;
+  /** 0: a policy that reports no alternatives (set per test). */
+  maxTopLogprobs = 3;
   readonly calls: { rows: number; params: SamplingParams; prompts: number[][] }[] = [];
   delayMs = 0;
 
@@ -52,7 +61,9 @@ export class ScriptPolicy implements RolloutEngine {
         const hit = params.stop?.find((s) => text.endsWith(s));
         if (hit) { finish = 'stop'; stopString = hit; break; }
       }
-      return { tokenIds: ids, text: charTokenizer.decode(ids), logProbs: ids.map((_, t) => scriptLogProb(t)), finishReason: finish, ...(stopString ? { stopString } : {}) };
+      const k = params.topLogprobs ?? 0;
+      const top = k > 0 ? { topLogProbs: ids.map((id, t) => scriptAlternatives(id, t).slice(0, k)) } : {};
+      return { tokenIds: ids, text: charTokenizer.decode(ids), logProbs: ids.map((_, t) => scriptLogProb(t)), finishReason: finish, ...(stopString ? { stopString } : {}), ...top };
     });
   }
 }
@@ -80,5 +91,43 @@ export class TwoTurnLoop implements AgentLoop {
         text: tok.decode(responseIds), stopReason: 'max_turns', turns: 2, toolCalls: 1, toolErrors: 0, fields: {}, metrics: {},
       };
     });
+  }
+}
+
+/**
+ * A scripted policy with a streaming path that decodes one token per step for all rows and, after
+ * the first step, waits until `release()` is called (or `waitMs` passes): a server that streams
+ * shows the client the first token while the policy is still waiting.
+ */
+export class GatedStreamPolicy extends ScriptPolicy {
+  waitMs = 3000;
+  /** Whether the last call was released by release() rather than by the timeout. */
+  released = false;
+  /** Set: the call fails with it right after the first step. */
+  failWith?: Error;
+  private open: () => void = () => {};
+
+  release(): void {
+    this.open();
+  }
+
+  async generateStream(prompts: number[][], params: SamplingParams, onToken: (e: TokenEvent) => void, opts: GenerateOptions = {}): Promise<Completion[]> {
+    const out = await this.generate(prompts, params, opts);
+    this.released = false;
+    const gate = new Promise<boolean>((resolve) => {
+      this.open = () => resolve(true);
+      setTimeout(() => resolve(false), this.waitMs).unref();
+    });
+    const steps = Math.max(...out.map((c) => c.tokenIds.length));
+    for (let t = 0; t < steps; t++) {
+      out.forEach((c, row) => {
+        const top = c.topLogProbs?.[t];
+        if (t < c.tokenIds.length) onToken({ row, tokenId: c.tokenIds[t] as number, logProb: c.logProbs[t] as number, ...(top ? { topLogProbs: top } : {}) });
+      });
+      if (t === 0) this.released = await gate;
+      else await new Promise((r) => setImmediate(r));
+      if (this.failWith) throw this.failWith;
+    }
+    return out;
   }
 }

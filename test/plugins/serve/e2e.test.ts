@@ -137,6 +137,61 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
     expect(r.choices[0]!.text).to.equal(full.slice(0, full.indexOf(stop)));
   });
 
+  it('top_logprobs are the most likely tokens of the distribution the policy trains on', async () => {
+    // Chat's list form: completions' dict form merges alternatives that decode to the same string.
+    const r = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 3, temperature: 1, seed: 2, logprobs: true, top_logprobs: 4, return_token_ids: true } as never) as OpenAI.ChatCompletion;
+    const c = r.choices[0] as unknown as { token_ids: number[]; prompt_token_ids: number[]; logprobs: OpenAI.ChatCompletion.Choice.Logprobs };
+    const V = policy.describe().vocab as number;
+    expect(c.logprobs.content).to.have.length(c.token_ids.length);
+    for (let t = 0; t < c.token_ids.length; t++) {
+      // Reference: the log-prob of every vocabulary entry after the prefix, by the training forward pass.
+      const prefix = [...c.prompt_token_ids, ...c.token_ids.slice(0, t)];
+      const rows = Array.from({ length: V }, (_, id) => [...prefix, id]);
+      const lp = await policy.computeLogProbs({ inputIds: rows, attentionMask: rows.map((x) => x.map(() => 1)) });
+      const all = lp.map((row) => row[prefix.length]!).sort((a, b) => b - a);
+      const served = c.logprobs.content![t]!.top_logprobs.map((x) => x.logprob);
+      expect(served).to.have.length(4);
+      served.forEach((x, j) => expect(x, `step ${t} rank ${j}`).to.be.closeTo(all[j]!, 1e-4));
+    }
+  });
+
+  it('renders a developer message as the system message of the chat template', async () => {
+    const ask = (role: 'developer' | 'system') => client.chat.completions.create({ model, messages: [{ role, content: 'Answer briefly.' }, { role: 'user', content: 'hi' }], max_tokens: 6, temperature: 0 });
+    const [dev, sys] = [await ask('developer'), await ask('system')];
+    expect(dev.usage!.prompt_tokens).to.equal(sys.usage!.prompt_tokens);
+    expect(dev.choices[0]!.message.content).to.equal(sys.choices[0]!.message.content);
+  });
+
+  it('streams completions with the same text and log-probs as a plain answer (worker threads)', async () => {
+    const ask = { model, prompt: 'Hello', max_tokens: 12, temperature: 1, seed: 9, n: 2, logprobs: 0 };
+    const plain = await client.completions.create(ask);
+    const text = ['', ''];
+    const lps: number[][] = [[], []];
+    for await (const chunk of await client.completions.create({ ...ask, stream: true })) {
+      for (const c of chunk.choices) {
+        text[c.index] += c.text;
+        lps[c.index]!.push(...(c.logprobs?.token_logprobs ?? []) as number[]);
+      }
+    }
+    expect(text).to.deep.equal(plain.choices.map((c) => c.text));
+    expect(lps).to.deep.equal(plain.choices.map((c) => c.logprobs!.token_logprobs));
+  });
+
+  it('a failed reload says why in one line, without a stack trace', async () => {
+    const env = new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, stderr: () => {} });
+    const live = await startServe(['--checkpoint', checkpoint, '--port', '0', '--allow-reload'], env);
+    try {
+      const r = await fetch(live.url.replace(/\/v1$/, '/update_weights_from_disk'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model_path: '/nonexistent/agent0-ckpt' }) });
+      expect(r.status).to.equal(400);
+      const body = await r.json() as { success: boolean; message: string };
+      expect(body.success).to.equal(false);
+      expect(body.message).to.match(/^could not load \/nonexistent\/agent0-ckpt: ENOENT/);
+      expect(body.message).to.not.match(/\n|\bat .*\.ts:\d+/);
+    } finally {
+      await live.close();
+    }
+  });
+
   it('streams chat with the same text as a plain chat answer', async () => {
     const ask = { model, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 8, temperature: 0 };
     const plain = await client.chat.completions.create(ask);

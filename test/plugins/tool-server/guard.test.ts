@@ -5,7 +5,7 @@ import { RemoteTools } from '../../../plugins/tool-server/remote.js';
 import { raw, type RawAnswer } from '../serve/raw-http.js';
 import { CalcTool } from './calc-tool.js';
 
-const OPTS: ToolServerOptions = { host: '127.0.0.1', port: 0, maxConcurrency: 64, requestTimeoutMs: 60_000, doneIfInvalid: false, idleTrajectoryMs: 0, maxBodyBytes: 1 << 26 };
+const OPTS: ToolServerOptions = { host: '127.0.0.1', port: 0, maxConcurrency: 64, requestTimeoutMs: 60_000, doneIfInvalid: false, idleTrajectoryMs: 0, maxBodyBytes: 1 << 26, observationFormat: 'raw' };
 const JSON_TYPE = { 'content-type': 'application/json' };
 const one = JSON.stringify({ trajectory_ids: ['t'], actions: ['<calc>1 + 1</calc>'] });
 const post = (url: string, headers: Record<string, string>, body = one) => raw(url, { path: '/get_observation', headers, body });

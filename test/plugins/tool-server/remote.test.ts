@@ -159,7 +159,7 @@ describe('agent0 tool-server (command)', () => {
       line = out().split('\n')[0];
       if (!line && (await Promise.race([done.then(() => true), Promise.resolve(false)]))) throw new Error(`the server exited: ${err()}`);
     }
-    const info = JSON.parse(line) as { url: string; endpoint: string; tools: string[]; workers: number };
+    const info = JSON.parse(line) as { url: string; endpoint: string; tools: string[]; workers: number; observationFormats: Record<string, string> };
     try {
       await fn(info.url);
     } finally {
@@ -173,20 +173,24 @@ describe('agent0 tool-server (command)', () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agent0-ts-'));
     await fs.writeFile(path.join(dir, 'r.yaml'), 'name: ts\ncomponents:\n  calc: { use: tool/test-calc, options: { name: adder } }\npipeline: {}\n');
     built.length = 0;
-    const info = await serve(['--recipe', 'r.yaml', '--port', '0', '--workers', '2'], dir, async (url) => {
-      const t = new RemoteTools({ ...REMOTE, url });
+    const info = await serve(['--recipe', 'r.yaml', '--port', '0', '--workers', '2', '--observation-format', 'adder=python_code:output'], dir, async (url) => {
+      const t = new RemoteTools({ ...REMOTE, url, observationFormat: 'python_code:output' });
       try {
         const rs = await Promise.all(['a', 'b'].map((id) => t.conductAction(id, '20 + 1')));
-        assert.deepEqual(rs.map((r) => r.observation), ['21', '21']);
+        assert.deepEqual(rs.map((r) => r.observation), ['21', '21'], 'the envelope is taken off');
         assert.equal((await t.conductAction('a', 'ans * 2')).observation, '42');
+        const raw = await fetch(`${url}/get_observation`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ trajectory_ids: ['c'], actions: ['<calc>1 + 2</calc>'] }) });
+        assert.deepEqual(((await raw.json()) as any).observations, ['\n<output>\n3\n</output>\n']);
       } finally {
         await t.dispose();
       }
     });
     assert.deepEqual(info.tools, ['adder']);
     assert.equal(info.workers, 2);
+    assert.deepEqual(info.observationFormats, { adder: 'python_code:output' });
     assert.equal(built.length, 2, 'one instance per worker');
-    assert.deepEqual(built.map((b) => b.calls.length).sort(), [1, 2]);
+    // a's two calls and c's on one worker (c joined the first of two equally loaded ones), b's on the other
+    assert.deepEqual(built.map((b) => b.calls.length).sort(), [1, 3]);
   });
 
   it('wants the bearer token named by --api-key-env and caps actions with --max-items', async () => {
@@ -236,6 +240,8 @@ describe('agent0 tool-server (command)', () => {
       [['--bogus'], /Unknown option '--bogus'/],
       [['--tool', 'test-calc', '--api-key-env', 'A0_TOOLS_UNSET'], /--api-key-env names 'A0_TOOLS_UNSET', which is not set in the environment/],
       [['--tool', 'test-calc', '--max-items', '0'], /--max-items: expected an integer >= 1, found '0'/],
+      [['--tool', 'test-calc', '--observation-format', 'xml'], /--observation-format: unknown observation format 'xml' \(expected one of: raw, python_code/],
+      [['--tool', 'test-calc', '--observation-format', 'python=raw'], /--observation-format python=raw: no served tool is named 'python' \(tools: calc\)/],
     ];
     for (const [args, re] of cases) {
       const { env, err } = await makeEnv(dir);

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { parseObservationRequest } from '../../../plugins/tool-server/protocol.js';
+import { BadRequestError, parseObservationRequest } from '../../../plugins/tool-server/protocol.js';
 import { startToolServer, type ToolServerHandle } from '../../../plugins/tool-server/server.js';
 import { LatencyWindow } from '../../../plugins/tool-server/metrics.js';
 import { CalcTool } from './calc-tool.js';
 import { SandboxFusionTool } from '../../../plugins/sandbox-fusion/tool.js';
 import { startFakeSandbox } from '../sandbox-fusion/fake-server.js';
 
-const OPTS = { host: '127.0.0.1', port: 0, maxConcurrency: 16, requestTimeoutMs: 5000, doneIfInvalid: false, idleTrajectoryMs: 0, maxBodyBytes: 1 << 20 };
+// raw: these tests are about dispatch; the observation envelopes are checked in verl-tool-conformance.test.ts
+const OPTS = { host: '127.0.0.1', port: 0, maxConcurrency: 16, requestTimeoutMs: 5000, doneIfInvalid: false, idleTrajectoryMs: 0, maxBodyBytes: 1 << 20, observationFormat: 'raw' };
 
 async function post(url: string, body: unknown, raw?: string): Promise<{ status: number; json: any }> {
   const res = await fetch(`${url}/get_observation`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw ?? JSON.stringify(body) });
@@ -14,30 +15,40 @@ async function post(url: string, body: unknown, raw?: string): Promise<{ status:
 }
 
 describe('tool-server: request validation', () => {
-  it('accepts the VeRL-Tool shape and merges extra top-level arrays into each item', () => {
+  it('accepts the VeRL-Tool shape, reads booleans leniently and ignores unknown top-level fields', () => {
     const items = parseObservationRequest({
-      trajectory_ids: ['a', 7], actions: ['x', 'y'], finish: [false, true], is_last_step: [true, false],
-      extra_fields: [{ k: 1 }, null], temperature: [0.5, 0.7],
+      trajectory_ids: ['a', 7], actions: ['x', 'y'], finish: [0, 'yes'], is_last_step: [true, false],
+      extra_fields: [{ k: 1 }, null], temperature: [0.5, 0.7], mode: 'fast',
     });
     assert.deepEqual(items, [
-      { trajectoryId: 'a', action: 'x', finish: false, isLastStep: true, extra: { k: 1, temperature: 0.5 } },
-      { trajectoryId: '7', action: 'y', finish: true, isLastStep: false, extra: { temperature: 0.7 } },
+      { trajectoryId: 'a', action: 'x', finish: false, isLastStep: true, extra: { k: 1 } },
+      { trajectoryId: '7', action: 'y', finish: true, isLastStep: false, extra: {} },
     ]);
   });
 
-  const bad: [string, unknown, RegExp][] = [
-    ['not an object', [1], /the body must be a JSON object, found an array/],
-    ['no ids', { actions: ['x'] }, /trajectory_ids: expected an array, found undefined/],
-    ['empty', { trajectory_ids: [], actions: [] }, /at least one trajectory/],
-    ['length mismatch', { trajectory_ids: ['a', 'b'], actions: ['x'] }, /actions has 1 entries but trajectory_ids has 2/],
-    ['finish mismatch', { trajectory_ids: ['a'], actions: ['x'], finish: [true, false] }, /finish has 2 entries but trajectory_ids has 1/],
-    ['finish not boolean', { trajectory_ids: ['a'], actions: ['x'], finish: ['yes'] }, /finish\[0\]: expected a boolean, found "yes"/],
-    ['action not string', { trajectory_ids: ['a'], actions: [3] }, /actions\[0\]: expected a string, found number/],
-    ['extra_fields wrong', { trajectory_ids: ['a'], actions: ['x'], extra_fields: [[1]] }, /extra_fields\[0\]: expected an object or null/],
-    ['stray scalar', { trajectory_ids: ['a'], actions: ['x'], mode: 'fast' }, /mode: extra top-level fields must be arrays with one entry per trajectory \(1\), found string/],
-    ['empty id', { trajectory_ids: [''], actions: ['x'] }, /trajectory_ids\[0\]: expected a non-empty string/],
+  // [what, body, FastAPI-style errors: type and loc of each]
+  const bad: [string, unknown, [string, (string | number)[]][]][] = [
+    ['not an object', [1], [['model_attributes_type', ['body']]]],
+    ['no ids', { actions: ['x'] }, [['missing', ['body', 'trajectory_ids']]]],
+    ['nothing', {}, [['missing', ['body', 'trajectory_ids']], ['missing', ['body', 'actions']]]],
+    ['empty', { trajectory_ids: [], actions: [] }, [['too_short', ['body', 'trajectory_ids']], ['too_short', ['body', 'actions']]]],
+    ['length mismatch', { trajectory_ids: ['a', 'b'], actions: ['x'] }, [['value_error', ['body', 'actions']]]],
+    ['finish mismatch', { trajectory_ids: ['a'], actions: ['x'], finish: [true, false] }, [['value_error', ['body', 'finish']]]],
+    ['finish not a boolean', { trajectory_ids: ['a'], actions: ['x'], finish: ['maybe'], is_last_step: [2, 0.5, null] },
+      [['value_error', ['body', 'is_last_step']], ['bool_parsing', ['body', 'finish', 0]], ['bool_parsing', ['body', 'is_last_step', 0]], ['bool_type', ['body', 'is_last_step', 1]], ['bool_type', ['body', 'is_last_step', 2]]]],
+    ['action not string', { trajectory_ids: ['a'], actions: [3] }, [['string_type', ['body', 'actions', 0]]]],
+    ['extra_fields wrong', { trajectory_ids: ['a'], actions: ['x'], extra_fields: [[1]] }, [['dict_type', ['body', 'extra_fields', 0]]]],
+    ['empty id', { trajectory_ids: [''], actions: ['x'] }, [['string_too_short', ['body', 'trajectory_ids', 0]]]],
   ];
-  for (const [what, body, re] of bad) it(`rejects: ${what}`, () => assert.throws(() => parseObservationRequest(body), re));
+  for (const [what, body, want] of bad) {
+    it(`rejects: ${what}`, () => {
+      let err: unknown;
+      try { parseObservationRequest(body); } catch (e) { err = e; }
+      assert.ok(err instanceof BadRequestError, 'throws BadRequestError');
+      assert.equal(err.status, 422);
+      assert.deepEqual(err.errors.map((e) => [e.type, e.loc]).sort(), [...want].sort());
+    });
+  }
 
   it('summarises latencies by nearest rank', () => {
     const w = new LatencyWindow(4);
@@ -61,7 +72,8 @@ describe('tool-server over HTTP', () => {
     assert.deepEqual([r.json.observations, r.json.dones, r.json.valids], [['43', '30', ''], [false, false, false], [true, true, false]]);
     assert.equal(r.json.infos[2].status, 'no_tool');
     r = await post(server.url, { trajectory_ids: ['t1', 't2'], actions: ['', '<calc>ans - 1</calc>'], finish: [true, false], is_last_step: [false, true] });
-    assert.deepEqual([r.json.observations, r.json.dones, r.json.valids], [['', '29'], [true, true], [true, true]]);
+    // a last step runs and frees the state, but done stays the tool's own (VeRL-Tool's contract)
+    assert.deepEqual([r.json.observations, r.json.dones, r.json.valids], [['', '29'], [true, false], [true, true]]);
     assert.deepEqual([...calc.memory.keys()], [], 'finish and is_last_step both freed their trajectory');
     assert.deepEqual(calc.finished.sort(), ['t1', 't2']);
     r = await post(server.url, { trajectory_ids: ['t1'], actions: ['<calc>ans + 1</calc>'] });
@@ -162,20 +174,21 @@ describe('tool-server over HTTP', () => {
     assert.deepEqual(r.json.valids, [false, true]);
   });
 
-  it('answers 400 for contract violations and bad JSON, 404/405 for other routes, 413 for huge bodies', async () => {
+  it('answers 422 with FastAPI\'s error list for contract violations and bad JSON, 404/405 for other routes, 413 for huge bodies', async () => {
     server = await startToolServer([[new CalcTool()]], { ...OPTS, maxBodyBytes: 1000 });
     let r = await post(server.url, { trajectory_ids: ['a', 'b'], actions: ['x'] });
-    assert.equal(r.status, 400);
-    assert.equal(r.json.detail, 'actions has 1 entries but trajectory_ids has 2: they must have equal length');
+    assert.equal(r.status, 422);
+    assert.deepEqual(r.json.detail, [{ type: 'value_error', loc: ['body', 'actions'], msg: 'actions has 1 entries but trajectory_ids has 2: they must have equal length', input: ['x'] }]);
     r = await post(server.url, null, '{"trajectory_ids": [');
-    assert.equal(r.status, 400);
-    assert.match(r.json.detail, /^the body is not valid JSON/);
+    assert.equal(r.status, 422);
+    assert.equal(r.json.detail[0].type, 'json_invalid');
+    assert.match(r.json.detail[0].msg, /^the body is not valid JSON/);
     r = await post(server.url, { trajectory_ids: ['a'], actions: ['x'.repeat(2000)] });
     assert.equal(r.status, 413);
     assert.equal((await fetch(`${server.url}/nope`)).status, 404);
     assert.equal((await fetch(`${server.url}/get_observation`)).status, 405);
     const m = await (await fetch(`${server.url}/metrics`)).json() as any;
-    assert.equal(m.badRequests, 1);
+    assert.equal(m.badRequests, 2);
   });
 
   it('frees trajectories left idle by a lost client, but not busy ones', async () => {
@@ -200,7 +213,7 @@ describe('tool-server over HTTP', () => {
     await post(server.url, { trajectory_ids: ['a', 'b'], actions: ['<calc>1 + 1</calc>', 'none'] });
     await post(server.url, { trajectory_ids: ['a'], actions: [''], finish: [true] });
     const h = await (await fetch(`${server.url}/health`)).json() as any;
-    assert.deepEqual(h, { status: 'healthy', tools: ['calc'], workers: 1, maxConcurrency: 16 });
+    assert.deepEqual(h, { status: 'healthy', tools: ['calc'], workers: 1, maxConcurrency: 16, observationFormats: { calc: 'raw' } });
     const m = await (await fetch(`${server.url}/metrics`)).json() as any;
     assert.equal(m.requests, 2);
     assert.equal(m.actions, 1);

@@ -54,6 +54,11 @@ def parse(svc, body):
         "stop_token_ids": [int(x) for x in body.get("stop_token_ids") or []],
         "ignore_eos": bool(body.get("ignore_eos", False)),
     }
+    # OpenAI's completions `logprobs: k`: the sampled token's log-prob and the k most likely tokens'
+    lp = body.get("logprobs")
+    params["top_logprobs"] = lp if isinstance(lp, int) and not isinstance(lp, bool) else 0
+    if not 0 <= params["top_logprobs"] <= 20:
+        raise RequestError("logprobs must be between 0 and 20")
     if not 0 < params["top_p"] <= 1:
         raise RequestError("top_p must be in (0, 1]")
     if params["temperature"] < 0:
@@ -126,7 +131,18 @@ def run(engine, args):
 
 
 def _row_out(r):
-    return {"ids": r.ids, "logprobs": r.logprobs, "finish": r.finish, "stop": r.stop, "text": r.text}
+    return {"ids": r.ids, "logprobs": r.logprobs, "top": r.top, "finish": r.finish, "stop": r.stop, "text": r.text}
+
+
+def _top_logprobs(row):
+    """Per token, as OpenAI and vLLM list them: the sampled token first, then the k most likely."""
+    out = []
+    for t, (tok, alts) in enumerate(zip(row["ids"], row["top"])):
+        entry = {f"token_id:{tok}": row["logprobs"][t]}
+        for i, v in alts:
+            entry.setdefault(f"token_id:{i}", v)
+        out.append(entry)
+    return out
 
 
 def merge(parts):
@@ -152,7 +168,8 @@ def response(body, req, rows):
             "token_ids": r["ids"] if body.get("return_token_ids", True) else None,
         }
         if want_lp:
-            c["logprobs"] = {"tokens": [f"token_id:{t}" for t in r["ids"]], "token_logprobs": r["logprobs"], "top_logprobs": None, "text_offset": None}
+            top = _top_logprobs(r) if r["top"] else None
+            c["logprobs"] = {"tokens": [f"token_id:{t}" for t in r["ids"]], "token_logprobs": r["logprobs"], "top_logprobs": top, "text_offset": None}
         else:
             c["logprobs"] = None
         completion_tokens += len(r["ids"])

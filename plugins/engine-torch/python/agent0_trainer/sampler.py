@@ -13,7 +13,7 @@ from .models import backbone
 
 class Row:
     __slots__ = ("prompt", "max_new", "temperature", "top_p", "top_k", "stops", "stop_ids", "group",
-                 "ids", "logprobs", "finish", "stop", "stream", "text")
+                 "ids", "logprobs", "top_n", "top", "finish", "stop", "stream", "text")
 
     def __init__(self, prompt, p, group, detok):
         self.prompt = prompt
@@ -25,6 +25,8 @@ class Row:
         self.stop_ids = set(p.get("stop_token_ids") or []) | set(p.get("eos_ids") or [])
         self.group = group
         self.ids, self.logprobs = [], []
+        # the k most likely tokens of each step's distribution, [(id, log-prob)], when asked for
+        self.top_n, self.top = int(p.get("top_logprobs", 0) or 0), []
         self.finish, self.stop = None, None
         self.stream = TextStream(detok) if detok is not None else None
         self.text = None
@@ -232,11 +234,15 @@ def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared
         generators[key] = torch.tensor(idx, device=dev)
     next_pos = pos[:, -1] + 1
     choose = Chooser(rows, generators, shared, dev, logits.shape[1])
+    n_top = min(max(r.top_n for r in rows), logits.shape[1])
     for step in range(budget):
         logp = torch.log_softmax(logits, dim=-1)
         tok = choose(logits, logp)
         lp = logp.gather(1, tok[:, None]).squeeze(1)
         toks, lps = tok.tolist(), lp.tolist()
+        if n_top > 0:
+            top_v, top_i = torch.topk(logp, n_top, dim=-1)
+            top_v, top_i = top_v.tolist(), top_i.tolist()
         live = 0
         for b, r in enumerate(rows):
             if r.finish is not None:
@@ -244,6 +250,8 @@ def decode(model, impl, rows, detok, dev, compute_dtype, pad_id, max_len, shared
             t = toks[b]
             r.ids.append(t)
             r.logprobs.append(lps[b])
+            if r.top_n > 0:
+                r.top.append(list(zip(top_i[b][:r.top_n], top_v[b][:r.top_n])))
             if t in r.stop_ids:
                 r.finish = "stop"
                 r.stop = t
