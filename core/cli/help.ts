@@ -12,7 +12,7 @@ export interface CliOption {
   default?: string | boolean | string[] | boolean[];
   /** One line for `--help`. */
   description: string;
-  /** The value's placeholder in `--help` (`N`, `FILE`); string options only. */
+  /** How `--help` names the option's value (`N`, `FILE`); string options only. */
   value?: string;
 }
 

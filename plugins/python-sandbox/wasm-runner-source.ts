@@ -1,6 +1,8 @@
 // The Python side of the wasm worker: runs inside CPython-in-WebAssembly (pyodide), in the child's
 // locked-down vm context. Kept in a TS string so it ships with the compiled package; it must contain
-// no backtick and no dollar-brace.
+// no backtick and no dollar-brace (run_program comes from run-program-source.ts).
+
+import { RUN_PROGRAM_SOURCE } from './run-program-source.js';
 
 export const WASM_RUNNER_SOURCE = String.raw`
 import sys, os, io, gc, json, traceback, builtins, warnings, random, decimal
@@ -131,29 +133,7 @@ def _clean_scratch(keep):
             except OSError:
                 pass
 
-def _exec(code, glb):
-    # The exit code the program would have as a script (as the process worker's run_program).
-    try:
-        exec(compile(code, '<code>', 'exec'), glb)
-        return 0
-    except SystemExit as e:
-        c = e.code
-        if c is None:
-            return 0
-        if isinstance(c, int):
-            return c & 255
-        sys.stderr.write(str(c) + '\n')
-        return 1
-    except BaseException:
-        et, ev, tb = sys.exc_info()
-        traceback.print_exception(et, ev, tb.tb_next if tb is not None else tb)
-        return 1
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except BaseException:
-            pass
+${RUN_PROGRAM_SOURCE}
 
 def _fresh():
     return {'__name__': '__main__', '__builtins__': builtins}
@@ -175,7 +155,7 @@ def run(code, session):
     os.environ['TMPDIR'] = workdir
     GUARDED[0] = True
     try:
-        rc = _exec(code, glb)
+        rc = run_program(code, glb)
     finally:
         GUARDED[0] = False
         _restore()

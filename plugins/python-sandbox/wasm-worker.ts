@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { WASM_CHILD_SOURCE } from './wasm-child-source.js';
 import { bootLine, childCommand, childFlags, type PyodidePackage, type WasmLaunch } from './wasm-isolation.js';
 import type { PythonWorker } from './worker.js';
+import { killAndWait, killGroup } from './process-group.js';
 
 /** What the pool needs of a worker, whichever kind runs the programs. */
 export type SandboxWorker = Pick<PythonWorker, 'start' | 'request' | 'kill' | 'close' | 'pid' | 'generation' | 'hello'>;
@@ -236,11 +237,7 @@ export class WasmWorker implements SandboxWorker {
   kill(): void {
     const proc = this.proc;
     if (!proc?.pid) return;
-    try {
-      process.kill(-proc.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
+    killGroup(proc);
     this.detach(proc, { status: 'sandbox_error', reason: 'the wasm Python worker was killed' });
   }
 
@@ -248,8 +245,6 @@ export class WasmWorker implements SandboxWorker {
     this.closed = true;
     const proc = this.proc;
     if (!proc) return;
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    this.kill();
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+    await killAndWait(proc, () => this.kill());
   }
 }

@@ -2,6 +2,8 @@
 // Kept in a TS string so it ships with the compiled package; it must contain no backtick and no dollar-brace.
 import { GUARD_SOURCE } from './guard-source.js';
 
+import { RUN_PROGRAM_SOURCE } from './run-program-source.js';
+
 export const WORKER_SOURCE = GUARD_SOURCE + String.raw`
 # agent0 python-sandbox warm worker: one request per line on stdin, one JSON reply per line on stdout.
 # Imports are paid once here; every program runs in a fresh fork (stateless) or in a long-lived
@@ -147,29 +149,7 @@ def apply_limits(req, nproc_extra):
             cur = resource.getrlimit(which)[1]
             resource.setrlimit(which, (min(soft, cur), cur))
 
-def run_program(code, glb):
-    # Returns the exit code the program would have as a script.
-    try:
-        exec(compile(code, '<code>', 'exec'), glb)
-        return 0
-    except SystemExit as e:
-        c = e.code
-        if c is None:
-            return 0
-        if isinstance(c, int):
-            return c & 255
-        sys.stderr.write(str(c) + '\n')
-        return 1
-    except BaseException:
-        et, ev, tb = sys.exc_info()
-        traceback.print_exception(et, ev, tb.tb_next if tb is not None else tb)
-        return 1
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:
-            pass
+${RUN_PROGRAM_SOURCE}
 
 def die_with_worker():
     try:

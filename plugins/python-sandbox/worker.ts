@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { WORKER_SOURCE } from './worker-source.js';
 import { SANDBOX_UID, bwrapArgs, spawnIdentity, type BwrapFeatures, type InterpreterInfo, type IsolationMode } from './isolation.js';
+import { killAndWait, killGroup } from './process-group.js';
 
 export type ExecStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'sandbox_error';
 
@@ -210,20 +211,14 @@ export class PythonWorker {
   kill(): void {
     const proc = this.proc;
     if (!proc?.pid) return;
-    try {
-      process.kill(-proc.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
+    killGroup(proc);
     this.detach(proc, 'the Python worker was killed');
   }
 
   async close(): Promise<void> {
     const proc = this.proc;
     if (!proc) return;
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    this.kill();
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+    await killAndWait(proc, () => this.kill());
     this.cleanHostScratch();
   }
 }
