@@ -113,7 +113,7 @@ describe('python sandbox: isolation wasm (CPython in WebAssembly in a locked-dow
   it('files in the in-memory filesystem count against the memory cap: the child is killed, not the host', async function () {
     if (process.platform !== 'linux') this.skip();
     // Many files, not one growing file: the in-memory filesystem copies a file's storage as it grows.
-    const r = await run("for i in range(150):\n    open('f%d' % i, 'wb').write(bytes(8 * 1024 * 1024))\nprint('wrote')");
+    const r = await run("for i in range(40):\n    open('f%d' % i, 'wb').write(bytes(32 * 1024 * 1024))\nprint('wrote')");
     expect(r.observation).to.not.match(/^wrote$/m);
     expect(r.info).to.include({ status: 'killed', reason: 'memory limit exceeded' });
     expect((await run('print(6 * 7)')).observation).to.equal('42');
