@@ -9,7 +9,8 @@ if (!existsSync(fileURLToPath(new URL('core/cli/main.js', dist)))) {
   process.exit(1);
 }
 const { main } = await import(new URL('core/cli/main.js', dist).href);
-const { builtinPlugins } = await import(new URL('plugins/index.js', dist).href);
-const code = await main(process.argv.slice(2), { builtins: builtinPlugins });
+// the built-ins are a manifest: each plugin module (and tfjs) is imported when a recipe or command needs it
+const { builtinPlugins, loadTensorBackends } = await import(new URL('plugins/index.js', dist).href);
+const code = await main(process.argv.slice(2), { builtins: builtinPlugins, beforePluginImport: loadTensorBackends });
 // tfjs backends and worker pools may hold the event loop open: exit explicitly once output is flushed
 process.stdout.write('', () => process.exit(code));

@@ -14,23 +14,42 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
 const common = {
-  bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: false, minify: false, logLevel: 'warning',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: false,
+  minify: false,
+  logLevel: 'warning',
   // CommonJS dependencies call require(); an ESM bundle has none of its own
-  banner: { js: "import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);" },
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);",
+  },
   external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-webgpu', 'webgpu'],
 };
 const entry = path.join(out, 'entry.ts');
-writeFileSync(entry, [
-  `import { main } from ${JSON.stringify(path.join(root, 'core/cli/main.ts'))};`,
-  `import { builtinPlugins } from ${JSON.stringify(path.join(root, 'plugins/index.ts'))};`,
-  'const code = await main(process.argv.slice(2), { builtins: builtinPlugins });',
-  "process.stdout.write('', () => process.exit(code));",
-].join('\n'));
+writeFileSync(
+  entry,
+  [
+    `import { main } from ${JSON.stringify(path.join(root, 'core/cli/main.ts'))};`,
+    `import { builtinPlugins } from ${JSON.stringify(path.join(root, 'plugins/index.ts'))};`,
+    'const code = await main(process.argv.slice(2), { builtins: builtinPlugins });',
+    "process.stdout.write('', () => process.exit(code));",
+  ].join('\n'),
+);
 await build({ ...common, entryPoints: [entry], outfile: path.join(out, 'agent0.js') });
-await build({ ...common, entryPoints: [path.join(root, 'plugins/math-verifier/worker.ts')], outfile: path.join(out, 'worker.js') });
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'plugins/math-verifier/worker.ts')],
+  outfile: path.join(out, 'worker.js'),
+});
 rmSync(entry);
 writeFileSync(path.join(out, 'package.json'), JSON.stringify({ type: 'module', private: true }) + '\n');
 const wasmDir = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
-for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) cpSync(path.join(wasmDir, f), path.join(out, f));
-cpSync(path.join(root, 'plugins/engine-torch/python'), path.join(out, 'python'), { recursive: true, filter: (s) => !s.includes('__pycache__') });
+for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm')))
+  cpSync(path.join(wasmDir, f), path.join(out, f));
+cpSync(path.join(root, 'plugins/engine-torch/python'), path.join(out, 'python'), {
+  recursive: true,
+  filter: (s) => !s.includes('__pycache__'),
+});
 process.stdout.write(`bundled the controller into ${out}\n`);

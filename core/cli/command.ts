@@ -30,7 +30,11 @@ export interface CliEnv {
    * Builds one component by id with options validated against its schema (defaults filled),
    * outside any recipe (e.g. `agent0 sandbox exec` without `--recipe`). Dispose it yourself.
    */
-  createComponent<K extends ComponentKind>(kind: K, name: string, options?: Record<string, unknown>): Promise<ComponentTypes[K]>;
+  createComponent<K extends ComponentKind>(
+    kind: K,
+    name: string,
+    options?: Record<string, unknown>,
+  ): Promise<ComponentTypes[K]>;
 }
 
 /**

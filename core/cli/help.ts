@@ -40,14 +40,19 @@ function defaultText(o: CliOption): string {
 
 /** A command's `--help`: usage, summary, details, then every option with its default. */
 export function commandHelp(c: CliCommand): string {
-  const rows: [string, string][] = Object.entries(c.options ?? {}).map(([n, o]) => [optionLabel(n, o), `${o.description}${defaultText(o)}`]);
+  const rows: [string, string][] = Object.entries(c.options ?? {}).map(([n, o]) => [
+    optionLabel(n, o),
+    `${o.description}${defaultText(o)}`,
+  ]);
   rows.push(['-h, --help', 'show this help and exit']);
   const width = Math.min(34, Math.max(...rows.map(([l]) => l.length)) + 2);
   const lines = [`usage: ${c.usage}`, '', c.summary];
   if (c.details) lines.push('', c.details.trimEnd());
   lines.push('', 'options:');
   for (const [label, text] of rows) {
-    lines.push(label.length + 2 > width ? `  ${label}\n  ${' '.repeat(width)}${text}` : `  ${label.padEnd(width)}${text}`);
+    lines.push(
+      label.length + 2 > width ? `  ${label}\n  ${' '.repeat(width)}${text}` : `  ${label.padEnd(width)}${text}`,
+    );
   }
   return lines.join('\n');
 }

@@ -13,15 +13,25 @@ export type FieldColumns = Record<string, Float32Array>;
 
 /** Thrown when a component needs a per-sample field that the batch does not carry. */
 export class MissingFieldError extends Error {
-  constructor(readonly field: string, readonly component: string, readonly row: number) {
-    super(`${component} needs per-sample field '${field}', missing at row ${row}; ` +
-      `the stage that builds the batch must carry it from the task (e.g. curation's self-consistency)`);
+  constructor(
+    readonly field: string,
+    readonly component: string,
+    readonly row: number,
+  ) {
+    super(
+      `${component} needs per-sample field '${field}', missing at row ${row}; ` +
+        `the stage that builds the batch must carry it from the task (e.g. curation's self-consistency)`,
+    );
     this.name = 'MissingFieldError';
   }
 }
 
 /** Collects `names` from every sample into columns; throws MissingFieldError on the first gap. */
-export function fieldColumns(samples: readonly { fields?: SampleFields }[], names: readonly string[], component: string): FieldColumns {
+export function fieldColumns(
+  samples: readonly { fields?: SampleFields }[],
+  names: readonly string[],
+  component: string,
+): FieldColumns {
   const out: FieldColumns = {};
   for (const name of names) {
     const col = new Float32Array(samples.length);

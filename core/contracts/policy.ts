@@ -93,7 +93,12 @@ export interface RolloutEngine {
    * settles). The completions are those `generate` would return. Engines without it decode the
    * whole batch first: call `generateStreaming` (core), which falls back to `generate`.
    */
-  generateStream?(prompts: number[][], params: SamplingParams, onToken: (e: TokenEvent) => void, opts?: GenerateOptions): Promise<Completion[]>;
+  generateStream?(
+    prompts: number[][],
+    params: SamplingParams,
+    onToken: (e: TokenEvent) => void,
+    opts?: GenerateOptions,
+  ): Promise<Completion[]>;
   /** The most `topLogprobs` alternatives per token the engine reports; absent or 0: none. */
   readonly maxTopLogprobs?: number;
   /**

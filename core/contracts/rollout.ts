@@ -36,5 +36,10 @@ export interface AgentRequest {
 
 /** Multi-turn tool-integrated rollout over any RolloutEngine. */
 export interface AgentLoop {
-  run(engine: RolloutEngine, requests: AgentRequest[], sampling: SamplingParams, opts?: { signal?: AbortSignal }): Promise<Trajectory[]>;
+  run(
+    engine: RolloutEngine,
+    requests: AgentRequest[],
+    sampling: SamplingParams,
+    opts?: { signal?: AbortSignal },
+  ): Promise<Trajectory[]>;
 }

@@ -10,7 +10,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** A request refused before any work, with the status and message the client gets. */
 export class HttpRefusal extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
     this.name = 'HttpRefusal';
   }
@@ -21,6 +25,17 @@ export function isLoopback(address: string): boolean {
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Why a server must not listen on `host` without a bearer token, or undefined when it may: off
+ * loopback (0.0.0.0, ::, a LAN address) the Host check cannot tell the machine's own names from a
+ * rebinding attacker's, so anyone on the network, and any web page through DNS rebinding, could
+ * use it. `flag` names the option that sets the token.
+ */
+export function unprotectedExposure(host: string, apiKey: string | undefined, flag: string): string | undefined {
+  if (apiKey || isLoopback(host.replace(/^\[(.*)\]$/, '$1'))) return undefined;
+  return `--host ${host} is not a loopback address: without a token anyone who can reach it, and any web page through DNS rebinding, could use this server; set ${flag} VAR (a bearer token) or listen on 127.0.0.1`;
+}
 
 /** The name part of a Host header (IPv6 kept in brackets), lower-cased; undefined when malformed. */
 function hostName(host: string): string | undefined {
@@ -37,7 +52,10 @@ export function checkBrowserSafety(req: http.IncomingMessage, boundAddress: stri
     const name = hostName(host);
     const bound = boundAddress.includes(':') ? `[${boundAddress}]` : boundAddress;
     if (name === undefined || !(LOOPBACK_HOSTS.has(name) || name === bound)) {
-      throw new HttpRefusal(403, `Host '${host}' is refused: this server listens on loopback (${boundAddress}) and answers only Host 127.0.0.1, localhost or [::1]`);
+      throw new HttpRefusal(
+        403,
+        `Host '${host}' is refused: this server listens on loopback (${boundAddress}) and answers only Host 127.0.0.1, localhost or [::1]`,
+      );
     }
   }
   const origin = req.headers.origin;
@@ -48,7 +66,8 @@ export function checkBrowserSafety(req: http.IncomingMessage, boundAddress: stri
     } catch {
       own = false; // 'null' and other unparsable origins
     }
-    if (!own) throw new HttpRefusal(403, `cross-origin request refused (Origin ${origin}): web pages may not call this server`);
+    if (!own)
+      throw new HttpRefusal(403, `cross-origin request refused (Origin ${origin}): web pages may not call this server`);
   }
 }
 
@@ -56,7 +75,10 @@ export function checkBrowserSafety(req: http.IncomingMessage, boundAddress: stri
 export function requireJson(req: http.IncomingMessage): void {
   const type = req.headers['content-type'];
   if ((type ?? '').split(';')[0]!.trim().toLowerCase() !== 'application/json') {
-    throw new HttpRefusal(415, `the body must be sent with Content-Type: application/json (got ${type === undefined ? 'none' : `'${type}'`})`);
+    throw new HttpRefusal(
+      415,
+      `the body must be sent with Content-Type: application/json (got ${type === undefined ? 'none' : `'${type}'`})`,
+    );
   }
 }
 
@@ -76,7 +98,10 @@ export class BodyBudget {
   private held = 0;
 
   /** `flag`: the option that raises the limit, named in the refusal. */
-  constructor(readonly totalBytes: number, private readonly flag: string) {}
+  constructor(
+    readonly totalBytes: number,
+    private readonly flag: string,
+  ) {}
 
   get bytesHeld(): number {
     return this.held;
@@ -91,7 +116,11 @@ export class BodyBudget {
     const grow = (bytes: number): HttpRefusal | undefined => {
       if (bytes <= mine) return undefined;
       if (this.held + bytes - mine > this.totalBytes) {
-        return new HttpRefusal(503, `the server is busy reading other request bodies (${this.held} bytes; at most ${this.totalBytes} at once, ${this.flag}): retry shortly`, { 'retry-after': '1' });
+        return new HttpRefusal(
+          503,
+          `the server is busy reading other request bodies (${this.held} bytes; at most ${this.totalBytes} at once, ${this.flag}): retry shortly`,
+          { 'retry-after': '1' },
+        );
       }
       this.held += bytes - mine;
       mine = bytes;
@@ -123,15 +152,19 @@ export class BodyBudget {
         chunks.push(c);
       };
       req.on('data', onData);
-      req.on('end', () => settle(() => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks, size).toString('utf8')));
-        } catch (e) {
-          reject(new HttpRefusal(400, `the body is not valid JSON: ${(e as Error).message}`));
-        }
-      }));
+      req.on('end', () =>
+        settle(() => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks, size).toString('utf8')));
+          } catch (e) {
+            reject(new HttpRefusal(400, `the body is not valid JSON: ${(e as Error).message}`));
+          }
+        }),
+      );
       req.on('error', (e) => settle(() => reject(e)));
-      req.on('close', () => settle(() => reject(new HttpRefusal(400, 'the client closed the connection before sending the whole body'))));
+      req.on('close', () =>
+        settle(() => reject(new HttpRefusal(400, 'the client closed the connection before sending the whole body'))),
+      );
     });
   }
 }

@@ -4,7 +4,12 @@ import { pathToFileURL } from 'node:url';
 import type { Plugin } from './define.js';
 import { RegistryError } from './registry.js';
 
-interface PackageJson { main?: string; exports?: unknown; version?: string; name?: string }
+interface PackageJson {
+  main?: string;
+  exports?: unknown;
+  version?: string;
+  name?: string;
+}
 
 function exportEntry(exp: unknown): string | undefined {
   if (typeof exp === 'string') return exp;
@@ -57,7 +62,9 @@ export function resolvePlugin(spec: string, fromDirs: string[]): string {
       dir = up;
     }
   }
-  throw new RegistryError(`plugin package '${spec}' is not installed (npm install ${spec}); looked in node_modules from ${fromDirs.join(', ')}`);
+  throw new RegistryError(
+    `plugin package '${spec}' is not installed (npm install ${spec}); looked in node_modules from ${fromDirs.join(', ')}`,
+  );
 }
 
 /** Imports a plugin module; its default export (or `plugin` export) must be a plugin object. */
@@ -70,6 +77,7 @@ export async function importPlugin(spec: string, fromDirs: string[]): Promise<Pl
     throw new RegistryError(`plugin '${spec}' failed to load from ${file}: ${(e as Error).message}`);
   }
   const plugin = (mod.default ?? mod.plugin) as Plugin | undefined;
-  if (!plugin) throw new RegistryError(`plugin '${spec}' (${file}) has no default export; export default definePlugin({...})`);
+  if (!plugin)
+    throw new RegistryError(`plugin '${spec}' (${file}) has no default export; export default definePlugin({...})`);
   return plugin;
 }

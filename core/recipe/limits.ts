@@ -18,12 +18,20 @@ export const MODEL_SHAPE_MAXIMA: Readonly<Record<string, number>> = {
 };
 
 /** Shape fields above MODEL_SHAPE_MAXIMA anywhere under `value` (paths relative to `at`). */
-export function shapeProblems(value: unknown, at: (string | number)[], out: { parts: (string | number)[]; message: string }[] = []): { parts: (string | number)[]; message: string }[] {
+export function shapeProblems(
+  value: unknown,
+  at: (string | number)[],
+  out: { parts: (string | number)[]; message: string }[] = [],
+): { parts: (string | number)[]; message: string }[] {
   if (Array.isArray(value)) value.forEach((v, i) => shapeProblems(v, [...at, i], out));
   else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
       const max = MODEL_SHAPE_MAXIMA[k];
-      if (max !== undefined && typeof v === 'number' && v > max) out.push({ parts: [...at, k], message: `expected a value <= ${max} (a model shape field), found ${describeValue(v)}` });
+      if (max !== undefined && typeof v === 'number' && v > max)
+        out.push({
+          parts: [...at, k],
+          message: `expected a value <= ${max} (a model shape field), found ${describeValue(v)}`,
+        });
       else shapeProblems(v, [...at, k], out);
     }
   }

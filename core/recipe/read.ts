@@ -30,14 +30,21 @@ export function forbiddenKeyMessage(key: string): string {
 }
 
 /** Records where each value (and key) sits, and refuses prototype keys anywhere in the tree. */
-function walk(node: Node | null, prefix: (string | number)[], at: (n: Node) => Location, out: Map<string, Location>, problems: RecipeProblem[]): void {
+function walk(
+  node: Node | null,
+  prefix: (string | number)[],
+  at: (n: Node) => Location,
+  out: Map<string, Location>,
+  problems: RecipeProblem[],
+): void {
   if (!node) return;
   out.set(joinPath(prefix), at(node));
   if (isMap(node)) {
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
       const child = pair.value as Node | null;
-      if (FORBIDDEN_KEYS.has(key)) problems.push({ ...at(pair.key as Node), path: joinPath([...prefix, key]), message: forbiddenKeyMessage(key) });
+      if (FORBIDDEN_KEYS.has(key))
+        problems.push({ ...at(pair.key as Node), path: joinPath([...prefix, key]), message: forbiddenKeyMessage(key) });
       // keys get their own entry: an unknown key is best pointed at where the key is written
       if (isScalar(pair.key)) out.set(`${joinPath([...prefix, key])}#key`, at(pair.key));
       if (child) walk(child, [...prefix, key], at, out, problems);
@@ -57,7 +64,13 @@ export function parseYaml(text: string, source: string): { data: unknown; locati
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   const atPos = (pos: number): Location => ({ source, ...lc.linePos(pos) });
   if (doc.errors.length > 0) {
-    throw new RecipeError(doc.errors.map((err) => ({ ...atPos(err.pos[0]), path: '', message: `invalid YAML: ${err.message.split('\n')[0]}` })));
+    throw new RecipeError(
+      doc.errors.map((err) => ({
+        ...atPos(err.pos[0]),
+        path: '',
+        message: `invalid YAML: ${err.message.split('\n')[0]}`,
+      })),
+    );
   }
   const locations = new Map<string, Location>();
   const problems: RecipeProblem[] = [];
@@ -67,7 +80,13 @@ export function parseYaml(text: string, source: string): { data: unknown; locati
   try {
     js = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
-    throw new RecipeError([{ ...firstAlias(doc, atPos), path: '', message: `expected YAML aliases to expand to at most ${MAX_ALIAS_COUNT} nodes, found more (${(e as Error).message})` }]);
+    throw new RecipeError([
+      {
+        ...firstAlias(doc, atPos),
+        path: '',
+        message: `expected YAML aliases to expand to at most ${MAX_ALIAS_COUNT} nodes, found more (${(e as Error).message})`,
+      },
+    ]);
   }
   // A JSON round trip unshares YAML aliases (`options: *tiny`): toJS hands both places one object,
   // and a later --set on one would silently change the other.
@@ -76,12 +95,20 @@ export function parseYaml(text: string, source: string): { data: unknown; locati
 
 function firstAlias(doc: Document, atPos: (pos: number) => Location): Partial<Location> {
   let pos: number | undefined;
-  visit(doc, { Alias(_, n) { if (isAlias(n)) pos = n.range?.[0]; return visit.BREAK; } });
+  visit(doc, {
+    Alias(_, n) {
+      if (isAlias(n)) pos = n.range?.[0];
+      return visit.BREAK;
+    },
+  });
   return pos === undefined ? { source: atPos(0).source } : atPos(pos);
 }
 
 /** Where an `extends` entry was written, to blame it for a parent file that cannot be a recipe. */
-export interface Referrer { loc: Partial<Location>; path: string }
+export interface Referrer {
+  loc: Partial<Location>;
+  path: string;
+}
 
 /**
  * Reads a recipe file: only a regular file of at most MAX_RECIPE_BYTES (a FIFO would block the
@@ -89,7 +116,9 @@ export interface Referrer { loc: Partial<Location>; path: string }
  */
 export async function readRecipeText(file: string, source: string, from?: Referrer): Promise<string> {
   const refuse = (message: string): RecipeError =>
-    new RecipeError([from ? { ...from.loc, path: from.path, message: `${message} (${source})` } : { source, path: '', message }]);
+    new RecipeError([
+      from ? { ...from.loc, path: from.path, message: `${message} (${source})` } : { source, path: '', message },
+    ]);
   let h: fs.FileHandle;
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer; it changes nothing for regular files
@@ -100,7 +129,15 @@ export async function readRecipeText(file: string, source: string, from?: Referr
   try {
     const st = await h.stat();
     if (!st.isFile()) {
-      const kind = st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
+      const kind = st.isFIFO()
+        ? 'a FIFO'
+        : st.isDirectory()
+          ? 'a directory'
+          : st.isSocket()
+            ? 'a socket'
+            : st.isCharacterDevice() || st.isBlockDevice()
+              ? 'a device'
+              : 'not a regular file';
       throw refuse(`expected a regular recipe file, found ${kind}`);
     }
     if (st.size > MAX_RECIPE_BYTES) {
@@ -109,7 +146,8 @@ export async function readRecipeText(file: string, source: string, from?: Referr
     const buf = Buffer.alloc(st.size + 1);
     const { bytesRead } = await h.read(buf, 0, buf.length, 0);
     // the file grew after fstat: still refuse rather than read an unbounded amount
-    if (bytesRead > MAX_RECIPE_BYTES) throw refuse(`expected a recipe of at most ${MAX_RECIPE_BYTES} bytes, found more`);
+    if (bytesRead > MAX_RECIPE_BYTES)
+      throw refuse(`expected a recipe of at most ${MAX_RECIPE_BYTES} bytes, found more`);
     return buf.subarray(0, bytesRead).toString('utf8');
   } catch (e) {
     if (e instanceof RecipeError) throw e;
@@ -120,12 +158,24 @@ export async function readRecipeText(file: string, source: string, from?: Referr
 }
 
 /** One recipe file as data and locations; it must hold a mapping. */
-export async function readLayer(file: string, cwd: string, from?: Referrer): Promise<{ data: Record<string, unknown>; locations: Map<string, Location> }> {
+export async function readLayer(
+  file: string,
+  cwd: string,
+  from?: Referrer,
+): Promise<{ data: Record<string, unknown>; locations: Map<string, Location> }> {
   const source = displayName(file, cwd);
   const { data, locations } = parseYaml(await readRecipeText(file, source, from), source);
   if (data === null) return { data: {}, locations };
   if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new RecipeError([{ source, line: 1, col: 1, path: '', message: `expected a mapping at the top of the recipe, found ${Array.isArray(data) ? 'a list' : typeof data}` }]);
+    throw new RecipeError([
+      {
+        source,
+        line: 1,
+        col: 1,
+        path: '',
+        message: `expected a mapping at the top of the recipe, found ${Array.isArray(data) ? 'a list' : typeof data}`,
+      },
+    ]);
   }
   return { data: data as Record<string, unknown>, locations };
 }

@@ -1,7 +1,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { closest } from 'fastest-levenshtein';
-import type { ComponentDefinition, JSONSchema } from '../plugin/define.js';
+import { componentId, type ComponentDefinition, type JSONSchema } from '../plugin/define.js';
+import type { ComponentKind } from '../contracts/kinds.js';
 import { RegistryError, type Registry } from '../plugin/registry.js';
 import { describeValue, RecipeError, type RecipeProblem } from './errors.js';
 import { joinPath, locate, type Layered } from './layers.js';
@@ -32,6 +33,21 @@ export function compileOptions(def: { options: JSONSchema }): ValidateFunction {
 }
 const validateTop = ajv.compile(recipeSchema);
 
+/**
+ * A component's options as a recipe hands them to `create`: validated against its schema, with the
+ * defaults filled in (on a copy), typed from the schema. Throws a RecipeError under `where`.
+ */
+export function fillOptions<K extends ComponentKind, O>(
+  def: ComponentDefinition<K, O>,
+  options: Record<string, unknown> = {},
+  where = componentId(def),
+): O {
+  const opts = structuredClone(options);
+  const v = compileOptions(def);
+  if (!v(opts)) throw new RecipeError(ajvProblems(v.errors ?? [], opts, [where]));
+  return opts as O;
+}
+
 function pointerGet(root: unknown, pointer: string): unknown {
   if (!pointer) return root;
   let node: unknown = root;
@@ -44,11 +60,21 @@ function pointerGet(root: unknown, pointer: string): unknown {
 }
 
 function pointerParts(pointer: string): string[] {
-  return pointer ? pointer.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~')) : [];
+  return pointer
+    ? pointer
+        .split('/')
+        .slice(1)
+        .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'))
+    : [];
 }
 
 /** ajv errors → located problems that say what was expected and what was found. */
-export function ajvProblems(errors: ErrorObject[], data: unknown, prefix: (string | number)[], layered?: Layered): RecipeProblem[] {
+export function ajvProblems(
+  errors: ErrorObject[],
+  data: unknown,
+  prefix: (string | number)[],
+  layered?: Layered,
+): RecipeProblem[] {
   const out: RecipeProblem[] = [];
   const seen = new Set<string>();
   // `anyOf`/`oneOf` produce one error per branch plus a summary; keep the summary only
@@ -71,7 +97,8 @@ export function ajvProblems(errors: ErrorObject[], data: unknown, prefix: (strin
         const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
         const extra = String(p.additionalProperty);
         at = [...parts, extra];
-        const hint = allowed.length > 0 ? ` Did you mean '${closest(extra, allowed)}'? Allowed: ${allowed.join(', ')}` : '';
+        const hint =
+          allowed.length > 0 ? ` Did you mean '${closest(extra, allowed)}'? Allowed: ${allowed.join(', ')}` : '';
         message = `unknown option '${extra}'.${hint}`;
         break;
       }
@@ -81,10 +108,17 @@ export function ajvProblems(errors: ErrorObject[], data: unknown, prefix: (strin
       case 'const':
         message = `expected ${JSON.stringify(p.allowedValue)}, found ${describeValue(found)}`;
         break;
-      case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
-      case 'minLength': case 'maxLength': case 'minItems': case 'maxItems':
+      case 'minimum':
+      case 'maximum':
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum':
+      case 'minLength':
+      case 'maxLength':
+      case 'minItems':
+      case 'maxItems':
         message = `expected a value ${p.comparison ?? e.message?.replace(/^must (be|have|NOT have) /, '')} ${p.limit}, found ${describeValue(found)}`;
-        if (p.comparison === undefined) message = `expected ${e.message?.replace(/^must /, '')}, found ${describeValue(found)}`;
+        if (p.comparison === undefined)
+          message = `expected ${e.message?.replace(/^must /, '')}, found ${describeValue(found)}`;
         break;
       case 'pattern':
         message = `expected a string matching ${p.pattern}, found ${describeValue(found)}`;
@@ -96,18 +130,29 @@ export function ajvProblems(errors: ErrorObject[], data: unknown, prefix: (strin
     const key = `${pathStr}|${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ ...(layered ? locate(layered.locations, pathStr, e.keyword === 'additionalProperties') : {}), path: pathStr, message });
+    out.push({
+      ...(layered ? locate(layered.locations, pathStr, e.keyword === 'additionalProperties') : {}),
+      path: pathStr,
+      message,
+    });
   }
   return out;
 }
 
 /** Walks schema and data together and collects `x-ref` options (names of other instances). */
-function collectRefs(schema: unknown, data: unknown, parts: (string | number)[], out: { parts: (string | number)[]; kind: string; value: unknown }[]): void {
+function collectRefs(
+  schema: unknown,
+  data: unknown,
+  parts: (string | number)[],
+  out: { parts: (string | number)[]; kind: string; value: unknown }[],
+): void {
   if (!schema || typeof schema !== 'object') return;
   const s = schema as Record<string, unknown>;
-  if (typeof s['x-ref'] === 'string' && data !== undefined && data !== null) out.push({ parts, kind: s['x-ref'] as string, value: data });
+  if (typeof s['x-ref'] === 'string' && data !== undefined && data !== null)
+    out.push({ parts, kind: s['x-ref'] as string, value: data });
   if (s.properties && data && typeof data === 'object' && !Array.isArray(data)) {
-    for (const [k, sub] of Object.entries(s.properties as Record<string, unknown>)) collectRefs(sub, (data as Record<string, unknown>)[k], [...parts, k], out);
+    for (const [k, sub] of Object.entries(s.properties as Record<string, unknown>))
+      collectRefs(sub, (data as Record<string, unknown>)[k], [...parts, k], out);
   }
   if (s.items && Array.isArray(data)) data.forEach((d, i) => collectRefs(s.items, d, [...parts, i], out));
 }
@@ -116,8 +161,11 @@ function collectRefs(schema: unknown, data: unknown, parts: (string | number)[],
  * Component references that loop back (a → b → a): each instance is built before the components
  * that name it, so a cycle could never finish building. Reported once per cycle, at its first edge.
  */
-function refCycles(refs: { parts: (string | number)[]; value: unknown }[], kindOf: Map<string, string>,
-  here: (parts: (string | number)[]) => Omit<RecipeProblem, 'message'>): RecipeProblem[] {
+function refCycles(
+  refs: { parts: (string | number)[]; value: unknown }[],
+  kindOf: Map<string, string>,
+  here: (parts: (string | number)[]) => Omit<RecipeProblem, 'message'>,
+): RecipeProblem[] {
   const edges = new Map<string, { to: string; parts: (string | number)[] }[]>();
   for (const r of refs) {
     if (r.parts[0] !== 'components' || typeof r.value !== 'string' || !kindOf.has(r.value)) continue;
@@ -135,11 +183,17 @@ function refCycles(refs: { parts: (string | number)[]; value: unknown }[], kindO
       stack[stack.length - 1].parts = e.parts;
       if (state.get(e.to) === 'open') {
         const loop = stack.slice(stack.findIndex((f) => f.name === e.to));
-        const key = loop.map((f) => f.name).sort().join('|');
+        const key = loop
+          .map((f) => f.name)
+          .sort()
+          .join('|');
         if (!reported.has(key)) {
           reported.add(key);
           const path = [...loop.map((f) => f.name), e.to].join(' → ');
-          out.push({ ...here(loop[0].parts as (string | number)[]), message: `expected components that do not name each other in a loop, found a reference cycle: ${path} (each instance is built before those that name it)` });
+          out.push({
+            ...here(loop[0].parts as (string | number)[]),
+            message: `expected components that do not name each other in a loop, found a reference cycle: ${path} (each instance is built before those that name it)`,
+          });
         }
       } else if (!state.has(e.to)) visit(e.to);
     }
@@ -160,18 +214,32 @@ export function validateRecipe(layered: Layered, registry: Registry, sets: reado
   const recipe = data as unknown as Omit<ResolvedRecipe, 'provenance'>;
   const problems: RecipeProblem[] = [];
   const kindOf = new Map<string, string>();
-  const here = (parts: (string | number)[]) => ({ ...locate(layered.locations, joinPath(parts)), path: joinPath(parts) });
+  const here = (parts: (string | number)[]) => ({
+    ...locate(layered.locations, joinPath(parts)),
+    path: joinPath(parts),
+  });
 
-  const check = (use: string, parts: (string | number)[], options: Record<string, unknown>, wantKind?: string): ComponentDefinition | undefined => {
+  const check = (
+    use: string,
+    parts: (string | number)[],
+    options: Record<string, unknown>,
+    wantKind?: string,
+  ): ComponentDefinition | undefined => {
     let def: ComponentDefinition;
     try {
       def = registry.get(use).def;
     } catch (e) {
-      if (e instanceof RegistryError) { problems.push({ ...here([...parts, 'use']), message: e.message }); return undefined; }
+      if (e instanceof RegistryError) {
+        problems.push({ ...here([...parts, 'use']), message: e.message });
+        return undefined;
+      }
       throw e;
     }
     if (wantKind && def.kind !== wantKind) {
-      problems.push({ ...here([...parts, 'use']), message: `expected a ${wantKind} component, found '${use}' (a ${def.kind})` });
+      problems.push({
+        ...here([...parts, 'use']),
+        message: `expected a ${wantKind} component, found '${use}' (a ${def.kind})`,
+      });
       return undefined;
     }
     const v = compileOptions(def);
@@ -181,9 +249,13 @@ export function validateRecipe(layered: Layered, registry: Registry, sets: reado
 
   const defs = new Map<string, ComponentDefinition>();
   for (const [name, spec] of Object.entries(recipe.components)) {
-    for (const p of shapeProblems(spec.options, ['components', name, 'options'])) problems.push({ ...here(p.parts), message: p.message });
+    for (const p of shapeProblems(spec.options, ['components', name, 'options']))
+      problems.push({ ...here(p.parts), message: p.message });
     const def = check(spec.use, ['components', name], spec.options);
-    if (def) { kindOf.set(name, def.kind); defs.set(name, def); }
+    if (def) {
+      kindOf.set(name, def.kind);
+      defs.set(name, def);
+    }
   }
   const stageDefs: [StageSpec, (string | number)[], ComponentDefinition][] = [];
   for (const section of ['setup', 'loop', 'teardown'] as const) {
@@ -191,21 +263,37 @@ export function validateRecipe(layered: Layered, registry: Registry, sets: reado
     recipe.pipeline[section].forEach((stage, i) => {
       stage.name ??= stage.use.slice(stage.use.indexOf('/') + 1);
       const parts = ['pipeline', section, i];
-      if (names.has(stage.name)) problems.push({ ...here([...parts, 'name']), message: `expected a unique stage name in pipeline.${section}, found '${stage.name}' twice (set name: to tell them apart)` });
+      if (names.has(stage.name))
+        problems.push({
+          ...here([...parts, 'name']),
+          message: `expected a unique stage name in pipeline.${section}, found '${stage.name}' twice (set name: to tell them apart)`,
+        });
       names.add(stage.name);
       const def = check(stage.use, parts, stage.options, 'stage');
       if (def) stageDefs.push([stage, parts, def]);
     });
   }
   const refs: { parts: (string | number)[]; kind: string; value: unknown }[] = [];
-  for (const [name, def] of defs) collectRefs(def.options, recipe.components[name]?.options, ['components', name, 'options'], refs);
+  for (const [name, def] of defs)
+    collectRefs(def.options, recipe.components[name]?.options, ['components', name, 'options'], refs);
   for (const [stage, parts, def] of stageDefs) collectRefs(def.options, stage.options, [...parts, 'options'], refs);
   for (const ref of refs) {
     const targets = [...kindOf].filter(([, k]) => ref.kind === '*' || k === ref.kind).map(([n]) => n);
-    if (typeof ref.value !== 'string' || !kindOf.has(ref.value) || (ref.kind !== '*' && kindOf.get(ref.value) !== ref.kind)) {
-      const hint = targets.length > 0 && typeof ref.value === 'string' ? ` Did you mean '${closest(ref.value, targets)}'?` : '';
-      const found = typeof ref.value === 'string' && kindOf.has(ref.value) ? `'${ref.value}' (a ${kindOf.get(ref.value)})` : describeValue(ref.value);
-      problems.push({ ...here(ref.parts), message: `expected the name of a ${ref.kind} instance under components (${targets.join(', ') || 'none defined'}), found ${found}.${hint}` });
+    if (
+      typeof ref.value !== 'string' ||
+      !kindOf.has(ref.value) ||
+      (ref.kind !== '*' && kindOf.get(ref.value) !== ref.kind)
+    ) {
+      const hint =
+        targets.length > 0 && typeof ref.value === 'string' ? ` Did you mean '${closest(ref.value, targets)}'?` : '';
+      const found =
+        typeof ref.value === 'string' && kindOf.has(ref.value)
+          ? `'${ref.value}' (a ${kindOf.get(ref.value)})`
+          : describeValue(ref.value);
+      problems.push({
+        ...here(ref.parts),
+        message: `expected the name of a ${ref.kind} instance under components (${targets.join(', ') || 'none defined'}), found ${found}.${hint}`,
+      });
     }
   }
   problems.push(...refCycles(refs, kindOf, here));

@@ -8,10 +8,10 @@ import type { Session } from '../cli/command.js';
 import type { Registry } from '../plugin/registry.js';
 import type { ResolvedRecipe } from '../recipe/types.js';
 import { componentToken, TOKENS } from '../tokens.js';
-import { recoverDir } from '../util/dirs.js';
 import { Logger } from '../util/logger.js';
 import { lineProgress, type ProgressFactory } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
+import { loadCommitted } from './checkpoints.js';
 import type { RunDir } from './run-dir.js';
 
 export interface SessionOptions {
@@ -29,8 +29,9 @@ export interface SessionOptions {
   container?: DependencyContainer;
 }
 
-interface Checkpointable { load(dir: string): Promise<void> }
-interface Disposable { dispose(): unknown }
+interface Disposable {
+  dispose(): unknown;
+}
 
 /** Writes every metric record to `metrics.jsonl` in the run dir, then to the recipe's own sinks. */
 class MetricsFanout implements MetricsSink {
@@ -38,7 +39,7 @@ class MetricsFanout implements MetricsSink {
   constructor(private readonly runDir: RunDir) {}
   async log(record: MetricRecord): Promise<void> {
     const row = { time: new Date().toISOString(), ...record };
-    await this.runDir.appendJsonl('metrics.jsonl', [row]);
+    await this.runDir.appendMetrics([row]);
     for (const s of this.sinks) await s.log(row);
   }
   async flush(): Promise<void> {
@@ -62,9 +63,14 @@ export class RunSession implements Session {
   readonly progress: ProgressFactory;
   readonly signal: AbortSignal;
 
-  constructor(readonly recipe: ResolvedRecipe, readonly registry: Registry, private readonly opts: SessionOptions) {
+  constructor(
+    readonly recipe: ResolvedRecipe,
+    readonly registry: Registry,
+    private readonly opts: SessionOptions,
+  ) {
     const parent = opts.container ?? rootContainer;
-    const from = <T>(token: symbol): T | undefined => (parent.isRegistered(token, true) ? parent.resolve<T>(token) : undefined);
+    const from = <T>(token: symbol): T | undefined =>
+      parent.isRegistered(token, true) ? parent.resolve<T>(token) : undefined;
     this.log = opts.log ?? from<Logger>(TOKENS.Logger) ?? new Logger();
     this.progress = opts.progress ?? from<ProgressFactory>(TOKENS.Progress) ?? lineProgress(this.log);
     this.signal = opts.signal ?? from<AbortSignal>(TOKENS.Signal) ?? new AbortController().signal;
@@ -118,6 +124,8 @@ export class RunSession implements Session {
   private async build(name: string): Promise<unknown> {
     const spec = this.recipe.components[name];
     if (!spec) throw new Error(`no component named '${name}'`);
+    // a recipe from loadRecipe has its plugins loaded; one built in code may name a lazy plugin's id
+    if (this.registry.isPending(spec.use)) await this.registry.load([spec.use]);
     const def = this.registry.get(spec.use).def;
     this.building.add(name);
     let instance: unknown;
@@ -128,14 +136,7 @@ export class RunSession implements Session {
     }
     this.built.push({ name, instance });
     const ckpt = this.opts.checkpoints?.[name];
-    if (ckpt) {
-      if (typeof (instance as Partial<Checkpointable>).load !== 'function') throw new Error(`component '${name}' has a checkpoint but no load()`);
-      this.log.info(`loading ${name} from ${ckpt}`);
-      const dir = this.opts.runDir.path(ckpt);
-      // a kill mid-swap leaves complete copies beside a missing folder: restore the newest
-      if (!(await recoverDir(dir))) throw new Error(`component '${name}': its committed checkpoint ${dir} is missing`);
-      await (instance as Checkpointable).load(dir);
-    }
+    if (ckpt) await loadCommitted(this.opts.runDir, name, ckpt, instance, this.log);
     return instance;
   }
 

@@ -1,12 +1,20 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdvantageEstimator, AdvantageInput, KlPenalty, LossAggregator, PolicyLoss, PolicyLossInput } from '../contracts/algorithms.js';
+import type {
+  AdvantageEstimator,
+  AdvantageInput,
+  KlPenalty,
+  LossAggregator,
+  PolicyLoss,
+  PolicyLossInput,
+} from '../contracts/algorithms.js';
 import { MissingFieldError } from '../contracts/fields.js';
 import { suite } from './mocha.js';
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
   assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs((a[i] as number) - (b[i] as number)) <= tol, `${what}[${i}]: expected ${b[i]}, got ${a[i]}`);
+  for (let i = 0; i < a.length; i++)
+    assert.ok(Math.abs((a[i] as number) - (b[i] as number)) <= tol, `${what}[${i}]: expected ${b[i]}, got ${a[i]}`);
 }
 
 export interface AdvantageCase {
@@ -43,7 +51,12 @@ export function testAdvantage(name: string, est: AdvantageEstimator, cases: Adva
 }
 
 /** Conformance suite for a PolicyLoss: finite scalar, no gradient through masked tokens, expected value. */
-export function testPolicyLoss(name: string, loss: PolicyLoss, cases: { input: () => PolicyLossInput; expected?: number }[], tol = 1e-6): void {
+export function testPolicyLoss(
+  name: string,
+  loss: PolicyLoss,
+  cases: { input: () => PolicyLossInput; expected?: number }[],
+  tol = 1e-6,
+): void {
   suite(`policy-loss conformance: ${name}`, (it) => {
     it('returns a finite scalar (and the expected value)', () => {
       for (const c of cases) {
@@ -59,7 +72,9 @@ export function testPolicyLoss(name: string, loss: PolicyLoss, cases: { input: (
     it('sends no gradient to masked tokens', () => {
       for (const c of cases) {
         const input = c.input();
-        const g = tf.grad((lp: tf.Tensor) => loss.compute({ ...input, logProbs: lp as tf.Tensor2D }).loss)(input.logProbs);
+        const g = tf.grad((lp: tf.Tensor) => loss.compute({ ...input, logProbs: lp as tf.Tensor2D }).loss)(
+          input.logProbs,
+        );
         const gv = g.dataSync();
         const m = input.responseMask.dataSync();
         for (let i = 0; i < gv.length; i++) if (m[i] === 0) assert.equal(gv[i], 0, `gradient at masked position ${i}`);
@@ -70,10 +85,18 @@ export function testPolicyLoss(name: string, loss: PolicyLoss, cases: { input: (
 }
 
 /** Conformance suite for a KlPenalty: zero at equality, shape kept, expected values. */
-export function testKl(name: string, kl: KlPenalty, cases: { logProbs: number[][]; refLogProbs: number[][]; expected?: number[][] }[], tol = 1e-6): void {
+export function testKl(
+  name: string,
+  kl: KlPenalty,
+  cases: { logProbs: number[][]; refLogProbs: number[][]; expected?: number[][] }[],
+  tol = 1e-6,
+): void {
   suite(`kl conformance: ${name}`, (it) => {
     it('is zero when policy and reference agree', () => {
-      const a = tf.tensor2d([[-0.5, -1.2], [-3, -0.01]]);
+      const a = tf.tensor2d([
+        [-0.5, -1.2],
+        [-3, -0.01],
+      ]);
       const out = kl.compute(a, a);
       close(out.dataSync(), [0, 0, 0, 0], 1e-7, 'kl(p, p)');
       tf.dispose([a, out]);
@@ -92,7 +115,12 @@ export function testKl(name: string, kl: KlPenalty, cases: { logProbs: number[][
 }
 
 /** Conformance suite for a LossAggregator: scalar, and values under the mask alone decide it. */
-export function testLossAggregator(name: string, agg: LossAggregator, cases: { loss: number[][]; mask: number[][]; expected: number }[], tol = 1e-6): void {
+export function testLossAggregator(
+  name: string,
+  agg: LossAggregator,
+  cases: { loss: number[][]; mask: number[][]; expected: number }[],
+  tol = 1e-6,
+): void {
   suite(`loss-agg conformance: ${name}`, (it) => {
     it('gives the expected values', () => {
       for (const c of cases) {

@@ -4,7 +4,11 @@ import type { TaskSource } from '../contracts/tasks.js';
 import { suite } from './mocha.js';
 
 /** Conformance suite for a RolloutEngine: one completion per prompt, budgets, stop strings, log-probs. */
-export function testRolloutEngine(name: string, make: () => RolloutEngine | Promise<RolloutEngine>, opts: { prompt: string; stop?: string } ): void {
+export function testRolloutEngine(
+  name: string,
+  make: () => RolloutEngine | Promise<RolloutEngine>,
+  opts: { prompt: string; stop?: string },
+): void {
   suite(`rollout conformance: ${name}`, (it) => {
     it('returns one completion per prompt with a log-prob per token and respects maxNewTokens', async () => {
       const e = await make();
@@ -21,7 +25,11 @@ export function testRolloutEngine(name: string, make: () => RolloutEngine | Prom
     it('stops right after a stop string and keeps it', async () => {
       if (!opts.stop) return;
       const e = await make();
-      const [c] = await e.generate([e.tokenizer.encode(opts.prompt)], { maxNewTokens: 64, temperature: 0, stop: [opts.stop] });
+      const [c] = await e.generate([e.tokenizer.encode(opts.prompt)], {
+        maxNewTokens: 64,
+        temperature: 0,
+        stop: [opts.stop],
+      });
       if (c?.finishReason === 'stop') {
         assert.ok(c.text.endsWith(opts.stop), `text ends with the stop string: ${JSON.stringify(c.text.slice(-40))}`);
         assert.equal(c.text.indexOf(opts.stop), c.text.length - opts.stop.length, 'stops at the first occurrence');
@@ -31,7 +39,11 @@ export function testRolloutEngine(name: string, make: () => RolloutEngine | Prom
       const e = await make();
       const k = Math.min(3, e.maxTopLogprobs ?? 0);
       if (k === 0) return;
-      const [c] = await e.generate([e.tokenizer.encode(opts.prompt)], { maxNewTokens: 4, temperature: 0, topLogprobs: k });
+      const [c] = await e.generate([e.tokenizer.encode(opts.prompt)], {
+        maxNewTokens: 4,
+        temperature: 0,
+        topLogprobs: k,
+      });
       assert.ok(c, 'one completion');
       assert.equal(c.topLogProbs?.length, c.tokenIds.length, 'a list of alternatives per token');
       c.topLogProbs!.forEach((top, t) => {
@@ -53,8 +65,14 @@ export function testRolloutEngine(name: string, make: () => RolloutEngine | Prom
         seen[ev.row]!.push(ev.tokenId);
       });
       settled = true;
-      assert.deepEqual(seen, out.map((c) => c.tokenIds));
-      assert.deepEqual(out.map((c) => c.tokenIds), (await e.generate([ids, ids], params)).map((c) => c.tokenIds));
+      assert.deepEqual(
+        seen,
+        out.map((c) => c.tokenIds),
+      );
+      assert.deepEqual(
+        out.map((c) => c.tokenIds),
+        (await e.generate([ids, ids], params)).map((c) => c.tokenIds),
+      );
     });
   });
 }

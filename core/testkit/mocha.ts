@@ -1,6 +1,9 @@
 /** The test kit defines suites with mocha's globals (describe/it), as ESLint's RuleTester does. */
 type Fn = () => void | Promise<void>;
-interface MochaGlobals { describe(name: string, fn: () => void): void; it(name: string, fn: Fn): void }
+interface MochaGlobals {
+  describe(name: string, fn: () => void): void;
+  it(name: string, fn: Fn): void;
+}
 
 export function suite(name: string, body: (it: (title: string, fn: Fn) => void) => void): void {
   const g = globalThis as unknown as Partial<MochaGlobals>;

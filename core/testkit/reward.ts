@@ -9,7 +9,11 @@ export interface RewardCases {
 }
 
 /** Conformance suite for a RewardFunction: one result per sample, finite values, expected numbers. */
-export function testReward(name: string, make: () => RewardFunction | Promise<RewardFunction>, cases: RewardCases): void {
+export function testReward(
+  name: string,
+  make: () => RewardFunction | Promise<RewardFunction>,
+  cases: RewardCases,
+): void {
   const tol = cases.tolerance ?? 1e-9;
   suite(`reward conformance: ${name}`, (it) => {
     it('scores batches as expected', async () => {

@@ -14,23 +14,32 @@ export function testVerifier(name: string, make: () => Verifier | Promise<Verifi
   suite(`verifier conformance: ${name}`, (it) => {
     const withV = async (fn: (v: Verifier) => Promise<void>) => {
       const v = await make();
-      try { await fn(v); } finally { await v.dispose?.(); }
-    };
-    it('gives the expected verdicts', () => withV(async (v) => {
-      for (const c of cases.pairs) assert.equal(await v.equivalent(c.gold, c.pred), c.expected, `${c.gold} vs ${c.pred}`);
-    }));
-    it('treats every gold answer as equal to itself', () => withV(async (v) => {
-      for (const c of cases.pairs) assert.equal(await v.equivalent(c.gold, c.gold), true, `reflexive: ${c.gold}`);
-    }));
-    it('extracts answers from responses', () => withV(async (v) => {
-      for (const c of cases.extract ?? []) assert.equal(v.extract(c.response), c.answer, c.response.slice(0, 80));
-    }));
-    it('answers garbage with a verdict, never a throw', () => withV(async (v) => {
-      for (const g of ['', '\\frac{', '}}}', '\\boxed{', 'x'.repeat(20_000), '1/0', '\\sqrt{-1}^{99999}']) {
-        assert.equal(typeof (await v.equivalent('1', g)), 'boolean');
-        const r = await v.verify('1', g);
-        assert.equal(typeof r.correct, 'boolean');
+      try {
+        await fn(v);
+      } finally {
+        await v.dispose?.();
       }
-    }));
+    };
+    it('gives the expected verdicts', () =>
+      withV(async (v) => {
+        for (const c of cases.pairs)
+          assert.equal(await v.equivalent(c.gold, c.pred), c.expected, `${c.gold} vs ${c.pred}`);
+      }));
+    it('treats every gold answer as equal to itself', () =>
+      withV(async (v) => {
+        for (const c of cases.pairs) assert.equal(await v.equivalent(c.gold, c.gold), true, `reflexive: ${c.gold}`);
+      }));
+    it('extracts answers from responses', () =>
+      withV(async (v) => {
+        for (const c of cases.extract ?? []) assert.equal(v.extract(c.response), c.answer, c.response.slice(0, 80));
+      }));
+    it('answers garbage with a verdict, never a throw', () =>
+      withV(async (v) => {
+        for (const g of ['', '\\frac{', '}}}', '\\boxed{', 'x'.repeat(20_000), '1/0', '\\sqrt{-1}^{99999}']) {
+          assert.equal(typeof (await v.equivalent('1', g)), 'boolean');
+          const r = await v.verify('1', g);
+          assert.equal(typeof r.correct, 'boolean');
+        }
+      }));
   });
 }

@@ -24,7 +24,10 @@ export type TemplateMessage = ChatMessage & Record<string, unknown>;
 export class ChatTemplate {
   private readonly template: Template;
 
-  constructor(readonly source: string, private readonly specialTokens: Record<string, string | null> = {}) {
+  constructor(
+    readonly source: string,
+    private readonly specialTokens: Record<string, string | null> = {},
+  ) {
     try {
       this.template = new Template(source);
     } catch (e) {

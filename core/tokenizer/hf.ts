@@ -6,7 +6,13 @@ import { writeAtomic } from '../util/atomic.js';
 import { ChatTemplate, type ChatTemplateOptions, type TemplateMessage } from './chat-template.js';
 
 /** The files of an HF tokenizer folder this class reads; save() writes back those that were there. */
-export const HF_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'chat_template.jinja'] as const;
+export const HF_TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'generation_config.json',
+  'special_tokens_map.json',
+  'chat_template.jinja',
+] as const;
 type HfFile = (typeof HF_TOKENIZER_FILES)[number];
 
 type Json = Record<string, unknown>;
@@ -14,7 +20,8 @@ type Json = Record<string, unknown>;
 /** tokenizer_config.json writes special tokens as a string or as an AddedToken object. */
 function tokenString(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
-  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string')
+    return (v as { content: string }).content;
   return undefined;
 }
 
@@ -64,9 +71,18 @@ export class HfTokenizer implements Tokenizer {
     if (tokJsonText === undefined) throw new Error('HfTokenizer: tokenizer.json is required');
     this.texts = { ...files.texts };
     const tokJson = JSON.parse(tokJsonText) as Json;
-    const cfg = files.texts['tokenizer_config.json'] !== undefined ? (JSON.parse(files.texts['tokenizer_config.json']) as Json) : {};
-    const gen = files.texts['generation_config.json'] !== undefined ? (JSON.parse(files.texts['generation_config.json']) as Json) : {};
-    const stm = files.texts['special_tokens_map.json'] !== undefined ? (JSON.parse(files.texts['special_tokens_map.json']) as Json) : {};
+    const cfg =
+      files.texts['tokenizer_config.json'] !== undefined
+        ? (JSON.parse(files.texts['tokenizer_config.json']) as Json)
+        : {};
+    const gen =
+      files.texts['generation_config.json'] !== undefined
+        ? (JSON.parse(files.texts['generation_config.json']) as Json)
+        : {};
+    const stm =
+      files.texts['special_tokens_map.json'] !== undefined
+        ? (JSON.parse(files.texts['special_tokens_map.json']) as Json)
+        : {};
     const model = files.modelConfig ?? {};
     // The library defaults clean_up_tokenization_spaces to true (transformers did before 4.45); a
     // folder that does not ask for it gets its text back unchanged, as in current transformers.
@@ -85,7 +101,12 @@ export class HfTokenizer implements Tokenizer {
     // The tokenizer's own eos first (the id a trainer appends), then those generate() stops on.
     const eos = [...idOf(special('eos_token')), ...idList(gen.eos_token_id), ...idList(model.eos_token_id)];
     this.eosIds = [...new Set(eos)].filter((id) => id >= 0 && id < this.vocabSize);
-    const pad = [...idOf(special('pad_token')), ...idList(gen.pad_token_id), ...idList(model.pad_token_id), ...this.eosIds];
+    const pad = [
+      ...idOf(special('pad_token')),
+      ...idList(gen.pad_token_id),
+      ...idList(model.pad_token_id),
+      ...this.eosIds,
+    ];
     this.padId = pad.find((id) => id >= 0 && id < this.vocabSize) ?? 0;
 
     const src = pickTemplate(cfg, files.texts['chat_template.jinja']);
@@ -97,9 +118,12 @@ export class HfTokenizer implements Tokenizer {
   }
 
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
-    const ids: (number | undefined)[] = this.core.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false }).ids;
+    const ids: (number | undefined)[] = this.core.encode(text, {
+      add_special_tokens: opts.addSpecialTokens ?? false,
+    }).ids;
     // Byte-level BPE covers every input; a model with an unk-less vocabulary that cannot would give undefined.
-    if (ids.some((id) => typeof id !== 'number')) throw new Error(`HfTokenizer.encode: no token for part of ${JSON.stringify(text.slice(0, 60))}`);
+    if (ids.some((id) => typeof id !== 'number'))
+      throw new Error(`HfTokenizer.encode: no token for part of ${JSON.stringify(text.slice(0, 60))}`);
     return ids as number[];
   }
 
@@ -128,7 +152,10 @@ export class HfTokenizer implements Tokenizer {
   }
 
   applyChatTemplate(messages: TemplateMessage[], opts?: ChatTemplateOptions): string {
-    if (!this.template) throw new Error('this tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja)');
+    if (!this.template)
+      throw new Error(
+        'this tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja)',
+      );
     return this.template.render(messages, opts);
   }
 
@@ -164,7 +191,10 @@ export class HfTokenizer implements Tokenizer {
       const t = await read(f);
       if (t !== undefined) texts[f] = t;
     }
-    if (texts['tokenizer.json'] === undefined) throw new Error(`${dir}: no tokenizer.json (slow-tokenizer folders with only vocab.json/merges.txt are not supported)`);
+    if (texts['tokenizer.json'] === undefined)
+      throw new Error(
+        `${dir}: no tokenizer.json (slow-tokenizer folders with only vocab.json/merges.txt are not supported)`,
+      );
     const modelText = await read('config.json');
     const parse = (f: string, t: string): Json => {
       try {
@@ -174,6 +204,9 @@ export class HfTokenizer implements Tokenizer {
       }
     };
     for (const [f, t] of Object.entries(texts)) if (f.endsWith('.json')) parse(f, t);
-    return new HfTokenizer({ texts, ...(modelText !== undefined ? { modelConfig: parse('config.json', modelText) } : {}) });
+    return new HfTokenizer({
+      texts,
+      ...(modelText !== undefined ? { modelConfig: parse('config.json', modelText) } : {}),
+    });
   }
 }

@@ -5,9 +5,20 @@ import { TINY_TOKENIZER_FILE, TinyTokenizer } from './tiny.js';
 
 export { ChatTemplate, type ChatTemplateOptions, type TemplateMessage } from './chat-template.js';
 export { HF_TOKENIZER_FILES, HfTokenizer, type HfTokenizerFiles } from './hf.js';
-export { TINY_DEFAULT_CHARS, TINY_SPECIALS, TINY_TOKENIZER_FILE, TinyTokenizer, type TinyTokenizerFile, type TinyTokenizerOptions } from './tiny.js';
+export {
+  TINY_DEFAULT_CHARS,
+  TINY_SPECIALS,
+  TINY_TOKENIZER_FILE,
+  TinyTokenizer,
+  type TinyTokenizerFile,
+  type TinyTokenizerOptions,
+} from './tiny.js';
 
-const exists = (f: string): Promise<boolean> => fs.stat(f).then(() => true, () => false);
+const exists = (f: string): Promise<boolean> =>
+  fs.stat(f).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * The tokenizer a checkpoint folder holds: `tiny_tokenizer.json` (the embedded tiny model) or an HF

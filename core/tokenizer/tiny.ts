@@ -10,7 +10,10 @@ const FORMAT = 'agent0-tiny-char';
 export const TINY_SPECIALS = { pad: '<pad>', eos: '<eos>', unk: '<unk>' } as const;
 
 /** '\n' then printable ASCII (space .. '~'): every character of the embedded world's corpus. */
-export const TINY_DEFAULT_CHARS = ['\n', ...Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i))];
+export const TINY_DEFAULT_CHARS = [
+  '\n',
+  ...Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)),
+];
 
 /** The contents of tiny_tokenizer.json. */
 export interface TinyTokenizerFile {
@@ -68,11 +71,18 @@ export class TinyTokenizer implements Tokenizer {
       seen.add(ch);
     }
     for (const w of words) {
-      if ([...w].length < 2) throw new Error(`TinyTokenizer: word ${JSON.stringify(w)} must have at least two characters (list characters in chars)`);
+      if ([...w].length < 2)
+        throw new Error(
+          `TinyTokenizer: word ${JSON.stringify(w)} must have at least two characters (list characters in chars)`,
+        );
       if (seen.has(w)) throw new Error(`TinyTokenizer: word ${JSON.stringify(w)} listed twice`);
       const unknown = [...w].find((ch) => !chars.includes(ch));
-      if (unknown !== undefined) throw new Error(`TinyTokenizer: word ${JSON.stringify(w)} has the unknown character ${JSON.stringify(unknown)}`);
-      if (Object.values(TINY_SPECIALS).some((sp) => w.includes(sp))) throw new Error(`TinyTokenizer: word ${JSON.stringify(w)} contains a special token`);
+      if (unknown !== undefined)
+        throw new Error(
+          `TinyTokenizer: word ${JSON.stringify(w)} has the unknown character ${JSON.stringify(unknown)}`,
+        );
+      if (Object.values(TINY_SPECIALS).some((sp) => w.includes(sp)))
+        throw new Error(`TinyTokenizer: word ${JSON.stringify(w)} contains a special token`);
       seen.add(w);
     }
     this.vocab = [TINY_SPECIALS.pad, TINY_SPECIALS.eos, TINY_SPECIALS.unk, ...chars, ...words];
@@ -86,7 +96,11 @@ export class TinyTokenizer implements Tokenizer {
       this.wordsByFirst.set(first, list);
     });
     if (opts.chatTemplate !== undefined) {
-      this.template = new ChatTemplate(opts.chatTemplate, { eos_token: TINY_SPECIALS.eos, pad_token: TINY_SPECIALS.pad, unk_token: TINY_SPECIALS.unk });
+      this.template = new ChatTemplate(opts.chatTemplate, {
+        eos_token: TINY_SPECIALS.eos,
+        pad_token: TINY_SPECIALS.pad,
+        unk_token: TINY_SPECIALS.unk,
+      });
     }
   }
 
@@ -160,18 +174,27 @@ export class TinyTokenizer implements Tokenizer {
 
   static fromJSON(json: unknown, where = TINY_TOKENIZER_FILE): TinyTokenizer {
     const j = json as Partial<TinyTokenizerFile> | null;
-    if (!j || typeof j !== 'object' || j.format !== FORMAT) throw new Error(`${where}: not a tiny tokenizer (format must be "${FORMAT}")`);
+    if (!j || typeof j !== 'object' || j.format !== FORMAT)
+      throw new Error(`${where}: not a tiny tokenizer (format must be "${FORMAT}")`);
     if (j.version !== 1) throw new Error(`${where}: unsupported version ${String(j.version)}`);
-    if (!Array.isArray(j.vocab) || !j.vocab.every((t) => typeof t === 'string')) throw new Error(`${where}: vocab must be an array of strings`);
+    if (!Array.isArray(j.vocab) || !j.vocab.every((t) => typeof t === 'string'))
+      throw new Error(`${where}: vocab must be an array of strings`);
     const specials = [TINY_SPECIALS.pad, TINY_SPECIALS.eos, TINY_SPECIALS.unk];
-    if (specials.some((s, i) => j.vocab?.[i] !== s)) throw new Error(`${where}: vocab must start with ${specials.join(', ')}`);
-    if (j.chatTemplate !== undefined && typeof j.chatTemplate !== 'string') throw new Error(`${where}: chatTemplate must be a string`);
+    if (specials.some((s, i) => j.vocab?.[i] !== s))
+      throw new Error(`${where}: vocab must start with ${specials.join(', ')}`);
+    if (j.chatTemplate !== undefined && typeof j.chatTemplate !== 'string')
+      throw new Error(`${where}: chatTemplate must be a string`);
     const tokens = j.vocab.slice(3);
     const firstWord = tokens.findIndex((t) => [...t].length > 1);
     const chars = firstWord < 0 ? tokens : tokens.slice(0, firstWord);
     const words = firstWord < 0 ? [] : tokens.slice(firstWord);
-    if (words.some((w) => [...w].length < 2)) throw new Error(`${where}: characters must come before the multi-character words in vocab`);
-    return new TinyTokenizer({ chars, words, ...(j.chatTemplate !== undefined ? { chatTemplate: j.chatTemplate } : {}) });
+    if (words.some((w) => [...w].length < 2))
+      throw new Error(`${where}: characters must come before the multi-character words in vocab`);
+    return new TinyTokenizer({
+      chars,
+      words,
+      ...(j.chatTemplate !== undefined ? { chatTemplate: j.chatTemplate } : {}),
+    });
   }
 
   static async load(dir: string): Promise<TinyTokenizer> {

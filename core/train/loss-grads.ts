@@ -19,7 +19,11 @@ export interface LossGradients {
  * lp, ent: [rows.length × T] row-major; `share` scales the loss (the micro-batch's share of rows).
  */
 export function lossGradients(
-  lp: Float32Array, ent: Float32Array | undefined, rows: number[], T: number, share: number,
+  lp: Float32Array,
+  ent: Float32Array | undefined,
+  rows: number[],
+  T: number,
+  share: number,
   lossFn: (fwd: PolicyForward) => LossOutput,
 ): LossGradients {
   const n = rows.length;
@@ -27,11 +31,18 @@ export function lossGradients(
   const entVar = ent ? tf.tidy(() => tf.variable(tf.tensor2d(ent, [n, T]), true)) : undefined;
   const kept: Record<string, tf.Scalar | number> = {};
   try {
-    const { value, grads } = tf.variableGrads(() => {
-      const out = lossFn({ logProbs: lpVar as unknown as tf.Tensor2D, ...(entVar ? { entropy: entVar as unknown as tf.Tensor2D } : {}), rows });
-      for (const [k, m] of Object.entries(out.metrics ?? {})) kept[k] = typeof m === 'number' ? m : tf.keep(m);
-      return tf.mul(out.loss, share) as tf.Scalar;
-    }, entVar ? [lpVar, entVar] : [lpVar]);
+    const { value, grads } = tf.variableGrads(
+      () => {
+        const out = lossFn({
+          logProbs: lpVar as unknown as tf.Tensor2D,
+          ...(entVar ? { entropy: entVar as unknown as tf.Tensor2D } : {}),
+          rows,
+        });
+        for (const [k, m] of Object.entries(out.metrics ?? {})) kept[k] = typeof m === 'number' ? m : tf.keep(m);
+        return tf.mul(out.loss, share) as tf.Scalar;
+      },
+      entVar ? [lpVar, entVar] : [lpVar],
+    );
     const v = value.dataSync()[0] as number;
     value.dispose();
     const read = (x: tf.Variable): Float32Array => {

@@ -1,5 +1,3 @@
-import type { JSONSchema } from '../plugin/define.js';
-
 /**
  * AdamW as every built-in policy runs it: decoupled weight decay on matrices only, bias-corrected
  * moments, eps added after the square root, linear warmup then a constant rate, global-norm clip.
@@ -21,8 +19,8 @@ export function lrAt(cfg: AdamWConfig, step: number): number {
   return cfg.warmupSteps > 0 && step < cfg.warmupSteps ? (cfg.lr * step) / cfg.warmupSteps : cfg.lr;
 }
 
-/** The recipe schema of an AdamWConfig with an engine's own defaults. */
-export function adamwSchema(defaults: AdamWConfig, description: string): JSONSchema {
+/** The recipe schema of an AdamWConfig with an engine's own defaults (its properties are AdamWConfig's fields). */
+export function adamwSchema(defaults: AdamWConfig, description: string) {
   return {
     type: 'object',
     default: {},
@@ -36,6 +34,6 @@ export function adamwSchema(defaults: AdamWConfig, description: string): JSONSch
       weightDecay: { type: 'number', minimum: 0, default: defaults.weightDecay },
       warmupSteps: { type: 'integer', minimum: 0, default: defaults.warmupSteps },
       maxGradNorm: { type: 'number', minimum: 0, default: defaults.maxGradNorm, description: '0 disables clipping' },
-    },
-  };
+    } as const satisfies Record<keyof AdamWConfig, unknown>,
+  } as const;
 }

@@ -2,12 +2,23 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 
-export { COMPLETE_MARKER, fsyncTree, pruneStepDirs, recoverDir, recoverTree, replaceDirAtomic, stepDir } from './dirs.js';
+export {
+  COMPLETE_MARKER,
+  fsyncTree,
+  pruneStepDirs,
+  recoverDir,
+  recoverTree,
+  replaceDirAtomic,
+  stepDir,
+} from './dirs.js';
 
 /** Write a whole file or nothing: temp file, fsync, rename (write-file-atomic). */
 export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  await writeFileAtomic(file, typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  await writeFileAtomic(
+    file,
+    typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+  );
 }
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
@@ -59,29 +70,31 @@ const appendQueues = new Map<string, Promise<unknown>>();
 export async function appendLines(file: string, lines: string[]): Promise<void> {
   if (lines.length === 0) return;
   const key = path.resolve(file);
-  const run = (appendQueues.get(key) ?? Promise.resolve()).catch(() => undefined).then(async () => {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const h = await fs.open(file, 'a+');
-    try {
-      let size = (await h.stat()).size;
-      if (size > 0) {
-        const last = Buffer.alloc(1);
-        await h.read(last, 0, 1, size - 1);
-        if (last[0] !== 0x0a) {
-          size = await wholeLinesLength(h, size);
-          await h.truncate(size);
-        }
-      }
+  const run = (appendQueues.get(key) ?? Promise.resolve())
+    .catch(() => undefined)
+    .then(async () => {
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const h = await fs.open(file, 'a+');
       try {
-        await h.appendFile(lines.map((l) => `${l}\n`).join(''));
-      } catch (e) {
-        await h.truncate(size).catch(() => undefined);
-        throw e;
+        let size = (await h.stat()).size;
+        if (size > 0) {
+          const last = Buffer.alloc(1);
+          await h.read(last, 0, 1, size - 1);
+          if (last[0] !== 0x0a) {
+            size = await wholeLinesLength(h, size);
+            await h.truncate(size);
+          }
+        }
+        try {
+          await h.appendFile(lines.map((l) => `${l}\n`).join(''));
+        } catch (e) {
+          await h.truncate(size).catch(() => undefined);
+          throw e;
+        }
+      } finally {
+        await h.close();
       }
-    } finally {
-      await h.close();
-    }
-  });
+    });
   appendQueues.set(key, run);
   try {
     await run;

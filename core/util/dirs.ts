@@ -44,7 +44,10 @@ export function pidAlive(pid: number): boolean {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return fs.stat(p).then(() => true, () => false);
+  return fs.stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function completedAt(dir: string): Promise<number | undefined> {

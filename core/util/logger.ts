@@ -16,10 +16,18 @@ export class Logger {
     const t = new Date().toISOString().slice(11, 19);
     this.write(`${t} ${level === 'info' ? '' : `${level.toUpperCase()} `}[${this.namespace}] ${msg}`);
   }
-  debug(msg: string): void { this.out('debug', msg); }
-  info(msg: string): void { this.out('info', msg); }
-  warn(msg: string): void { this.out('warn', msg); }
-  error(msg: string): void { this.out('error', msg); }
+  debug(msg: string): void {
+    this.out('debug', msg);
+  }
+  info(msg: string): void {
+    this.out('info', msg);
+  }
+  warn(msg: string): void {
+    this.out('warn', msg);
+  }
+  error(msg: string): void {
+    this.out('error', msg);
+  }
 }
 
 /** A logger that records lines (tests). */

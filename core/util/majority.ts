@@ -15,14 +15,20 @@ export interface MajorityResult {
  * identical strings are compared once, so k answers cost at most k·classes verifier calls.
  * Ties go to the class seen first, which keeps the vote deterministic for a given order.
  */
-export async function majorityVote(verifier: Pick<Verifier, 'equivalent'>, answers: readonly string[]): Promise<MajorityResult> {
+export async function majorityVote(
+  verifier: Pick<Verifier, 'equivalent'>,
+  answers: readonly string[],
+): Promise<MajorityResult> {
   const classes: { answer: string; count: number; members: number[] }[] = [];
   const classOf = new Map<string, number>();
   for (const [i, a] of answers.entries()) {
     let c = classOf.get(a);
     if (c === undefined) {
       for (const [j, cls] of classes.entries()) {
-        if (await verifier.equivalent(cls.answer, a)) { c = j; break; }
+        if (await verifier.equivalent(cls.answer, a)) {
+          c = j;
+          break;
+        }
       }
       if (c === undefined) {
         c = classes.length;
@@ -34,7 +40,7 @@ export async function majorityVote(verifier: Pick<Verifier, 'equivalent'>, answe
     cls.count++;
     cls.members.push(i);
   }
-  const order = classes.map((_, j) => j).sort((x, y) => (classes[y]!.count - classes[x]!.count) || x - y);
+  const order = classes.map((_, j) => j).sort((x, y) => classes[y]!.count - classes[x]!.count || x - y);
   const sorted = order.map((j) => classes[j]!);
   const top = sorted[0];
   return { answer: top?.answer ?? null, share: top ? top.count / answers.length : 0, classes: sorted };

@@ -14,11 +14,18 @@ const probed = new Map<string, TorchProbe>();
 export function probeTorchPython(python: string): TorchProbe {
   const hit = probed.get(python);
   if (hit) return hit;
-  const r = spawnSync(python, ['-c', 'import torch, sys; print(torch.__version__); print(sys.version.split()[0])'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(python, ['-c', 'import torch, sys; print(torch.__version__); print(sys.version.split()[0])'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   const [torch, version] = (r.stdout ?? '').split('\n').map((l) => l.trim());
-  const res: TorchProbe = r.status === 0
-    ? { ok: true, torch: torch ?? '', detail: `torch ${torch}, python ${version}` }
-    : { ok: false, detail: r.error ? r.error.message : (r.stderr || '').trim().split('\n').slice(-1)[0] || `exit ${r.status}` };
+  const res: TorchProbe =
+    r.status === 0
+      ? { ok: true, torch: torch ?? '', detail: `torch ${torch}, python ${version}` }
+      : {
+          ok: false,
+          detail: r.error ? r.error.message : (r.stderr || '').trim().split('\n').slice(-1)[0] || `exit ${r.status}`,
+        };
   probed.set(python, res);
   return res;
 }

@@ -14,8 +14,10 @@ export function hashSeed(seed: number, label = ''): number {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h | 0;
 }
@@ -23,7 +25,10 @@ export function hashSeed(seed: number, label = ''): number {
 /** Seeded RNG (xoroshiro128+ from pure-rand). `fork(label)` derives independent, reproducible streams. */
 export class Rng {
   private readonly gen: Gen;
-  constructor(readonly seed: number, readonly label = '') {
+  constructor(
+    readonly seed: number,
+    readonly label = '',
+  ) {
     this.gen = xoroshiro128plus(hashSeed(seed, label));
   }
   fork(label: string): Rng {

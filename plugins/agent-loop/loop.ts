@@ -1,37 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type {
-  AgentLoop, AgentRequest, Completion, RolloutEngine, SamplingParams, StopReason, Tool, ToolResult, Tokenizer, Trajectory,
+  AgentLoop,
+  AgentRequest,
+  Completion,
+  RolloutEngine,
+  SamplingParams,
+  StopReason,
+  Tool,
+  ToolResult,
+  Tokenizer,
+  Trajectory,
 } from '../../core/index.js';
-import { formatObservation, truncateIds, type TruncateSide } from './truncate.js';
+import type { ToolLoopOptions } from './options.js';
+import { formatObservation, truncateIds } from './truncate.js';
 
-export interface ToolLoopOptions {
-  /** Action stop strings: generation stops after one, the action is run, the observation follows. */
-  stop: string[];
-  /** Observation template; `{output}` is the tool's output. The stop string stays in the text before it. */
-  observationFormat: string;
-  /** Tool calls per trajectory; asking for one more ends it with 'max_turns'. */
-  maxTurns: number;
-  /** Tokens per model turn (null: no cap besides the response budget). */
-  maxActionLength: number | null;
-  /** Tokens of the whole response, model and observation tokens together (null: sampling.maxNewTokens). */
-  maxResponseLength: number | null;
-  /** Tokens of a tool's output, before the observation template (null: no cap). */
-  maxObsLength: number | null;
-  obsTruncate: TruncateSide;
-  /** Tool calls in flight at once, across trajectories. */
-  concurrency: number;
-  /** A tool call that takes longer ends its trajectory with 'tool_error'; the others go on. */
-  toolTimeoutSeconds: number;
-  /** 'stop': an action stop without a valid action ends the trajectory; 'observe': says so and goes on. */
-  onInvalidAction: 'stop' | 'observe';
-  invalidActionMessage: string;
-  /**
-   * A generation round waits for in-flight tool calls while they keep finishing, until none has
-   * finished for this long (batching vs latency; 0: never waits).
-   */
-  batchWaitMs: number;
-}
+export type { ToolLoopOptions };
 
 interface State {
   req: AgentRequest;
@@ -82,19 +66,34 @@ const CLEAN_STATUSES = new Set(['ok', 'success', 'finished']);
 export class ToolLoop implements AgentLoop {
   private readonly limit: LimitFunction;
 
-  constructor(private readonly tools: Tool[], private readonly o: ToolLoopOptions) {
+  constructor(
+    private readonly tools: Tool[],
+    private readonly o: ToolLoopOptions,
+  ) {
     if (tools.length === 0) throw new Error('agent-loop/tool-loop: `tools` names no tool');
     if (o.stop.length === 0) throw new Error('agent-loop/tool-loop: `stop` needs at least one action stop string');
     this.limit = pLimit(o.concurrency);
   }
 
-  async run(engine: RolloutEngine, requests: AgentRequest[], sampling: SamplingParams, opts: { signal?: AbortSignal } = {}): Promise<Trajectory[]> {
+  async run(
+    engine: RolloutEngine,
+    requests: AgentRequest[],
+    sampling: SamplingParams,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<Trajectory[]> {
     const tok = engine.tokenizer;
     const budget = this.o.maxResponseLength ?? sampling.maxNewTokens;
     if (!(budget >= 1)) throw new Error(`agent-loop/tool-loop: the response budget must be >= 1 token (got ${budget})`);
     const signal = opts.signal;
     const states: State[] = requests.map((req) => ({
-      req, ids: [], mask: [], logProbs: [], text: '', turns: 0, toolCalls: 0, toolErrors: 0,
+      req,
+      ids: [],
+      mask: [],
+      logProbs: [],
+      text: '',
+      turns: 0,
+      toolCalls: 0,
+      toolErrors: 0,
       metrics: { modelTokens: 0, obsTokens: 0, obsTruncated: 0, invalidActions: 0, sandboxErrors: 0, toolMs: 0 },
     }));
     const allStops = [...new Set([...this.o.stop, ...(sampling.stop ?? [])])];
@@ -116,7 +115,11 @@ export class ToolLoop implements AgentLoop {
         while (inFlight.size > 0 && this.o.batchWaitMs > 0 && !signal?.aborted) {
           const before = settled;
           const ac = new AbortController();
-          await Promise.race([...inFlight, sleep(this.o.batchWaitMs, undefined, { signal: ac.signal }).catch(() => {}), aborted]);
+          await Promise.race([
+            ...inFlight,
+            sleep(this.o.batchWaitMs, undefined, { signal: ac.signal }).catch(() => {}),
+            aborted,
+          ]);
           ac.abort();
           if (settled === before) break;
         }
@@ -128,13 +131,26 @@ export class ToolLoop implements AgentLoop {
           // Row streams are keyed by trajectory and turn, not by round: which trajectories share a
           // round depends on tool timing, and a resumed run must sample exactly what it did before.
           { ...sampling, maxNewTokens: Math.max(...caps), stop: allStops },
-          { ...(signal ? { signal } : {}), affinityKeys: batch.map((s) => s.req.id), sampleKeys: batch.map((s) => `${s.req.id}#${s.turns}`) },
+          {
+            ...(signal ? { signal } : {}),
+            affinityKeys: batch.map((s) => s.req.id),
+            sampleKeys: batch.map((s) => `${s.req.id}#${s.turns}`),
+          },
         );
         if (!Array.isArray(completions) || completions.length !== batch.length) {
-          throw new Error(`agent-loop/tool-loop: the engine returned ${Array.isArray(completions) ? completions.length : typeof completions} completions for ${batch.length} prompts`);
+          throw new Error(
+            `agent-loop/tool-loop: the engine returned ${Array.isArray(completions) ? completions.length : typeof completions} completions for ${batch.length} prompts`,
+          );
         }
         batch.forEach((s, i) => {
-          const turnText = this.afterGenerate(s, completions[i] as Completion, caps[i] as number, budget, tok, allStops);
+          const turnText = this.afterGenerate(
+            s,
+            completions[i] as Completion,
+            caps[i] as number,
+            budget,
+            tok,
+            allStops,
+          );
           if (turnText === null) return;
           const p: Promise<void> = this.toolStep(s, turnText, budget, tok, signal, () => closed)
             .catch(() => {
@@ -170,7 +186,14 @@ export class ToolLoop implements AgentLoop {
    * Appends the model's turn. Returns the turn's text when it asks for a tool call, else null
    * (the trajectory has ended; its stop reason is set).
    */
-  private afterGenerate(s: State, c: Completion, cap: number, budget: number, tok: Tokenizer, allStops: string[]): string | null {
+  private afterGenerate(
+    s: State,
+    c: Completion,
+    cap: number,
+    budget: number,
+    tok: Tokenizer,
+    allStops: string[],
+  ): string | null {
     let ids = c.tokenIds;
     let lps = c.logProbs;
     let text = c.text;
@@ -199,7 +222,14 @@ export class ToolLoop implements AgentLoop {
     return s.stopReason ? null : text;
   }
 
-  private async toolStep(s: State, turnText: string, budget: number, tok: Tokenizer, signal: AbortSignal | undefined, isClosed: () => boolean): Promise<void> {
+  private async toolStep(
+    s: State,
+    turnText: string,
+    budget: number,
+    tok: Tokenizer,
+    signal: AbortSignal | undefined,
+    isClosed: () => boolean,
+  ): Promise<void> {
     let tool: Tool | undefined;
     let action = '';
     let found: Record<string, unknown> = {};
@@ -226,7 +256,16 @@ export class ToolLoop implements AgentLoop {
         if (isClosed()) throw new ToolTimeoutError('the rollout ended before the call started');
         const ctl = new AbortController();
         const sig = signal ? AbortSignal.any([signal, ctl.signal]) : ctl.signal;
-        return withTimeout((tool as Tool).conductAction(s.req.id, action, { ...(s.req.extra ?? {}), ...found, signal: sig, turn: s.toolCalls }), this.o.toolTimeoutSeconds * 1000, ctl);
+        return withTimeout(
+          (tool as Tool).conductAction(s.req.id, action, {
+            ...(s.req.extra ?? {}),
+            ...found,
+            signal: sig,
+            turn: s.toolCalls,
+          }),
+          this.o.toolTimeoutSeconds * 1000,
+          ctl,
+        );
       });
     } catch (e) {
       s.metrics.toolMs = (s.metrics.toolMs ?? 0) + (performance.now() - t0);

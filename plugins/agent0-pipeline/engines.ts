@@ -6,10 +6,17 @@ export async function engineFor(ctx: StageContext, policy: Policy, engineName: s
 }
 
 /** After a policy checkpoint is written, a remote engine reloads it so its rollouts stay on-policy. */
-export async function syncEngine(ctx: StageContext, engine: RolloutEngine, policy: Policy, checkpointDir: string): Promise<void> {
+export async function syncEngine(
+  ctx: StageContext,
+  engine: RolloutEngine,
+  policy: Policy,
+  checkpointDir: string,
+): Promise<void> {
   if (engine === policy) return;
   if (!engine.loadWeights) {
-    ctx.log.warn('the rollout engine cannot load new weights: its rollouts now come from an older policy than the one being trained');
+    ctx.log.warn(
+      'the rollout engine cannot load new weights: its rollouts now come from an older policy than the one being trained',
+    );
     return;
   }
   await engine.loadWeights(checkpointDir);

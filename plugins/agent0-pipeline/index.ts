@@ -9,7 +9,11 @@ import { evalCommand, reportCommand } from './commands.js';
 import { ablateCommand } from './ablation/command.js';
 
 export default definePlugin({
-  meta: { name: 'agent0/pipeline', version: '0.1.0', description: 'The Agent0 co-evolution stages: curriculum-train, generate, curate, executor-train, evaluate, report' },
+  meta: {
+    name: 'agent0/pipeline',
+    version: '0.1.0',
+    description: 'The Agent0 co-evolution stages: curriculum-train, generate, curate, executor-train, evaluate, report',
+  },
   components: [curriculumTrain, generateStage, curateStage, executorTrain, evaluateStage, reportStage],
   commands: [reportCommand, evalCommand, ablateCommand],
 });

@@ -13,7 +13,11 @@ export async function rollout(
 ): Promise<Trajectory[]> {
   if (requests.length === 0) return [];
   if (loop) return loop.run(engine, requests, sampling, { signal });
-  const out = await engine.generate(requests.map((r) => r.promptIds), sampling, { signal, affinityKeys: requests.map((r) => r.id), sampleKeys: requests.map((r) => r.id) });
+  const out = await engine.generate(
+    requests.map((r) => r.promptIds),
+    sampling,
+    { signal, affinityKeys: requests.map((r) => r.id), sampleKeys: requests.map((r) => r.id) },
+  );
   return out.map((c, i) => {
     const r = requests[i] as AgentRequest;
     return {
@@ -54,7 +58,15 @@ export async function rolloutChunked(
   const out: Trajectory[] = [];
   for (const c of chunks(requests, batchSize)) {
     signal?.throwIfAborted();
-    out.push(...(await rollout(engine, loop, c, { ...sampling, seed: sampling.seed === undefined ? undefined : sampling.seed + out.length }, signal)));
+    out.push(
+      ...(await rollout(
+        engine,
+        loop,
+        c,
+        { ...sampling, seed: sampling.seed === undefined ? undefined : sampling.seed + out.length },
+        signal,
+      )),
+    );
     onChunk?.(c.length);
   }
   return out;

@@ -1,4 +1,5 @@
-import { rlStep, type Policy, type StageContext, type Trajectory } from '../../core/index.js';
+import type { Policy, StageContext, Trajectory } from '../../core/index.js';
+import { rlStep } from '../../core/train/index.js';
 import type { RlOptions } from './schema.js';
 
 /**
@@ -6,8 +7,12 @@ import type { RlOptions } from './schema.js';
  * (the reward's way of saying "do not train on this").
  */
 export async function rlUpdate(
-  ctx: StageContext, policy: Policy, reference: Policy | undefined,
-  trajectories: Trajectory[], rewards: (number | null)[], o: RlOptions,
+  ctx: StageContext,
+  policy: Policy,
+  reference: Policy | undefined,
+  trajectories: Trajectory[],
+  rewards: (number | null)[],
+  o: RlOptions,
 ): Promise<Record<string, number>> {
   const keep = trajectories.map((_, i) => i).filter((i) => rewards[i] !== null && rewards[i] !== undefined);
   if (keep.length === 0) return { trained: 0 };
@@ -39,6 +44,7 @@ export async function rlUpdate(
 export function summarize(rows: readonly Record<string, number>[], prefix: string): Record<string, number> {
   const out: Record<string, number> = {};
   if (rows.length === 0) return out;
-  for (const k of Object.keys(rows[0] as object)) out[`${prefix}${k}`] = rows.reduce((a, r) => a + (r[k] ?? 0), 0) / rows.length;
+  for (const k of Object.keys(rows[0] as object))
+    out[`${prefix}${k}`] = rows.reduce((a, r) => a + (r[k] ?? 0), 0) / rows.length;
   return out;
 }

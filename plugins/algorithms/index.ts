@@ -8,7 +8,14 @@ export default definePlugin({
   meta: {
     name: 'agent0/algorithms',
     version: '0.1.0',
-    description: 'Policy-gradient algorithms: advantage estimators (GRPO, Dr. GRPO, RLOO, REINFORCE++, ADPO), policy losses (PPO clip, DAPO, GSPO, ADPO), KL penalties, loss aggregation and DAPO\'s overlong reward',
+    description:
+      "Policy-gradient algorithms: advantage estimators (GRPO, Dr. GRPO, RLOO, REINFORCE++, ADPO), policy losses (PPO clip, DAPO, GSPO, ADPO), KL penalties, loss aggregation and DAPO's overlong reward",
   },
-  components: [...advantageComponents, ...policyLossComponents, ...klComponents, ...lossAggComponents, ...overlongRewardComponents],
+  components: [
+    ...advantageComponents,
+    ...policyLossComponents,
+    ...klComponents,
+    ...lossAggComponents,
+    ...overlongRewardComponents,
+  ],
 });

@@ -1,5 +1,12 @@
 import type { Rng, TokenBatch, Tokenizer } from '../../core/index.js';
-import { type Segment, type WorldFormat, DEFAULT_FORMAT, curriculumOutput, executorPrompt, executorSolution } from './formats.js';
+import {
+  type Segment,
+  type WorldFormat,
+  DEFAULT_FORMAT,
+  curriculumOutput,
+  executorPrompt,
+  executorSolution,
+} from './formats.js';
 
 /** One pretraining document: a prompt and the completion the model should learn to write. */
 export interface CorpusExample {
@@ -32,10 +39,16 @@ export function buildExamples(
   const fmt = opts.format ?? DEFAULT_FORMAT;
   return problems.map((p) => {
     const role = rng.next() < opts.curriculumShare ? 'curriculum' : 'executor';
-    const tool = rng.next() < (p.fact ? opts.factToolRate ?? opts.toolRate : opts.toolRate);
+    const tool = rng.next() < (p.fact ? (opts.factToolRate ?? opts.toolRate) : opts.toolRate);
     return role === 'curriculum'
       ? { role, tool, prompt: fmt.curriculumPrompt, completion: curriculumOutput(p, tool), answer: p.answer.toString() }
-      : { role, tool, prompt: executorPrompt(p.text, fmt), completion: executorSolution(p, tool, fmt), answer: p.answer.toString() };
+      : {
+          role,
+          tool,
+          prompt: executorPrompt(p.text, fmt),
+          completion: executorSolution(p, tool, fmt),
+          answer: p.answer.toString(),
+        };
   });
 }
 
@@ -51,7 +64,12 @@ export interface EncodedExample {
  * sees the token boundaries RL will see. Observations get mask 0 unless `trainObservations`.
  * Returns null when longer than `maxLen` tokens.
  */
-export function encodeExample(ex: CorpusExample, tok: Tokenizer, maxLen: number, trainObservations = false): EncodedExample | null {
+export function encodeExample(
+  ex: CorpusExample,
+  tok: Tokenizer,
+  maxLen: number,
+  trainObservations = false,
+): EncodedExample | null {
   const ids = tok.encode(ex.prompt);
   const lossMask = ids.map(() => 0);
   for (const s of ex.completion) {
@@ -73,7 +91,12 @@ export function makeBatch(rows: readonly EncodedExample[], padId: number): { bat
   return {
     batch: {
       inputIds: rows.map((r) => pad(r.ids, padId)),
-      attentionMask: rows.map((r) => pad(r.ids.map(() => 1), 0)),
+      attentionMask: rows.map((r) =>
+        pad(
+          r.ids.map(() => 1),
+          0,
+        ),
+      ),
     },
     lossMask: rows.map((r) => pad(r.lossMask, 0)),
   };

@@ -10,9 +10,7 @@
 export type BinOp = '+' | '-' | '*' | '/' | '//' | '%' | '**';
 
 export type Expr =
-  | { type: 'num'; value: bigint }
-  | { type: 'neg'; arg: Expr }
-  | { type: 'bin'; op: BinOp; left: Expr; right: Expr };
+  { type: 'num'; value: bigint } | { type: 'neg'; arg: Expr } | { type: 'bin'; op: BinOp; left: Expr; right: Expr };
 
 export class ArithError extends Error {
   constructor(message: string) {
@@ -31,7 +29,10 @@ function lex(src: string): Tok[] {
   let i = 0;
   while (i < src.length) {
     const c = src[i] as string;
-    if (c === ' ' || c === '\t') { i++; continue; }
+    if (c === ' ' || c === '\t') {
+      i++;
+      continue;
+    }
     if (c >= '0' && c <= '9') {
       let j = i;
       while (j < src.length && (src[j] as string) >= '0' && (src[j] as string) <= '9') j++;
@@ -39,11 +40,27 @@ function lex(src: string): Tok[] {
       i = j;
       continue;
     }
-    if (c === '(') { out.push({ kind: 'lp' }); i++; continue; }
-    if (c === ')') { out.push({ kind: 'rp' }); i++; continue; }
+    if (c === '(') {
+      out.push({ kind: 'lp' });
+      i++;
+      continue;
+    }
+    if (c === ')') {
+      out.push({ kind: 'rp' });
+      i++;
+      continue;
+    }
     const two = src.slice(i, i + 2);
-    if (two === '**' || two === '//') { out.push({ kind: 'op', op: two }); i += 2; continue; }
-    if ('+-*/%'.includes(c)) { out.push({ kind: 'op', op: c }); i++; continue; }
+    if (two === '**' || two === '//') {
+      out.push({ kind: 'op', op: two });
+      i += 2;
+      continue;
+    }
+    if ('+-*/%'.includes(c)) {
+      out.push({ kind: 'op', op: c });
+      i++;
+      continue;
+    }
     throw new ArithError(`unexpected character '${c}' at ${i}`);
   }
   return out;
@@ -93,7 +110,10 @@ export function parseExpr(src: string): Expr {
   const atom = (): Expr => {
     const t = toks[pos];
     if (!t) throw new ArithError('unexpected end of expression');
-    if (t.kind === 'num') { pos++; return { type: 'num', value: t.value }; }
+    if (t.kind === 'num') {
+      pos++;
+      return { type: 'num', value: t.value };
+    }
     if (t.kind === 'lp') {
       pos++;
       const e = expr();
@@ -111,7 +131,7 @@ export function parseExpr(src: string): Expr {
 
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
-  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
 function digitsOf(v: bigint): number {
@@ -121,15 +141,20 @@ function digitsOf(v: bigint): number {
 /** Exact value of a parsed expression; ArithError on ÷0, inexact `/`, negative or huge powers. */
 export function evalExpr(e: Expr): bigint {
   switch (e.type) {
-    case 'num': return e.value;
-    case 'neg': return -evalExpr(e.arg);
+    case 'num':
+      return e.value;
+    case 'neg':
+      return -evalExpr(e.arg);
     case 'bin': {
       const a = evalExpr(e.left);
       const b = evalExpr(e.right);
       switch (e.op) {
-        case '+': return a + b;
-        case '-': return a - b;
-        case '*': return a * b;
+        case '+':
+          return a + b;
+        case '-':
+          return a - b;
+        case '*':
+          return a * b;
         case '/':
           if (b === 0n) throw new ArithError('division by zero');
           if (a % b !== 0n) throw new ArithError(`${a} / ${b} is not an integer`);
@@ -184,8 +209,10 @@ function precOf(e: Expr): number {
 export function formatExpr(e: Expr, spaces = true): string {
   const wrap = (s: string, yes: boolean): string => (yes ? `(${s})` : s);
   switch (e.type) {
-    case 'num': return e.value.toString();
-    case 'neg': return `-${wrap(formatExpr(e.arg, spaces), precOf(e.arg) < NEG_PREC || e.arg.type === 'neg')}`;
+    case 'num':
+      return e.value.toString();
+    case 'neg':
+      return `-${wrap(formatExpr(e.arg, spaces), precOf(e.arg) < NEG_PREC || e.arg.type === 'neg')}`;
     case 'bin': {
       const p = PREC[e.op];
       const right = e.op === '**' ? precOf(e.right) < NEG_PREC : precOf(e.right) <= p;
@@ -212,6 +239,9 @@ export function countOps(e: Expr, into: Partial<Record<BinOp, number>> = {}): Pa
 export function literals(e: Expr, into: bigint[] = []): bigint[] {
   if (e.type === 'num') into.push(e.value);
   else if (e.type === 'neg') literals(e.arg, into);
-  else { literals(e.left, into); literals(e.right, into); }
+  else {
+    literals(e.left, into);
+    literals(e.right, into);
+  }
   return into;
 }

@@ -14,6 +14,9 @@
  *   ```
  *   The answer is \boxed{413}.<eos>
  */
+
+import { lastBoxed } from '../shared/boxed.js';
+
 export interface WorldFormat {
   /** The curriculum agent's fixed instruction (the whole prompt). */
   curriculumPrompt: string;
@@ -74,7 +77,9 @@ function toolCall(expr: string, answer: string): Segment[] {
 
 /** The executor's completion (without eos): a direct answer, or one python call then the answer. */
 export function executorSolution(
-  p: { expr: string; answer: bigint | string }, useTool: boolean, fmt: WorldFormat = DEFAULT_FORMAT,
+  p: { expr: string; answer: bigint | string },
+  useTool: boolean,
+  fmt: WorldFormat = DEFAULT_FORMAT,
 ): Segment[] {
   const a = p.answer.toString();
   const end = `The answer is \\boxed{${a}}.`;
@@ -84,7 +89,8 @@ export function executorSolution(
 
 /** The curriculum's completion (without eos): the question, optionally a python check, the answer. */
 export function curriculumOutput(
-  p: { text: string; expr: string; answer: bigint | string }, useTool: boolean,
+  p: { text: string; expr: string; answer: bigint | string },
+  useTool: boolean,
 ): Segment[] {
   const a = p.answer.toString();
   const q = `<question>${p.text}</question>\n`;
@@ -100,21 +106,15 @@ function mergeModelText(acc: Segment[], s: Segment): Segment[] {
   return acc;
 }
 
-/** The content of the last `\boxed{...}` (balanced braces), or null. */
+/** The content of the last `\boxed{...}` (balanced braces, trimmed), or null. */
 export function extractBoxed(text: string): string | null {
-  const key = '\\boxed{';
-  const at = text.lastIndexOf(key);
-  if (at < 0) return null;
-  let depth = 1;
-  for (let i = at + key.length; i < text.length; i++) {
-    if (text[i] === '{') depth++;
-    else if (text[i] === '}' && --depth === 0) return text.slice(at + key.length, i).trim();
-  }
-  return null;
+  return lastBoxed(text, { commands: ['boxed'], spaceBeforeBrace: false, escapedBraces: false })?.trim() ?? null;
 }
 
 /** Parses a curriculum output: `<question>Q</question>` ... `\boxed{A}`; null when malformed. */
-export function parseCurriculumOutput(text: string): { question: string; answer: string | null; toolCalls: number } | null {
+export function parseCurriculumOutput(
+  text: string,
+): { question: string; answer: string | null; toolCalls: number } | null {
   const m = /<question>([\s\S]*?)<\/question>/.exec(text);
   if (!m || !m[1]!.trim()) return null;
   const rest = text.slice(m.index + m[0].length);

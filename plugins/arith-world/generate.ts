@@ -24,8 +24,15 @@ export interface Difficulty {
 }
 
 export const DEFAULT_DIFFICULTY: Difficulty = {
-  minDigits: 1, maxDigits: 1, minOps: 1, maxOps: 1, operators: ['+', '-', '*'],
-  parenProb: 0.3, wordProb: 0, powBaseMax: 12, powExpMax: 3,
+  minDigits: 1,
+  maxDigits: 1,
+  minOps: 1,
+  maxOps: 1,
+  operators: ['+', '-', '*'],
+  parenProb: 0.3,
+  wordProb: 0,
+  powBaseMax: 12,
+  powExpMax: 3,
 };
 
 /** A generated problem: the text the model sees, its arithmetic and its true answer. */
@@ -67,7 +74,12 @@ function genTree(rng: Rng, d: Difficulty, nOps: number): Expr | null {
   if (ops.length === 0) ops = ['+'];
   const op = rng.choice(ops);
   if (op === '**') {
-    return { type: 'bin', op, left: num(BigInt(rng.int(2, Math.max(2, d.powBaseMax)))), right: num(BigInt(rng.int(2, Math.max(2, d.powExpMax)))) };
+    return {
+      type: 'bin',
+      op,
+      left: num(BigInt(rng.int(2, Math.max(2, d.powBaseMax)))),
+      right: num(BigInt(rng.int(2, Math.max(2, d.powExpMax)))),
+    };
   }
   if (op === '%') {
     const left = genTree(rng, d, nOps - 1);
@@ -94,8 +106,10 @@ const ITEMS = ['apple', 'book', 'coin', 'card', 'shell', 'stamp', 'marble', 'pen
 
 /** One-operation word problems; `{a}`/`{b}` are the operands, `{n}` a name, `{i}` an item (plural). */
 const WORD_TEMPLATES: Record<'+' | '-' | '*' | '/', string[]> = {
-  '+': ['{n} has {a} {i} and gets {b} more. How many {i} does {n} have now?',
-    '{n} found {a} {i} on Monday and {b} {i} on Tuesday. How many {i} in all?'],
+  '+': [
+    '{n} has {a} {i} and gets {b} more. How many {i} does {n} have now?',
+    '{n} found {a} {i} on Monday and {b} {i} on Tuesday. How many {i} in all?',
+  ],
   '-': ['{n} has {a} {i} and gives away {b}. How many {i} are left?'],
   '*': ['{n} buys {a} bags with {b} {i} in each. How many {i} is that?'],
   '/': ['{n} shares {a} {i} equally among {b} friends. How many {i} does each friend get?'],
@@ -109,9 +123,12 @@ function wordProblem(rng: Rng, d: Difficulty): Problem | null {
   let b = literal(rng, pickDigits(rng, d), op === '/' ? 2 : 1);
   if (op === '-' && b > a) [a, b] = [b, a];
   if (op === '/') a *= b;
-  const text = rng.choice(WORD_TEMPLATES[op])
-    .replaceAll('{n}', rng.choice(NAMES)).replaceAll('{i}', `${rng.choice(ITEMS)}s`)
-    .replaceAll('{a}', a.toString()).replaceAll('{b}', b.toString());
+  const text = rng
+    .choice(WORD_TEMPLATES[op])
+    .replaceAll('{n}', rng.choice(NAMES))
+    .replaceAll('{i}', `${rng.choice(ITEMS)}s`)
+    .replaceAll('{a}', a.toString())
+    .replaceAll('{b}', b.toString());
   const expr = `${a} ${op} ${b}`;
   const answer = op === '+' ? a + b : op === '-' ? a - b : op === '*' ? a * b : a / b;
   return { text, expr, answer, kind: 'word', ops: 1, maxDigits: Math.max(a.toString().length, b.toString().length) };

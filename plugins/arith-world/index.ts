@@ -6,7 +6,8 @@ export default definePlugin({
   meta: {
     name: 'agent0/arith-world',
     version: '0.1.0',
-    description: 'The embedded arithmetic world: generated problems with exact answers, its text formats, and the bootstrap pretraining stage',
+    description:
+      'The embedded arithmetic world: generated problems with exact answers, its text formats, and the bootstrap pretraining stage',
   },
   components: [arithTaskSource, bootstrapStage],
 });

@@ -2,7 +2,13 @@ import type { RolloutEngine, SamplingParams } from '../../core/index.js';
 import { tryEvaluate } from './expr.js';
 import { measureDifficulty } from './difficulty.js';
 import {
-  type WorldFormat, DEFAULT_FORMAT, OUTPUT_STOP, countToolCalls, executorPrompt, extractBoxed, formatObservation,
+  type WorldFormat,
+  DEFAULT_FORMAT,
+  OUTPUT_STOP,
+  countToolCalls,
+  executorPrompt,
+  extractBoxed,
+  formatObservation,
   parseCurriculumOutput,
 } from './formats.js';
 
@@ -34,14 +40,20 @@ export interface ExecutorProbe {
  * `maxTurns` tool calls per sample. Returns the completion texts (observations included).
  */
 export async function rolloutWithEmulatedTool(
-  engine: RolloutEngine, prompts: readonly number[][], sampling: SamplingParams, maxTurns = 2,
+  engine: RolloutEngine,
+  prompts: readonly number[][],
+  sampling: SamplingParams,
+  maxTurns = 2,
 ): Promise<string[]> {
   const tok = engine.tokenizer;
   const texts = prompts.map(() => '');
   const ctx = prompts.map((p) => [...p]);
   let live = prompts.map((_, i) => i);
   for (let turn = 0; turn <= maxTurns && live.length > 0; turn++) {
-    const outs = await engine.generate(live.map((i) => ctx[i]!), { ...sampling, stop: [OUTPUT_STOP] });
+    const outs = await engine.generate(
+      live.map((i) => ctx[i]!),
+      { ...sampling, stop: [OUTPUT_STOP] },
+    );
     const next: number[] = [];
     outs.forEach((o, j) => {
       const i = live[j]!;
@@ -62,24 +74,39 @@ export async function rolloutWithEmulatedTool(
 
 /** Executor rollouts with the emulated sandbox: greedy by default, sampled with `temperature`. */
 export async function probeExecutor(
-  engine: RolloutEngine, tasks: readonly { problem: string; answer: string }[],
+  engine: RolloutEngine,
+  tasks: readonly { problem: string; answer: string }[],
   opts: { format?: WorldFormat; maxNewTokens?: number; maxTurns?: number; temperature?: number; seed?: number } = {},
 ): Promise<ExecutorProbe & { texts: string[] }> {
   const fmt = opts.format ?? DEFAULT_FORMAT;
   const prompts = tasks.map((t) => engine.tokenizer.encode(executorPrompt(t.problem, fmt)));
-  const sampling = { maxNewTokens: opts.maxNewTokens ?? 64, temperature: opts.temperature ?? 0, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
+  const sampling = {
+    maxNewTokens: opts.maxNewTokens ?? 64,
+    temperature: opts.temperature ?? 0,
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+  };
   const texts = await rolloutWithEmulatedTool(engine, prompts, sampling, opts.maxTurns ?? 2);
-  let correct = 0; let tool = 0; let boxed = 0; let toolCorrect = 0;
+  let correct = 0;
+  let tool = 0;
+  let boxed = 0;
+  let toolCorrect = 0;
   texts.forEach((t, i) => {
     const a = extractBoxed(t);
     const ok = a !== null && a === tasks[i]!.answer;
     const usedTool = countToolCalls(t) > 0;
-    correct += +ok; boxed += +(a !== null); tool += +usedTool; toolCorrect += +(ok && usedTool);
+    correct += +ok;
+    boxed += +(a !== null);
+    tool += +usedTool;
+    toolCorrect += +(ok && usedTool);
   });
   const n = tasks.length || 1;
   return {
-    n: tasks.length, accuracy: correct / n, toolRate: tool / n, boxedRate: boxed / n,
-    toolAccuracy: tool ? toolCorrect / tool : 0, directAccuracy: tasks.length - tool ? (correct - toolCorrect) / (tasks.length - tool) : 0,
+    n: tasks.length,
+    accuracy: correct / n,
+    toolRate: tool / n,
+    boxedRate: boxed / n,
+    toolAccuracy: tool ? toolCorrect / tool : 0,
+    directAccuracy: tasks.length - tool ? (correct - toolCorrect) / (tasks.length - tool) : 0,
     texts,
   };
 }
@@ -99,14 +126,26 @@ export interface CurriculumProbe {
 
 /** Sampled curriculum outputs (temperature 1), checked against the exact evaluator. */
 export async function probeCurriculum(
-  engine: RolloutEngine, n: number, opts: { format?: WorldFormat; maxNewTokens?: number; seed?: number } = {},
+  engine: RolloutEngine,
+  n: number,
+  opts: { format?: WorldFormat; maxNewTokens?: number; seed?: number } = {},
 ): Promise<CurriculumProbe & { texts: string[] }> {
   const fmt = opts.format ?? DEFAULT_FORMAT;
   const prompt = engine.tokenizer.encode(fmt.curriculumPrompt);
-  const texts = await rolloutWithEmulatedTool(engine, Array.from({ length: n }, () => prompt), {
-    maxNewTokens: opts.maxNewTokens ?? 64, temperature: 1, seed: opts.seed,
-  });
-  let valid = 0; let self = 0; let ops = 0; let digits = 0; let tool = 0;
+  const texts = await rolloutWithEmulatedTool(
+    engine,
+    Array.from({ length: n }, () => prompt),
+    {
+      maxNewTokens: opts.maxNewTokens ?? 64,
+      temperature: 1,
+      seed: opts.seed,
+    },
+  );
+  let valid = 0;
+  let self = 0;
+  let ops = 0;
+  let digits = 0;
+  let tool = 0;
   const qs = new Set<string>();
   for (const t of texts) {
     const p = parseCurriculumOutput(t);
@@ -118,11 +157,17 @@ export async function probeCurriculum(
     valid++;
     self += +(p.answer === v.toString());
     const d = measureDifficulty(p.question);
-    ops += d.ops; digits += d.maxDigits;
+    ops += d.ops;
+    digits += d.maxDigits;
   }
   return {
-    n, validRate: valid / (n || 1), selfCorrect: self / (n || 1), distinct: qs.size / (n || 1),
-    meanOps: valid ? ops / valid : 0, meanMaxDigits: valid ? digits / valid : 0, toolRate: tool / (n || 1),
+    n,
+    validRate: valid / (n || 1),
+    selfCorrect: self / (n || 1),
+    distinct: qs.size / (n || 1),
+    meanOps: valid ? ops / valid : 0,
+    meanMaxDigits: valid ? digits / valid : 0,
+    toolRate: tool / (n || 1),
     texts,
   };
 }

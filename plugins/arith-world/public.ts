@@ -4,7 +4,15 @@ export { generateProblem, DEFAULT_DIFFICULTY, GEN_OPS, type Difficulty, type Pro
 export { measureDifficulty, type TextDifficulty } from './difficulty.js';
 export { DEFAULT_SPLITS, generateSplit, type SplitSpec, type MixPart } from './splits.js';
 export {
-  DEFAULT_FORMAT, OUTPUT_STOP, executorPrompt, executorSolution, curriculumOutput, formatObservation, pythonFor,
-  parseCurriculumOutput, type WorldFormat, type Segment,
+  DEFAULT_FORMAT,
+  OUTPUT_STOP,
+  executorPrompt,
+  executorSolution,
+  curriculumOutput,
+  formatObservation,
+  pythonFor,
+  parseCurriculumOutput,
+  type WorldFormat,
+  type Segment,
 } from './formats.js';
 export { ArithTaskSource } from './task-source.js';

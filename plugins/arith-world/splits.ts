@@ -1,17 +1,40 @@
-import { Rng, type Task } from '../../core/index.js';
-import { type Difficulty, type Problem, GEN_OPS, generateProblem } from './generate.js';
+import { Rng, type OptionsOf, type Task } from '../../core/index.js';
+import { type Problem, GEN_OPS, generateProblem } from './generate.js';
 
-/** One component of a split's difficulty mixture. */
-export type MixPart = Partial<Difficulty> & { weight?: number };
+/** One component of a split's difficulty mixture: Difficulty fields (unset: the generator's defaults) and a weight. */
+const difficultySchema = {
+  type: 'object',
+  properties: {
+    weight: { type: 'number', exclusiveMinimum: 0 },
+    minDigits: { type: 'integer', minimum: 1, maximum: 12 },
+    maxDigits: { type: 'integer', minimum: 1, maximum: 12 },
+    minOps: { type: 'integer', minimum: 1, maximum: 12 },
+    maxOps: { type: 'integer', minimum: 1, maximum: 12 },
+    operators: { type: 'array', items: { enum: [...GEN_OPS] }, minItems: 1, uniqueItems: true },
+    parenProb: { type: 'number', minimum: 0, maximum: 1 },
+    wordProb: { type: 'number', minimum: 0, maximum: 1 },
+    powBaseMax: { type: 'integer', minimum: 2, maximum: 99 },
+    powExpMax: { type: 'integer', minimum: 2, maximum: 9 },
+  },
+  additionalProperties: false,
+} as const;
 
-export interface SplitSpec {
-  size: number;
-  /** Fixed seed: a split is the same set of problems in every run. */
-  seed: number;
-  mix: MixPart[];
-  /** Other splits whose problem texts this split never contains (held-out stays held out). */
-  excludes?: string[];
-}
+export const splitSchema = {
+  type: 'object',
+  properties: {
+    size: { type: 'integer', minimum: 1 },
+    // fixed: a split is the same set of problems in every run
+    seed: { type: 'integer' },
+    mix: { type: 'array', items: difficultySchema, minItems: 1 },
+    // other splits whose problem texts this split never contains (held-out stays held out)
+    excludes: { type: 'array', items: { type: 'string' } },
+  },
+  required: ['size', 'seed', 'mix'],
+  additionalProperties: false,
+} as const;
+
+export type SplitSpec = OptionsOf<typeof splitSchema>;
+export type MixPart = SplitSpec['mix'][number];
 
 const EASY: MixPart = { minDigits: 1, maxDigits: 1, minOps: 1, maxOps: 1, operators: ['+', '-', '*'] };
 const MEDIUM: MixPart = { minDigits: 1, maxDigits: 2, minOps: 1, maxOps: 2, operators: ['+', '-', '*', '/', '%'] };
@@ -24,7 +47,16 @@ const HARD: MixPart = { minDigits: 2, maxDigits: 3, minOps: 2, maxOps: 4, operat
  * 'train'.
  */
 export const DEFAULT_SPLITS: Record<string, SplitSpec> = {
-  train: { size: 20000, seed: 1001, mix: [{ ...EASY, weight: 0.5 }, { ...MEDIUM, weight: 0.3 }, { ...HARD, weight: 0.2 }], excludes: ['hard'] },
+  train: {
+    size: 20000,
+    seed: 1001,
+    mix: [
+      { ...EASY, weight: 0.5 },
+      { ...MEDIUM, weight: 0.3 },
+      { ...HARD, weight: 0.2 },
+    ],
+    excludes: ['hard'],
+  },
   easy: { size: 200, seed: 2002, mix: [EASY] },
   hard: { size: 200, seed: 3003, mix: [HARD] },
 };
@@ -37,7 +69,10 @@ export function sampleMix(rng: Rng, mix: readonly MixPart[]): Problem {
   let part = mix[mix.length - 1] as MixPart;
   for (const m of mix) {
     u -= m.weight ?? 1;
-    if (u < 0) { part = m; break; }
+    if (u < 0) {
+      part = m;
+      break;
+    }
   }
   const { weight: _w, ...difficulty } = part;
   return generateProblem(rng, difficulty);
@@ -61,5 +96,11 @@ export function generateSplit(spec: SplitSpec, seed = spec.seed, exclude: Readon
 
 export function problemToTask(p: Problem, id: string): Task {
   const a = p.answer.toString();
-  return { id, problem: p.text, answer: a, trueAnswer: a, meta: { expr: p.expr, ops: p.ops, maxDigits: p.maxDigits, kind: p.kind } };
+  return {
+    id,
+    problem: p.text,
+    answer: a,
+    trueAnswer: a,
+    meta: { expr: p.expr, ops: p.ops, maxDigits: p.maxDigits, kind: p.kind },
+  };
 }

@@ -1,42 +1,8 @@
 import { defineComponent, type Task, type TaskSource } from '../../core/index.js';
-import { GEN_OPS } from './generate.js';
-import { DEFAULT_SPLITS, type SplitSpec, generateSplit, problemToTask } from './splits.js';
+import { DEFAULT_SPLITS, type SplitSpec, generateSplit, problemToTask, splitSchema } from './splits.js';
 import type { Problem } from './generate.js';
 import { measureDifficulty } from './difficulty.js';
 import { tryEvaluate } from './expr.js';
-
-const difficultySchema = {
-  type: 'object',
-  properties: {
-    weight: { type: 'number', exclusiveMinimum: 0 },
-    minDigits: { type: 'integer', minimum: 1, maximum: 12 },
-    maxDigits: { type: 'integer', minimum: 1, maximum: 12 },
-    minOps: { type: 'integer', minimum: 1, maximum: 12 },
-    maxOps: { type: 'integer', minimum: 1, maximum: 12 },
-    operators: { type: 'array', items: { enum: [...GEN_OPS] }, minItems: 1, uniqueItems: true },
-    parenProb: { type: 'number', minimum: 0, maximum: 1 },
-    wordProb: { type: 'number', minimum: 0, maximum: 1 },
-    powBaseMax: { type: 'integer', minimum: 2, maximum: 99 },
-    powExpMax: { type: 'integer', minimum: 2, maximum: 9 },
-  },
-  additionalProperties: false,
-};
-
-export const splitSchema = {
-  type: 'object',
-  properties: {
-    size: { type: 'integer', minimum: 1 },
-    seed: { type: 'integer' },
-    mix: { type: 'array', items: difficultySchema, minItems: 1 },
-    excludes: { type: 'array', items: { type: 'string' } },
-  },
-  required: ['size', 'seed', 'mix'],
-  additionalProperties: false,
-};
-
-export interface ArithSourceOptions {
-  splits: Record<string, SplitSpec>;
-}
 
 /** Generated integer-arithmetic splits; each split is fixed by its own seed (not the run seed). */
 export class ArithTaskSource implements TaskSource {
@@ -93,7 +59,8 @@ export class ArithTaskSource implements TaskSource {
 export const arithTaskSource = defineComponent({
   kind: 'task-source',
   name: 'arith',
-  description: 'Program-generated integer arithmetic with a difficulty knob; fixed-seed train/easy/hard splits with exact answers',
+  description:
+    'Program-generated integer arithmetic with a difficulty knob; fixed-seed train/easy/hard splits with exact answers',
   options: {
     type: 'object',
     properties: {
@@ -106,7 +73,7 @@ export const arithTaskSource = defineComponent({
     },
     additionalProperties: false,
   },
-  create(options: ArithSourceOptions) {
+  create(options) {
     return new ArithTaskSource({ ...DEFAULT_SPLITS, ...options.splits });
   },
 });

@@ -1,14 +1,38 @@
 import path from 'node:path';
-import { defineComponent, definePlugin, type Task, type TaskSource } from '../../core/index.js';
-import { ANSWER_FIELDS, normaliseAnswer, pickField, PROBLEM_FIELDS, readRows } from './read.js';
+import { defineComponent, definePlugin, type OptionsOf, type Task, type TaskSource } from '../../core/index.js';
+import { ANSWER_FIELDS, referenceAnswer, pickField, PROBLEM_FIELDS, readRows } from './read.js';
 
-interface FileSourceOptions {
-  splits: Record<string, string>;
-  baseDir: string | null;
-  problemField: string | null;
-  answerField: string | null;
-  idField: string | null;
-}
+const fileSourceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['splits'],
+  properties: {
+    splits: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      minProperties: 1,
+      description: 'split name → file path',
+    },
+    baseDir: {
+      type: ['string', 'null'],
+      default: null,
+      description: 'folder that relative paths start from (default: the working directory)',
+    },
+    problemField: {
+      type: ['string', 'null'],
+      default: null,
+      description: `default: first of ${PROBLEM_FIELDS.join(', ')}`,
+    },
+    answerField: {
+      type: ['string', 'null'],
+      default: null,
+      description: `default: first of ${ANSWER_FIELDS.join(', ')}`,
+    },
+    idField: { type: ['string', 'null'], default: null },
+  },
+} as const;
+
+type FileSourceOptions = OptionsOf<typeof fileSourceSchema>;
 
 /** Benchmark files (JSONL, JSON or Parquet) in the usual MATH-500 / GSM8K / AIME shapes, one file per split. */
 export class FileTaskSource implements TaskSource {
@@ -27,10 +51,21 @@ export class FileTaskSource implements TaskSource {
       tasks = rows.map((row, i) => {
         const pf = pickField(row, this.o.problemField, PROBLEM_FIELDS);
         const af = pickField(row, this.o.answerField, ANSWER_FIELDS);
-        if (!pf) throw new Error(`${file} row ${i + 1}: no problem field (looked for ${this.o.problemField ?? PROBLEM_FIELDS.join(', ')})`);
-        const answer = af ? normaliseAnswer(row[af]) : undefined;
-        const id = this.o.idField && row[this.o.idField] !== undefined ? String(row[this.o.idField]) : String(row.unique_id ?? row.id ?? `${split}-${i}`);
-        return { id, problem: String(row[pf]), ...(answer !== undefined ? { answer } : {}), meta: { source: file } } satisfies Task;
+        if (!pf)
+          throw new Error(
+            `${file} row ${i + 1}: no problem field (looked for ${this.o.problemField ?? PROBLEM_FIELDS.join(', ')})`,
+          );
+        const answer = af ? referenceAnswer(row[af]) : undefined;
+        const id =
+          this.o.idField && row[this.o.idField] !== undefined
+            ? String(row[this.o.idField])
+            : String(row.unique_id ?? row.id ?? `${split}-${i}`);
+        return {
+          id,
+          problem: String(row[pf]),
+          ...(answer !== undefined ? { answer } : {}),
+          meta: { source: file },
+        } satisfies Task;
       });
       this.cache.set(split, tasks);
     }
@@ -42,19 +77,8 @@ export const fileTaskSource = defineComponent({
   kind: 'task-source',
   name: 'files',
   description: 'benchmark files (JSONL / JSON / Parquet; MATH-500, GSM8K, AIME shapes), one per split',
-  options: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['splits'],
-    properties: {
-      splits: { type: 'object', additionalProperties: { type: 'string' }, minProperties: 1, description: 'split name → file path' },
-      baseDir: { type: ['string', 'null'], default: null, description: 'folder that relative paths start from (default: the working directory)' },
-      problemField: { type: ['string', 'null'], default: null, description: `default: first of ${PROBLEM_FIELDS.join(', ')}` },
-      answerField: { type: ['string', 'null'], default: null, description: `default: first of ${ANSWER_FIELDS.join(', ')}` },
-      idField: { type: ['string', 'null'], default: null },
-    },
-  },
-  create: (o: FileSourceOptions) => new FileTaskSource(o),
+  options: fileSourceSchema,
+  create: (o) => new FileTaskSource(o),
 });
 
 export default definePlugin({

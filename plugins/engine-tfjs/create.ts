@@ -36,8 +36,14 @@ export interface WorkerPolicyArgs {
 }
 
 /** The single-thread policy an entry describes, on the backend already selected (no logging). */
-async function buildTfjsPolicy(o: TfjsComponentOptions, seed: number, backend: string, name: string, tok?: Tokenizer): Promise<TfjsPolicy> {
-  const tokenizer = tok ?? await pickTokenizer(o);
+async function buildTfjsPolicy(
+  o: TfjsComponentOptions,
+  seed: number,
+  backend: string,
+  name: string,
+  tok?: Tokenizer,
+): Promise<TfjsPolicy> {
+  const tokenizer = tok ?? (await pickTokenizer(o));
   let model: Qwen3Model;
   if (o.checkpoint !== null) {
     model = await Qwen3Model.fromPretrained(path.resolve(o.checkpoint));
@@ -46,7 +52,9 @@ async function buildTfjsPolicy(o: TfjsComponentOptions, seed: number, backend: s
   }
   if (tokenizer.vocabSize > model.config.vocab_size) {
     model.dispose();
-    throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.config.vocab_size}`);
+    throw new Error(
+      `${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.config.vocab_size}`,
+    );
   }
   const policy = new TfjsPolicy(model, tokenizer, {
     microBatchSize: o.microBatchSize,
@@ -84,9 +92,12 @@ export function resolveWorkers(asked: number | null, backendName: string, params
 
 /** The parameter count the entry will have, read from config.json for a checkpoint. */
 async function plannedParams(o: TfjsComponentOptions, tokenizer: Tokenizer): Promise<number> {
-  if (o.checkpoint === null) return countParams(resolveConfig({ vocab_size: tokenizer.vocabSize, ...o.config }, TINY_CONFIG));
+  if (o.checkpoint === null)
+    return countParams(resolveConfig({ vocab_size: tokenizer.vocabSize, ...o.config }, TINY_CONFIG));
   try {
-    const cfg = JSON.parse(await readFile(path.join(path.resolve(o.checkpoint), 'config.json'), 'utf8')) as Partial<Qwen3Config>;
+    const cfg = JSON.parse(
+      await readFile(path.join(path.resolve(o.checkpoint), 'config.json'), 'utf8'),
+    ) as Partial<Qwen3Config>;
     return countParams(resolveConfig(cfg, cfg as Qwen3Config));
   } catch {
     return 0; // the loader reports an unreadable checkpoint with its own message
@@ -103,13 +114,22 @@ export async function createTfjsPolicy(o: TfjsComponentOptions, ctx: ComponentCo
   let policy: Policy;
   if (workers > 1) {
     const args: WorkerPolicyArgs = { options: { ...o, backend: info.choice }, seed };
-    policy = await ParallelTfjsPolicy.create(workers, tokenizer, { module: import.meta.url, export: 'tfjsPolicyInWorker', args }, {
-      microBatchSize: o.microBatchSize, maxMicroBatchTokens: o.maxMicroBatchTokens, seed,
-    });
+    policy = await ParallelTfjsPolicy.create(
+      workers,
+      tokenizer,
+      { module: import.meta.url, export: 'tfjsPolicyInWorker', args },
+      {
+        microBatchSize: o.microBatchSize,
+        maxMicroBatchTokens: o.maxMicroBatchTokens,
+        seed,
+      },
+    );
   } else {
     policy = await buildTfjsPolicy(o, seed, info.detail, ctx.name, tokenizer);
   }
   const d = policy.describe();
-  ctx.log.info(`${ctx.name}: Qwen3 ${(Number(d.params) / 1e6).toFixed(2)}M params (${String(d.layers)} layers, d${String(d.hidden)}, vocab ${String(d.vocab)})${o.checkpoint ? ` from ${o.checkpoint}` : ', random init'}${workers > 1 ? `, ${workers} worker threads` : ''}`);
+  ctx.log.info(
+    `${ctx.name}: Qwen3 ${(Number(d.params) / 1e6).toFixed(2)}M params (${String(d.layers)} layers, d${String(d.hidden)}, vocab ${String(d.vocab)})${o.checkpoint ? ` from ${o.checkpoint}` : ', random init'}${workers > 1 ? `, ${workers} worker threads` : ''}`,
+  );
   return policy;
 }

@@ -2,8 +2,17 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type {
-  Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, TokenEvent, Tokenizer,
-  TrainStepOptions, TrainStepStats,
+  Completion,
+  GenerateOptions,
+  LossOutput,
+  Policy,
+  PolicyForward,
+  SamplingParams,
+  TokenBatch,
+  TokenEvent,
+  Tokenizer,
+  TrainStepOptions,
+  TrainStepStats,
 } from '../../core/index.js';
 import { writeJsonAtomic } from '../../core/index.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './io/safetensors.js';
@@ -44,7 +53,16 @@ export const DEFAULT_POLICY_OPTIONS: TfjsPolicyOptions = {
 };
 
 /** Tokenizer files an HF folder may hold; copied on save so a checkpoint is self-contained. */
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt', 'generation_config.json', 'chat_template.jinja', 'tiny_tokenizer.json'];
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+  'generation_config.json',
+  'chat_template.jinja',
+  'tiny_tokenizer.json',
+];
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const MAX_TOP_LOGPROBS = 20;
 
@@ -56,7 +74,11 @@ export class TfjsPolicy implements Policy {
   private frozen = false;
   private calls = 0;
 
-  constructor(readonly model: Qwen3Model, readonly tokenizer: Tokenizer, readonly options: TfjsPolicyOptions) {
+  constructor(
+    readonly model: Qwen3Model,
+    readonly tokenizer: Tokenizer,
+    readonly options: TfjsPolicyOptions,
+  ) {
     this.opt = new AdamW({ ...options.optimizer });
   }
 
@@ -83,11 +105,21 @@ export class TfjsPolicy implements Policy {
   }
 
   /** Tokens are decoded one step at a time for the whole batch, so each is reported as it comes. */
-  async generateStream(prompts: number[][], params: SamplingParams, onToken: (e: TokenEvent) => void, opts?: GenerateOptions): Promise<Completion[]> {
+  async generateStream(
+    prompts: number[][],
+    params: SamplingParams,
+    onToken: (e: TokenEvent) => void,
+    opts?: GenerateOptions,
+  ): Promise<Completion[]> {
     return this.decodeBatch(prompts, params, opts, onToken);
   }
 
-  private decodeBatch(prompts: number[][], params: SamplingParams, opts?: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<Completion[]> {
+  private decodeBatch(
+    prompts: number[][],
+    params: SamplingParams,
+    opts?: GenerateOptions,
+    onToken?: (e: TokenEvent) => void,
+  ): Promise<Completion[]> {
     // Without a seed in the params, each call draws fresh samples (reproducibly: the n-th unseeded
     // call of a policy with the same seed draws the same ones).
     if (params.seed === undefined) this.calls += 1;
@@ -100,8 +132,16 @@ export class TfjsPolicy implements Policy {
   }
 
   /** Sampling with the stream seed (and row offset) chosen by the caller; a parallel worker's entry. */
-  sample(prompts: number[][], params: SamplingParams, cfg: Omit<GenerateConfig, 'batchSize' | 'maxSeqLen'>): Promise<Completion[]> {
-    return generate(this.model, this.tokenizer, prompts, params, { ...cfg, batchSize: this.options.batchSize, maxSeqLen: this.options.maxSeqLen });
+  sample(
+    prompts: number[][],
+    params: SamplingParams,
+    cfg: Omit<GenerateConfig, 'batchSize' | 'maxSeqLen'>,
+  ): Promise<Completion[]> {
+    return generate(this.model, this.tokenizer, prompts, params, {
+      ...cfg,
+      batchSize: this.options.batchSize,
+      maxSeqLen: this.options.maxSeqLen,
+    });
   }
 
   async computeLogProbs(batch: TokenBatch, opts?: { microBatchSize?: number }): Promise<Float32Array[]> {
@@ -118,9 +158,16 @@ export class TfjsPolicy implements Policy {
     return out;
   }
 
-  async trainStep(batch: TokenBatch, lossFn: (fwd: PolicyForward) => LossOutput, opts?: TrainStepOptions): Promise<TrainStepStats> {
+  async trainStep(
+    batch: TokenBatch,
+    lossFn: (fwd: PolicyForward) => LossOutput,
+    opts?: TrainStepOptions,
+  ): Promise<TrainStepStats> {
     if (this.frozen) throw new Error('trainStep on a frozen snapshot');
-    return trainStep(this.model, this.opt, batch, lossFn, { ...opts, microBatchSize: this.rowsPerMicroBatch(batch, opts?.microBatchSize, 1) });
+    return trainStep(this.model, this.opt, batch, lossFn, {
+      ...opts,
+      microBatchSize: this.rowsPerMicroBatch(batch, opts?.microBatchSize, 1),
+    });
   }
 
   /** The asked micro-batch size (rows), lowered so rows × T stays within the token budget. */
@@ -129,7 +176,10 @@ export class TfjsPolicy implements Policy {
   }
 
   async snapshot(): Promise<Policy> {
-    const copy = new Qwen3Model(this.model.config, this.model.readWeights(), { trainable: false, mode: this.model.mode });
+    const copy = new Qwen3Model(this.model.config, this.model.readWeights(), {
+      trainable: false,
+      mode: this.model.mode,
+    });
     const p = new TfjsPolicy(copy, this.tokenizer, this.options);
     p.frozen = true;
     return p;
@@ -141,7 +191,8 @@ export class TfjsPolicy implements Policy {
     const c = this.model.config;
     const config: Qwen3Config = {
       ...c,
-      eos_token_id: c.eos_token_id ?? (this.tokenizer.eosIds.length === 1 ? this.tokenizer.eosIds[0] : [...this.tokenizer.eosIds]),
+      eos_token_id:
+        c.eos_token_id ?? (this.tokenizer.eosIds.length === 1 ? this.tokenizer.eosIds[0] : [...this.tokenizer.eosIds]),
       torch_dtype: 'float32',
     };
     await writeJsonAtomic(path.join(dir, 'config.json'), config);
@@ -151,9 +202,17 @@ export class TfjsPolicy implements Policy {
     const optT = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const [k, v] of st.m) optT.set(`m.${k}`, { shape: this.model.p(k).shape, data: v });
     for (const [k, v] of st.v) optT.set(`v.${k}`, { shape: this.model.p(k).shape, data: v });
-    await writeSafetensors(path.join(dir, OPTIMIZER_FILE), optT, { step: String(st.step), layout: 'agent0-tfjs-internal' });
+    await writeSafetensors(path.join(dir, OPTIMIZER_FILE), optT, {
+      step: String(st.step),
+      layout: 'agent0-tfjs-internal',
+    });
     await this.saveTokenizer(dir);
-    await writeJsonAtomic(path.join(dir, 'agent0.json'), { engine: 'tfjs', step: this.opt.step, optimizer: this.opt.cfg, savedAt: new Date().toISOString() });
+    await writeJsonAtomic(path.join(dir, 'agent0.json'), {
+      engine: 'tfjs',
+      step: this.opt.step,
+      optimizer: this.opt.cfg,
+      savedAt: new Date().toISOString(),
+    });
   }
 
   private async saveTokenizer(dir: string): Promise<void> {
@@ -178,7 +237,16 @@ export class TfjsPolicy implements Policy {
     const cfg = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8')) as Partial<Qwen3Config>;
     const c = resolveConfig(cfg, cfg as Qwen3Config);
     const mine = this.model.config;
-    for (const k of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'tie_word_embeddings'] as const) {
+    for (const k of [
+      'vocab_size',
+      'hidden_size',
+      'intermediate_size',
+      'num_hidden_layers',
+      'num_attention_heads',
+      'num_key_value_heads',
+      'head_dim',
+      'tie_word_embeddings',
+    ] as const) {
       if (c[k] !== mine[k]) throw new Error(`load(${dir}): ${k} is ${String(c[k])} there but ${String(mine[k])} here`);
     }
     const tensors = await readSafetensors(dir);
@@ -189,7 +257,10 @@ export class TfjsPolicy implements Policy {
   /** Restores AdamW's moments and step from a folder save() wrote; a folder without them (an HF checkpoint) leaves a fresh optimizer. */
   async loadOptimizer(dir: string): Promise<void> {
     const optFile = path.join(dir, OPTIMIZER_FILE);
-    const hasOpt = await fs.stat(optFile).then(() => true, () => false);
+    const hasOpt = await fs.stat(optFile).then(
+      () => true,
+      () => false,
+    );
     if (hasOpt) {
       const o = await readSafetensors(optFile);
       const meta = (await readSafetensorsHeader(optFile)).metadata;

@@ -18,7 +18,10 @@ export interface ServiceInfo {
 }
 
 export class TrainerError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'TrainerError';
   }
@@ -60,20 +63,37 @@ export class TrainerClient {
     };
   }
 
-  private async http(method: 'GET' | 'POST', route: string, body: unknown, binary: boolean, signal: AbortSignal): Promise<{ status: number; body: unknown }> {
+  private async http(
+    method: 'GET' | 'POST',
+    route: string,
+    body: unknown,
+    binary: boolean,
+    signal: AbortSignal,
+  ): Promise<{ status: number; body: unknown }> {
     const payload = method === 'GET' ? undefined : binary ? encodeBinary(body) : JSON.stringify(body);
     let res;
     try {
-      res = await this.pool.request({ method, path: this.base + route, headers: this.headers(binary), ...(payload !== undefined ? { body: payload } : {}), signal });
+      res = await this.pool.request({
+        method,
+        path: this.base + route,
+        headers: this.headers(binary),
+        ...(payload !== undefined ? { body: payload } : {}),
+        signal,
+      });
     } catch (e) {
-      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new TrainerError(String(signal.reason));
+      if (signal.aborted)
+        throw signal.reason instanceof Error ? signal.reason : new TrainerError(String(signal.reason));
       throw new TrainerError(`trainer service at ${this.origin} is unreachable (${(e as Error).message})`);
     }
     const raw = new Uint8Array(await res.body.arrayBuffer());
     const ctype = String(res.headers['content-type'] ?? '');
     let parsed: unknown;
     try {
-      parsed = ctype.startsWith(BINARY_TYPE) ? decodeBinary(raw) : raw.length ? JSON.parse(Buffer.from(raw).toString('utf8')) : null;
+      parsed = ctype.startsWith(BINARY_TYPE)
+        ? decodeBinary(raw)
+        : raw.length
+          ? JSON.parse(Buffer.from(raw).toString('utf8'))
+          : null;
     } catch (e) {
       throw new TrainerError(`trainer service ${route}: unreadable reply (${(e as Error).message})`, res.statusCode);
     }
@@ -83,13 +103,25 @@ export class TrainerClient {
   /** Runs fn with a signal that aborts on timeout or on the service's death, naming which. */
   private async guarded<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new TrainerError(`trainer service: ${what} did not finish within ${this.opts.requestTimeoutMs} ms (requestTimeoutMs)`)), this.opts.requestTimeoutMs);
+    const timer = setTimeout(
+      () =>
+        ac.abort(
+          new TrainerError(
+            `trainer service: ${what} did not finish within ${this.opts.requestTimeoutMs} ms (requestTimeoutMs)`,
+          ),
+        ),
+      this.opts.requestTimeoutMs,
+    );
     const deathError = (why: string) => {
       const tail = (this.opts.tail?.() ?? []).slice(-12).join('\n');
       return new TrainerError(`trainer service died during ${what} (${why})${tail ? `:\n${tail}` : ''}`);
     };
     let died: string | undefined;
-    const unsubscribe = this.opts.onDeath?.((why) => { died = why; ac.abort(deathError(why)); }) ?? (() => undefined);
+    const unsubscribe =
+      this.opts.onDeath?.((why) => {
+        died = why;
+        ac.abort(deathError(why));
+      }) ?? (() => undefined);
     try {
       return await fn(ac.signal);
     } catch (e) {
@@ -108,7 +140,12 @@ export class TrainerClient {
 
   private failure(route: string, status: number, body: unknown): TrainerError {
     const b = body as { detail?: unknown; error?: unknown } | null;
-    const detail = typeof b?.detail === 'string' ? b.detail : typeof b?.error === 'string' ? b.error : JSON.stringify(body)?.slice(0, 300);
+    const detail =
+      typeof b?.detail === 'string'
+        ? b.detail
+        : typeof b?.error === 'string'
+          ? b.error
+          : JSON.stringify(body)?.slice(0, 300);
     return new TrainerError(`trainer service ${route} → ${status}: ${detail}`, status);
   }
 
@@ -118,9 +155,14 @@ export class TrainerClient {
       const r = await this.http('GET', '/agent0/info', undefined, false, signal);
       if (r.status !== 200) throw this.failure('/agent0/info', r.status, r.body);
       const info = r.body as ServiceInfo;
-      if (info?.service !== 'agent0-trainer') throw new TrainerError(`${this.origin} is not an agent0 trainer service (GET /agent0/info said ${JSON.stringify(r.body)?.slice(0, 120)})`);
+      if (info?.service !== 'agent0-trainer')
+        throw new TrainerError(
+          `${this.origin} is not an agent0 trainer service (GET /agent0/info said ${JSON.stringify(r.body)?.slice(0, 120)})`,
+        );
       if (info.protocol !== PROTOCOL_VERSION) {
-        throw new TrainerError(`the trainer service at ${this.origin} speaks protocol ${info.protocol}, this agent0 speaks ${PROTOCOL_VERSION} (agent0-trainer ${info.version}); use the service shipped with this agent0`);
+        throw new TrainerError(
+          `the trainer service at ${this.origin} speaks protocol ${info.protocol}, this agent0 speaks ${PROTOCOL_VERSION} (agent0-trainer ${info.version}); use the service shipped with this agent0`,
+        );
       }
       return info;
     });
@@ -132,7 +174,8 @@ export class TrainerClient {
       const r = await this.http('POST', route, body, binary, signal);
       if (r.status !== 200) throw this.failure(route, r.status, r.body);
       const rid = (r.body as { request_id?: unknown })?.request_id;
-      if (typeof rid !== 'string') throw new TrainerError(`trainer service ${route}: no request_id in ${JSON.stringify(r.body)?.slice(0, 120)}`);
+      if (typeof rid !== 'string')
+        throw new TrainerError(`trainer service ${route}: no request_id in ${JSON.stringify(r.body)?.slice(0, 120)}`);
       for (;;) {
         const f = await this.http('POST', '/api/v1/retrieve_future', { request_id: rid }, false, signal);
         if (f.status === 200) return f.body as T;
@@ -151,7 +194,10 @@ export class TrainerClient {
   }
 
   /** POST /v1/completions (answered directly). */
-  async completions(body: Record<string, unknown>, abort?: AbortSignal): Promise<{ choices: Record<string, unknown>[] }> {
+  async completions(
+    body: Record<string, unknown>,
+    abort?: AbortSignal,
+  ): Promise<{ choices: Record<string, unknown>[] }> {
     return this.guarded('/v1/completions', async (own) => {
       const signal = abort ? AbortSignal.any([own, abort]) : own;
       const r = await this.http('POST', '/v1/completions', body, false, signal);

@@ -10,7 +10,10 @@ const MAGIC = Buffer.from('A0T1', 'ascii');
 
 type Typed = Float32Array | Float64Array | Int32Array | BigInt64Array;
 const DTYPE_OF: [new (...a: never[]) => Typed, string, number][] = [
-  [Float32Array, 'float32', 4], [Float64Array, 'float64', 8], [Int32Array, 'int32', 4], [BigInt64Array, 'int64', 8],
+  [Float32Array, 'float32', 4],
+  [Float64Array, 'float64', 8],
+  [Int32Array, 'int32', 4],
+  [BigInt64Array, 'int64', 8],
 ];
 
 function typedInfo(x: unknown): { dtype: string } | undefined {
@@ -48,7 +51,8 @@ export function encodeBinary(msg: unknown): Buffer {
 /** Binary body → message, blobs as typed arrays (copied, so alignment never matters). */
 export function decodeBinary(body: Uint8Array): unknown {
   const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (buf.length < 8 || !buf.subarray(0, 4).equals(MAGIC)) throw new Error('trainer reply: binary body does not start with A0T1');
+  if (buf.length < 8 || !buf.subarray(0, 4).equals(MAGIC))
+    throw new Error('trainer reply: binary body does not start with A0T1');
   const n = buf.readUInt32LE(4);
   if (8 + n > buf.length) throw new Error('trainer reply: binary header runs past the body');
   const head = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as unknown;
@@ -65,7 +69,11 @@ export function decodeBinary(body: Uint8Array): unknown {
         const [C, , width] = entry;
         const copy = new Uint8Array(nbytes);
         copy.set(buf.subarray(base + off, base + off + nbytes));
-        return new (C as unknown as new (b: ArrayBuffer, o: number, l: number) => Typed)(copy.buffer, 0, nbytes / width);
+        return new (C as unknown as new (b: ArrayBuffer, o: number, l: number) => Typed)(
+          copy.buffer,
+          0,
+          nbytes / width,
+        );
       }
       return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, walk(v)]));
     }

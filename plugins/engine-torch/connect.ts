@@ -29,7 +29,9 @@ export async function connect(o: ConnectOptions, log: Logger): Promise<Connectio
     p = (async () => {
       let proc: ServiceProcess | undefined;
       if (!o.url) {
-        log.info(`starting the trainer service (${o.launch.nproc} rank(s)${o.launch.devices !== null ? `, devices ${o.launch.devices}` : ''})`);
+        log.info(
+          `starting the trainer service (${o.launch.nproc} rank(s)${o.launch.devices !== null ? `, devices ${o.launch.devices}` : ''})`,
+        );
         proc = await ServiceProcess.start(o.launch, (line) => log.info(line));
       }
       const client = new TrainerClient({

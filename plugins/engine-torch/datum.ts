@@ -24,7 +24,12 @@ export function planRows(batch: TokenBatch): RowPlan {
 /** Per-token inputs of a datum: column t + 1 of each [T] row (the token position t predicts). */
 export type ColumnRows = Record<string, ArrayLike<number>[]>;
 
-export function datums(batch: TokenBatch, plan: RowPlan, inputs: ColumnRows = {}, scalars: Record<string, number[]> = {}): Record<string, unknown>[] {
+export function datums(
+  batch: TokenBatch,
+  plan: RowPlan,
+  inputs: ColumnRows = {},
+  scalars: Record<string, number[]> = {},
+): Record<string, unknown>[] {
   return plan.sent.map((r) => {
     const n = plan.lengths[r] as number;
     const ids = batch.inputIds[r] as number[];
@@ -36,7 +41,10 @@ export function datums(batch: TokenBatch, plan: RowPlan, inputs: ColumnRows = {}
       lfi[name] = out;
     }
     for (const [name, perRow] of Object.entries(scalars)) lfi[name] = new Float64Array(n - 1).fill(perRow[r] as number);
-    return { model_input: { chunks: [{ type: 'encoded_text', tokens: Int32Array.from(ids.slice(0, n - 1)) }] }, loss_fn_inputs: lfi };
+    return {
+      model_input: { chunks: [{ type: 'encoded_text', tokens: Int32Array.from(ids.slice(0, n - 1)) }] },
+      loss_fn_inputs: lfi,
+    };
   });
 }
 

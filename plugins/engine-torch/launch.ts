@@ -6,23 +6,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TorchPolicyOptions } from './options.js';
 
 /** How `policy/torch` starts the trainer service when no `url` is given. */
-export interface LaunchOptions {
-  /** Interpreter with torch; null: $AGENT0_PYTHON, python3, /usr/bin/python3 (the first that imports torch). */
-  python: string | null;
-  /** Ranks (processes). On GPUs one per device. */
-  nproc: number;
-  /** CUDA_VISIBLE_DEVICES for the ranks; null leaves it as inherited. */
-  devices: string | null;
-  /** 'torchrun' (GPU, multi-node capable), 'env' (one process per rank with RANK/WORLD_SIZE set: CPU, Debian's torch 1.13), auto: torchrun above one rank when torch >= 2. */
-  launcher: 'auto' | 'torchrun' | 'env';
-  /** Extra service flags (python -m agent0_trainer --help), e.g. ['--param-dtype', 'float64']. */
-  args: string[];
-  /** Extra environment of the ranks. */
-  env: Record<string, string>;
-  startupTimeoutMs: number;
-}
+export type LaunchOptions = TorchPolicyOptions['launch'];
 
 /** A line of the service's stderr the launcher keeps (the last 200 go into error messages). */
 const TAIL_LINES = 200;
@@ -31,7 +18,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** The folder holding the agent0_trainer package: beside this file in a checkout, or in the package's plugins/ from dist/. */
 export function trainerPythonPath(): string {
-  const candidates = [path.join(here, 'python'), path.resolve(here, '..', '..', '..', 'plugins', 'engine-torch', 'python')];
+  const candidates = [
+    path.join(here, 'python'),
+    path.resolve(here, '..', '..', '..', 'plugins', 'engine-torch', 'python'),
+  ];
   const found = candidates.find((c) => existsSync(path.join(c, 'agent0_trainer', '__main__.py')));
   if (!found) throw new Error(`the agent0_trainer Python package is missing (looked in ${candidates.join(', ')})`);
   return found;
@@ -39,9 +29,13 @@ export function trainerPythonPath(): string {
 
 /** The interpreter to start the service with: the asked one, or the first of the usual ones that imports torch. */
 export function findPython(asked: string | null): string {
-  const { python, tried } = findTorchPython(asked ? [asked] : [process.env.AGENT0_PYTHON, 'python3', '/usr/bin/python3']);
+  const { python, tried } = findTorchPython(
+    asked ? [asked] : [process.env.AGENT0_PYTHON, 'python3', '/usr/bin/python3'],
+  );
   if (python) return python;
-  throw new Error(`no Python with torch found for the trainer service (${tried.join('; ')}); install torch (Debian: apt-get install python3-torch libopenblas0-pthread) or set launch.python`);
+  throw new Error(
+    `no Python with torch found for the trainer service (${tried.join('; ')}); install torch (Debian: apt-get install python3-torch libopenblas0-pthread) or set launch.python`,
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -65,7 +59,11 @@ export class ServiceProcess {
 
   private address = '';
 
-  private constructor(readonly token: string, private readonly ranks: ChildProcess[], readonly python: string) {}
+  private constructor(
+    readonly token: string,
+    private readonly ranks: ChildProcess[],
+    readonly python: string,
+  ) {}
 
   /** http://host:port of rank 0 (set once it listens). */
   get url(): string {
@@ -80,25 +78,59 @@ export class ServiceProcess {
     const portFile = path.join(dir, 'port');
     const token = randomBytes(24).toString('hex');
     const env: NodeJS.ProcessEnv = {
-      ...process.env, ...o.env, AGENT0_TRAINER_TOKEN: token, PYTHONUNBUFFERED: '1',
+      ...process.env,
+      ...o.env,
+      AGENT0_TRAINER_TOKEN: token,
+      PYTHONUNBUFFERED: '1',
       PYTHONPATH: [trainerPythonPath(), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
       ...(o.devices !== null ? { CUDA_VISIBLE_DEVICES: o.devices } : {}),
     };
-    const flags = ['--port', '0', '--port-file', portFile, '--api-key-env', 'AGENT0_TRAINER_TOKEN', '--parent-pid', String(process.pid), ...o.args];
-    const useTorchrun = o.launcher === 'torchrun' || (o.launcher === 'auto' && o.nproc > 1 && Number.parseInt(torchVersion, 10) >= 2);
+    const flags = [
+      '--port',
+      '0',
+      '--port-file',
+      portFile,
+      '--api-key-env',
+      'AGENT0_TRAINER_TOKEN',
+      '--parent-pid',
+      String(process.pid),
+      ...o.args,
+    ];
+    const useTorchrun =
+      o.launcher === 'torchrun' || (o.launcher === 'auto' && o.nproc > 1 && Number.parseInt(torchVersion, 10) >= 2);
     const ranks: ChildProcess[] = [];
     if (useTorchrun || o.nproc === 1) {
       const args = useTorchrun
-        ? ['-m', 'torch.distributed.run', '--nproc-per-node', String(o.nproc), '--master-port', String(await freePort()), '-m', 'agent0_trainer', ...flags]
+        ? [
+            '-m',
+            'torch.distributed.run',
+            '--nproc-per-node',
+            String(o.nproc),
+            '--master-port',
+            String(await freePort()),
+            '-m',
+            'agent0_trainer',
+            ...flags,
+          ]
         : ['-m', 'agent0_trainer', ...flags];
       ranks.push(spawn(python, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
     } else {
       const master = String(await freePort());
       for (let r = 0; r < o.nproc; r++) {
-        ranks.push(spawn(python, ['-m', 'agent0_trainer', ...flags], {
-          env: { ...env, RANK: String(r), LOCAL_RANK: String(r), WORLD_SIZE: String(o.nproc), MASTER_ADDR: '127.0.0.1', MASTER_PORT: master },
-          stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-        }));
+        ranks.push(
+          spawn(python, ['-m', 'agent0_trainer', ...flags], {
+            env: {
+              ...env,
+              RANK: String(r),
+              LOCAL_RANK: String(r),
+              WORLD_SIZE: String(o.nproc),
+              MASTER_ADDR: '127.0.0.1',
+              MASTER_PORT: master,
+            },
+            stdio: ['ignore', 'pipe', 'pipe'],
+            detached: true,
+          }),
+        );
       }
     }
     const svc = new ServiceProcess(token, ranks, python);
@@ -108,14 +140,21 @@ export class ServiceProcess {
     while (!addr) {
       if (svc.exited) {
         await fs.rm(dir, { recursive: true, force: true });
-        throw new Error(`the trainer service exited during startup (${svc.exitText()}):\n${svc.tail.slice(-15).join('\n')}`);
+        throw new Error(
+          `the trainer service exited during startup (${svc.exitText()}):\n${svc.tail.slice(-15).join('\n')}`,
+        );
       }
       if (Date.now() > deadline) {
         svc.kill();
         await fs.rm(dir, { recursive: true, force: true });
-        throw new Error(`the trainer service did not listen within ${o.startupTimeoutMs} ms (launch.startupTimeoutMs):\n${svc.tail.slice(-15).join('\n')}`);
+        throw new Error(
+          `the trainer service did not listen within ${o.startupTimeoutMs} ms (launch.startupTimeoutMs):\n${svc.tail.slice(-15).join('\n')}`,
+        );
       }
-      addr = await fs.readFile(portFile, 'utf8').then((s) => s.trim(), () => undefined);
+      addr = await fs.readFile(portFile, 'utf8').then(
+        (s) => s.trim(),
+        () => undefined,
+      );
       if (!addr) await new Promise((r) => setTimeout(r, 100));
     }
     await fs.rm(dir, { recursive: true, force: true });
@@ -181,9 +220,15 @@ export class ServiceProcess {
 
   /** Waits up to `ms` for every rank to exit, then kills what is left. */
   async stop(ms: number): Promise<void> {
-    const all = Promise.all(this.ranks.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())))));
+    const all = Promise.all(
+      this.ranks.map((c) =>
+        c.exitCode !== null || c.signalCode !== null
+          ? Promise.resolve()
+          : new Promise<void>((r) => c.once('exit', () => r())),
+      ),
+    );
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
-    if (await Promise.race([all.then(() => 'done' as const), timer]) === 'timeout') {
+    if ((await Promise.race([all.then(() => 'done' as const), timer])) === 'timeout') {
       this.kill('SIGKILL');
       await all;
     }

@@ -1,9 +1,22 @@
 import path from 'node:path';
 import type {
-  Completion, FinishReason, FusedLossSpec, FusedTraining, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams,
-  TokenBatch, Tokenizer, TopLogProb, TrainStepOptions, TrainStepStats,
+  Completion,
+  FinishReason,
+  FusedLossSpec,
+  FusedTraining,
+  GenerateOptions,
+  LossOutput,
+  Policy,
+  PolicyForward,
+  SamplingParams,
+  TokenBatch,
+  Tokenizer,
+  TopLogProb,
+  TrainStepOptions,
+  TrainStepStats,
 } from '../../core/index.js';
-import { hashSeed, lossGradients, lrAt } from '../../core/index.js';
+import { hashSeed, lrAt } from '../../core/index.js';
+import { lossGradients } from '../../core/train/index.js';
 import { type Connection, release } from './connect.js';
 import { datums, outputRows, planRows } from './datum.js';
 import type { TorchPolicyOptions } from './options.js';
@@ -69,7 +82,10 @@ export class TorchPolicy implements Policy {
   ) {
     this.step = Number(desc.step ?? 0);
     if (!frozen && options.lossPath !== 'custom') {
-      this.fused = { mode: options.lossPath === 'fused' ? 'fused' : 'auto', trainStep: (b, l, o) => this.trainFused(b, l, o) };
+      this.fused = {
+        mode: options.lossPath === 'fused' ? 'fused' : 'auto',
+        trainStep: (b, l, o) => this.trainFused(b, l, o),
+      };
     }
   }
 
@@ -86,44 +102,77 @@ export class TorchPolicy implements Policy {
     const c = (this.desc.config ?? {}) as Record<string, unknown>;
     const i = this.conn.info;
     return {
-      engine: 'torch', architecture: (c.architectures as string[] | undefined)?.[0] ?? c.model_type ?? 'causal-lm',
-      impl: this.desc.impl, params: this.desc.params, layers: c.num_hidden_layers, hidden: c.hidden_size, vocab: c.vocab_size,
-      device: i.device_name, ranks: i.world_size, torch: i.torch, transformers: i.transformers,
-      computeDtype: this.desc.compute_dtype, paramDtype: this.desc.param_dtype, sharded: this.desc.sharded,
-      lossPath: this.options.lossPath, step: this.step, frozen: this.frozen,
+      engine: 'torch',
+      architecture: (c.architectures as string[] | undefined)?.[0] ?? c.model_type ?? 'causal-lm',
+      impl: this.desc.impl,
+      params: this.desc.params,
+      layers: c.num_hidden_layers,
+      hidden: c.hidden_size,
+      vocab: c.vocab_size,
+      device: i.device_name,
+      ranks: i.world_size,
+      torch: i.torch,
+      transformers: i.transformers,
+      computeDtype: this.desc.compute_dtype,
+      paramDtype: this.desc.param_dtype,
+      sharded: this.desc.sharded,
+      lossPath: this.options.lossPath,
+      step: this.step,
+      frozen: this.frozen,
       // The service answers a sampling call whole: agent0 serve sends a stream's chunks after the
       // batch is decoded (it has no generateStream).
-      streaming: false, topLogprobs: this.maxTopLogprobs,
+      streaming: false,
+      topLogprobs: this.maxTopLogprobs,
     };
   }
 
   // ---- sampling ------------------------------------------------------------------------------
   async generate(prompts: number[][], params: SamplingParams, opts?: GenerateOptions): Promise<Completion[]> {
     if (params.seed === undefined) this.calls += 1;
-    const seed = params.seed ?? (hashSeed(this.seed, `generate/${this.calls}`) >>> 1);
+    const seed = params.seed ?? hashSeed(this.seed, `generate/${this.calls}`) >>> 1;
     const out: Completion[] = [];
     for (let s = 0; s < prompts.length; s += this.options.sampleBatchSize) {
       const chunk = prompts.slice(s, s + this.options.sampleBatchSize);
-      out.push(...await this.sampleChunk(chunk, params, seed + s, opts?.signal));
+      out.push(...(await this.sampleChunk(chunk, params, seed + s, opts?.signal)));
     }
     return out;
   }
 
-  private async sampleChunk(prompts: number[][], params: SamplingParams, seed: number, signal?: AbortSignal): Promise<Completion[]> {
-    prompts.forEach((p, i) => { if (p.length === 0) throw new Error(`generate(): prompt ${i} is empty (a causal LM needs at least one token)`); });
+  private async sampleChunk(
+    prompts: number[][],
+    params: SamplingParams,
+    seed: number,
+    signal?: AbortSignal,
+  ): Promise<Completion[]> {
+    prompts.forEach((p, i) => {
+      if (p.length === 0) throw new Error(`generate(): prompt ${i} is empty (a causal LM needs at least one token)`);
+    });
     const L = Math.max(...prompts.map((p) => p.length));
     const room = Math.min(params.maxNewTokens, this.options.maxSeqLen - L);
-    if (room <= 0) return prompts.map(() => ({ tokenIds: [], text: '', logProbs: [], finishReason: 'length' as FinishReason }));
+    if (room <= 0)
+      return prompts.map(() => ({ tokenIds: [], text: '', logProbs: [], finishReason: 'length' as FinishReason }));
     const eos = new Set([...this.tokenizer.eosIds, ...(params.stopTokenIds ?? [])]);
     const body: Record<string, unknown> = {
-      model: this.modelId, prompt: prompts, n: 1, max_tokens: room, seed,
-      temperature: params.temperature ?? 1, top_p: params.topP ?? 1, top_k: params.topK && params.topK > 0 ? params.topK : -1,
-      stop: params.stop ?? [], stop_token_ids: [...eos], ignore_eos: true,
-      include_stop_str_in_output: true, logprobs: params.topLogprobs ?? 0, return_token_ids: true,
+      model: this.modelId,
+      prompt: prompts,
+      n: 1,
+      max_tokens: room,
+      seed,
+      temperature: params.temperature ?? 1,
+      top_p: params.topP ?? 1,
+      top_k: params.topK && params.topK > 0 ? params.topK : -1,
+      stop: params.stop ?? [],
+      stop_token_ids: [...eos],
+      ignore_eos: true,
+      include_stop_str_in_output: true,
+      logprobs: params.topLogprobs ?? 0,
+      return_token_ids: true,
     };
-    if (signal?.aborted) return prompts.map(() => ({ tokenIds: [], text: '', logProbs: [], finishReason: 'abort' as FinishReason }));
+    if (signal?.aborted)
+      return prompts.map(() => ({ tokenIds: [], text: '', logProbs: [], finishReason: 'abort' as FinishReason }));
     const res = await this.client.completions(body, signal);
-    if (res.choices.length !== prompts.length) throw new Error(`trainer /v1/completions: ${res.choices.length} choices for ${prompts.length} prompts`);
+    if (res.choices.length !== prompts.length)
+      throw new Error(`trainer /v1/completions: ${res.choices.length} choices for ${prompts.length} prompts`);
     return res.choices.map((c) => this.completion(c, eos, params.topLogprobs ?? 0));
   }
 
@@ -131,7 +180,8 @@ export class TorchPolicy implements Policy {
     const ids = (c.token_ids as number[] | undefined) ?? [];
     const lpObj = c.logprobs as { token_logprobs?: number[]; top_logprobs?: Record<string, number>[] | null } | null;
     const lp = lpObj?.token_logprobs ?? ids.map(() => NaN);
-    const top = k > 0 && lpObj?.top_logprobs ? { topLogProbs: lpObj.top_logprobs.map((entry) => alternatives(entry, k)) } : {};
+    const top =
+      k > 0 && lpObj?.top_logprobs ? { topLogProbs: lpObj.top_logprobs.map((entry) => alternatives(entry, k)) } : {};
     let text = this.tokenizer.decode(ids);
     const reason = c.stop_reason;
     let finishReason: FinishReason = 'length';
@@ -145,7 +195,14 @@ export class TorchPolicy implements Policy {
     } else if (c.finish_reason === 'stop' && typeof reason === 'number' && eos.has(reason)) {
       finishReason = 'eos';
     }
-    return { tokenIds: ids, text, logProbs: lp, finishReason, ...(stopString !== undefined ? { stopString } : {}), ...top };
+    return {
+      tokenIds: ids,
+      text,
+      logProbs: lp,
+      finishReason,
+      ...(stopString !== undefined ? { stopString } : {}),
+      ...top,
+    };
   }
 
   // ---- log-probs and training ------------------------------------------------------------------
@@ -153,22 +210,38 @@ export class TorchPolicy implements Policy {
     const plan = planRows(batch);
     const B = batch.inputIds.length;
     if (plan.sent.length === 0) return Array.from({ length: B }, () => new Float32Array(plan.T));
-    const r = await this.client.call<ForwardResult>('/api/v1/forward', {
-      model_id: this.modelId, forward_input: { data: datums(batch, plan), loss_fn: 'cross_entropy' },
-    }, true);
+    const r = await this.client.call<ForwardResult>(
+      '/api/v1/forward',
+      {
+        model_id: this.modelId,
+        forward_input: { data: datums(batch, plan), loss_fn: 'cross_entropy' },
+      },
+      true,
+    );
     return outputRows(r.loss_fn_outputs, plan, B, 'logprobs');
   }
 
   private adam(lr: number): Record<string, number> {
     const o = this.options.optimizer;
-    return { learning_rate: lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weight_decay: o.weightDecay, grad_clip_norm: o.maxGradNorm };
+    return {
+      learning_rate: lr,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      eps: o.eps,
+      weight_decay: o.weightDecay,
+      grad_clip_norm: o.maxGradNorm,
+    };
   }
 
   private async optimStep(lrOverride: number | undefined): Promise<OptimResult> {
     const lr = lrOverride ?? lrAt(this.options.optimizer, this.step + 1);
-    const r = await this.client.call<OptimResult>('/api/v1/optim_step', { model_id: this.modelId, adam_params: this.adam(lr) });
+    const r = await this.client.call<OptimResult>('/api/v1/optim_step', {
+      model_id: this.modelId,
+      adam_params: this.adam(lr),
+    });
     this.step = r.step;
-    if (r.skipped) throw new Error(`policy/torch: the gradient norm is ${r.grad_norm} (not finite); the optimizer step was skipped`);
+    if (r.skipped)
+      throw new Error(`policy/torch: the gradient norm is ${r.grad_norm} (not finite); the optimizer step was skipped`);
     return r;
   }
 
@@ -177,7 +250,11 @@ export class TorchPolicy implements Policy {
    * under the tape here, per micro-batch → d loss / d log-prob as per-token weights → the service
    * back-propagates them (Tinker's cross_entropy with weights = -dL/dlogp) → AdamW.
    */
-  async trainStep(batch: TokenBatch, lossFn: (fwd: PolicyForward) => LossOutput, opts?: TrainStepOptions): Promise<TrainStepStats> {
+  async trainStep(
+    batch: TokenBatch,
+    lossFn: (fwd: PolicyForward) => LossOutput,
+    opts?: TrainStepOptions,
+  ): Promise<TrainStepStats> {
     if (this.frozen) throw new Error('trainStep on a frozen snapshot');
     const B = batch.inputIds.length;
     if (B === 0) throw new Error('trainStep: empty batch');
@@ -185,11 +262,19 @@ export class TorchPolicy implements Policy {
     const T = plan.T;
     const needEntropy = opts?.needEntropy ?? false;
     let lp: Float32Array[] = Array.from({ length: B }, () => new Float32Array(T));
-    let ent: Float32Array[] | undefined = needEntropy ? Array.from({ length: B }, () => new Float32Array(T)) : undefined;
+    let ent: Float32Array[] | undefined = needEntropy
+      ? Array.from({ length: B }, () => new Float32Array(T))
+      : undefined;
     if (plan.sent.length > 0) {
-      const fwd = await this.client.call<ForwardResult>('/api/v1/forward', {
-        model_id: this.modelId, forward_input: { data: datums(batch, plan), loss_fn: 'cross_entropy' }, agent0: { entropy: needEntropy },
-      }, true);
+      const fwd = await this.client.call<ForwardResult>(
+        '/api/v1/forward',
+        {
+          model_id: this.modelId,
+          forward_input: { data: datums(batch, plan), loss_fn: 'cross_entropy' },
+          agent0: { entropy: needEntropy },
+        },
+        true,
+      );
       lp = outputRows(fwd.loss_fn_outputs, plan, B, 'logprobs');
       if (needEntropy) ent = outputRows(fwd.loss_fn_outputs, plan, B, 'entropy');
     }
@@ -219,13 +304,27 @@ export class TorchPolicy implements Policy {
     }
     if (plan.sent.length > 0) {
       const neg = (rows: Float32Array[]) => rows.map((r) => Float32Array.from(r, (x) => -x));
-      await this.client.call<ForwardResult>('/api/v1/forward_backward', {
-        model_id: this.modelId,
-        forward_backward_input: { data: datums(batch, plan, { weights: neg(dlp), ...(anyEnt ? { entropy_weights: neg(dent) } : {}) }), loss_fn: 'cross_entropy' },
-      }, true);
+      await this.client.call<ForwardResult>(
+        '/api/v1/forward_backward',
+        {
+          model_id: this.modelId,
+          forward_backward_input: {
+            data: datums(batch, plan, { weights: neg(dlp), ...(anyEnt ? { entropy_weights: neg(dent) } : {}) }),
+            loss_fn: 'cross_entropy',
+          },
+        },
+        true,
+      );
     }
     const r = await this.optimStep(opts?.lr);
-    return { loss, gradNorm: r.grad_norm, lr: r.lr, step: r.step, tokens: plan.lengths.reduce((a, n) => a + n, 0), metrics };
+    return {
+      loss,
+      gradNorm: r.grad_norm,
+      lr: r.lr,
+      step: r.step,
+      tokens: plan.lengths.reduce((a, n) => a + n, 0),
+      metrics,
+    };
   }
 
   /** Fused path: the service computes agent0_ppo from the spec (one forward, one round trip). */
@@ -238,23 +337,44 @@ export class TorchPolicy implements Policy {
     let loss = 0;
     if (plan.sent.length > 0) {
       const inputs = {
-        weights: spec.weights, logprobs: spec.oldLogProbs, advantages: spec.advantages, mask: spec.mask,
+        weights: spec.weights,
+        logprobs: spec.oldLogProbs,
+        advantages: spec.advantages,
+        mask: spec.mask,
         ...(spec.refLogProbs ? { ref_logprobs: spec.refLogProbs } : {}),
       };
       const config: Record<string, unknown> = {
-        ratio: spec.ratio, clip_ratio_c: spec.clipRatioC ?? 0, entropy_coef: spec.entropyCoef,
-        entropy: opts?.needEntropy ?? false, ...(spec.klType ? { kl_type: spec.klType, kl_coef: spec.klCoef } : {}),
+        ratio: spec.ratio,
+        clip_ratio_c: spec.clipRatioC ?? 0,
+        entropy_coef: spec.entropyCoef,
+        entropy: opts?.needEntropy ?? false,
+        ...(spec.klType ? { kl_type: spec.klType, kl_coef: spec.klCoef } : {}),
       };
-      const r = await this.client.call<ForwardResult>('/api/v1/forward_backward', {
-        model_id: this.modelId,
-        forward_backward_input: { data: datums(batch, plan, inputs, { clip_low: spec.clipLow, clip_high: spec.clipHigh }), loss_fn: 'agent0_ppo', loss_fn_config: config },
-        agent0: { entropy: opts?.needEntropy ?? false },
-      }, true);
+      const r = await this.client.call<ForwardResult>(
+        '/api/v1/forward_backward',
+        {
+          model_id: this.modelId,
+          forward_backward_input: {
+            data: datums(batch, plan, inputs, { clip_low: spec.clipLow, clip_high: spec.clipHigh }),
+            loss_fn: 'agent0_ppo',
+            loss_fn_config: config,
+          },
+          agent0: { entropy: opts?.needEntropy ?? false },
+        },
+        true,
+      );
       metrics = serviceMetrics(r.metrics);
       loss = r.metrics['loss:sum'] ?? 0;
     }
     const o = await this.optimStep(opts?.lr);
-    return { loss, gradNorm: o.grad_norm, lr: o.lr, step: o.step, tokens: plan.lengths.reduce((a, n) => a + n, 0), metrics };
+    return {
+      loss,
+      gradNorm: o.grad_norm,
+      lr: o.lr,
+      step: o.step,
+      tokens: plan.lengths.reduce((a, n) => a + n, 0),
+      metrics,
+    };
   }
 
   // ---- weights -------------------------------------------------------------------------------
@@ -272,7 +392,11 @@ export class TorchPolicy implements Policy {
   }
 
   async load(dir: string): Promise<void> {
-    const r = await this.client.call<{ step: number }>('/api/v1/load_weights', { model_id: this.modelId, path: path.resolve(dir), optimizer: !this.frozen });
+    const r = await this.client.call<{ step: number }>('/api/v1/load_weights', {
+      model_id: this.modelId,
+      path: path.resolve(dir),
+      optimizer: !this.frozen,
+    });
     this.step = r.step;
   }
 
@@ -281,7 +405,8 @@ export class TorchPolicy implements Policy {
     if (this.disposed) return;
     this.disposed = true;
     try {
-      if (this.conn.process?.alive ?? true) await this.client.call('/api/v1/unload_model', { model_id: this.modelId }).catch(() => undefined);
+      if (this.conn.process?.alive ?? true)
+        await this.client.call('/api/v1/unload_model', { model_id: this.modelId }).catch(() => undefined);
     } finally {
       await release(this.conn);
     }

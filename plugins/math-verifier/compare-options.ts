@@ -20,7 +20,12 @@ export interface CompareOptions {
 }
 
 export const DEFAULT_COMPARE: CompareOptions = {
-  relTol: 1e-6, absTol: 1e-12, floatRounding: 6, strictVariables: true, allowSetRelation: false, points: 8,
+  relTol: 1e-6,
+  absTol: 1e-12,
+  floatRounding: 6,
+  strictVariables: true,
+  allowSetRelation: false,
+  points: 8,
 };
 
 /** A symbolic fallback for expressions the local grammar cannot read: true, false, or null (undecided). */

@@ -7,7 +7,12 @@ import { type Ans, parseItem, parseAnswer, relationValue, unwrap } from './struc
 export { type CompareOptions, DEFAULT_COMPARE, type SymbolicCheck } from './compare-options.js';
 
 /** Gold-led equivalence of two extracted answers. Pure and synchronous; run it where a timeout can stop it. */
-export function compareAnswers(gold: string, pred: string, o: CompareOptions = DEFAULT_COMPARE, symbolic?: SymbolicCheck): boolean {
+export function compareAnswers(
+  gold: string,
+  pred: string,
+  o: CompareOptions = DEFAULT_COMPARE,
+  symbolic?: SymbolicCheck,
+): boolean {
   const g = normalizeAnswer(gold);
   const p = normalizeAnswer(pred);
   if (!g || !p) return false;
@@ -47,7 +52,8 @@ function eq(gIn: Ans, pIn: Ans, c: Ctx): boolean {
     return eq(g.set, p, c);
   }
   if (p.k === 'in') {
-    if (g.k === 'rel') return relationValue(g) === null ? membershipEq(g, p) : eq(parseItem(relationValue(g)!), p.set, c);
+    if (g.k === 'rel')
+      return relationValue(g) === null ? membershipEq(g, p) : eq(parseItem(relationValue(g)!), p.set, c);
     return eq(g, p.set, c);
   }
   if (g.k === 'rel') {
@@ -72,8 +78,11 @@ function eq(gIn: Ans, pIn: Ans, c: Ctx): boolean {
       if (p.k === 'union' && setEq(g.items, p.items, c)) return true;
       return isSetLike(p) && membershipEq(g, p);
     case 'matrix':
-      return p.k === 'matrix' && p.rows.length === g.rows.length
-        && g.rows.every((r, i) => r.length === p.rows[i]!.length && r.every((x, j) => exprEq(x, p.rows[i]![j]!, c)));
+      return (
+        p.k === 'matrix' &&
+        p.rows.length === g.rows.length &&
+        g.rows.every((r, i) => r.length === p.rows[i]!.length && r.every((x, j) => exprEq(x, p.rows[i]![j]!, c)))
+      );
     case 'ratio':
       if (p.k !== 'ratio' || p.items.length !== g.items.length) return false;
       return g.items.every((x, i) => exprEq(x, p.items[i]!, c)) || proportional(g.items, p.items, c);
@@ -86,7 +95,12 @@ function eq(gIn: Ans, pIn: Ans, c: Ctx): boolean {
 }
 
 function textEq(a: string, b: string): boolean {
-  const t = (s: string) => s.toLowerCase().replace(/\\text\{([^}]*)\}/g, '$1').replace(/[\s.{}]/g, '').replace(/^\((.)\)$/, '$1');
+  const t = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/\\text\{([^}]*)\}/g, '$1')
+      .replace(/[\s.{}]/g, '')
+      .replace(/^\((.)\)$/, '$1');
   return t(a) === t(b);
 }
 
@@ -100,7 +114,10 @@ function setEq(g: Ans[], p: Ans[], c: Ctx): boolean {
   const m = (i: number, j: number) => {
     const key = `${i},${j}`;
     let v = memo.get(key);
-    if (v === undefined) { v = eq(g[i]!, p[j]!, c); memo.set(key, v); }
+    if (v === undefined) {
+      v = eq(g[i]!, p[j]!, c);
+      memo.set(key, v);
+    }
     return v;
   };
   return g.every((_, i) => p.some((_, j) => m(i, j))) && p.every((_, j) => g.some((_, i) => m(i, j)));

@@ -2,7 +2,10 @@ import type { Expr } from './expr-parse.js';
 import { numeric } from './evaluate.js';
 
 /** A complex value; answers with `i` (3+4i, (1+i)^2, e^{i\pi}) are compared through these. */
-export interface C { re: number; im: number }
+export interface C {
+  re: number;
+  im: number;
+}
 
 const c = (re: number, im = 0): C => ({ re, im });
 const NAN = c(NaN, NaN);
@@ -18,13 +21,23 @@ const log = (a: C): C => c(Math.log(Math.hypot(a.re, a.im)), Math.atan2(a.im, a.
 /** True when the free symbol `i` (the imaginary unit) occurs. */
 export function hasImaginaryUnit(e: Expr): boolean {
   switch (e.t) {
-    case 'sym': return e.name === 'i';
-    case 'add': case 'mul': return e.a.some(hasImaginaryUnit);
-    case 'neg': case 'fact': return hasImaginaryUnit(e.a);
-    case 'div': case 'pow': return hasImaginaryUnit(e.a) || hasImaginaryUnit(e.b);
-    case 'root': return hasImaginaryUnit(e.a) || hasImaginaryUnit(e.k);
-    case 'fn': return e.name === 'abs' && e.args.some(hasImaginaryUnit);
-    default: return false;
+    case 'sym':
+      return e.name === 'i';
+    case 'add':
+    case 'mul':
+      return e.a.some(hasImaginaryUnit);
+    case 'neg':
+    case 'fact':
+      return hasImaginaryUnit(e.a);
+    case 'div':
+    case 'pow':
+      return hasImaginaryUnit(e.a) || hasImaginaryUnit(e.b);
+    case 'root':
+      return hasImaginaryUnit(e.a) || hasImaginaryUnit(e.k);
+    case 'fn':
+      return e.name === 'abs' && e.args.some(hasImaginaryUnit);
+    default:
+      return false;
   }
 }
 
@@ -52,18 +65,28 @@ export function complexValue(e: Expr, env: Map<string, number>): C {
     if (!Number.isNaN(r) || !ARITH.has(e.t)) return c(r);
   }
   switch (e.t) {
-    case 'sym': return e.name === 'i' ? c(0, 1) : c(env.get(e.name) ?? NaN);
-    case 'neg': { const a = complexValue(e.a, env); return c(-a.re, -a.im); }
-    case 'add': return e.a.reduce((s, x) => add(s, complexValue(x, env)), c(0));
-    case 'mul': return e.a.reduce((s, x) => mul(s, complexValue(x, env)), c(1));
-    case 'div': return div(complexValue(e.a, env), complexValue(e.b, env));
-    case 'pow': return pow(complexValue(e.a, env), complexValue(e.b, env));
-    case 'root': return pow(complexValue(e.a, env), div(c(1), complexValue(e.k, env)));
+    case 'sym':
+      return e.name === 'i' ? c(0, 1) : c(env.get(e.name) ?? NaN);
+    case 'neg': {
+      const a = complexValue(e.a, env);
+      return c(-a.re, -a.im);
+    }
+    case 'add':
+      return e.a.reduce((s, x) => add(s, complexValue(x, env)), c(0));
+    case 'mul':
+      return e.a.reduce((s, x) => mul(s, complexValue(x, env)), c(1));
+    case 'div':
+      return div(complexValue(e.a, env), complexValue(e.b, env));
+    case 'pow':
+      return pow(complexValue(e.a, env), complexValue(e.b, env));
+    case 'root':
+      return pow(complexValue(e.a, env), div(c(1), complexValue(e.k, env)));
     case 'fn': {
       if (e.name !== 'abs') return NAN;
       const a = complexValue(e.args[0]!, env);
       return c(Math.hypot(a.re, a.im));
     }
-    default: return c(numeric(e, env));
+    default:
+      return c(numeric(e, env));
   }
 }

@@ -4,21 +4,38 @@ import * as R from './rational.js';
 /** The exact rational value of an expression without symbols, or null (irrational, symbolic or too large). */
 export function exact(e: Expr): R.Rational | null {
   switch (e.t) {
-    case 'num': return e.v;
-    case 'neg': { const a = exact(e.a); return a && R.neg(a); }
+    case 'num':
+      return e.v;
+    case 'neg': {
+      const a = exact(e.a);
+      return a && R.neg(a);
+    }
     case 'add': {
       let acc = R.rat(0n);
-      for (const x of e.a) { const v = exact(x); if (!v) return null; acc = R.add(acc, v); }
+      for (const x of e.a) {
+        const v = exact(x);
+        if (!v) return null;
+        acc = R.add(acc, v);
+      }
       return acc;
     }
     case 'mul': {
       let acc = R.rat(1n);
-      for (const x of e.a) { const v = exact(x); if (!v) return null; acc = R.mul(acc, v); }
+      for (const x of e.a) {
+        const v = exact(x);
+        if (!v) return null;
+        acc = R.mul(acc, v);
+      }
       return acc;
     }
-    case 'div': { const a = exact(e.a); const b = exact(e.b); return a && b && R.div(a, b); }
+    case 'div': {
+      const a = exact(e.a);
+      const b = exact(e.b);
+      return a && b && R.div(a, b);
+    }
     case 'pow': {
-      const a = exact(e.a); const b = exact(e.b);
+      const a = exact(e.a);
+      const b = exact(e.b);
       if (!a || !b) return null;
       if (R.isInt(b)) return R.powInt(a, b.n);
       // (p/q)^(m/k): exact only when the k-th root is
@@ -26,10 +43,14 @@ export function exact(e: Expr): R.Rational | null {
       return root && R.powInt(root, b.n);
     }
     case 'root': {
-      const a = exact(e.a); const k = exact(e.k);
+      const a = exact(e.a);
+      const k = exact(e.k);
       return a && k && R.isInt(k) ? R.rootExact(a, k.n) : null;
     }
-    case 'fact': { const a = exact(e.a); return a && R.factorial(a); }
+    case 'fact': {
+      const a = exact(e.a);
+      return a && R.factorial(a);
+    }
     case 'fn': {
       if (e.name === 'binom') {
         const n = exact(e.args[0]!);
@@ -40,25 +61,45 @@ export function exact(e: Expr): R.Rational | null {
       const a = exact(e.args[0]!);
       return a && (a.n < 0n ? R.neg(a) : a);
     }
-    default: return null;
+    default:
+      return null;
   }
 }
 
 /** Symbols in order of first appearance (bound summation indices excluded). */
 export function symbols(e: Expr, out: string[] = [], bound: Set<string> = new Set()): string[] {
   switch (e.t) {
-    case 'sym': if (!bound.has(e.name) && !out.includes(e.name)) out.push(e.name); break;
-    case 'add': case 'mul': e.a.forEach((x) => symbols(x, out, bound)); break;
-    case 'neg': case 'fact': symbols(e.a, out, bound); break;
-    case 'div': case 'pow': symbols(e.a, out, bound); symbols(e.b, out, bound); break;
-    case 'root': symbols(e.a, out, bound); symbols(e.k, out, bound); break;
-    case 'fn': e.args.forEach((x) => symbols(x, out, bound)); break;
+    case 'sym':
+      if (!bound.has(e.name) && !out.includes(e.name)) out.push(e.name);
+      break;
+    case 'add':
+    case 'mul':
+      e.a.forEach((x) => symbols(x, out, bound));
+      break;
+    case 'neg':
+    case 'fact':
+      symbols(e.a, out, bound);
+      break;
+    case 'div':
+    case 'pow':
+      symbols(e.a, out, bound);
+      symbols(e.b, out, bound);
+      break;
+    case 'root':
+      symbols(e.a, out, bound);
+      symbols(e.k, out, bound);
+      break;
+    case 'fn':
+      e.args.forEach((x) => symbols(x, out, bound));
+      break;
     case 'sum': {
-      symbols(e.lo, out, bound); symbols(e.hi, out, bound);
+      symbols(e.lo, out, bound);
+      symbols(e.hi, out, bound);
       symbols(e.body, out, new Set([...bound, e.v]));
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return out;
 }
@@ -80,11 +121,22 @@ function gammaInt(n: number): number {
 }
 
 const FN: Record<string, (x: number, b?: number) => number> = {
-  sin: Math.sin, cos: Math.cos, tan: Math.tan,
-  sec: (x) => 1 / Math.cos(x), csc: (x) => 1 / Math.sin(x), cot: (x) => 1 / Math.tan(x),
-  arcsin: Math.asin, arccos: Math.acos, arctan: Math.atan,
-  sinh: Math.sinh, cosh: Math.cosh, tanh: Math.tanh,
-  ln: Math.log, exp: Math.exp, lg: Math.log10, abs: Math.abs,
+  sin: Math.sin,
+  cos: Math.cos,
+  tan: Math.tan,
+  sec: (x) => 1 / Math.cos(x),
+  csc: (x) => 1 / Math.sin(x),
+  cot: (x) => 1 / Math.tan(x),
+  arcsin: Math.asin,
+  arccos: Math.acos,
+  arctan: Math.atan,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  tanh: Math.tanh,
+  ln: Math.log,
+  exp: Math.exp,
+  lg: Math.log10,
+  abs: Math.abs,
   binom: (n, k) => {
     if (!Number.isInteger(n) || !Number.isInteger(k!) || k! < 0 || k! > n) return NaN;
     let r = 1;
@@ -97,13 +149,22 @@ const FN: Record<string, (x: number, b?: number) => number> = {
 /** Floating-point value with symbols bound by `env`; NaN outside the domain. */
 export function numeric(e: Expr, env: Map<string, number>): number {
   switch (e.t) {
-    case 'num': return R.toNumber(e.v);
-    case 'sym': { const v = env.get(e.name); return v === undefined ? NaN : v; }
-    case 'const': return e.name === 'pi' ? Math.PI : e.name === 'e' ? Math.E : Infinity;
-    case 'neg': return -numeric(e.a, env);
-    case 'add': return e.a.reduce((s, x) => s + numeric(x, env), 0);
-    case 'mul': return e.a.reduce((s, x) => s * numeric(x, env), 1);
-    case 'div': return numeric(e.a, env) / numeric(e.b, env);
+    case 'num':
+      return R.toNumber(e.v);
+    case 'sym': {
+      const v = env.get(e.name);
+      return v === undefined ? NaN : v;
+    }
+    case 'const':
+      return e.name === 'pi' ? Math.PI : e.name === 'e' ? Math.E : Infinity;
+    case 'neg':
+      return -numeric(e.a, env);
+    case 'add':
+      return e.a.reduce((s, x) => s + numeric(x, env), 0);
+    case 'mul':
+      return e.a.reduce((s, x) => s * numeric(x, env), 1);
+    case 'div':
+      return numeric(e.a, env) / numeric(e.b, env);
     case 'pow': {
       const a = numeric(e.a, env);
       const b = numeric(e.b, env);
@@ -120,7 +181,8 @@ export function numeric(e: Expr, env: Map<string, number>): number {
       if (a < 0 && Number.isInteger(k) && k % 2 === 1) return -((-a) ** (1 / k));
       return a ** (1 / k);
     }
-    case 'fact': return gammaInt(Math.round(numeric(e.a, env) * 1e9) / 1e9);
+    case 'fact':
+      return gammaInt(Math.round(numeric(e.a, env) * 1e9) / 1e9);
     case 'fn': {
       const args = e.args.map((x) => numeric(x, env));
       const f = FN[e.name];

@@ -9,7 +9,11 @@ import * as R from './rational.js';
 export const squash = (s: string): string => s.replace(/\s+/g, '');
 
 export function tryParse(s: string): Expr | null {
-  try { return parseExpr(s); } catch { return null; }
+  try {
+    return parseExpr(s);
+  } catch {
+    return null;
+  }
 }
 
 export function close(a: number, b: number, o: CompareOptions): boolean {
@@ -94,7 +98,11 @@ export function bindings(ge: Expr, pe: Expr, o: CompareOptions): { vars: string[
   return { vars, rename };
 }
 
-export function* samplePoints(vars: string[], rename: Map<string, string>, n: number): Generator<[Map<string, number>, Map<string, number>]> {
+export function* samplePoints(
+  vars: string[],
+  rename: Map<string, string>,
+  n: number,
+): Generator<[Map<string, number>, Map<string, number>]> {
   const rnd = mulberry32(0x5eed);
   for (let attempt = 0; attempt < n * 4; attempt++) {
     const env = new Map<string, number>();

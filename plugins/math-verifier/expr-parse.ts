@@ -22,21 +22,81 @@ export class ParseError extends Error {}
 
 type Tok = { k: 'num'; s: string } | { k: 'cmd'; s: string } | { k: 'id'; s: string } | { k: 'op'; s: string };
 
-const GREEK = new Set(['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'varepsilon', 'zeta', 'eta', 'theta', 'vartheta', 'iota', 'kappa',
-  'lambda', 'mu', 'nu', 'xi', 'rho', 'sigma', 'tau', 'upsilon', 'phi', 'varphi', 'chi', 'psi', 'omega',
-  'Gamma', 'Delta', 'Theta', 'Lambda', 'Xi', 'Sigma', 'Phi', 'Psi', 'Omega']);
-const FUNCS = new Set(['sin', 'cos', 'tan', 'sec', 'csc', 'cot', 'arcsin', 'arccos', 'arctan', 'sinh', 'cosh', 'tanh',
-  'ln', 'log', 'exp', 'lg']);
+const GREEK = new Set([
+  'alpha',
+  'beta',
+  'gamma',
+  'delta',
+  'epsilon',
+  'varepsilon',
+  'zeta',
+  'eta',
+  'theta',
+  'vartheta',
+  'iota',
+  'kappa',
+  'lambda',
+  'mu',
+  'nu',
+  'xi',
+  'rho',
+  'sigma',
+  'tau',
+  'upsilon',
+  'phi',
+  'varphi',
+  'chi',
+  'psi',
+  'omega',
+  'Gamma',
+  'Delta',
+  'Theta',
+  'Lambda',
+  'Xi',
+  'Sigma',
+  'Phi',
+  'Psi',
+  'Omega',
+]);
+const FUNCS = new Set([
+  'sin',
+  'cos',
+  'tan',
+  'sec',
+  'csc',
+  'cot',
+  'arcsin',
+  'arccos',
+  'arctan',
+  'sinh',
+  'cosh',
+  'tanh',
+  'ln',
+  'log',
+  'exp',
+  'lg',
+]);
 /** Single letters read as function application before `(` (f(x)); other letters multiply (a(b+1)). */
 const CALL_LETTERS = new Set(['f', 'g', 'h', 'F', 'G', 'H', 'P', 'Q', 'W']);
-const UNICODE: Record<string, string> = { '×': '*', '·': '*', '÷': '/', '−': '-', '∞': '\\infty', 'π': '\\pi', '√': '\\sqrt' };
+const UNICODE: Record<string, string> = {
+  '×': '*',
+  '·': '*',
+  '÷': '/',
+  '−': '-',
+  '∞': '\\infty',
+  π: '\\pi',
+  '√': '\\sqrt',
+};
 
 function tokenize(src: string): Tok[] {
   const out: Tok[] = [];
   let i = 0;
   while (i < src.length) {
     const c = src[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (UNICODE[c]) {
       const u = UNICODE[c]!;
       out.push(u.startsWith('\\') ? { k: 'cmd', s: u.slice(1) } : { k: 'op', s: u });
@@ -45,17 +105,41 @@ function tokenize(src: string): Tok[] {
     }
     // `1.5e-05` as printed by Python is one number (a digit must follow the e)
     const num = /^(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d{1,4}(?![\d.]))?/.exec(src.slice(i));
-    if (num) { out.push({ k: 'num', s: num[0] }); i += num[0].length; continue; }
+    if (num) {
+      out.push({ k: 'num', s: num[0] });
+      i += num[0].length;
+      continue;
+    }
     if (c === '\\') {
       const m = /^\\([a-zA-Z]+)/.exec(src.slice(i));
-      if (m) { out.push({ k: 'cmd', s: m[1]! }); i += m[0].length; continue; }
+      if (m) {
+        out.push({ k: 'cmd', s: m[1]! });
+        i += m[0].length;
+        continue;
+      }
       const nx = src[i + 1];
-      if (nx === '{' || nx === '}') { out.push({ k: 'op', s: nx === '{' ? '(' : ')' }); i += 2; continue; }
-      if (nx === '|') { out.push({ k: 'op', s: '|' }); i += 2; continue; }
+      if (nx === '{' || nx === '}') {
+        out.push({ k: 'op', s: nx === '{' ? '(' : ')' });
+        i += 2;
+        continue;
+      }
+      if (nx === '|') {
+        out.push({ k: 'op', s: '|' });
+        i += 2;
+        continue;
+      }
       throw new ParseError(`bad escape at ${i}`);
     }
-    if (/[a-zA-Z]/.test(c)) { out.push({ k: 'id', s: c }); i++; continue; }
-    if ('+-*/^_()[]{}|!\'='.includes(c)) { out.push({ k: 'op', s: c }); i++; continue; }
+    if (/[a-zA-Z]/.test(c)) {
+      out.push({ k: 'id', s: c });
+      i++;
+      continue;
+    }
+    if ("+-*/^_()[]{}|!'=".includes(c)) {
+      out.push({ k: 'op', s: c });
+      i++;
+      continue;
+    }
     throw new ParseError(`unexpected '${c}'`);
   }
   return out;
@@ -73,9 +157,17 @@ class Parser {
     return e;
   }
 
-  private peek(): Tok | undefined { return this.toks[this.p]; }
-  private isOp(s: string): boolean { const t = this.peek(); return !!t && t.k === 'op' && t.s === s; }
-  private isCmd(...s: string[]): boolean { const t = this.peek(); return !!t && t.k === 'cmd' && s.includes(t.s); }
+  private peek(): Tok | undefined {
+    return this.toks[this.p];
+  }
+  private isOp(s: string): boolean {
+    const t = this.peek();
+    return !!t && t.k === 'op' && t.s === s;
+  }
+  private isCmd(...s: string[]): boolean {
+    const t = this.peek();
+    return !!t && t.k === 'cmd' && s.includes(t.s);
+  }
   private expect(s: string): void {
     if (!this.isOp(s)) throw new ParseError(`expected '${s}'`);
     this.p++;
@@ -85,11 +177,20 @@ class Parser {
     const terms: Expr[] = [];
     let sign = 1;
     if (this.isOp('+')) this.p++;
-    else if (this.isOp('-')) { this.p++; sign = -1; }
+    else if (this.isOp('-')) {
+      this.p++;
+      sign = -1;
+    }
     for (;;) {
       const t = this.term();
       terms.push(sign < 0 ? { t: 'neg', a: t } : t);
-      if (this.isOp('+')) { this.p++; sign = 1; } else if (this.isOp('-')) { this.p++; sign = -1; } else break;
+      if (this.isOp('+')) {
+        this.p++;
+        sign = 1;
+      } else if (this.isOp('-')) {
+        this.p++;
+        sign = -1;
+      } else break;
     }
     return terms.length === 1 ? terms[0]! : { t: 'add', a: terms };
   }
@@ -98,9 +199,22 @@ class Parser {
     let acc = this.unary();
     const factors: Expr[] = [];
     for (;;) {
-      if (this.isOp('*') || this.isCmd('cdot', 'times', 'ast')) { this.p++; factors.push(acc); acc = this.unary(); continue; }
-      if (this.isOp('/') || this.isCmd('div')) { this.p++; acc = { t: 'div', a: acc, b: this.unary() }; continue; }
-      if (this.startsAtom()) { factors.push(acc); acc = this.power(); continue; }
+      if (this.isOp('*') || this.isCmd('cdot', 'times', 'ast')) {
+        this.p++;
+        factors.push(acc);
+        acc = this.unary();
+        continue;
+      }
+      if (this.isOp('/') || this.isCmd('div')) {
+        this.p++;
+        acc = { t: 'div', a: acc, b: this.unary() };
+        continue;
+      }
+      if (this.startsAtom()) {
+        factors.push(acc);
+        acc = this.power();
+        continue;
+      }
       break;
     }
     factors.push(acc);
@@ -108,8 +222,14 @@ class Parser {
   }
 
   private unary(): Expr {
-    if (this.isOp('-')) { this.p++; return { t: 'neg', a: this.unary() }; }
-    if (this.isOp('+')) { this.p++; return this.unary(); }
+    if (this.isOp('-')) {
+      this.p++;
+      return { t: 'neg', a: this.unary() };
+    }
+    if (this.isOp('+')) {
+      this.p++;
+      return this.unary();
+    }
     return this.power();
   }
 
@@ -134,7 +254,11 @@ class Parser {
 
   private postfix(e: Expr): Expr {
     for (;;) {
-      if (this.isOp('!')) { this.p++; e = { t: 'fact', a: e }; continue; }
+      if (this.isOp('!')) {
+        this.p++;
+        e = { t: 'fact', a: e };
+        continue;
+      }
       break;
     }
     return e;
@@ -173,7 +297,10 @@ class Parser {
         if (t.k === 'op' && t.s === '{') depth++;
         if (t.k === 'op' && t.s === '}') depth--;
       } while (depth > 0);
-      return this.toks.slice(start + 1, this.p - 1).map((t) => t.s).join('');
+      return this.toks
+        .slice(start + 1, this.p - 1)
+        .map((t) => t.s)
+        .join('');
     }
     const t = this.toks[this.p++];
     if (!t) throw new ParseError('empty subscript');
@@ -192,7 +319,10 @@ class Parser {
     if (t.k === 'id') {
       this.p++;
       let name = t.s;
-      while (this.isOp('\'')) { this.p++; name += '\''; }
+      while (this.isOp("'")) {
+        this.p++;
+        name += "'";
+      }
       if (this.isOp('_')) {
         const sub = this.subscript();
         if (/[a-zA-Z]/.test(sub) && /[-+]/.test(sub)) {
@@ -200,7 +330,10 @@ class Parser {
         }
         name = `${name}_${sub}`;
       }
-      while (this.isOp('\'')) { this.p++; name += '\''; }
+      while (this.isOp("'")) {
+        this.p++;
+        name += "'";
+      }
       if (name === 'e') return { t: 'const', name: 'e' };
       if (!single && CALL_LETTERS.has(name[0]!) && name.length <= 3 && this.isOp('(')) {
         return { t: 'fn', name: `user:${name}`, args: this.callArgs() };
@@ -279,8 +412,14 @@ class Parser {
     if (FUNCS.has(name)) {
       let exponent: Expr | null = null;
       let logBase: Expr | null = null;
-      if (name === 'log' && this.isOp('_')) { this.p++; logBase = this.group(); }
-      if (this.isOp('^')) { this.p++; exponent = this.isOp('-') ? (this.p++, { t: 'neg', a: this.group() } as Expr) : this.group(); }
+      if (name === 'log' && this.isOp('_')) {
+        this.p++;
+        logBase = this.group();
+      }
+      if (this.isOp('^')) {
+        this.p++;
+        exponent = this.isOp('-') ? (this.p++, { t: 'neg', a: this.group() } as Expr) : this.group();
+      }
       const arg = this.isOp('(') ? this.callArgs()[0]! : this.funcArg();
       let fname = name;
       if (exponent && exponent.t === 'neg' && isOne(exponent.a) && ['sin', 'cos', 'tan'].includes(name)) {

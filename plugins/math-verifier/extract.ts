@@ -1,28 +1,9 @@
+import { boxedSpans } from '../shared/boxed.js';
 import { undoubleBackslashes } from './normalize.js';
 
 /** Limits that keep extraction linear and refuse absurd answers. */
 export const MAX_RESPONSE_CHARS = 100_000;
 export const MAX_ANSWER_CHARS = 1_000;
-
-interface Span { start: number; end: number; content: string; closed: boolean }
-
-/** Every `\boxed{...}` / `\fbox{...}` with braces matched; an unclosed last one runs to the end (closed: false). */
-export function boxedSpans(text: string): Span[] {
-  const out: Span[] = [];
-  const re = /\\(?:boxed|fbox)\s*\{/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    let depth = 1;
-    let j = m.index + m[0].length;
-    for (; j < text.length && depth > 0; j++) {
-      if (text[j] === '{' && text[j - 1] !== '\\') depth++;
-      else if (text[j] === '}' && text[j - 1] !== '\\') depth--;
-    }
-    const closed = depth === 0;
-    out.push({ start: m.index, end: j, content: text.slice(m.index + m[0].length, closed ? j - 1 : j), closed });
-    re.lastIndex = closed ? j : text.length;
-  }
-  return out;
-}
 
 /**
  * Boxes written next to each other (`\boxed{1} and \boxed{2}`, `\boxed{1}, \boxed{2}`) form one answer.
@@ -37,7 +18,8 @@ function joinableGap(gap: string): boolean {
   return words.length <= 4 && words.some((w) => w === 'and' || w === 'or');
 }
 
-const NUMBER = /(?<![A-Za-z\d.\\])-?(?:\d{1,3}(?:(?:,|\s)\d{3})+(?![\d])|\d+)(?:[.,]\d+)?(?:[eE][+-]?\d{1,4}(?![\d.]))?(?:\s*\/\s*\d+(?:\.\d+)?)?|(?<![\d.])\.\d+/g;
+const NUMBER =
+  /(?<![A-Za-z\d.\\])-?(?:\d{1,3}(?:(?:,|\s)\d{3})+(?![\d])|\d+)(?:[.,]\d+)?(?:[eE][+-]?\d{1,4}(?![\d.]))?(?:\s*\/\s*\d+(?:\.\d+)?)?|(?<![\d.])\.\d+/g;
 // a bare "answer" counts only before a colon or a formula ("Answer: 9", "Answer $9$"), not in prose
 const PHRASE = /(?:final answer(?: is)?|answer is)\s*[:：]?|answer\s*[:：]|answer(?=\s*(?:\$|\\\(|\\\[))/gi;
 const IGNORED_WORDS = new Set(['and', 'or', 'percent', 'percentage', 'pct']);
@@ -45,11 +27,18 @@ const IGNORED_WORDS = new Set(['and', 'or', 'percent', 'percentage', 'pct']);
 /** True when the whole text reads as a bare answer (`x+1`, `28 percent`, `Even`) rather than prose. */
 function isBare(text: string): boolean {
   if (text.length > 200 || /:\s/.test(text) || /\n/.test(text.trim())) return false;
-  const words = text.replace(/\\[a-zA-Z]+(\{[^}]*\})?/g, ' ').split(/[^a-zA-Z]+/).filter((w) => w.length >= 2 && !IGNORED_WORDS.has(w.toLowerCase()));
+  const words = text
+    .replace(/\\[a-zA-Z]+(\{[^}]*\})?/g, ' ')
+    .split(/[^a-zA-Z]+/)
+    .filter((w) => w.length >= 2 && !IGNORED_WORDS.has(w.toLowerCase()));
   return words.length <= 1;
 }
 
-interface Env { start: number; end: number; content: string }
+interface Env {
+  start: number;
+  end: number;
+  content: string;
+}
 
 /**
  * Every `$$..$$`, `\[..\]`, `\(..\)` (one line) and `$..$` (one line) in order. A scanner rather than
@@ -76,21 +65,36 @@ export function mathEnvs(text: string): Env[] {
       const close = text[i + 1] === '(' ? '\\)' : '\\]';
       const j = find(close, i + 2);
       const nl = find('\n', i);
-      if (j >= 0 && (close === '\\]' || nl < 0 || j < nl)) { push(i, j + 2, text.slice(i + 2, j)); i = j + 2; continue; }
+      if (j >= 0 && (close === '\\]' || nl < 0 || j < nl)) {
+        push(i, j + 2, text.slice(i + 2, j));
+        i = j + 2;
+        continue;
+      }
       i += 2;
       continue;
     }
-    if (c === '\\') { i += 2; continue; }
+    if (c === '\\') {
+      i += 2;
+      continue;
+    }
     if (c === '$') {
       if (text[i + 1] === '$') {
         const j = find('$$', i + 2);
-        if (j >= 0) { push(i, j + 2, text.slice(i + 2, j)); i = j + 2; continue; }
+        if (j >= 0) {
+          push(i, j + 2, text.slice(i + 2, j));
+          i = j + 2;
+          continue;
+        }
         i += 2;
         continue;
       }
       let j = i + 1;
       while (j < text.length && text[j] !== '\n' && text[j] !== '$') j += text[j] === '\\' ? 2 : 1;
-      if (text[j] === '$') { push(i, j + 1, text.slice(i + 1, j)); i = j + 1; continue; }
+      if (text[j] === '$') {
+        push(i, j + 1, text.slice(i + 1, j));
+        i = j + 1;
+        continue;
+      }
       i = Math.max(j, i + 1);
       continue;
     }
@@ -104,7 +108,11 @@ function lastMathOrNumber(text: string): string | null {
   const envs = mathEnvs(text);
   const env = envs.length ? { ...envs[envs.length - 1]! } : null;
   // `$1$ and $2$ and $3$`: formulas joined only by connectors are one answer
-  for (let i = envs.length - 1; env && i > 0 && /^\s*(?:,|;|and|or|,\s*and|,\s*or)\s*$/.test(text.slice(envs[i - 1]!.end, envs[i]!.start)); i--) {
+  for (
+    let i = envs.length - 1;
+    env && i > 0 && /^\s*(?:,|;|and|or|,\s*and|,\s*or)\s*$/.test(text.slice(envs[i - 1]!.end, envs[i]!.start));
+    i--
+  ) {
     env.content = `${envs[i - 1]!.content}, ${env.content}`;
   }
   let num: { end: number; content: string } | null = null;
@@ -159,7 +167,9 @@ export function extractAnswer(response: string, opts: { unclosedBox?: 'none' | '
   if (phrase && phrase.index > boxes[boxes.length - 1]!.end && /final answer/i.test(phrase.text)) {
     answer = fromPhrase(text);
   }
-  if (answer !== null) { /* taken from the phrase */ } else if (boxes.length) {
+  if (answer !== null) {
+    /* taken from the phrase */
+  } else if (boxes.length) {
     let i = boxes.length - 1;
     const parts = [boxes[i]!.content];
     while (i > 0 && joinableGap(text.slice(boxes[i - 1]!.end, boxes[i]!.start))) {

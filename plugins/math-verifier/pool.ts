@@ -1,35 +1,28 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerBeside } from '../shared/worker.js';
 import type { CompareOptions } from './compare.js';
 import type { CompareReply, CompareRequest } from './worker.js';
 
 /** How one pooled comparison ended. */
-export interface PoolResult { result: boolean; timedOut: boolean; error?: string }
-
-interface Job { id: number; gold: string; pred: string; resolve(r: PoolResult): void; reject(e: Error): void }
-
-interface Slot { worker: Worker; ready: boolean; job?: Job; timer?: NodeJS.Timeout }
-
-/** tsx's ESM registration API, found through its package exports (import.meta.resolve is missing under mocha's transform). */
-function tsxApiUrl(): string {
-  const req = createRequire(import.meta.url);
-  const pkgFile = req.resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  return pathToFileURL(path.join(path.dirname(pkgFile), pkg.exports['./esm/api']!.import.default)).href;
+export interface PoolResult {
+  result: boolean;
+  timedOut: boolean;
+  error?: string;
 }
 
-/**
- * The worker next to this file. Compiled (`.js`) it starts directly; under tsx (tests, `tsx` scripts)
- * Node 20 does not apply the parent's `--import tsx` inside workers, so a bootstrap registers tsx first.
- */
-function startWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url));
-  const api = tsxApiUrl();
-  const entry = new URL('./worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, { eval: true });
+interface Job {
+  id: number;
+  gold: string;
+  pred: string;
+  resolve(r: PoolResult): void;
+  reject(e: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  job?: Job;
+  timer?: NodeJS.Timeout;
 }
 
 /**
@@ -48,7 +41,12 @@ export class ComparePool {
   /** Comparisons stopped by the timeout since the pool started (for logs and tests). */
   timeouts = 0;
 
-  constructor(size: number, private readonly timeoutMs: number, private readonly options: CompareOptions, private readonly symbolic: boolean) {
+  constructor(
+    size: number,
+    private readonly timeoutMs: number,
+    private readonly options: CompareOptions,
+    private readonly symbolic: boolean,
+  ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
@@ -74,12 +72,14 @@ export class ComparePool {
     // (exit code 13, unsettled await) before terminate() settles
     const keepAlive = setInterval(() => undefined, 1000);
     try {
-      await Promise.all(this.slots.map(async (s) => {
-        clearTimeout(s.timer);
-        s.job?.resolve({ result: false, timedOut: false, error: 'disposed' });
-        s.worker.removeAllListeners();
-        await s.worker.terminate();
-      }));
+      await Promise.all(
+        this.slots.map(async (s) => {
+          clearTimeout(s.timer);
+          s.job?.resolve({ result: false, timedOut: false, error: 'disposed' });
+          s.worker.removeAllListeners();
+          await s.worker.terminate();
+        }),
+      );
     } finally {
       clearInterval(keepAlive);
     }
@@ -87,12 +87,17 @@ export class ComparePool {
   }
 
   private spawn(): Slot {
-    const worker = startWorker();
+    const worker = startWorkerBeside(import.meta.url, 'worker');
     // idle workers must not keep the process alive (see hold())
     worker.unref();
     const slot: Slot = { worker, ready: false };
     worker.on('message', (m: CompareReply) => {
-      if ('ready' in m) { slot.ready = true; this.startFailures = 0; this.pump(); return; }
+      if ('ready' in m) {
+        slot.ready = true;
+        this.startFailures = 0;
+        this.pump();
+        return;
+      }
       const job = slot.job;
       if (!job || job.id !== m.id) return;
       clearTimeout(slot.timer);
@@ -119,7 +124,11 @@ export class ComparePool {
       this.closed = true;
       for (const j of this.queue.splice(0)) j.reject(this.broken);
     }
-    if (this.closed) { this.slots.splice(i, 1); job?.resolve(outcome); return; }
+    if (this.closed) {
+      this.slots.splice(i, 1);
+      job?.resolve(outcome);
+      return;
+    }
     this.slots[i] = this.spawn();
     job?.resolve(outcome);
     this.pump();
@@ -147,8 +156,17 @@ export class ComparePool {
       if (!slot.ready || slot.job) continue;
       const job = this.queue.shift()!;
       slot.job = job;
-      slot.timer = setTimeout(() => { this.timeouts++; this.replace(slot, { result: false, timedOut: true }); }, this.timeoutMs);
-      const req: CompareRequest = { id: job.id, gold: job.gold, pred: job.pred, options: this.options, symbolic: this.symbolic };
+      slot.timer = setTimeout(() => {
+        this.timeouts++;
+        this.replace(slot, { result: false, timedOut: true });
+      }, this.timeoutMs);
+      const req: CompareRequest = {
+        id: job.id,
+        gold: job.gold,
+        pred: job.pred,
+        options: this.options,
+        symbolic: this.symbolic,
+      };
       slot.worker.postMessage(req);
     }
   }

@@ -16,7 +16,10 @@ function gcd(a: bigint, b: bigint): bigint {
 
 export function rat(n: bigint, d: bigint = 1n): Rational {
   if (d === 0n) throw new RangeError('division by zero');
-  if (d < 0n) { n = -n; d = -d; }
+  if (d < 0n) {
+    n = -n;
+    d = -d;
+  }
   const g = gcd(n, d);
   return g > 1n ? { n: n / g, d: d / g } : { n, d };
 }
@@ -100,7 +103,8 @@ export function toNumber(a: Rational): number {
   if (Number.isFinite(v) && v !== 0) return v;
   if (a.n === 0n) return 0;
   const shift = bits(a.n) - bits(a.d) - 60n;
-  const scaled = shift > 0n ? Number(a.n / (a.d << shift)) * 2 ** Number(shift) : Number((a.n << -shift) / a.d) * 2 ** Number(shift);
+  const scaled =
+    shift > 0n ? Number(a.n / (a.d << shift)) * 2 ** Number(shift) : Number((a.n << -shift) / a.d) * 2 ** Number(shift);
   return scaled;
 }
 

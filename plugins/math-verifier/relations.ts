@@ -11,7 +11,8 @@ const FLIP: Record<string, string> = { '>': '<', '≥': '≤' };
 
 /** `a > b` as `b < a`: only < ≤ = ≠ ≈ remain. */
 function orient(parts: string[], ops: string[]): { parts: string[]; ops: string[] } {
-  if (ops.every((op) => FLIP[op])) return { parts: [...parts].reverse(), ops: [...ops].reverse().map((op) => FLIP[op]!) };
+  if (ops.every((op) => FLIP[op]))
+    return { parts: [...parts].reverse(), ops: [...ops].reverse().map((op) => FLIP[op]!) };
   return { parts, ops };
 }
 
@@ -22,7 +23,11 @@ export function relEq(g: { parts: string[]; ops: string[] }, p: { parts: string[
   const go = orient(g.parts, g.ops);
   const po = orient(p.parts, p.ops);
   if (g.ops.length === 1 && p.ops.length === 1) return go.ops[0] === po.ops[0] && formEq(go, po, c);
-  if (go.ops.length === po.ops.length && go.ops.every((op, i) => op === po.ops[i]) && go.parts.every((x, i) => exprEq(x, po.parts[i]!, c))) {
+  if (
+    go.ops.length === po.ops.length &&
+    go.ops.every((op, i) => op === po.ops[i]) &&
+    go.parts.every((x, i) => exprEq(x, po.parts[i]!, c))
+  ) {
     return true;
   }
   return membershipEq({ k: 'rel', ...g }, { k: 'rel', ...p });
@@ -47,7 +52,10 @@ function formEq(g: { parts: string[]; ops: string[] }, p: { parts: string[]; ops
     const a = numeric(fg, env);
     const b = numeric(fp, penv);
     if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
-    if (Math.abs(a) < 1e-9) { if (Math.abs(b) > 1e-6) return false; continue; }
+    if (Math.abs(a) < 1e-9) {
+      if (Math.abs(b) > 1e-6) return false;
+      continue;
+    }
     const r = b / a;
     if (k === null) {
       if (Math.abs(r) < 1e-12 || (!equality && r < 0)) return false;
@@ -60,7 +68,10 @@ function formEq(g: { parts: string[]; ops: string[] }, p: { parts: string[]; ops
 
 // ---- sets and inequalities, compared as membership tests over one variable -------------------
 
-interface Member { test(x: number): boolean; marks: number[] }
+interface Member {
+  test(x: number): boolean;
+  marks: number[];
+}
 
 function numberOf(s: string): number | null {
   const e = tryParse(s);
@@ -97,7 +108,8 @@ function member(a: Ans): Member | null {
     const named = !e || e.t === 'sym' || (e.t === 'fn' && e.name.startsWith('user:'));
     if (!named && syms.length !== 1) return null;
     const f = !named ? (x: number) => numeric(e!, new Map([[syms[0]!, x]])) : (x: number) => x;
-    const cmp = (l: number, op: string, r: number) => (op === '<' ? l < r : op === '>' ? l > r : op === '≤' ? l <= r : op === '≥' ? l >= r : l !== r);
+    const cmp = (l: number, op: string, r: number) =>
+      op === '<' ? l < r : op === '>' ? l > r : op === '≤' ? l <= r : op === '≥' ? l >= r : l !== r;
     return {
       test: (x) => {
         const v = vals.map((n, i) => (i === at ? f(x) : n!));

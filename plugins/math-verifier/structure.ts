@@ -32,22 +32,43 @@ export function splitTop(s: string, re: RegExp, seps?: string[]): string[] {
     if (c === '\\') {
       if (s.startsWith('\\begin', i)) env++;
       else if (s.startsWith('\\end', i)) env--;
-      else if (s[i + 1] === '{' || s[i + 1] === '}') { depth += s[i + 1] === '{' ? 1 : -1; i++; continue; }
+      else if (s[i + 1] === '{' || s[i + 1] === '}') {
+        depth += s[i + 1] === '{' ? 1 : -1;
+        i++;
+        continue;
+      }
       if (depth === 0 && env === 0) {
         sticky.lastIndex = i;
         const m = sticky.exec(s);
-        if (m && m[0].length) { out.push(s.slice(last, i)); seps?.push(m[0]); last = i + m[0].length; i = last - 1; continue; }
+        if (m && m[0].length) {
+          out.push(s.slice(last, i));
+          seps?.push(m[0]);
+          last = i + m[0].length;
+          i = last - 1;
+          continue;
+        }
       }
       const cmd = /^\\[a-zA-Z]+/.exec(s.slice(i));
       if (cmd) i += cmd[0].length - 1;
       continue;
     }
-    if (OPEN.includes(c)) { depth++; continue; }
-    if (CLOSE.includes(c)) { depth = Math.max(0, depth - 1); continue; }
+    if (OPEN.includes(c)) {
+      depth++;
+      continue;
+    }
+    if (CLOSE.includes(c)) {
+      depth = Math.max(0, depth - 1);
+      continue;
+    }
     if (depth === 0 && env === 0) {
       sticky.lastIndex = i;
       const m = sticky.exec(s);
-      if (m && m[0].length) { out.push(s.slice(last, i)); seps?.push(m[0]); last = i + m[0].length; i = last - 1; }
+      if (m && m[0].length) {
+        out.push(s.slice(last, i));
+        seps?.push(m[0]);
+        last = i + m[0].length;
+        i = last - 1;
+      }
     }
   }
   out.push(s.slice(last));
@@ -60,12 +81,25 @@ function matching(s: string, i: number): number {
   for (let j = i; j < s.length; j++) {
     const c = s[j]!;
     if (c === '\\') {
-      if (s[j + 1] === '{') { depth++; j++; if (depth === 0) return j; continue; }
-      if (s[j + 1] === '}') { depth--; j++; if (depth === 0) return j; continue; }
+      if (s[j + 1] === '{') {
+        depth++;
+        j++;
+        if (depth === 0) return j;
+        continue;
+      }
+      if (s[j + 1] === '}') {
+        depth--;
+        j++;
+        if (depth === 0) return j;
+        continue;
+      }
       continue;
     }
     if (OPEN.includes(c)) depth++;
-    else if (CLOSE.includes(c)) { depth--; if (depth === 0) return j; }
+    else if (CLOSE.includes(c)) {
+      depth--;
+      if (depth === 0) return j;
+    }
   }
   return -1;
 }
@@ -79,13 +113,61 @@ const ITEM_SEP = /\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+|(?<=[\d)}\]])\s*(?:
 const REL_OP = /≤|≥|≠|≈|=|<|>/;
 // words of prose; shorter letter runs are products of variables (`abc`), except a few answer words
 const WORD = /[A-Za-z]{4,}|\b(?:odd|yes|no|nan|all|none)\b/gi;
-const MATH_WORDS = new Set(['sin', 'cos', 'tan', 'sec', 'csc', 'cot', 'arcsin', 'arccos', 'arctan', 'sinh', 'cosh', 'tanh', 'log', 'exp',
-  'sqrt', 'frac', 'pi', 'infty', 'cdot', 'times', 'pmatrix', 'bmatrix', 'matrix', 'begin', 'end', 'left', 'right', 'alpha', 'beta', 'gamma',
-  'delta', 'theta', 'lambda', 'sigma', 'omega', 'phi', 'sum', 'prod', 'cup', 'cap', 'infin', 'mathrm', 'circ', 'quad', 'dots', 'ldots', 'cdots']);
+const MATH_WORDS = new Set([
+  'sin',
+  'cos',
+  'tan',
+  'sec',
+  'csc',
+  'cot',
+  'arcsin',
+  'arccos',
+  'arctan',
+  'sinh',
+  'cosh',
+  'tanh',
+  'log',
+  'exp',
+  'sqrt',
+  'frac',
+  'pi',
+  'infty',
+  'cdot',
+  'times',
+  'pmatrix',
+  'bmatrix',
+  'matrix',
+  'begin',
+  'end',
+  'left',
+  'right',
+  'alpha',
+  'beta',
+  'gamma',
+  'delta',
+  'theta',
+  'lambda',
+  'sigma',
+  'omega',
+  'phi',
+  'sum',
+  'prod',
+  'cup',
+  'cap',
+  'infin',
+  'mathrm',
+  'circ',
+  'quad',
+  'dots',
+  'ldots',
+  'cdots',
+]);
 
 /** `x`, `f(x)`, `a_{37}`, `(p,q)`, `|AB|`, `A:B`, `\frac{NO}{BO}`: a name for a value rather than a value. */
 export function isLabel(s: string): boolean {
-  const t = s.replace(/_\{[^{}]*\}|_[A-Za-z0-9]/g, '').replace(/\\(?:frac|mathrm|mathbf|overline|vec|hat|bar|angle|triangle|operatorname)(?![a-zA-Z])/g, '');
+  const t = s
+    .replace(/_\{[^{}]*\}|_[A-Za-z0-9]/g, '')
+    .replace(/\\(?:frac|mathrm|mathbf|overline|vec|hat|bar|angle|triangle|operatorname)(?![a-zA-Z])/g, '');
   if (!/[A-Za-z]/.test(t) || /\d/.test(t) || /[-+*^=<>≤≥]/.test(t)) return false;
   return /^[\sA-Za-z\\{}()|:,'/]+$/.test(t);
 }
@@ -120,8 +202,16 @@ export function expandPm(s: string): string[] {
 }
 
 function parseMatrixBody(body: string): string[][] {
-  const rows = body.split(/\\\\/).map((r) => r.trim()).filter((r) => r.length > 0 && !/^\\hline$/.test(r));
-  return rows.map((r) => r.replace(/\\hline/g, '').split('&').map((c) => c.trim()));
+  const rows = body
+    .split(/\\\\/)
+    .map((r) => r.trim())
+    .filter((r) => r.length > 0 && !/^\\hline$/.test(r));
+  return rows.map((r) =>
+    r
+      .replace(/\\hline/g, '')
+      .split('&')
+      .map((c) => c.trim()),
+  );
 }
 
 const MATRIX = /\\begin\{(?:[pbvBV]?matrix|array)\}(?:\{[^{}]*\})?([\s\S]*?)\\end\{(?:[pbvBV]?matrix|array)\}/g;
@@ -129,7 +219,10 @@ const MATRIX = /\\begin\{(?:[pbvBV]?matrix|array)\}(?:\{[^{}]*\})?([\s\S]*?)\\en
 /** A single matrix literal, or a sum/product of them (kept as a small expression over matrices). */
 function parseMatrices(s: string): Ans | null {
   const mats: string[][][] = [];
-  const rest = s.replace(MATRIX, (_m, body: string) => { mats.push(parseMatrixBody(body)); return ` M${mats.length - 1} `; });
+  const rest = s.replace(MATRIX, (_m, body: string) => {
+    mats.push(parseMatrixBody(body));
+    return ` M${mats.length - 1} `;
+  });
   if (!mats.length) return null;
   const ops = rest.replace(/^[\s([]*|[\s)\]]*$/g, '').trim();
   if (/^M0$/.test(ops)) return { k: 'matrix', rows: mats[0]! };

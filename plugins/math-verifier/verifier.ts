@@ -19,7 +19,11 @@ export interface MathVerifierOptions extends CompareOptions {
 
 export const DEFAULT_VERIFIER: MathVerifierOptions = {
   ...DEFAULT_COMPARE,
-  timeoutMs: 1000, workers: 1, cacheSize: 20_000, symbolic: true, maxAnswerChars: 1000,
+  timeoutMs: 1000,
+  workers: 1,
+  cacheSize: 20_000,
+  symbolic: true,
+  maxAnswerChars: 1000,
 };
 
 const INTEGER = /^\s*-?\d{1,300}\s*$/;
@@ -62,7 +66,10 @@ export class MathVerifier implements Verifier {
     if (gold.length > this.o.maxAnswerChars || pred.length > this.o.maxAnswerChars) return false;
     const key = `${gold}\u0000${pred}`;
     const hit = this.cache.get(key);
-    if (hit !== undefined) { this.stats.cached++; return hit; }
+    if (hit !== undefined) {
+      this.stats.cached++;
+      return hit;
+    }
     let verdict = this.fast(gold, pred);
     if (verdict === undefined) {
       this.stats.pooled++;
@@ -106,5 +113,12 @@ export class MathVerifier implements Verifier {
 }
 
 function compareOptions(o: MathVerifierOptions): CompareOptions {
-  return { relTol: o.relTol, absTol: o.absTol, floatRounding: o.floatRounding, strictVariables: o.strictVariables, allowSetRelation: o.allowSetRelation, points: o.points };
+  return {
+    relTol: o.relTol,
+    absTol: o.absTol,
+    floatRounding: o.floatRounding,
+    strictVariables: o.strictVariables,
+    allowSetRelation: o.allowSetRelation,
+    points: o.points,
+  };
 }

@@ -3,7 +3,13 @@ import { compareAnswers, type CompareOptions, type SymbolicCheck } from './compa
 import { loadSymbolic } from './symbolic.js';
 
 /** One comparison request from the pool. */
-export interface CompareRequest { id: number; gold: string; pred: string; options: CompareOptions; symbolic: boolean }
+export interface CompareRequest {
+  id: number;
+  gold: string;
+  pred: string;
+  options: CompareOptions;
+  symbolic: boolean;
+}
 export type CompareReply = { ready: true } | { id: number; result: boolean; error?: string };
 
 const port = parentPort;

@@ -72,8 +72,3 @@ export class Balancer {
     return this.affinity.get(key);
   }
 }
-
-/** Full-jitter exponential backoff: uniform in [0, min(max, base * 2^attempt)]. */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number, rand: () => number = Math.random): number {
-  return Math.floor(rand() * Math.min(maxMs, baseMs * 2 ** attempt));
-}

@@ -1,13 +1,35 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Completion, GenerateOptions, Logger, RolloutEngine, SamplingParams, Tokenizer } from '../../core/index.js';
-import { Balancer, backoffMs } from './balancer.js';
-import { AbortError, Endpoint, RequestError } from './http.js';
+import type {
+  Completion,
+  GenerateOptions,
+  Logger,
+  RolloutEngine,
+  SamplingParams,
+  Tokenizer,
+} from '../../core/index.js';
+import { backoffMs, pause } from '../shared/backoff.js';
+import { HttpAttemptError, HttpCancelledError, JsonEndpoint } from '../shared/json-endpoint.js';
+import { Balancer } from './balancer.js';
 import type { OpenAIEngineOptions } from './options.js';
 import { ProtocolError, buildRequestBody, parseResponse } from './protocol.js';
 
+export class AbortError extends Error {
+  constructor(message = 'the request was cancelled') {
+    super(message);
+    this.name = 'AbortError';
+  }
+}
+
+/** The server looks down: it did not answer in time (a hung server stays hung), or refused or reset the connection. */
+const endpointDown = (e: unknown): boolean =>
+  e instanceof HttpAttemptError && (e.kind === 'timeout' || e.kind === 'refused' || e.kind === 'closed');
+
 /** Every attempt of one request failed, or it failed in a way retrying cannot fix (4xx). */
 export class RemoteEngineError extends Error {
-  constructor(message: string, readonly attempts: number, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly attempts: number,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'RemoteEngineError';
   }
@@ -30,7 +52,7 @@ interface Unit {
 
 /** A RolloutEngine backed by OpenAI-compatible servers (vLLM, SGLang, `agent0 serve`). */
 export class OpenAIRolloutEngine implements RolloutEngine {
-  private readonly endpoints: Endpoint[];
+  private readonly endpoints: JsonEndpoint[];
   private readonly balancer: Balancer;
   private readonly models = new Map<number, Promise<string>>();
   private readonly headers: Record<string, string>;
@@ -45,13 +67,21 @@ export class OpenAIRolloutEngine implements RolloutEngine {
     readonly tokenizer: Tokenizer,
     private readonly deps: { log?: Logger; rand?: () => number; env?: NodeJS.ProcessEnv } = {},
   ) {
-    const httpOpts = { connections: opts.connectionsPerEndpoint, keepAliveMs: opts.keepAliveMs, connectTimeoutMs: opts.connectTimeoutMs };
-    this.endpoints = opts.urls.map((u) => new Endpoint(u, httpOpts));
-    this.balancer = new Balancer(this.endpoints.length, { cooldownMs: opts.cooldownMs, affinityCacheSize: opts.affinityCacheSize });
+    const httpOpts = {
+      connections: opts.connectionsPerEndpoint,
+      keepAliveMs: opts.keepAliveMs,
+      connectTimeoutMs: opts.connectTimeoutMs,
+    };
+    this.endpoints = opts.urls.map((u) => new JsonEndpoint(u, httpOpts));
+    this.balancer = new Balancer(this.endpoints.length, {
+      cooldownMs: opts.cooldownMs,
+      affinityCacheSize: opts.affinityCacheSize,
+    });
     this.headers = {};
     if (opts.apiKeyEnv) {
       const key = (deps.env ?? process.env)[opts.apiKeyEnv];
-      if (!key) throw new Error(`rollout/openai: apiKeyEnv names '${opts.apiKeyEnv}', which is not set in the environment`);
+      if (!key)
+        throw new Error(`rollout/openai: apiKeyEnv names '${opts.apiKeyEnv}', which is not set in the environment`);
       this.headers.authorization = `Bearer ${key}`;
     }
     this.vocabSize = Math.max(tokenizer.vocabSize, opts.vocabSize ?? 0);
@@ -61,13 +91,26 @@ export class OpenAIRolloutEngine implements RolloutEngine {
 
   /** Every server loads the checkpoint folder (SGLang's /update_weights_from_disk contract). */
   private async reloadFromDisk(dir: string): Promise<void> {
-    const results = await Promise.allSettled(this.endpoints.map(async (ep, i) => {
-      const json = (await ep.call('/update_weights_from_disk', { model_path: dir }, { headers: this.headers, timeoutMs: this.opts.weightSyncTimeoutMs, atRoot: true })) as { success?: unknown; message?: unknown };
-      if (json?.success !== true) throw new Error(`${this.opts.urls[i]}: ${typeof json?.message === 'string' ? json.message : 'the server did not confirm the reload'}`);
-    }));
+    const results = await Promise.allSettled(
+      this.endpoints.map(async (ep, i) => {
+        const json = (await ep.request(
+          '/update_weights_from_disk',
+          { model_path: dir },
+          { headers: this.headers, timeoutMs: this.opts.weightSyncTimeoutMs },
+        )) as { success?: unknown; message?: unknown };
+        if (json?.success !== true)
+          throw new Error(
+            `${this.opts.urls[i]}: ${typeof json?.message === 'string' ? json.message : 'the server did not confirm the reload'}`,
+          );
+      }),
+    );
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
     // A server left on old weights would silently serve a stale policy: fail loudly instead.
-    if (failed.length > 0) throw new RemoteEngineError(`rollout/openai: ${failed.length} of ${results.length} servers did not load ${dir}: ${failed.join('; ')}`, 1);
+    if (failed.length > 0)
+      throw new RemoteEngineError(
+        `rollout/openai: ${failed.length} of ${results.length} servers did not load ${dir}: ${failed.join('; ')}`,
+        1,
+      );
     this.deps.log?.info(`rollout/openai: ${results.length} server(s) loaded ${dir}`);
   }
 
@@ -128,7 +171,12 @@ export class OpenAIRolloutEngine implements RolloutEngine {
     return [...byPrompt.values()];
   }
 
-  private async runUnit(u: Unit, params: SamplingParams, signal: AbortSignal, userSignal?: AbortSignal): Promise<Completion[]> {
+  private async runUnit(
+    u: Unit,
+    params: SamplingParams,
+    signal: AbortSignal,
+    userSignal?: AbortSignal,
+  ): Promise<Completion[]> {
     const n = u.indices.length;
     const avoid = new Set<number>();
     let last: Error | undefined;
@@ -136,11 +184,8 @@ export class OpenAIRolloutEngine implements RolloutEngine {
     for (let attempt = 0; attempt <= this.opts.maxRetries; attempt++) {
       if (attempt > 0) {
         this.counters.retries++;
-        try {
-          await sleep(backoffMs(attempt - 1, this.opts.retryBaseMs, this.opts.retryMaxMs, this.deps.rand), undefined, { signal });
-        } catch {
+        if (!(await pause(backoffMs(attempt - 1, this.opts.retryBaseMs, this.opts.retryMaxMs, this.deps.rand), signal)))
           throw this.cancelled(userSignal, last);
-        }
       }
       const ep = this.balancer.acquire(n, u.key, avoid);
       attempts++;
@@ -149,7 +194,11 @@ export class OpenAIRolloutEngine implements RolloutEngine {
         const model = await this.model(ep);
         const body = buildRequestBody(u.promptIds, n, params, { ...this.opts, model }, this.tokenizer);
         const route = this.opts.api === 'chat' ? '/chat/completions' : '/completions';
-        const json = await this.endpoints[ep].call(route, body, { headers: this.headers, timeoutMs: this.opts.timeoutMs, signal });
+        const json = await this.endpoints[ep]!.request(this.endpoints[ep]!.basePath + route, body, {
+          headers: this.headers,
+          timeoutMs: this.opts.timeoutMs,
+          signal,
+        });
         let comps: Completion[];
         try {
           comps = parseResponse(json, n, params, this.tokenizer, this.vocabSize);
@@ -160,20 +209,21 @@ export class OpenAIRolloutEngine implements RolloutEngine {
         this.counters.samples[ep] += n;
         return comps;
       } catch (e) {
-        if (e instanceof AbortError || signal.aborted) throw this.cancelled(userSignal, e as Error);
-        const retryable = e instanceof ProtocolError || (e instanceof RequestError && e.retryable);
+        if (e instanceof HttpCancelledError || signal.aborted) throw this.cancelled(userSignal, e as Error);
+        const wrongAnswer = e instanceof ProtocolError || (e instanceof HttpAttemptError && e.kind === 'malformed');
+        const retryable = wrongAnswer || (e instanceof HttpAttemptError && e.retryable);
         if (!retryable) {
           this.counters.failures++;
-          const status = e instanceof RequestError ? e.status : undefined;
+          const status = e instanceof HttpAttemptError ? e.status : undefined;
           throw new RemoteEngineError(`rollout/openai: ${(e as Error).message} (not retried)`, attempts, status);
         }
         last = e as Error;
         // Another server gets the retry after a down or hung one (which also cools down) and
         // after a wrong answer: the same server would likely answer the same way.
-        if ((e instanceof RequestError && e.endpointDown) || e instanceof ProtocolError) {
+        if (endpointDown(e) || wrongAnswer) {
           if (avoid.size + 1 < this.endpoints.length) avoid.add(ep);
         }
-        if (e instanceof RequestError && e.endpointDown) {
+        if (endpointDown(e)) {
           this.balancer.markDown(ep);
           this.deps.log?.warn(`${this.opts.urls[ep]} looks down (${e.message}); retrying elsewhere`);
         } else {
@@ -184,14 +234,20 @@ export class OpenAIRolloutEngine implements RolloutEngine {
       }
     }
     this.counters.failures++;
-    const status = last instanceof RequestError ? last.status : undefined;
-    throw new RemoteEngineError(`rollout/openai: request for ${n} sample(s) failed after ${attempts} attempts; last error: ${last?.message}`, attempts, status);
+    const status = last instanceof HttpAttemptError ? last.status : undefined;
+    throw new RemoteEngineError(
+      `rollout/openai: request for ${n} sample(s) failed after ${attempts} attempts; last error: ${last?.message}`,
+      attempts,
+      status,
+    );
   }
 
   private cancelled(userSignal: AbortSignal | undefined, cause?: Error): Error {
     // Cancelled by the caller, or by a sibling request's hard failure (which the caller sees instead).
     if (userSignal?.aborted) return new AbortError('rollout/openai: generation cancelled');
-    return new AbortError(`rollout/openai: cancelled because another request of the batch failed${cause ? ` (${cause.message})` : ''}`);
+    return new AbortError(
+      `rollout/openai: cancelled because another request of the batch failed${cause ? ` (${cause.message})` : ''}`,
+    );
   }
 
   /** Shared by every request to the endpoint, so no one caller's cancellation may cut it short. */
@@ -199,11 +255,17 @@ export class OpenAIRolloutEngine implements RolloutEngine {
     if (this.opts.model) return Promise.resolve(this.opts.model);
     let p = this.models.get(ep);
     if (!p) {
-      p = this.endpoints[ep].call('/models', undefined, { headers: this.headers, timeoutMs: Math.min(this.opts.timeoutMs, 30000) }).then((j) => {
-        const id = (j as { data?: { id?: unknown }[] }).data?.[0]?.id;
-        if (typeof id !== 'string') throw new ProtocolError(`${this.opts.urls[ep]}/models lists no model`);
-        return id;
-      });
+      const endpoint = this.endpoints[ep]!;
+      p = endpoint
+        .request(`${endpoint.basePath}/models`, undefined, {
+          headers: this.headers,
+          timeoutMs: Math.min(this.opts.timeoutMs, 30000),
+        })
+        .then((j) => {
+          const id = (j as { data?: { id?: unknown }[] }).data?.[0]?.id;
+          if (typeof id !== 'string') throw new ProtocolError(`${this.opts.urls[ep]}/models lists no model`);
+          return id;
+        });
       p.catch(() => this.models.delete(ep));
       this.models.set(ep, p);
     }

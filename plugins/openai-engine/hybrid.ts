@@ -1,5 +1,14 @@
 import type {
-  Completion, GenerateOptions, LossOutput, Policy, PolicyForward, RolloutEngine, SamplingParams, TokenBatch, TrainStepOptions, TrainStepStats,
+  Completion,
+  GenerateOptions,
+  LossOutput,
+  Policy,
+  PolicyForward,
+  RolloutEngine,
+  SamplingParams,
+  TokenBatch,
+  TrainStepOptions,
+  TrainStepStats,
 } from '../../core/index.js';
 
 /**
@@ -10,7 +19,11 @@ import type {
  * are off-policy.
  */
 export class RemoteRolloutPolicy implements Policy {
-  constructor(private readonly local: Policy, private readonly remote: RolloutEngine, private readonly remoteName: string) {
+  constructor(
+    private readonly local: Policy,
+    private readonly remote: RolloutEngine,
+    private readonly remoteName: string,
+  ) {
     const [a, b] = [local.tokenizer, remote.tokenizer];
     const sample = (t: typeof a) => {
       try {
@@ -20,7 +33,9 @@ export class RemoteRolloutPolicy implements Policy {
       }
     };
     if (a !== b && (a.vocabSize !== b.vocabSize || sample(a) !== sample(b))) {
-      throw new Error(`policy/remote-rollout: the local policy's tokenizer (${a.vocabSize} tokens) and '${remoteName}''s (${b.vocabSize}) disagree; point the remote engine's tokenizer at the local policy`);
+      throw new Error(
+        `policy/remote-rollout: the local policy's tokenizer (${a.vocabSize} tokens) and '${remoteName}''s (${b.vocabSize}) disagree; point the remote engine's tokenizer at the local policy`,
+      );
     }
   }
 
@@ -45,7 +60,11 @@ export class RemoteRolloutPolicy implements Policy {
     return this.local.computeLogProbs(batch, opts);
   }
 
-  trainStep(batch: TokenBatch, lossFn: (fwd: PolicyForward) => LossOutput, opts?: TrainStepOptions): Promise<TrainStepStats> {
+  trainStep(
+    batch: TokenBatch,
+    lossFn: (fwd: PolicyForward) => LossOutput,
+    opts?: TrainStepOptions,
+  ): Promise<TrainStepStats> {
     return this.local.trainStep(batch, lossFn, opts);
   }
 

@@ -77,7 +77,8 @@ function tokenLogprobs(lp: unknown): { tokens: string[]; logProbs: number[] } | 
   if (!lp || typeof lp !== 'object') return null;
   const o = lp as { tokens?: unknown; token_logprobs?: unknown; content?: unknown };
   let out: { tokens: string[]; raw: unknown[] } | null = null;
-  if (Array.isArray(o.tokens) && Array.isArray(o.token_logprobs)) out = { tokens: o.tokens.map(String), raw: o.token_logprobs };
+  if (Array.isArray(o.tokens) && Array.isArray(o.token_logprobs))
+    out = { tokens: o.tokens.map(String), raw: o.token_logprobs };
   else if (Array.isArray(o.content)) {
     const c = o.content as { token?: unknown; logprob?: unknown }[];
     out = { tokens: c.map((e) => String(e?.token)), raw: c.map((e) => e?.logprob) };
@@ -85,22 +86,35 @@ function tokenLogprobs(lp: unknown): { tokens: string[]; logProbs: number[] } | 
   if (!out) return null;
   // Training divides by exp(log-prob): a positive, infinite or missing one poisons it much later.
   const logProbs = out.raw.map((v, t) => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v > LOGPROB_SLACK) throw new ProtocolError(`log-prob ${t} is ${JSON.stringify(v)}, not a finite number <= 0`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v > LOGPROB_SLACK)
+      throw new ProtocolError(`log-prob ${t} is ${JSON.stringify(v)}, not a finite number <= 0`);
     return Math.min(v, 0);
   });
   return { tokens: out.tokens, logProbs };
 }
 
+/**
+ * Re-encoding a server's text may split it differently from the sampler, by a few tokens either way;
+ * text that re-encodes to more than twice max_tokens plus this many tokens cannot be what was sampled.
+ */
+export const REENCODE_SLACK = 16;
+
 /** Ids the server claims it sampled: tokens of the model's vocabulary, at most as many as asked for. */
 function checkIds(ids: number[], params: SamplingParams, vocabSize: number): number[] {
-  if (ids.length > params.maxNewTokens) throw new ProtocolError(`${ids.length} token ids for max_tokens ${params.maxNewTokens}`);
+  if (ids.length > params.maxNewTokens)
+    throw new ProtocolError(`${ids.length} token ids for max_tokens ${params.maxNewTokens}`);
   const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
-  if (bad !== undefined) throw new ProtocolError(`token id ${JSON.stringify(bad)} is not in the vocabulary [0, ${vocabSize})`);
+  if (bad !== undefined)
+    throw new ProtocolError(`token id ${JSON.stringify(bad)} is not in the vocabulary [0, ${vocabSize})`);
   return ids;
 }
 
-/** Ids from vLLM's `return_tokens_as_token_ids` tokens ('token_id:123'); null when any token is not in that form. */
+/**
+ * Ids from vLLM's `return_tokens_as_token_ids` tokens ('token_id:123'); null when any token is not in
+ * that form, or when there is none (an empty list says nothing about the text beside it).
+ */
 function idsFromTokenStrings(tokens: string[]): number[] | null {
+  if (tokens.length === 0) return null;
   const ids: number[] = [];
   for (const t of tokens) {
     const m = /^token_id:(\d+)$/.exec(t);
@@ -115,11 +129,19 @@ function idsFromTokenStrings(tokens: string[]): number[] | null {
  * (`token_ids`, or 'token_id:N' logprob tokens), else from encoding the text. Stop strings are
  * kept in the text as the contract asks, appended when the server stripped them.
  */
-export function parseChoice(raw: unknown, params: SamplingParams, tokenizer: Tokenizer, vocabSize = tokenizer.vocabSize): Completion {
+export function parseChoice(
+  raw: unknown,
+  params: SamplingParams,
+  tokenizer: Tokenizer,
+  vocabSize = tokenizer.vocabSize,
+): Completion {
   if (!raw || typeof raw !== 'object') throw new ProtocolError('a choice is not an object');
   const c = raw as RawChoice;
   const content = 'text' in c ? c.text : c.message?.content;
-  if (typeof content !== 'string') throw new ProtocolError(`a choice's text is ${content === undefined ? 'missing' : JSON.stringify(content)}, not a string`);
+  if (typeof content !== 'string')
+    throw new ProtocolError(
+      `a choice's text is ${content === undefined ? 'missing' : JSON.stringify(content)}, not a string`,
+    );
   let text = content;
   const lp = tokenLogprobs(c.logprobs);
   let ids: number[] | null = null;
@@ -133,7 +155,11 @@ export function parseChoice(raw: unknown, params: SamplingParams, tokenizer: Tok
   }
   // Re-encoding the text is the last resort: it may not split tokens as the sampler did, and
   // the server's log-probs then only line up with our ids when the counts agree.
-  if (!ids) ids = tokenizer.encode(content);
+  if (!ids) {
+    ids = tokenizer.encode(content);
+    if (ids.length > 2 * params.maxNewTokens + REENCODE_SLACK)
+      throw new ProtocolError(`the text re-encodes to ${ids.length} tokens for max_tokens ${params.maxNewTokens}`);
+  }
   let logProbs: number[] = lp && lp.logProbs.length === ids.length ? lp.logProbs : ids.map(() => NaN);
 
   const fr = typeof c.finish_reason === 'string' ? c.finish_reason : null;
@@ -144,8 +170,15 @@ export function parseChoice(raw: unknown, params: SamplingParams, tokenizer: Tok
   else if (fr === 'abort') finishReason = 'abort';
   else {
     const reason = c.stop_reason ?? c.matched_stop;
-    if (typeof reason === 'string') stopString = reason;
-    else if (typeof reason !== 'number') stopString = (params.stop ?? []).find((s) => s.length > 0 && text.endsWith(s));
+    if (typeof reason === 'string') {
+      // Only a stop string this request sent can have ended it; appending any other would add text nobody sampled.
+      if (!(params.stop ?? []).includes(reason))
+        throw new ProtocolError(
+          `stopped on ${JSON.stringify(reason.length > 40 ? `${reason.slice(0, 40)}...` : reason)}, a stop string that was not asked for`,
+        );
+      stopString = reason;
+    } else if (typeof reason !== 'number')
+      stopString = (params.stop ?? []).find((s) => s.length > 0 && text.endsWith(s));
     finishReason = stopString !== undefined ? 'stop' : 'eos';
     if (stopString !== undefined && !text.endsWith(stopString)) {
       text += stopString;
@@ -171,7 +204,13 @@ export function parseChoice(raw: unknown, params: SamplingParams, tokenizer: Tok
  * The `n` choices of one response, in index order. Throws ProtocolError unless each index
  * 0..n-1 appears exactly once, so no sample is silently lost or duplicated.
  */
-export function parseResponse(json: unknown, n: number, params: SamplingParams, tokenizer: Tokenizer, vocabSize = tokenizer.vocabSize): Completion[] {
+export function parseResponse(
+  json: unknown,
+  n: number,
+  params: SamplingParams,
+  tokenizer: Tokenizer,
+  vocabSize = tokenizer.vocabSize,
+): Completion[] {
   if (!json || typeof json !== 'object' || !Array.isArray((json as { choices?: unknown }).choices)) {
     throw new ProtocolError('the response has no choices array');
   }
@@ -181,7 +220,8 @@ export function parseResponse(json: unknown, n: number, params: SamplingParams, 
   for (let j = 0; j < choices.length; j++) {
     const ch = choices[j] as RawChoice;
     const idx = ch && typeof ch === 'object' && ch.index !== undefined ? ch.index : j;
-    if (!Number.isInteger(idx) || (idx as number) < 0 || (idx as number) >= n) throw new ProtocolError(`choice index ${String(idx)} is out of range 0..${n - 1}`);
+    if (!Number.isInteger(idx) || (idx as number) < 0 || (idx as number) >= n)
+      throw new ProtocolError(`choice index ${String(idx)} is out of range 0..${n - 1}`);
     if (out[idx as number]) throw new ProtocolError(`choice index ${String(idx)} appears twice`);
     try {
       out[idx as number] = parseChoice(ch, params, tokenizer, vocabSize);

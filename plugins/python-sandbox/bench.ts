@@ -49,20 +49,34 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
 
-async function measure(calls: number, concurrency: number, one: (i: number) => Promise<boolean>): Promise<LatencyStats> {
+async function measure(
+  calls: number,
+  concurrency: number,
+  one: (i: number) => Promise<boolean>,
+): Promise<LatencyStats> {
   const limit = pLimit(concurrency);
   const lat: number[] = [];
   let failures = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: calls }, (_, i) => limit(async () => {
-    const s = performance.now();
-    if (!(await one(i))) failures++;
-    lat.push(performance.now() - s);
-  })));
+  await Promise.all(
+    Array.from({ length: calls }, (_, i) =>
+      limit(async () => {
+        const s = performance.now();
+        if (!(await one(i))) failures++;
+        lat.push(performance.now() - s);
+      }),
+    ),
+  );
   const total = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   const r = (x: number) => Math.round(x * 10) / 10;
-  return { p50Ms: r(percentile(lat, 50)), p95Ms: r(percentile(lat, 95)), meanMs: r(lat.reduce((a, b) => a + b, 0) / lat.length), callsPerSec: r(calls / total), failures };
+  return {
+    p50Ms: r(percentile(lat, 50)),
+    p95Ms: r(percentile(lat, 95)),
+    meanMs: r(lat.reduce((a, b) => a + b, 0) / lat.length),
+    callsPerSec: r(calls / total),
+    failures,
+  };
 }
 
 /** One fresh interpreter per call, under the same isolation as the warm workers. */
@@ -70,23 +84,48 @@ function freshCall(sb: PythonSandbox, code: string, factors: string[]): Promise<
   const { mode, interpreter } = sb.info;
   if (mode === 'wasm') throw new Error('no fresh-interpreter baseline in wasm mode');
   const py = [interpreter.exe, '-I', '-c', code];
-  const [cmd, ...args] = mode === 'none' ? py : [sb.options.bwrap, ...bwrapArgs(mode, sb.info.features, interpreter, sb.options.scratchMb * 1024 * 1024), ...py];
+  const [cmd, ...args] =
+    mode === 'none'
+      ? py
+      : [
+          sb.options.bwrap,
+          ...bwrapArgs(mode, sb.info.features, interpreter, sb.options.scratchMb * 1024 * 1024),
+          ...py,
+        ];
   return new Promise((resolve) => {
-    const p = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'ignore'], cwd: '/', env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', OPENBLAS_NUM_THREADS: '1' }, ...spawnIdentity(mode) });
+    const p = spawn(cmd as string, args, {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      cwd: '/',
+      env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', OPENBLAS_NUM_THREADS: '1' },
+      ...spawnIdentity(mode),
+    });
     let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     p.on('error', () => resolve(false));
     p.on('close', (c) => resolve(c === 0 && factored(out, factors)));
   });
 }
 
 /** Warm pool vs fresh interpreter per call, `calls` each, `workers` at a time. */
-export async function runSandboxBench(o: { calls: number; workers: number; warmup?: boolean; log?: (m: string) => void }): Promise<SandboxBenchResult> {
-  const opts = { ...pythonToolDefaults(), workers: o.workers, ...(o.warmup === false ? { warmup: '' } : {}) } as unknown as PythonToolOptions;
+export async function runSandboxBench(o: {
+  calls: number;
+  workers: number;
+  warmup?: boolean;
+  log?: (m: string) => void;
+}): Promise<SandboxBenchResult> {
+  const opts = {
+    ...pythonToolDefaults(),
+    workers: o.workers,
+    ...(o.warmup === false ? { warmup: '' } : {}),
+  } as unknown as PythonToolOptions;
   const sb = await PythonSandbox.create(opts, o.log);
   try {
     if (sb.info.mode === 'wasm') {
-      throw new Error('bench sandbox times a sympy program, which the wasm mode (standard library only) cannot run: it needs bubblewrap; docs/sandbox.md has the wasm figures');
+      throw new Error(
+        'bench sandbox times a sympy program, which the wasm mode (standard library only) cannot run: it needs bubblewrap; docs/sandbox.md has the wasm figures',
+      );
     }
     await Promise.all(Array.from({ length: o.workers }, () => sb.exec('pass')));
     o.log?.(`warm: ${o.calls} calls`);
@@ -102,8 +141,14 @@ export async function runSandboxBench(o: { calls: number; workers: number; warmu
       return freshCall(sb, code, factors);
     });
     return {
-      isolation: sb.info.mode, python: `${sb.info.interpreter.exe} ${sb.info.interpreter.version}`, workers: o.workers, calls: o.calls, warmup: o.warmup !== false,
-      warm, fresh, ratioP50: Math.round((warm.p50Ms / fresh.p50Ms) * 1000) / 1000,
+      isolation: sb.info.mode,
+      python: `${sb.info.interpreter.exe} ${sb.info.interpreter.version}`,
+      workers: o.workers,
+      calls: o.calls,
+      warmup: o.warmup !== false,
+      warm,
+      fresh,
+      ratioP50: Math.round((warm.p50Ms / fresh.p50Ms) * 1000) / 1000,
     };
   } finally {
     await sb.close();

@@ -20,26 +20,44 @@ async function runThrough(tool: Tool, code: string): Promise<ExecResult> {
     const r = await tool.conductAction(id, code);
     const s = String(r.info?.status ?? (r.valid ? 'ok' : 'sandbox_error'));
     const status = (STATUSES.includes(s) ? s : r.valid ? 'error' : 'sandbox_error') as ExecStatus;
-    return { status, stdout: r.observation, stderr: '', exitCode: typeof r.info?.exitCode === 'number' ? r.info.exitCode : null, wallMs: Math.round(performance.now() - t0) };
+    return {
+      status,
+      stdout: r.observation,
+      stderr: '',
+      exitCode: typeof r.info?.exitCode === 'number' ? r.info.exitCode : null,
+      wallMs: Math.round(performance.now() - t0),
+    };
   } finally {
     await tool.finish(id);
   }
 }
 
-async function withTool<T>(env: CliEnv, recipeFile: string | undefined, toolName: string | undefined, sets: string[], fn: (t: Tool) => Promise<T>): Promise<T> {
+async function withTool<T>(
+  env: CliEnv,
+  recipeFile: string | undefined,
+  toolName: string | undefined,
+  sets: string[],
+  fn: (t: Tool) => Promise<T>,
+): Promise<T> {
   if (!recipeFile) {
     const tool = await env.createComponent('tool', 'python', {});
-    try { return await fn(tool); } finally { await tool.dispose?.(); }
+    try {
+      return await fn(tool);
+    } finally {
+      await tool.dispose?.();
+    }
   }
   const recipe = await env.loadRecipe(recipeFile, sets);
   const tools = Object.entries(recipe.components).filter(([, c]) => c.use.startsWith('tool/'));
   const pick = toolName
     ? tools.find(([n]) => n === toolName)
-    : tools.find(([, c]) => c.use === 'tool/python') ?? tools[0];
+    : (tools.find(([, c]) => c.use === 'tool/python') ?? tools[0]);
   if (!pick) {
-    throw new Error(toolName
-      ? `recipe ${recipeFile} has no tool instance '${toolName}' (tools: ${tools.map(([n]) => n).join(', ') || 'none'})`
-      : `recipe ${recipeFile} defines no tool component`);
+    throw new Error(
+      toolName
+        ? `recipe ${recipeFile} has no tool instance '${toolName}' (tools: ${tools.map(([n]) => n).join(', ') || 'none'})`
+        : `recipe ${recipeFile} defines no tool component`,
+    );
   }
   const session = await env.openSession(recipe);
   try {
@@ -50,9 +68,22 @@ async function withTool<T>(env: CliEnv, recipeFile: string | undefined, toolName
 }
 
 const EXEC_OPTIONS = {
-  recipe: { type: 'string', value: 'R', description: 'run through a tool instance of this recipe (default: tool/python with its defaults)' },
-  tool: { type: 'string', value: 'NAME', description: 'which tool instance of the recipe (default: the tool/python one, else the first tool)' },
-  set: { type: 'string', multiple: true, value: 'PATH=VALUE', description: 'override one recipe value (dotted path, YAML value); repeatable' },
+  recipe: {
+    type: 'string',
+    value: 'R',
+    description: 'run through a tool instance of this recipe (default: tool/python with its defaults)',
+  },
+  tool: {
+    type: 'string',
+    value: 'NAME',
+    description: 'which tool instance of the recipe (default: the tool/python one, else the first tool)',
+  },
+  set: {
+    type: 'string',
+    multiple: true,
+    value: 'PATH=VALUE',
+    description: 'override one recipe value (dotted path, YAML value); repeatable',
+  },
 } satisfies CliOptions;
 
 export const sandboxExecCommand: CliCommand = {
@@ -63,10 +94,19 @@ export const sandboxExecCommand: CliCommand = {
   details: 'prints {"status","stdout","stderr","exitCode","wallMs"}; exits 1 when the sandbox itself failed',
   async run(args, env) {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: EXEC_OPTIONS });
-    if (positionals.length !== 1) { env.stderr(`usage: ${this.usage}`); return 2; }
+    if (positionals.length !== 1) {
+      env.stderr(`usage: ${this.usage}`);
+      return 2;
+    }
     const code = await readFile(positionals[0] as string, 'utf8');
     const r = await withTool(env, values.recipe, values.tool, values.set ?? [], (t) => runThrough(t, code));
-    const out: Record<string, unknown> = { status: r.status, stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, wallMs: r.wallMs };
+    const out: Record<string, unknown> = {
+      status: r.status,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      exitCode: r.exitCode,
+      wallMs: r.wallMs,
+    };
     if (r.reason) out.reason = r.reason;
     if (r.truncated) out.truncated = true;
     // fetched files (tool/sandbox-fusion's fetchFiles), base64 as the sandbox sent them
@@ -93,20 +133,28 @@ export const benchSandboxCommand: CliCommand = {
     const { values } = parseArgs({ args, options: BENCH_SANDBOX_OPTIONS });
     const calls = Number(values.calls);
     const workers = Number(values.workers);
-    if (!Number.isInteger(calls) || calls < 2) { env.stderr('--calls: expected an integer >= 2'); return 2; }
-    if (!Number.isInteger(workers) || workers < 1) { env.stderr('--workers: expected an integer >= 1'); return 2; }
+    if (!Number.isInteger(calls) || calls < 2) {
+      env.stderr('--calls: expected an integer >= 2');
+      return 2;
+    }
+    if (!Number.isInteger(workers) || workers < 1) {
+      env.stderr('--workers: expected an integer >= 1');
+      return 2;
+    }
     const res = await runSandboxBench({ calls, workers, warmup: !values['no-warmup'], log: (m) => env.stderr(m) });
     if (values.json) {
       env.stdout(JSON.stringify(res));
     } else {
       const row = (name: string, s: { p50Ms: number; p95Ms: number; callsPerSec: number }) =>
         `${name.padEnd(22)} p50 ${s.p50Ms.toFixed(1).padStart(8)} ms   p95 ${s.p95Ms.toFixed(1).padStart(8)} ms   ${s.callsPerSec.toFixed(1).padStart(7)} calls/s`;
-      env.stdout([
-        `python sandbox (${res.isolation}, ${res.python}, ${res.workers} workers${res.warmup ? '' : ', no warm-up'}, ${res.calls} calls importing sympy)`,
-        row('warm workers', res.warm),
-        row('fresh interpreter', res.fresh),
-        `warm p50 / fresh p50 = ${res.ratioP50.toFixed(3)} (goal <= 0.2: ${res.ratioP50 <= 0.2 ? 'met' : 'NOT met'})`,
-      ].join('\n'));
+      env.stdout(
+        [
+          `python sandbox (${res.isolation}, ${res.python}, ${res.workers} workers${res.warmup ? '' : ', no warm-up'}, ${res.calls} calls importing sympy)`,
+          row('warm workers', res.warm),
+          row('fresh interpreter', res.fresh),
+          `warm p50 / fresh p50 = ${res.ratioP50.toFixed(3)} (goal <= 0.2: ${res.ratioP50 <= 0.2 ? 'met' : 'NOT met'})`,
+        ].join('\n'),
+      );
     }
     return 0;
   },

@@ -13,7 +13,7 @@ export const SANDBOX_UID = 65534;
  *                    (wasm-worker.ts): no host files, no network API; the fallback without bubblewrap;
  *  - 'none':         a plain process (rlimits, own process groups, scratch dir, cleared env; no namespaces),
  *                    only when the recipe says `isolation: none`.
- * In the process modes the worker is non-dumpable and under a seccomp filter (guard-source.ts).
+ * In the process modes the worker is non-dumpable and under a seccomp filter (python/agent0_sandbox/guard.py).
  */
 export type IsolationMode = BwrapMode | 'wasm' | 'none';
 export type BwrapMode = 'bwrap-userns' | 'bwrap-root';
@@ -39,7 +39,13 @@ print(json.dumps({'exe': sys.executable, 'version': sys.version.split()[0], 'pre
                   'basePrefix': sys.base_prefix, 'path': [p for p in sys.path if p], 'has': has}))`;
 
 function probe(exe: string, preload: string[], identity: { uid?: number; gid?: number }): InterpreterInfo | undefined {
-  const r = spawnSync(exe, ['-I', '-c', PROBE, preload.join(',')], { encoding: 'utf8', timeout: 30_000, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, ...identity });
+  const r = spawnSync(exe, ['-I', '-c', PROBE, preload.join(',')], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    cwd: '/',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    ...identity,
+  });
   if (r.status !== 0 || !r.stdout) return undefined;
   try {
     return JSON.parse(r.stdout.trim().split('\n').pop() as string) as InterpreterInfo;
@@ -54,7 +60,11 @@ function probe(exe: string, preload: string[], identity: { uid?: number; gid?: n
  * else the one that imports the most. Probed as the identity workers run under, so an interpreter
  * that identity cannot execute (a pyenv build under /root, say) is never chosen.
  */
-export function findInterpreter(spec: string, preload: string[], identity: { uid?: number; gid?: number } = {}): InterpreterInfo {
+export function findInterpreter(
+  spec: string,
+  preload: string[],
+  identity: { uid?: number; gid?: number } = {},
+): InterpreterInfo {
   const candidates = spec === 'auto' ? ['/usr/bin/python3', 'python3', 'python'] : [spec];
   let best: InterpreterInfo | undefined;
   for (const c of candidates) {
@@ -64,7 +74,10 @@ export function findInterpreter(spec: string, preload: string[], identity: { uid
     if (!best || info.has.length > best.has.length) best = info;
   }
   if (!best) {
-    const why = identity.uid === undefined ? '' : ` as uid ${identity.uid}: an interpreter under a private home directory is not executable by the sandbox user`;
+    const why =
+      identity.uid === undefined
+        ? ''
+        : ` as uid ${identity.uid}: an interpreter under a private home directory is not executable by the sandbox user`;
     throw new Error(`no usable Python interpreter (tried ${candidates.join(', ')})${why}`);
   }
   return best;
@@ -86,15 +99,29 @@ export interface BwrapFeatures {
 }
 
 export function bwrapFeatures(bwrap: string): BwrapFeatures {
-  const r = spawnSync(bwrap, ['--help'], { encoding: 'utf8', timeout: 10_000, cwd: '/', env: { PATH: '/usr/bin:/bin' } });
+  const r = spawnSync(bwrap, ['--help'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+    cwd: '/',
+    env: { PATH: '/usr/bin:/bin' },
+  });
   const help = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   return { disableUserns: help.includes('--disable-userns'), asPid1: help.includes('--as-pid-1') };
 }
 
 function namespaceArgs(mode: BwrapMode, f: BwrapFeatures): string[] {
-  const a = mode === 'bwrap-userns'
-    ? ['--unshare-all', '--unshare-user', ...(f.disableUserns ? ['--disable-userns'] : []), '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID)]
-    : ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
+  const a =
+    mode === 'bwrap-userns'
+      ? [
+          '--unshare-all',
+          '--unshare-user',
+          ...(f.disableUserns ? ['--disable-userns'] : []),
+          '--uid',
+          String(SANDBOX_UID),
+          '--gid',
+          String(SANDBOX_UID),
+        ]
+      : ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
   // bwrap's own init would otherwise sit at pid 1 with the worker's stdin and stdout, traceable by
   // programs of the same uid; as pid 1 the worker also ignores the kill signals programs send it.
   if (f.asPid1) a.push('--as-pid-1');
@@ -103,7 +130,11 @@ function namespaceArgs(mode: BwrapMode, f: BwrapFeatures): string[] {
 
 function bwrapWorks(bwrap: string, mode: BwrapMode, f: BwrapFeatures): string | undefined {
   const r = spawnSync(bwrap, [...namespaceArgs(mode, f), '--ro-bind', '/', '/', '--proc', '/proc', 'true'], {
-    encoding: 'utf8', timeout: 10_000, cwd: '/', env: { PATH: '/usr/bin:/bin' }, ...spawnIdentity(mode),
+    encoding: 'utf8',
+    timeout: 10_000,
+    cwd: '/',
+    env: { PATH: '/usr/bin:/bin' },
+    ...spawnIdentity(mode),
   });
   if (r.error) return r.error.message;
   return r.status === 0 ? undefined : (r.stderr || `exit ${r.status}`).trim();
@@ -136,7 +167,12 @@ export function chooseIsolation(bwrap: string, userNamespace: 'auto' | 'never'):
   }
   return {
     mode: 'none',
-    missing: ['network isolation', 'filesystem isolation (the project, $HOME and /tmp are visible)', 'pid namespace', 'IPC namespace'],
+    missing: [
+      'network isolation',
+      'filesystem isolation (the project, $HOME and /tmp are visible)',
+      'pid namespace',
+      'IPC namespace',
+    ],
     notes,
     features,
   };
@@ -145,10 +181,31 @@ export function chooseIsolation(bwrap: string, userNamespace: 'auto' | 'never'):
 /** Read-only binds of the system dirs the interpreter needs; nothing else of the host is visible. */
 export function bwrapArgs(mode: BwrapMode, f: BwrapFeatures, interp: InterpreterInfo, scratchBytes: number): string[] {
   const a = namespaceArgs(mode, f);
-  a.push('--die-with-parent', '--new-session', '--clearenv', '--hostname', 'sandbox',
-    '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin', '--setenv', 'LANG', 'C.UTF-8',
-    '--setenv', 'OPENBLAS_NUM_THREADS', '1', '--setenv', 'OMP_NUM_THREADS', '1', '--setenv', 'PYTHONDONTWRITEBYTECODE', '1',
-    '--ro-bind', '/usr', '/usr');
+  a.push(
+    '--die-with-parent',
+    '--new-session',
+    '--clearenv',
+    '--hostname',
+    'sandbox',
+    '--setenv',
+    'PATH',
+    '/usr/local/bin:/usr/bin:/bin',
+    '--setenv',
+    'LANG',
+    'C.UTF-8',
+    '--setenv',
+    'OPENBLAS_NUM_THREADS',
+    '1',
+    '--setenv',
+    'OMP_NUM_THREADS',
+    '1',
+    '--setenv',
+    'PYTHONDONTWRITEBYTECODE',
+    '1',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+  );
   for (const d of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
     if (!existsSync(d)) continue;
     if (lstatSync(d).isSymbolicLink()) a.push('--symlink', readlinkSync(d), d);
@@ -170,7 +227,25 @@ export function bwrapArgs(mode: BwrapMode, f: BwrapFeatures, interp: Interpreter
   }
   // The root is bwrap's own tmpfs: read-only, or programs could leave files (and fill memory) outside
   // the size-capped scratch, visible to the worker's later programs.
-  a.push('--proc', '/proc', '--dev', '/dev', '--size', String(scratchBytes), '--tmpfs', '/dev/shm', '--remount-ro', '/dev',
-    '--size', String(scratchBytes), '--tmpfs', '/scratch', '--remount-ro', '/', '--chdir', '/scratch');
+  a.push(
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--size',
+    String(scratchBytes),
+    '--tmpfs',
+    '/dev/shm',
+    '--remount-ro',
+    '/dev',
+    '--size',
+    String(scratchBytes),
+    '--tmpfs',
+    '/scratch',
+    '--remount-ro',
+    '/',
+    '--chdir',
+    '/scratch',
+  );
   return a;
 }

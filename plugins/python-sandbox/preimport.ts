@@ -11,8 +11,26 @@ export type PreImport = 'none' | 'verl-tool' | string[];
  * VeRL-Tool also raises the recursion limit to 600000; that is left out here, because deep
  * recursion then overflows the C stack and kills the program instead of raising RecursionError.
  */
-export const VERL_TOOL_MODULES = ['string', 're', 'datetime', 'collections', 'heapq', 'bisect', 'copy', 'math', 'random', 'statistics',
-  'itertools', 'functools', 'operator', 'io', 'sys', 'json', 'builtins', 'typing'];
+export const VERL_TOOL_MODULES = [
+  'string',
+  're',
+  'datetime',
+  'collections',
+  'heapq',
+  'bisect',
+  'copy',
+  'math',
+  'random',
+  'statistics',
+  'itertools',
+  'functools',
+  'operator',
+  'io',
+  'sys',
+  'json',
+  'builtins',
+  'typing',
+];
 
 const SENTINEL = '__agent0_preimported__';
 

@@ -1,4 +1,12 @@
-import { chooseIsolation, findInterpreter, spawnIdentity, type BwrapFeatures, type InterpreterInfo, type IsolationChoice, type IsolationMode } from './isolation.js';
+import {
+  chooseIsolation,
+  findInterpreter,
+  spawnIdentity,
+  type BwrapFeatures,
+  type InterpreterInfo,
+  type IsolationChoice,
+  type IsolationMode,
+} from './isolation.js';
 import { DEFAULT_WARMUP } from './options.js';
 import { wasmChoice, wasmGuardsMissing } from './wasm-choice.js';
 import { WasmWorker, type SandboxWorker } from './wasm-worker.js';
@@ -42,11 +50,13 @@ export interface SandboxInfo {
 /** Thrown when no isolated mode works here and the recipe did not opt out with `isolation: none`. */
 export class IsolationUnavailableError extends Error {
   constructor(choice: IsolationChoice, policy: IsolationPolicy = 'required') {
-    super(`python sandbox: no ${policy === 'required' ? 'bubblewrap' : 'isolated'} mode works here (missing: ${choice.missing.join('; ')}). ` +
-      `${choice.notes.join('; ')}. Install bubblewrap (apt-get install bubblewrap) and allow unprivileged ` +
-      'user namespaces (sysctl user.max_user_namespaces > 0), or run as root' +
-      `${policy === 'required' ? '; or set isolation: auto to fall back to CPython in WebAssembly (the pyodide npm package)' : '; or reinstall the npm dependencies (pyodide)'}` +
-      '; or set isolation: none in the recipe to run model-written code WITHOUT isolation (rlimits only).');
+    super(
+      `python sandbox: no ${policy === 'required' ? 'bubblewrap' : 'isolated'} mode works here (missing: ${choice.missing.join('; ')}). ` +
+        `${choice.notes.join('; ')}. Install bubblewrap (apt-get install bubblewrap) and allow unprivileged ` +
+        'user namespaces (sysctl user.max_user_namespaces > 0), or run as root' +
+        `${policy === 'required' ? '; or set isolation: auto to fall back to CPython in WebAssembly (the pyodide npm package)' : '; or reinstall the npm dependencies (pyodide)'}` +
+        '; or set isolation: none in the recipe to run model-written code WITHOUT isolation (rlimits only).',
+    );
     this.name = 'IsolationUnavailableError';
   }
 }
@@ -94,7 +104,12 @@ function probeEnvironment(o: SandboxOptions): { interpreter: InterpreterInfo; ch
 function pickIsolation(o: SandboxOptions): { interpreter: InterpreterInfo; choice: IsolationChoice } {
   if (o.isolation === 'wasm') return wasmOrThrow([], o.isolation);
   if (o.isolation === 'none') {
-    const choice: IsolationChoice = { mode: 'none', missing: ['isolation disabled by the recipe (isolation: none)'], notes: [], features: { disableUserns: false, asPid1: false } };
+    const choice: IsolationChoice = {
+      mode: 'none',
+      missing: ['isolation disabled by the recipe (isolation: none)'],
+      notes: [],
+      features: { disableUserns: false, asPid1: false },
+    };
     return { interpreter: findInterpreter(o.interpreter, o.preload, spawnIdentity(choice.mode)), choice };
   }
   const choice = chooseIsolation(o.bwrap, o.userNamespace);
@@ -112,10 +127,16 @@ function pickIsolation(o: SandboxOptions): { interpreter: InterpreterInfo; choic
   }
 }
 
-function wasmOrThrow(notes: string[], policy: IsolationPolicy): { interpreter: InterpreterInfo; choice: IsolationChoice } {
+function wasmOrThrow(
+  notes: string[],
+  policy: IsolationPolicy,
+): { interpreter: InterpreterInfo; choice: IsolationChoice } {
   const w = wasmChoice(notes);
   if (typeof w === 'string') {
-    throw new IsolationUnavailableError({ mode: 'none', missing: [w], notes, features: { disableUserns: false, asPid1: false } }, policy);
+    throw new IsolationUnavailableError(
+      { mode: 'none', missing: [w], notes, features: { disableUserns: false, asPid1: false } },
+      policy,
+    );
   }
   return w;
 }
@@ -132,28 +153,59 @@ export class PythonSandbox {
   private readonly busy = new Set<SandboxWorker>();
   private closed = false;
 
-  private constructor(readonly options: SandboxOptions, readonly info: SandboxInfo) {
+  private constructor(
+    readonly options: SandboxOptions,
+    readonly info: SandboxInfo,
+  ) {
     const warmup = options.warmup === 'default' ? DEFAULT_WARMUP : options.warmup;
     if (info.mode === 'wasm') {
       const w = wasmChoice([]);
       if (typeof w === 'string') throw new Error(w);
-      const spec = { pkg: w.pkg, launch: w.launch, preload: options.preload, warmup, memoryMb: options.memoryMb };
+      const spec = {
+        pkg: w.pkg,
+        launch: w.launch,
+        preload: options.preload,
+        warmup,
+        memoryMb: options.memoryMb,
+        boot: {},
+      };
       this.workers = Array.from({ length: options.workers }, () => new WasmWorker(spec));
     } else {
-      const spec = { mode: info.mode, features: info.features, interpreter: info.interpreter, preload: info.interpreter.has, scratchMb: options.scratchMb, bwrap: options.bwrap, warmup };
+      const spec = {
+        mode: info.mode,
+        features: info.features,
+        interpreter: info.interpreter,
+        preload: info.interpreter.has,
+        scratchMb: options.scratchMb,
+        bwrap: options.bwrap,
+        warmup,
+      };
       this.workers = Array.from({ length: options.workers }, () => new PythonWorker(spec));
     }
   }
 
   /** Probes the interpreter and isolation, applies the isolation policy, and starts the workers. */
-  static async create(o: SandboxOptions, warn: (msg: string) => void = (m) => process.emitWarning(m)): Promise<PythonSandbox> {
+  static async create(
+    o: SandboxOptions,
+    warn: (msg: string) => void = (m) => process.emitWarning(m),
+  ): Promise<PythonSandbox> {
     const { interpreter: probed, choice } = probeEnvironment(o);
     if (choice.mode === 'wasm' && o.isolation === 'auto') {
-      warnOnce(warn, `python sandbox: no bubblewrap mode works here (${choice.notes.join('; ')}); model-written code runs in CPython compiled to `
-        + 'WebAssembly (pyodide) in a locked-down Node process: standard library only. Install bubblewrap (apt-get install bubblewrap) for the host\'s Python and packages.');
+      warnOnce(
+        warn,
+        `python sandbox: no bubblewrap mode works here (${choice.notes.join('; ')}); model-written code runs in CPython compiled to ` +
+          "WebAssembly (pyodide) in a locked-down Node process: standard library only. Install bubblewrap (apt-get install bubblewrap) for the host's Python and packages.",
+      );
     }
     const interpreter = { ...probed, has: [...probed.has] };
-    const sb = new PythonSandbox(o, { mode: choice.mode, features: choice.features, missing: [...choice.missing], notes: choice.notes, interpreter, workers: o.workers });
+    const sb = new PythonSandbox(o, {
+      mode: choice.mode,
+      features: choice.features,
+      missing: [...choice.missing],
+      notes: choice.notes,
+      interpreter,
+      workers: o.workers,
+    });
     const started = await Promise.allSettled(sb.workers.map((w) => w.start()));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
@@ -168,9 +220,12 @@ export class PythonSandbox {
     }
     const missingPreload = o.preload.filter((m) => !interpreter.has.includes(m));
     if (missingPreload.length > 0) {
-      warnOnce(warn, choice.mode === 'wasm'
-        ? `python sandbox: ${missingPreload.join(', ')} cannot be imported in WebAssembly (pyodide's npm package brings the standard library only)`
-        : `python sandbox: ${interpreter.exe} cannot import ${missingPreload.join(', ')} (install python3-${missingPreload.join(' python3-')} or set interpreter)`);
+      warnOnce(
+        warn,
+        choice.mode === 'wasm'
+          ? `python sandbox: ${missingPreload.join(', ')} cannot be imported in WebAssembly (pyodide's npm package brings the standard library only)`
+          : `python sandbox: ${interpreter.exe} cannot import ${missingPreload.join(', ')} (install python3-${missingPreload.join(' python3-')} or set interpreter)`,
+      );
     }
     const unguarded = choice.mode === 'wasm' ? wasmGuardsMissing(hello) : guardsMissing(hello);
     if (unguarded.length > 0) {
@@ -196,18 +251,25 @@ export class PythonSandbox {
         job.done(w, reply);
         this.pump();
       };
-      w.request(job.req, job.watchdogMs).then(settle, (e: unknown) => settle({ status: 'sandbox_error', reason: (e as Error).message }));
+      w.request(job.req, job.watchdogMs).then(settle, (e: unknown) =>
+        settle({ status: 'sandbox_error', reason: (e as Error).message }),
+      );
     }
   }
 
-  private submit(req: Record<string, unknown>, watchdogMs: number, on?: SandboxWorker, signal?: AbortSignal): Promise<{ worker?: SandboxWorker; reply: Record<string, unknown> }> {
+  private submit(
+    req: Record<string, unknown>,
+    watchdogMs: number,
+    on?: SandboxWorker,
+    signal?: AbortSignal,
+  ): Promise<{ worker?: SandboxWorker; reply: Record<string, unknown> }> {
     return new Promise((resolve) => {
       const cancelled = { status: 'sandbox_error', reason: 'cancelled before it ran', cancelled: true };
       if (signal?.aborted) {
         resolve({ reply: cancelled });
         return;
       }
-      const q = on ? this.pinned.get(on) ?? [] : this.queue;
+      const q = on ? (this.pinned.get(on) ?? []) : this.queue;
       const onAbort = () => {
         const at = q.indexOf(job);
         if (at < 0) return; // already running: it runs to its own limits
@@ -215,7 +277,8 @@ export class PythonSandbox {
         resolve({ reply: cancelled });
       };
       const job: Job = {
-        req, watchdogMs,
+        req,
+        watchdogMs,
         done: (worker, reply) => {
           signal?.removeEventListener('abort', onAbort);
           resolve({ worker, reply });
@@ -233,11 +296,28 @@ export class PythonSandbox {
    * `endSession`, a kill, or a worker restart, which the result reports as `sessionLost`).
    * Never rejects: failures of the sandbox itself come back as status 'sandbox_error'.
    */
-  async exec(code: string, opts: { session?: string; stdin?: string; limits?: Partial<RunLimits>; signal?: AbortSignal } = {}): Promise<ExecResult> {
+  async exec(
+    code: string,
+    opts: { session?: string; stdin?: string; limits?: Partial<RunLimits>; signal?: AbortSignal } = {},
+  ): Promise<ExecResult> {
     const t0 = performance.now();
-    if (this.closed) return { status: 'sandbox_error', stdout: '', stderr: '', exitCode: null, wallMs: 0, reason: 'the sandbox is closed' };
+    if (this.closed)
+      return {
+        status: 'sandbox_error',
+        stdout: '',
+        stderr: '',
+        exitCode: null,
+        wallMs: 0,
+        reason: 'the sandbox is closed',
+      };
     if (typeof code !== 'string' || code.includes('\u0000')) {
-      return { status: 'error', stdout: '', stderr: 'SyntaxError: source code cannot contain null bytes\n', exitCode: 1, wallMs: 0 };
+      return {
+        status: 'error',
+        stdout: '',
+        stderr: 'SyntaxError: source code cannot contain null bytes\n',
+        exitCode: 1,
+        wallMs: 0,
+      };
     }
     const limits = { ...this.options, ...opts.limits };
     let pinnedTo: SandboxWorker | undefined;
@@ -251,7 +331,13 @@ export class PythonSandbox {
       }
     }
     // Lone surrogates cannot cross the JSON line protocol as UTF-8: replace them, as Python's decoder would.
-    const req = { op: 'run', code: wellFormed(code), ...limitsToRequest(limits), ...(opts.session !== undefined ? { session: opts.session } : {}), ...(opts.stdin ? { stdin: opts.stdin } : {}) };
+    const req = {
+      op: 'run',
+      code: wellFormed(code),
+      ...limitsToRequest(limits),
+      ...(opts.session !== undefined ? { session: opts.session } : {}),
+      ...(opts.stdin ? { stdin: opts.stdin } : {}),
+    };
     // A caller that gave up (the loop's own timeout, an abort) leaves the queue; a running program runs to its limits.
     const { worker, reply } = await this.submit(req, limits.timeoutSeconds * 1000, pinnedTo, opts.signal);
     const r = replyToResult(reply);

@@ -1,19 +1,12 @@
 import type { ParsedAction, Tool, ToolResult } from '../../core/index.js';
-import { observationOf, parsePythonAction } from './action.js';
-import { preImportModules, preludeOf, shiftCodeLines, type PreImport } from './preimport.js';
-import { PythonSandbox, type SandboxOptions } from './sandbox.js';
+import { parseCodeToolAction } from '../shared/code-action.js';
+import { observationOf } from './action.js';
+import { preImportModules, preludeOf, shiftCodeLines } from './preimport.js';
+import type { PythonToolOptions } from './options.js';
+import { PythonSandbox } from './sandbox.js';
 import type { ExecResult } from './worker.js';
 
-export interface PythonToolOptions extends SandboxOptions {
-  /** Keep each trajectory's variables across its calls. */
-  stateful: boolean;
-  /** The stop strings that end a tool turn (parseAction looks before the last one). */
-  stop: string[];
-  maxObservationChars: number;
-  errorTailChars: number;
-  /** Names imported before every program ('verl-tool': VeRL-Tool's python tool's star imports). */
-  preImport: PreImport;
-}
+export type { PythonToolOptions };
 
 export const SESSION_LOST_NOTE = 'Note: the interpreter was restarted; variables from earlier calls are gone.';
 
@@ -21,7 +14,11 @@ export const SESSION_LOST_NOTE = 'Note: the interpreter was restarted; variables
 export class PythonTool implements Tool {
   private readonly prelude: string;
 
-  constructor(readonly name: string, readonly sandbox: PythonSandbox, private readonly o: PythonToolOptions) {
+  constructor(
+    readonly name: string,
+    readonly sandbox: PythonSandbox,
+    private readonly o: PythonToolOptions,
+  ) {
     this.prelude = preludeOf(o.preImport ?? 'none');
   }
 
@@ -33,7 +30,9 @@ export class PythonTool implements Tool {
       const r = await tool.sandbox.exec(tool.prelude);
       if (r.status !== 'ok') {
         await tool.dispose();
-        throw new Error(`tool/python: preImport ${JSON.stringify(o.preImport)} fails in ${tool.sandbox.info.interpreter.exe}: ${(r.stderr || r.reason || r.status).trim().split('\n').pop()}`);
+        throw new Error(
+          `tool/python: preImport ${JSON.stringify(o.preImport)} fails in ${tool.sandbox.info.interpreter.exe}: ${(r.stderr || r.reason || r.status).trim().split('\n').pop()}`,
+        );
       }
     }
     return tool;
@@ -46,9 +45,7 @@ export class PythonTool implements Tool {
   }
 
   parseAction(text: string): ParsedAction {
-    const p = typeof text === 'string' ? parsePythonAction(text, this.o.stop) : null;
-    if (p === null) return { valid: false };
-    return p.stdin === undefined ? { valid: true, action: p.code } : { valid: true, action: p.code, extra: { stdin: p.stdin } };
+    return parseCodeToolAction(text, this.o.stop);
   }
 
   /** One program through the sandbox, with the raw result (`agent0 sandbox exec`, bench). */
@@ -61,17 +58,29 @@ export class PythonTool implements Tool {
     const signal = extra?.signal instanceof AbortSignal ? extra.signal : undefined;
     let r: ExecResult;
     try {
-      r = await this.sandbox.exec(this.prelude + String(action ?? ''), { ...(this.o.stateful ? { session: String(trajectoryId) } : {}), ...(stdin ? { stdin } : {}), ...(signal ? { signal } : {}) });
+      r = await this.sandbox.exec(this.prelude + String(action ?? ''), {
+        ...(this.o.stateful ? { session: String(trajectoryId) } : {}),
+        ...(stdin ? { stdin } : {}),
+        ...(signal ? { signal } : {}),
+      });
     } catch (e) {
       // exec is built never to reject; this is the last line of defence for the batch.
       r = { status: 'sandbox_error', stdout: '', stderr: '', exitCode: null, wallMs: 0, reason: (e as Error).message };
     }
     if (this.prelude) r = { ...r, stderr: shiftCodeLines(r.stderr) };
-    let observation = observationOf(r, { maxChars: this.o.maxObservationChars, errorTailChars: this.o.errorTailChars }, this.o.timeoutSeconds);
+    let observation = observationOf(
+      r,
+      { maxChars: this.o.maxObservationChars, errorTailChars: this.o.errorTailChars },
+      this.o.timeoutSeconds,
+    );
     // Killed or restarted: the model must not assume its variables are still there.
     if (this.o.stateful && r.sessionLost) observation = `${observation}${observation ? '\n' : ''}${SESSION_LOST_NOTE}`;
     // Which isolation ran the program travels with every result, so a run report can show it.
-    const info: Record<string, string | number | boolean> = { status: r.status, wallMs: r.wallMs, isolation: this.sandbox.info.mode };
+    const info: Record<string, string | number | boolean> = {
+      status: r.status,
+      wallMs: r.wallMs,
+      isolation: this.sandbox.info.mode,
+    };
     if (r.exitCode !== null) info.exitCode = r.exitCode;
     if (r.truncated) info.truncated = true;
     if (r.reason) info.reason = r.reason;

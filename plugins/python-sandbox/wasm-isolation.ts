@@ -5,7 +5,13 @@ import path from 'node:path';
 import { SANDBOX_UID } from './isolation.js';
 
 /** The files of the pyodide npm package the wasm worker boots from (nothing is downloaded). */
-export const PYODIDE_FILES = { loader: 'pyodide.js', asm: 'pyodide.asm.js', wasm: 'pyodide.asm.wasm', stdlib: 'python_stdlib.zip', lock: 'pyodide-lock.json' } as const;
+export const PYODIDE_FILES = {
+  loader: 'pyodide.js',
+  asm: 'pyodide.asm.js',
+  wasm: 'pyodide.asm.wasm',
+  stdlib: 'python_stdlib.zip',
+  lock: 'pyodide-lock.json',
+} as const;
 
 export interface PyodidePackage {
   dir: string;
@@ -22,7 +28,10 @@ export function findPyodide(): PyodidePackage | string {
   }
   const lacking = Object.values(PYODIDE_FILES).filter((f) => !existsSync(path.join(dir, f)));
   if (lacking.length > 0) return `the pyodide package in ${dir} lacks ${lacking.join(', ')}`;
-  return { dir, version: (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version };
+  return {
+    dir,
+    version: (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version,
+  };
 }
 
 let bundle: { key: string; line: string } | undefined;
@@ -30,7 +39,9 @@ let bundle: { key: string; line: string } | undefined;
 /** The child's first line: the package's files (base64) and its settings; the files are read once per process. */
 export function bootLine(pkg: PyodidePackage, cfg: Record<string, unknown>): string {
   if (bundle?.key !== pkg.dir) {
-    const files = Object.fromEntries(Object.entries(PYODIDE_FILES).map(([k, f]) => [k, readFileSync(path.join(pkg.dir, f)).toString('base64')]));
+    const files = Object.fromEntries(
+      Object.entries(PYODIDE_FILES).map(([k, f]) => [k, readFileSync(path.join(pkg.dir, f)).toString('base64')]),
+    );
     bundle = { key: pkg.dir, line: JSON.stringify({ files }) };
   }
   // The cached JSON ends with '}': the settings are spliced in rather than re-encoding 17 MB per start.
@@ -49,20 +60,38 @@ export interface WasmLaunch {
 
 /** Node flags of the child: the permission model denies every file, child process, worker, addon and WASI. */
 export function childFlags(heapMb: number): string[] {
-  const permission = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
-  return [permission, '--disallow-code-generation-from-strings', '--frozen-intrinsics', `--max-old-space-size=${heapMb}`,
-    '--disable-warning=ExperimentalWarning', '--no-addons', '--no-deprecation'];
+  const permission = process.allowedNodeEnvironmentFlags.has('--permission')
+    ? '--permission'
+    : '--experimental-permission';
+  return [
+    permission,
+    '--disallow-code-generation-from-strings',
+    '--frozen-intrinsics',
+    `--max-old-space-size=${heapMb}`,
+    '--expose-gc',
+    '--disable-warning=ExperimentalWarning',
+    '--no-addons',
+    '--no-deprecation',
+  ];
 }
 
 /** The command line of the child: the wrapper, if any, then Node with its flags. */
 export function childCommand(wrap: string[], flags: string[], source: string): [string, string[]] {
   const node = [...flags, '-e', source];
-  return wrap.length > 0 ? [wrap[0] as string, [...wrap.slice(1), process.execPath, ...node]] : [process.execPath, node];
+  return wrap.length > 0
+    ? [wrap[0] as string, [...wrap.slice(1), process.execPath, ...node]]
+    : [process.execPath, node];
 }
 
 function works(wrap: string[], identity: { uid?: number; gid?: number }): boolean {
   const [cmd, args] = childCommand(wrap, childFlags(64), '0');
-  const r = spawnSync(cmd, args, { timeout: 20_000, cwd: '/', env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore', ...identity });
+  const r = spawnSync(cmd, args, {
+    timeout: 20_000,
+    cwd: '/',
+    env: { PATH: '/usr/bin:/bin' },
+    stdio: 'ignore',
+    ...identity,
+  });
   return !r.error && r.status === 0;
 }
 
@@ -81,17 +110,31 @@ export function wasmLaunch(): WasmLaunch {
   const netns = ['--user', '--net', '--ipc', '--'];
   const notes: string[] = [];
   const tries: { wrap: string[]; id: { uid?: number; gid?: number } }[] = root
-    ? [{ wrap: ['unshare', ...netns], id: nobody }, { wrap: [], id: nobody }, { wrap: ['unshare', '--net', '--ipc', '--'], id: {} }, { wrap: [], id: {} }]
-    : [{ wrap: ['unshare', ...netns], id: {} }, { wrap: [], id: {} }];
+    ? [
+        { wrap: ['unshare', ...netns], id: nobody },
+        { wrap: [], id: nobody },
+        { wrap: ['unshare', '--net', '--ipc', '--'], id: {} },
+        { wrap: [], id: {} },
+      ]
+    : [
+        { wrap: ['unshare', ...netns], id: {} },
+        { wrap: [], id: {} },
+      ];
   let pick = tries[tries.length - 1] as (typeof tries)[number];
   if (process.platform === 'linux') {
     for (const t of tries) {
-      if (works(t.wrap, t.id)) { pick = t; break; }
+      if (works(t.wrap, t.id)) {
+        pick = t;
+        break;
+      }
       notes.push(`${t.wrap.length ? t.wrap.join(' ') : 'node'}${t.id.uid !== undefined ? ' as nobody' : ''} failed`);
     }
   }
   const missing: string[] = [];
-  if (pick.wrap.length === 0) missing.push('network namespace (the interpreter has no network API, but Node 20 cannot deny sockets to the process itself)');
+  if (pick.wrap.length === 0)
+    missing.push(
+      'network namespace (the interpreter has no network API, but Node 20 cannot deny sockets to the process itself)',
+    );
   if (root && pick.id.uid === undefined) missing.push('a non-root uid for the Node child');
   launch = { wrap: pick.wrap, ...pick.id, missing, notes };
   return launch;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { bootstrapSource, sandboxModules } from './python-sources.js';
 import { WASM_CHILD_SOURCE } from './wasm-child-source.js';
 import { bootLine, childCommand, childFlags, type PyodidePackage, type WasmLaunch } from './wasm-isolation.js';
 import type { PythonWorker } from './worker.js';
@@ -16,6 +17,11 @@ export interface WasmWorkerSpec {
   warmup: string;
   /** Cap of the interpreter's heap (the WebAssembly memory's maximum), MiB; 0: none. */
   memoryMb: number;
+  /**
+   * Shared by the workers of one pool: the memory snapshot (base64) the first child made at boot, before
+   * any program ran in it; later children start from it instead of importing the preload modules again.
+   */
+  boot: { snapshot?: string };
 }
 
 /** Node's own heap in the child (pyodide's JS side; the interpreter's heap is the wasm memory, capped apart). */
@@ -26,8 +32,6 @@ const START_TIMEOUT_MS = 60_000;
 const DEADLINE_GRACE_MS = 250;
 /** Beyond the memory cap, what the JS side (files in the in-memory filesystem, pyodide's objects) may add. */
 const RSS_HEADROOM_BYTES = 192 * 1024 * 1024;
-/** A child holding this much more than after its boot is replaced after the call, to give the memory back. */
-const RECYCLE_GROWTH_BYTES = 256 * 1024 * 1024;
 
 function rssOf(pid: number): number | undefined {
   try {
@@ -45,14 +49,17 @@ interface Call {
   err: Buffer[];
   bytes: number;
   t0: number;
+  /** The child began the program (its interpreter was ready): the deadline and the memory watch start. */
+  started(): void;
   finish(extra: Record<string, unknown>): void;
 }
 
 /**
- * One warm Node child running CPython compiled to WebAssembly (pyodide) in a locked-down vm context
- * (wasm-child-source.ts). Programs run one at a time in its interpreter; a program that runs past its
- * deadline, floods its output or outgrows its memory is stopped by killing the child, and a fresh one
- * boots at once. Same request and reply shapes as the process worker (worker.ts).
+ * One warm Node child running CPython compiled to WebAssembly (pyodide), each interpreter in a
+ * locked-down vm context of its own (wasm-child-source.ts). Programs run one at a time, each in a fresh
+ * interpreter (a stateful session keeps one for its cells); a program that runs past its deadline,
+ * floods its output or outgrows its memory is stopped by killing the child, and a fresh one boots at
+ * once. Same request and reply shapes as the process worker (worker.ts).
  */
 export class WasmWorker implements SandboxWorker {
   private proc?: ChildProcess;
@@ -80,15 +87,21 @@ export class WasmWorker implements SandboxWorker {
     const [cmd, args] = childCommand(launch.wrap, childFlags(CHILD_HEAP_MB), WASM_CHILD_SOURCE);
     // An empty environment: no NODE_OPTIONS (it could preload code) and no secret of ours.
     const proc = spawn(cmd, args, {
-      stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' }, cwd: '/', detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
+      cwd: '/',
+      detached: true,
       ...(launch.uid !== undefined ? { uid: launch.uid, gid: launch.gid } : {}),
     });
     this.proc = proc;
     proc.unref();
-    for (const st of [proc.stdin, proc.stdout, proc.stderr]) (st as unknown as { unref?: () => void } | null)?.unref?.();
+    for (const st of [proc.stdin, proc.stdout, proc.stderr])
+      (st as unknown as { unref?: () => void } | null)?.unref?.();
     this.stderrTail = '';
     proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-4000); });
+    proc.stderr?.on('data', (d: string) => {
+      this.stderrTail = (this.stderrTail + d).slice(-4000);
+    });
     proc.stdin?.on('error', () => {});
     const lines = createInterface({ input: proc.stdout!, crlfDelay: Infinity });
     this.ready = new Promise<void>((resolve, reject) => {
@@ -107,6 +120,9 @@ export class WasmWorker implements SandboxWorker {
         }
         if (!hello) {
           hello = true;
+          // Only a child that has run no program yet hands over a snapshot.
+          if (typeof msg.snapshot === 'string') this.spec.boot.snapshot ??= msg.snapshot;
+          delete msg.snapshot;
           this.hello = msg;
           this.bootRss = (proc.pid && rssOf(proc.pid)) || 0;
           clearTimeout(startTimer);
@@ -126,7 +142,17 @@ export class WasmWorker implements SandboxWorker {
       });
     });
     this.ready.catch(() => {});
-    proc.stdin?.write(bootLine(this.spec.pkg, { preload: this.spec.preload, warmup: this.spec.warmup, memoryMb: this.spec.memoryMb }));
+    const { snapshot } = this.spec.boot;
+    const runner = { bootstrap: bootstrapSource(), modules: sandboxModules(['run_program', 'wasm_runner']) };
+    proc.stdin?.write(
+      bootLine(this.spec.pkg, {
+        preload: this.spec.preload,
+        warmup: this.spec.warmup,
+        memoryMb: this.spec.memoryMb,
+        runner,
+        ...(snapshot ? { snapshot } : {}),
+      }),
+    );
     return this.ready;
   }
 
@@ -143,17 +169,22 @@ export class WasmWorker implements SandboxWorker {
         (fd === 2 ? c.err : c.out).push(b);
         c.bytes += b.length;
       }
-      if (c.bytes > (c.req.max_output as number)) this.stop(c, 'killed', `output limit of ${c.req.max_output as number} bytes exceeded`);
+      if (c.bytes > (c.req.max_output as number))
+        this.stop(c, 'killed', `output limit of ${c.req.max_output as number} bytes exceeded`);
+      return;
+    }
+    if (msg.start === true) {
+      c.started();
       return;
     }
     if (msg.cap === true) {
       this.stop(c, 'killed', `output limit of ${c.req.max_output as number} bytes exceeded`);
       return;
     }
-    const growth = typeof msg.rss === 'number' && this.bootRss > 0 ? msg.rss - this.bootRss : 0;
     c.finish(msg);
-    // A failed interpreter exits; one that grew keeps its memory (wasm memory never shrinks): replace both.
-    if (msg.fatal === true || growth > RECYCLE_GROWTH_BYTES) this.restart();
+    // The child could not make a fresh interpreter and exits. The interpreter a program used (and its
+    // memory) is dropped by the child, so a grown child needs no replacing.
+    if (msg.fatal === true) this.restart();
   }
 
   /** Ends a call that broke a limit: the child dies with the program in it, and a fresh one boots. */
@@ -184,7 +215,8 @@ export class WasmWorker implements SandboxWorker {
         return { status: 'sandbox_error', reason: (e as Error).message };
       }
       const proc = this.proc;
-      if (!proc?.stdin || !proc.pid) return { status: 'sandbox_error', reason: 'the wasm Python worker exited right after it started' };
+      if (!proc?.stdin || !proc.pid)
+        return { status: 'sandbox_error', reason: 'the wasm Python worker exited right after it started' };
       const id = this.nextId++;
       const pid = proc.pid;
       return new Promise((resolve) => {
@@ -193,10 +225,40 @@ export class WasmWorker implements SandboxWorker {
         // One interpreter thread: CPU time cannot exceed wall time, so the CPU limit is a deadline too.
         const byCpu = cpuMs < timeoutMs;
         const deadline = Math.min(cpuMs, timeoutMs);
-        const memCap = typeof req.mem === 'number' && req.mem > 0 && this.bootRss > 0 ? this.bootRss + req.mem + RSS_HEADROOM_BYTES : 0;
         let poll: NodeJS.Timeout | undefined;
+        let timer: NodeJS.Timeout | undefined;
         const c: Call = {
-          id, req, out: [], err: [], bytes: 0, t0: performance.now(),
+          id,
+          req,
+          out: [],
+          err: [],
+          bytes: 0,
+          t0: performance.now(),
+          started: () => {
+            c.t0 = performance.now();
+            clearTimeout(timer);
+            timer = setTimeout(() => {
+              this.stop(
+                c,
+                byCpu ? 'killed' : 'timeout',
+                byCpu ? 'CPU time limit exceeded' : `wall-clock limit of ${timeoutMs / 1000}s exceeded`,
+              );
+            }, deadline + DEADLINE_GRACE_MS);
+            // From what the child holds as the program starts (live sessions' interpreters included).
+            const memCap =
+              typeof req.mem === 'number' && req.mem > 0 && this.bootRss > 0
+                ? Math.max(this.bootRss, rssOf(pid) ?? 0) + req.mem + RSS_HEADROOM_BYTES
+                : 0;
+            if (memCap > 0 && process.platform === 'linux') {
+              // The wasm heap is capped where it is made; this catches what grows on the JS side (files in
+              // the in-memory filesystem), which no flag of Node caps.
+              poll = setInterval(() => {
+                const rss = rssOf(pid);
+                if (rss !== undefined && rss > memCap) this.stop(c, 'killed', 'memory limit exceeded');
+              }, 100);
+              poll.unref();
+            }
+          },
           finish: (extra) => {
             if (this.call !== c) return;
             this.call = undefined;
@@ -208,23 +270,25 @@ export class WasmWorker implements SandboxWorker {
             const so = out.subarray(0, cap);
             const se = err.subarray(0, Math.max(0, cap - so.length));
             resolve({
-              id, status: 'sandbox_error', exit_code: null, wall_ms: performance.now() - c.t0, ...extra,
-              stdout: so.toString('utf8'), stderr: se.toString('utf8'), truncated: extra.truncated === true || out.length + err.length > cap,
+              id,
+              status: 'sandbox_error',
+              exit_code: null,
+              wall_ms: performance.now() - c.t0,
+              ...extra,
+              stdout: so.toString('utf8'),
+              stderr: se.toString('utf8'),
+              truncated: extra.truncated === true || out.length + err.length > cap,
             });
           },
         };
-        const timer = setTimeout(() => {
-          this.stop(c, byCpu ? 'killed' : 'timeout', byCpu ? 'CPU time limit exceeded' : `wall-clock limit of ${timeoutMs / 1000}s exceeded`);
-        }, deadline + DEADLINE_GRACE_MS);
-        if (memCap > 0 && process.platform === 'linux') {
-          // The wasm heap is capped where it is made; this catches what grows on the JS side (files in
-          // the in-memory filesystem), which no flag of Node caps.
-          poll = setInterval(() => {
-            const rss = rssOf(pid);
-            if (rss !== undefined && rss > memCap) this.stop(c, 'killed', 'memory limit exceeded');
-          }, 100);
-          poll.unref();
-        }
+        // Until the program starts it waits for its fresh interpreter, which the child may still be making.
+        timer = setTimeout(() => {
+          c.finish({
+            status: 'sandbox_error',
+            reason: `the wasm Python worker had no interpreter ready within ${START_TIMEOUT_MS / 1000} s`,
+          });
+          this.restart();
+        }, START_TIMEOUT_MS);
         this.call = c;
         proc.stdin!.write(`${JSON.stringify({ ...req, id })}\n`);
       });

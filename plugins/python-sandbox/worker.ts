@@ -3,8 +3,15 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { WORKER_SOURCE } from './worker-source.js';
-import { SANDBOX_UID, bwrapArgs, spawnIdentity, type BwrapFeatures, type InterpreterInfo, type IsolationMode } from './isolation.js';
+import { bootstrapSource, workerSourcesOnStdin } from './python-sources.js';
+import {
+  SANDBOX_UID,
+  bwrapArgs,
+  spawnIdentity,
+  type BwrapFeatures,
+  type InterpreterInfo,
+  type IsolationMode,
+} from './isolation.js';
 import { killAndWait, killGroup } from './process-group.js';
 
 export type ExecStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'sandbox_error';
@@ -59,7 +66,8 @@ const START_TIMEOUT_MS = 120_000;
 const WATCHDOG_GRACE_MS = 5000;
 
 /**
- * One warm Python process (inside bwrap when available) that forks per program.
+ * One warm Python process (inside bwrap when available) that forks per program; its code is the
+ * agent0_sandbox package (python/agent0_sandbox/worker.py), handed over by bootstrap.py.
  * Requests are queued here so that exactly one runs at a time: the worker's sweep of leftover
  * processes relies on that.
  */
@@ -95,33 +103,61 @@ export class PythonWorker {
       if (spawnIdentity(mode).uid !== undefined) chownSync(this.hostScratch, SANDBOX_UID, SANDBOX_UID);
       cfg.scratch = this.hostScratch;
       cmd = interpreter.exe;
-      args = ['-I', '-c', WORKER_SOURCE, JSON.stringify(cfg)];
+      args = ['-I', '-c', bootstrapSource(), JSON.stringify(cfg)];
     } else {
       cfg.scratch = '/scratch';
       cfg.private_shm = true;
       cfg.private_ipc = true;
       if (mode === 'bwrap-root') cfg.drop_to = SANDBOX_UID;
       cmd = bwrap;
-      args = [...bwrapArgs(mode, this.spec.features, interpreter, scratchMb * 1024 * 1024), interpreter.exe, '-I', '-c', WORKER_SOURCE, JSON.stringify(cfg)];
+      args = [
+        ...bwrapArgs(mode, this.spec.features, interpreter, scratchMb * 1024 * 1024),
+        interpreter.exe,
+        '-I',
+        '-c',
+        bootstrapSource(),
+        JSON.stringify(cfg),
+      ];
     }
     // No secret of ours may reach the sandbox, not even through /proc/1/environ of bwrap itself.
-    const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
-    const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env, cwd: '/', detached: true, ...spawnIdentity(mode) });
+    const env: Record<string, string> = {
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      LANG: 'C.UTF-8',
+      OPENBLAS_NUM_THREADS: '1',
+      OMP_NUM_THREADS: '1',
+    };
+    const proc = spawn(cmd, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env,
+      cwd: '/',
+      detached: true,
+      ...spawnIdentity(mode),
+    });
     this.proc = proc;
     // An idle pool must not keep Node alive (a forgotten dispose); a pending call's watchdog timer does.
     proc.unref();
-    for (const st of [proc.stdin, proc.stdout, proc.stderr]) (st as unknown as { unref?: () => void } | null)?.unref?.();
+    for (const st of [proc.stdin, proc.stdout, proc.stderr])
+      (st as unknown as { unref?: () => void } | null)?.unref?.();
     this.stderrTail = '';
     proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-4000); });
+    proc.stderr?.on('data', (d: string) => {
+      this.stderrTail = (this.stderrTail + d).slice(-4000);
+    });
     proc.stdin?.on('error', () => {});
+    // The worker's code comes on stdin, ahead of the requests: nothing of the project is mounted into
+    // the sandbox or must be readable by its user, and the command line stays short.
+    proc.stdin?.write(workerSourcesOnStdin());
     const lines = createInterface({ input: proc.stdout! });
     this.ready = new Promise<void>((resolve, reject) => {
       let hello = false;
       // Imports that hang (a broken site-packages, a stalled filesystem) must not hang every call.
       const startTimer = setTimeout(() => {
         if (hello) return;
-        reject(new Error(`the Python worker did not start within ${START_TIMEOUT_MS / 1000} s${this.stderrTail ? `: ${this.stderrTail.trim().slice(-500)}` : ''}`));
+        reject(
+          new Error(
+            `the Python worker did not start within ${START_TIMEOUT_MS / 1000} s${this.stderrTail ? `: ${this.stderrTail.trim().slice(-500)}` : ''}`,
+          ),
+        );
         this.kill();
       }, START_TIMEOUT_MS);
       lines.on('line', (line) => {
@@ -196,7 +232,11 @@ export class PythonWorker {
         const timer = setTimeout(() => {
           this.pending.delete(id);
           this.kill();
-          resolve({ id, status: 'sandbox_error', reason: `worker did not answer within ${watchdogMs + WATCHDOG_GRACE_MS} ms and was restarted` });
+          resolve({
+            id,
+            status: 'sandbox_error',
+            reason: `worker did not answer within ${watchdogMs + WATCHDOG_GRACE_MS} ms and was restarted`,
+          });
         }, watchdogMs + WATCHDOG_GRACE_MS);
         this.pending.set(id, { resolve, timer });
         stdin.write(`${JSON.stringify({ ...req, id })}\n`);

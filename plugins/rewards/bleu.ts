@@ -5,9 +5,8 @@
 
 /** Code points Python's `str.isspace()` accepts: the separators of `str.split()` with no argument. */
 const PY_WHITESPACE = new Set([
-  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680,
-  0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
-  0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003,
+  0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
 ]);
 
 /** Python's `s.split()`: runs of Unicode whitespace separate tokens, empty tokens are dropped. */
@@ -17,7 +16,10 @@ export function pySplit(s: string): string[] {
   for (let i = 0; i < s.length; i++) {
     // every Python whitespace is in the BMP, so UTF-16 units suffice
     if (PY_WHITESPACE.has(s.charCodeAt(i))) {
-      if (start >= 0) { out.push(s.slice(start, i)); start = -1; }
+      if (start >= 0) {
+        out.push(s.slice(start, i));
+        start = -1;
+      }
     } else if (start < 0) start = i;
   }
   if (start >= 0) out.push(s.slice(start));
@@ -29,7 +31,10 @@ export function fsum(xs: Iterable<number>): number {
   const partials: number[] = [];
   let special = 0;
   for (let x of xs) {
-    if (!Number.isFinite(x)) { special += x; continue; }
+    if (!Number.isFinite(x)) {
+      special += x;
+      continue;
+    }
     let i = 0;
     for (let y of partials) {
       if (Math.abs(x) < Math.abs(y)) [x, y] = [y, x];
@@ -84,7 +89,11 @@ export function ngramProfile(tokens: readonly string[], maxN = 4): NgramProfile 
   return { length: tokens.length, counts };
 }
 
-function precisionOf(references: readonly NgramProfile[], hyp: NgramProfile, n: number): { numerator: number; denominator: number } {
+function precisionOf(
+  references: readonly NgramProfile[],
+  hyp: NgramProfile,
+  n: number,
+): { numerator: number; denominator: number } {
   const counts = hyp.counts[n - 1] as Map<string, number>;
   let numerator = 0;
   let total = 0;
@@ -98,8 +107,16 @@ function precisionOf(references: readonly NgramProfile[], hyp: NgramProfile, n: 
 }
 
 /** NLTK's `modified_precision` as an unreduced fraction (the smoothing reads the raw denominator). */
-export function modifiedPrecision(references: readonly (readonly string[])[], hypothesis: readonly string[], n: number): { numerator: number; denominator: number } {
-  return precisionOf(references.map((r) => ngramProfile(r, n)), ngramProfile(hypothesis, n), n);
+export function modifiedPrecision(
+  references: readonly (readonly string[])[],
+  hypothesis: readonly string[],
+  n: number,
+): { numerator: number; denominator: number } {
+  return precisionOf(
+    references.map((r) => ngramProfile(r, n)),
+    ngramProfile(hypothesis, n),
+    n,
+  );
 }
 
 /** Length of the reference closest to the hypothesis length; ties go to the shorter reference. */
@@ -126,7 +143,11 @@ export interface BleuOptions {
 }
 
 /** sentence BLEU on precomputed profiles (each must hold n-grams up to the number of weights). */
-export function sentenceBleuProfiles(references: readonly NgramProfile[], hyp: NgramProfile, opts: BleuOptions = {}): number {
+export function sentenceBleuProfiles(
+  references: readonly NgramProfile[],
+  hyp: NgramProfile,
+  opts: BleuOptions = {},
+): number {
   if (references.length === 0) throw new Error('sentenceBleu: at least one reference is needed');
   const weights = opts.weights ?? [0.25, 0.25, 0.25, 0.25];
   const epsilon = opts.epsilon ?? 0.1;
@@ -141,14 +162,25 @@ export function sentenceBleuProfiles(references: readonly NgramProfile[], hyp: N
     return opts.smoothing === 'none' ? 2 ** -1022 /* sys.float_info.min */ : (numerator + epsilon) / denominator;
   });
   const terms: number[] = [];
-  weights.forEach((w, i) => { const pi = smoothed[i] as number; if (pi > 0) terms.push(w * Math.log(pi)); });
+  weights.forEach((w, i) => {
+    const pi = smoothed[i] as number;
+    if (pi > 0) terms.push(w * Math.log(pi));
+  });
   return bp * Math.exp(fsum(terms));
 }
 
 /** NLTK `sentence_bleu(references, hypothesis, weights, smoothing_function)` on token lists. */
-export function sentenceBleu(references: readonly (readonly string[])[], hypothesis: readonly string[], opts: BleuOptions = {}): number {
+export function sentenceBleu(
+  references: readonly (readonly string[])[],
+  hypothesis: readonly string[],
+  opts: BleuOptions = {},
+): number {
   const maxN = (opts.weights ?? [0.25, 0.25, 0.25, 0.25]).length;
-  return sentenceBleuProfiles(references.map((r) => ngramProfile(r, maxN)), ngramProfile(hypothesis, maxN), opts);
+  return sentenceBleuProfiles(
+    references.map((r) => ngramProfile(r, maxN)),
+    ngramProfile(hypothesis, maxN),
+    opts,
+  );
 }
 
 /** BLEU of two whitespace-tokenised sentences with method1 smoothing: Agent0's question similarity. */

@@ -25,7 +25,8 @@ function condensed(dist: readonly (readonly number[])[]): Float64Array {
   let k = 0;
   for (let i = 0; i < n; i++) {
     const row = dist[i];
-    if (!row || row.length !== n) throw new Error(`distance matrix must be square: row ${i} has ${row?.length ?? 0} entries, expected ${n}`);
+    if (!row || row.length !== n)
+      throw new Error(`distance matrix must be square: row ${i} has ${row?.length ?? 0} entries, expected ${n}`);
     for (let j = i + 1; j < n; j++) {
       const d = row[j] as number;
       if (!Number.isFinite(d)) throw new Error(`distance matrix entry (${i}, ${j}) is not finite: ${d}`);
@@ -54,7 +55,11 @@ export function averageLinkage(dist: readonly (readonly number[])[]): Merge[] {
   for (let k = 0; k < n - 1; k++) {
     if (chainLength === 0) {
       chainLength = 1;
-      for (let i = 0; i < n; i++) if (size[i]! > 0) { chain[0] = i; break; }
+      for (let i = 0; i < n; i++)
+        if (size[i]! > 0) {
+          chain[0] = i;
+          break;
+        }
     }
     let x: number;
     let y = 0;
@@ -71,7 +76,10 @@ export function averageLinkage(dist: readonly (readonly number[])[]): Merge[] {
       for (let i = 0; i < n; i++) {
         if (size[i] === 0 || i === x) continue;
         const d = D[idx(x, i)]!;
-        if (d < currentMin) { currentMin = d; y = i; }
+        if (d < currentMin) {
+          currentMin = d;
+          y = i;
+        }
       }
       if (chainLength > 1 && y === chain[chainLength - 2]) break;
       chain[chainLength++] = y;
@@ -90,9 +98,15 @@ export function averageLinkage(dist: readonly (readonly number[])[]): Merge[] {
     }
   }
   // Stable sort by distance, then name clusters by merge order (SciPy's `label`), via union-find.
-  const order = raw.map((_, i) => i).sort((p, q) => (raw[p]!.d - raw[q]!.d) || p - q);
+  const order = raw.map((_, i) => i).sort((p, q) => raw[p]!.d - raw[q]!.d || p - q);
   const parent = Array.from({ length: 2 * n - 1 }, (_, i) => i);
-  const find = (i: number): number => { while (parent[i] !== i) { parent[i] = parent[parent[i]!]!; i = parent[i]!; } return i; };
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]!]!;
+      i = parent[i]!;
+    }
+    return i;
+  };
   let next = n;
   return order.map((o) => {
     const m = raw[o]!;
@@ -115,7 +129,13 @@ export function agglomerativeLabels(dist: readonly (readonly number[])[], thresh
   if (n === 0) return [];
   const merges = averageLinkage(dist);
   const parent = Array.from({ length: 2 * n - 1 }, (_, i) => i);
-  const find = (i: number): number => { while (parent[i] !== i) { parent[i] = parent[parent[i]!]!; i = parent[i]!; } return i; };
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]!]!;
+      i = parent[i]!;
+    }
+    return i;
+  };
   merges.forEach((m, k) => {
     if (m.distance >= threshold) return;
     parent[find(m.a)] = n + k;
@@ -125,7 +145,10 @@ export function agglomerativeLabels(dist: readonly (readonly number[])[], thresh
   return Array.from({ length: n }, (_, i) => {
     const r = find(i);
     let l = labelOf.get(r);
-    if (l === undefined) { l = labelOf.size; labelOf.set(r, l); }
+    if (l === undefined) {
+      l = labelOf.size;
+      labelOf.set(r, l);
+    }
     return l;
   });
 }

@@ -8,7 +8,8 @@ export default definePlugin({
   meta: {
     name: 'agent0/rewards',
     version: '0.1.0',
-    description: 'Reward functions: verifier-checked outcome, tool use, Agent0\'s curriculum reward (uncertainty, tool, BLEU-cluster repetition), weighted sums',
+    description:
+      "Reward functions: verifier-checked outcome, tool use, Agent0's curriculum reward (uncertainty, tool, BLEU-cluster repetition), weighted sums",
   },
   components: [outcomeReward, toolUseReward, curriculumReward, sumReward],
 });

@@ -1,26 +1,7 @@
 /**
- * The python tool's text conventions, shared by every code-running tool: the model writes a
- * fenced block (```python ... ```), generation stops after it, and the observation is the
- * program's stdout, or, when it failed, what it printed plus the tail of its stderr.
+ * SandboxFusion observations: the program's stdout, or, when it failed, what it printed plus the
+ * tail of its stderr. (Actions are read by plugins/shared/code-action.ts, as tool/python reads them.)
  */
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/**
- * The code of the last closed fenced block whose info string is one of `fences` (e.g. 'python',
- * 'py'), or null. An unclosed block (the model ran out of budget mid-code) is no action.
- */
-export function extractCodeBlock(text: string, fences: readonly string[] = ['python', 'py']): string | null {
-  if (fences.length === 0) return null;
-  const re = new RegExp('```(?:' + fences.map(escapeRegex).join('|') + ')[ \\t]*\\r?\\n([\\s\\S]*?)```', 'g');
-  let last: string | null = null;
-  for (const m of text.matchAll(re)) last = m[1];
-  if (last === null) return null;
-  const code = last.replace(/\r?\n$/, '');
-  return code.trim().length > 0 ? code : null;
-}
 
 /** Keeps the first `max` characters and says how many were cut. */
 export function capHead(s: string, max: number): string {
@@ -46,11 +27,20 @@ export interface ObservationLimits {
  * (and `note`, e.g. the timeout) follow whatever stdout it printed. stdout gives way first, since the
  * error's last lines are what the model needs to fix its code.
  */
-export function observationOf(stdout: string, stderr: string, failed: boolean, limits: ObservationLimits, note?: string): string {
+export function observationOf(
+  stdout: string,
+  stderr: string,
+  failed: boolean,
+  limits: ObservationLimits,
+  note?: string,
+): string {
   // trailing whitespace goes: the agent loop's observation format adds the line break
   if (!failed) return capHead(stdout.replace(/\s+$/, ''), limits.maxChars);
   const parts: string[] = [];
-  const tail = stderr.trim().length > 0 ? capTail(stderr.replace(/\s+$/, ''), Math.min(limits.errorTailChars, limits.maxChars)) : '';
+  const tail =
+    stderr.trim().length > 0
+      ? capTail(stderr.replace(/\s+$/, ''), Math.min(limits.errorTailChars, limits.maxChars))
+      : '';
   const extra = [tail, note ?? ''].filter((s) => s.length > 0).join('\n');
   const room = Math.max(0, limits.maxChars - extra.length - 1);
   if (stdout.length > 0 && room > 0) parts.push(capHead(stdout.replace(/\s+$/, ''), room));

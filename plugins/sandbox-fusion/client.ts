@@ -1,4 +1,5 @@
-import { Pool } from 'undici';
+import { backoffMs, pause } from '../shared/backoff.js';
+import { HttpAttemptError, HttpCancelledError, JsonEndpoint } from '../shared/json-endpoint.js';
 import { ProtocolError, parseRunCodeResponse, type RunCodeRequest, type RunCodeResponse } from './protocol.js';
 
 export interface ClientOptions {
@@ -25,7 +26,11 @@ export interface ClientOptions {
 
 /** One failed attempt; `retryable` says whether another attempt may succeed. */
 export class AttemptError extends Error {
-  constructor(message: string, readonly retryable: boolean, readonly endpointDown = false) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly endpointDown = false,
+  ) {
     super(message);
     this.name = 'AttemptError';
   }
@@ -52,37 +57,28 @@ export class SandboxUnavailableError extends Error {
  */
 export function sandboxErrorKey(res: RunCodeResponse): string {
   const text = res.message || res.run_result?.stderr || res.compile_result?.stderr || '';
-  return text.replace(/\/tmp\/[^\s'"]*/g, '<tmp>').replace(/0x[0-9a-f]+/gi, '<addr>').replace(/\d+(\.\d+)?/g, '<n>').trim();
-}
-
-/** Full-jitter exponential backoff: uniform in [0, min(max, base * 2^attempt)]. */
-export function backoffDelayMs(attempt: number, baseMs: number, maxMs: number, rand: () => number = Math.random): number {
-  return Math.floor(rand() * Math.min(maxMs, baseMs * 2 ** attempt));
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(t); reject(new CancelledError()); };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  return text
+    .replace(/\/tmp\/[^\s'"]*/g, '<tmp>')
+    .replace(/0x[0-9a-f]+/gi, '<addr>')
+    .replace(/\d+(\.\d+)?/g, '<n>')
+    .trim();
 }
 
 class Endpoint {
-  readonly pool: Pool;
+  readonly http: JsonEndpoint;
+  /** A base URL or the full route both work: http://h:8080 and http://h:8080/run_code. */
   readonly path: string;
   inFlight = 0;
   downUntil = 0;
   calls = 0;
   failures = 0;
 
-  constructor(readonly url: string, opts: ClientOptions) {
-    const u = new URL(url);
-    // A base URL or the full route both work: http://h:8080 and http://h:8080/run_code.
-    const base = u.pathname.replace(/\/+$/, '');
-    this.path = base.endsWith('/run_code') ? base : `${base}/run_code`;
-    this.pool = new Pool(u.origin, { connections: opts.connections, keepAliveTimeout: opts.keepAliveMs, connect: { timeout: opts.connectTimeoutMs } });
+  constructor(
+    readonly url: string,
+    opts: ClientOptions,
+  ) {
+    this.http = new JsonEndpoint(url, opts);
+    this.path = this.http.routePath('/run_code');
   }
 }
 
@@ -120,7 +116,11 @@ export class SandboxFusionClient {
     const sandboxErrors = new Set<string>();
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
       if (cancel.aborted) throw new CancelledError();
-      if (attempt > 0) await sleep(backoffDelayMs(attempt - 1, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.rand), cancel);
+      if (
+        attempt > 0 &&
+        !(await pause(backoffMs(attempt - 1, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.rand), cancel))
+      )
+        throw new CancelledError();
       const i = this.pick(tried);
       tried.add(i);
       const ep = this.endpoints[i];
@@ -171,50 +171,23 @@ export class SandboxFusionClient {
   }
 
   private async attempt(ep: Endpoint, req: RunCodeRequest, cancel: AbortSignal): Promise<RunCodeResponse> {
-    const timeout = AbortSignal.timeout(this.opts.requestTimeoutMs);
-    const signal = AbortSignal.any([cancel, timeout]);
-    const where = `${ep.url}`;
-    const fail = (e: unknown, reading: boolean): never => {
-      if (cancel.aborted) throw new CancelledError();
-      if (timeout.aborted) throw new AttemptError(`${where}: no answer within ${this.opts.requestTimeoutMs} ms`, true);
-      const code = (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code ?? '';
-      const down = !reading && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|UND_ERR_CONNECT/.test(code);
-      throw new AttemptError(`${where}: ${reading ? 'connection dropped while reading the answer' : 'connection failed'} (${code || (e as Error).message})`, true, down);
-    };
-    let res;
-    try {
-      res = await ep.pool.request({
-        method: 'POST',
-        path: ep.path,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(req),
-        signal,
-        headersTimeout: this.opts.requestTimeoutMs,
-        bodyTimeout: this.opts.requestTimeoutMs,
-      });
-    } catch (e) {
-      return fail(e, false);
-    }
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (e) {
-      return fail(e, true);
-    }
-    if (res.statusCode >= 400) {
-      const retryable = res.statusCode >= 500 || res.statusCode === 408 || res.statusCode === 429;
-      throw new AttemptError(`${where}: HTTP ${res.statusCode}: ${text.slice(0, 300) || '(empty body)'}`, retryable);
-    }
     let json: unknown;
     try {
-      json = JSON.parse(text);
-    } catch {
-      throw new AttemptError(`${where}: malformed JSON in the answer (${text.length} bytes: ${JSON.stringify(text.slice(0, 80))})`, true);
+      json = await ep.http.request(ep.path, req, {
+        timeoutMs: this.opts.requestTimeoutMs,
+        signal: cancel,
+        label: ep.url,
+      });
+    } catch (e) {
+      if (e instanceof HttpCancelledError) throw new CancelledError();
+      // A timeout is the program's as likely as the server's: only a refused connection cools a server down.
+      if (e instanceof HttpAttemptError) throw new AttemptError(e.message, e.retryable, e.kind === 'refused');
+      throw e;
     }
     try {
       return parseRunCodeResponse(json);
     } catch (e) {
-      if (e instanceof ProtocolError) throw new AttemptError(`${where}: unexpected answer: ${e.message}`, true);
+      if (e instanceof ProtocolError) throw new AttemptError(`${ep.url}: unexpected answer: ${e.message}`, true);
       throw e;
     }
   }
@@ -222,6 +195,6 @@ export class SandboxFusionClient {
   /** Cancels requests in flight and closes the connection pools. */
   async close(): Promise<void> {
     this.closing.abort();
-    await Promise.all(this.endpoints.map((e) => e.pool.destroy().catch(() => undefined)));
+    await Promise.all(this.endpoints.map((e) => e.http.destroy()));
   }
 }

@@ -55,24 +55,35 @@ const COMMAND_STATUSES = new Set(['Finished', 'Error', 'TimeLimitExceeded']);
 
 function commandResult(v: unknown, where: string): CommandRunResult | null {
   if (v === null || v === undefined) return null;
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ProtocolError(`${where}: expected an object or null, found ${JSON.stringify(v).slice(0, 60)}`);
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new ProtocolError(`${where}: expected an object or null, found ${JSON.stringify(v).slice(0, 60)}`);
   const o = v as Record<string, unknown>;
   if (typeof o.status !== 'string' || !COMMAND_STATUSES.has(o.status)) {
-    throw new ProtocolError(`${where}.status: expected Finished, Error or TimeLimitExceeded, found ${JSON.stringify(o.status)}`);
+    throw new ProtocolError(
+      `${where}.status: expected Finished, Error or TimeLimitExceeded, found ${JSON.stringify(o.status)}`,
+    );
   }
   const num = (k: string): number | null => {
     const x = o[k];
     if (x === null || x === undefined) return null;
-    if (typeof x !== 'number') throw new ProtocolError(`${where}.${k}: expected a number or null, found ${JSON.stringify(x).slice(0, 60)}`);
+    if (typeof x !== 'number')
+      throw new ProtocolError(`${where}.${k}: expected a number or null, found ${JSON.stringify(x).slice(0, 60)}`);
     return x;
   };
   const str = (k: string): string => {
     const x = o[k];
     if (x === null || x === undefined) return '';
-    if (typeof x !== 'string') throw new ProtocolError(`${where}.${k}: expected a string or null, found ${JSON.stringify(x).slice(0, 60)}`);
+    if (typeof x !== 'string')
+      throw new ProtocolError(`${where}.${k}: expected a string or null, found ${JSON.stringify(x).slice(0, 60)}`);
     return x;
   };
-  return { status: o.status as CommandRunStatus, execution_time: num('execution_time'), return_code: num('return_code'), stdout: str('stdout'), stderr: str('stderr') };
+  return {
+    status: o.status as CommandRunStatus,
+    execution_time: num('execution_time'),
+    return_code: num('return_code'),
+    stdout: str('stdout'),
+    stderr: str('stderr'),
+  };
 }
 
 /** Checks and normalises a `/run_code` answer (null stdout/stderr become ''). */
@@ -95,9 +106,11 @@ export function parseRunCodeResponse(body: unknown): RunCodeResponse {
 
 function fetchedFiles(v: unknown): Record<string, string> {
   if (v === null || v === undefined) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ProtocolError(`files: expected an object of base64 strings, found ${JSON.stringify(v).slice(0, 60)}`);
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new ProtocolError(`files: expected an object of base64 strings, found ${JSON.stringify(v).slice(0, 60)}`);
   for (const [k, x] of Object.entries(v)) {
-    if (typeof x !== 'string') throw new ProtocolError(`files.${k}: expected a base64 string, found ${JSON.stringify(x).slice(0, 60)}`);
+    if (typeof x !== 'string')
+      throw new ProtocolError(`files.${k}: expected a base64 string, found ${JSON.stringify(x).slice(0, 60)}`);
   }
   return v as Record<string, string>;
 }

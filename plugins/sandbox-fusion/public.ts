@@ -14,4 +14,8 @@ export {
   type RunStatus as SandboxFusionRunStatus,
   type CommandRunResult as SandboxFusionCommandResult,
 } from './protocol.js';
-export { SandboxFusionTool, type SandboxFusionToolOptions, type ExecOutcome as SandboxFusionExecOutcome } from './tool.js';
+export {
+  SandboxFusionTool,
+  type SandboxFusionToolOptions,
+  type ExecOutcome as SandboxFusionExecOutcome,
+} from './tool.js';

@@ -65,7 +65,10 @@ export class BatchingEngine implements RolloutEngine {
   private gate: Promise<void> | undefined;
   private readonly counters: BatcherStats = { calls: 0, rows: 0, requests: 0, largestCall: 0 };
 
-  constructor(private readonly inner: RolloutEngine, private readonly opts: BatcherOptions) {}
+  constructor(
+    private readonly inner: RolloutEngine,
+    private readonly opts: BatcherOptions,
+  ) {}
 
   get tokenizer() {
     return this.inner.tokenizer;
@@ -80,17 +83,38 @@ export class BatchingEngine implements RolloutEngine {
   }
 
   /** Streams when the policy can (else its tokens come when its call is done); batching is unchanged. */
-  generateStream(prompts: number[][], params: SamplingParams, onToken: (e: TokenEvent) => void, opts: GenerateOptions = {}): Promise<Completion[]> {
+  generateStream(
+    prompts: number[][],
+    params: SamplingParams,
+    onToken: (e: TokenEvent) => void,
+    opts: GenerateOptions = {},
+  ): Promise<Completion[]> {
     return this.enqueue(prompts, params, opts, onToken);
   }
 
-  private enqueue(prompts: number[][], params: SamplingParams, opts: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<Completion[]> {
+  private enqueue(
+    prompts: number[][],
+    params: SamplingParams,
+    opts: GenerateOptions,
+    onToken?: (e: TokenEvent) => void,
+  ): Promise<Completion[]> {
     if (prompts.length === 0) return Promise.resolve([]);
     if (opts.signal?.aborted) return Promise.reject(abortError());
     return new Promise<Completion[]>((resolve, reject) => {
       const { topLogprobs: _k, ...shared } = params;
       const key = JSON.stringify(shared, Object.keys(shared).sort());
-      this.pending.push({ prompts, params, key, signal: opts.signal, ...(onToken ? { onToken } : {}), sent: 0, answered: 0, out: new Array(prompts.length), resolve, reject });
+      this.pending.push({
+        prompts,
+        params,
+        key,
+        signal: opts.signal,
+        ...(onToken ? { onToken } : {}),
+        sent: 0,
+        answered: 0,
+        out: new Array(prompts.length),
+        resolve,
+        reject,
+      });
       this.counters.requests++;
       this.worker ??= this.drain();
     });
@@ -193,7 +217,8 @@ export class BatchingEngine implements RolloutEngine {
       const out = streaming
         ? await generateStreaming(this.inner, prompts, params, this.router(parts), { signal: ctl.signal })
         : await this.inner.generate(prompts, params, { signal: ctl.signal });
-      if (out.length !== prompts.length) throw new Error(`the policy returned ${out.length} completions for ${prompts.length} prompts`);
+      if (out.length !== prompts.length)
+        throw new Error(`the policy returned ${out.length} completions for ${prompts.length} prompts`);
       let at = 0;
       for (const { req, from, to } of parts) {
         for (let i = from; i < to; i++) req.out[i] = ownAlternatives(out[at++] as Completion, req.params.topLogprobs);

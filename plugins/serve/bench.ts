@@ -1,6 +1,5 @@
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CliCommand, CliOptions } from '../../core/index.js';
+import { checkpointOption, type CliCommand, type CliOptions } from '../../core/index.js';
 import { BatchingEngine } from './batcher.js';
 import { createServer, listen } from './server.js';
 
@@ -23,10 +22,24 @@ const quantile = (xs: number[], q: number): number => {
 
 const BENCH_SERVE_OPTIONS = {
   json: { type: 'boolean', default: false, description: 'print the result as JSON' },
-  checkpoint: { type: 'string', value: 'DIR', description: 'serve this policy/tfjs checkpoint (default: a random tiny model)' },
-  requests: { type: 'string', default: '64', value: 'N', description: 'concurrent /v1/completions requests per configuration' },
+  checkpoint: {
+    type: 'string',
+    value: 'DIR',
+    description: 'serve this policy/tfjs checkpoint (default: a random tiny model)',
+  },
+  requests: {
+    type: 'string',
+    default: '64',
+    value: 'N',
+    description: 'concurrent /v1/completions requests per configuration',
+  },
   'max-tokens': { type: 'string', default: '32', value: 'N', description: 'max_tokens of every request' },
-  'batch-window-ms': { type: 'string', default: '5', value: 'MS', description: 'how long the batcher waits to gather requests' },
+  'batch-window-ms': {
+    type: 'string',
+    default: '5',
+    value: 'MS',
+    description: 'how long the batcher waits to gather requests',
+  },
 } satisfies CliOptions;
 
 export const benchServeCommand: CliCommand = {
@@ -36,24 +49,41 @@ export const benchServeCommand: CliCommand = {
   options: BENCH_SERVE_OPTIONS,
   async run(args, env) {
     const { values } = parseArgs({ args, options: BENCH_SERVE_OPTIONS });
-    const [n, maxTokens, windowMs] = [Number(values.requests), Number(values['max-tokens']), Number(values['batch-window-ms'])];
+    const [n, maxTokens, windowMs] = [
+      Number(values.requests),
+      Number(values['max-tokens']),
+      Number(values['batch-window-ms']),
+    ];
     if (![n, maxTokens].every((x) => Number.isInteger(x) && x >= 1) || !(windowMs >= 0)) {
       env.stderr(`usage: ${this.usage}`);
       return 2;
     }
     // Random init of the tiny embedded size unless a checkpoint is given: the protocol and the
     // batching are what is measured, not the model.
-    const policy = await env.createComponent('policy', 'tfjs', values.checkpoint ? { checkpoint: path.resolve(env.cwd, values.checkpoint) } : { tokenizer: 'tiny', seed: 1 });
+    const policy = await env.createComponent(
+      'policy',
+      'tfjs',
+      values.checkpoint ? checkpointOption(values.checkpoint, env.cwd) : { tokenizer: 'tiny', seed: 1 },
+    );
     const rows: Row[] = [];
     try {
       for (const maxBatch of [1, n]) {
-        const batcher = new BatchingEngine(policy, { windowMs, maxRows: maxBatch, randomSeed: () => Math.floor(Math.random() * 2 ** 31) });
-        const srv = await listen(createServer({ engine: batcher, modelName: 'bench', limits: { maxTokens, maxN: 1 } }), '127.0.0.1', 0);
+        const batcher = new BatchingEngine(policy, {
+          windowMs,
+          maxRows: maxBatch,
+          randomSeed: () => Math.floor(Math.random() * 2 ** 31),
+        });
+        const srv = await listen(
+          createServer({ engine: batcher, modelName: 'bench', limits: { maxTokens, maxN: 1 } }),
+          '127.0.0.1',
+          0,
+        );
         try {
           const ask = async (i: number) => {
             const t0 = performance.now();
             const r = await fetch(`${srv.url}/completions`, {
-              method: 'POST', headers: { 'content-type': 'application/json' },
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
               body: JSON.stringify({ model: 'bench', prompt: `${i}+${i}=`, max_tokens: maxTokens, temperature: 1 }),
             });
             const j = (await r.json()) as { usage?: { completion_tokens: number }; error?: { message: string } };
@@ -67,9 +97,21 @@ export const benchServeCommand: CliCommand = {
           const s = (performance.now() - t0) / 1000;
           const after = batcher.stats();
           rows.push({
-            maxBatch, requests: n, seconds: s, requestsPerSec: n / s, tokensPerSec: res.reduce((a, r) => a + r.tokens, 0) / s,
-            p50Ms: quantile(res.map((r) => r.ms), 0.5), p95Ms: quantile(res.map((r) => r.ms), 0.95),
-            policyCalls: after.calls - before.calls, largestCall: after.largestCall,
+            maxBatch,
+            requests: n,
+            seconds: s,
+            requestsPerSec: n / s,
+            tokensPerSec: res.reduce((a, r) => a + r.tokens, 0) / s,
+            p50Ms: quantile(
+              res.map((r) => r.ms),
+              0.5,
+            ),
+            p95Ms: quantile(
+              res.map((r) => r.ms),
+              0.95,
+            ),
+            policyCalls: after.calls - before.calls,
+            largestCall: after.largestCall,
           });
         } finally {
           await srv.close();
@@ -82,10 +124,23 @@ export const benchServeCommand: CliCommand = {
       env.stdout(JSON.stringify({ bench: 'serve', maxTokens, windowMs, rows }));
       return 0;
     }
-    env.stdout(`agent0 serve, ${n} concurrent completions of ${maxTokens} tokens, ${policy.describe().params as number} params, window ${windowMs} ms`);
+    env.stdout(
+      `agent0 serve, ${n} concurrent completions of ${maxTokens} tokens, ${policy.describe().params as number} params, window ${windowMs} ms`,
+    );
     env.stdout(['max batch', 'req/s', 'tok/s', 'p50 ms', 'p95 ms', 'policy calls'].map((h) => h.padStart(13)).join(''));
     for (const r of rows) {
-      env.stdout([r.maxBatch, r.requestsPerSec.toFixed(1), r.tokensPerSec.toFixed(0), r.p50Ms.toFixed(0), r.p95Ms.toFixed(0), r.policyCalls].map((v) => String(v).padStart(13)).join(''));
+      env.stdout(
+        [
+          r.maxBatch,
+          r.requestsPerSec.toFixed(1),
+          r.tokensPerSec.toFixed(0),
+          r.p50Ms.toFixed(0),
+          r.p95Ms.toFixed(0),
+          r.policyCalls,
+        ]
+          .map((v) => String(v).padStart(13))
+          .join(''),
+      );
     }
     return 0;
   },

@@ -1,6 +1,16 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { AgentLoop, CliCommand, CliEnv, CliOptions, Policy, ResolvedRecipe, Session } from '../../core/index.js';
+import {
+  checkpointOption,
+  unprotectedExposure,
+  type AgentLoop,
+  type CliCommand,
+  type CliEnv,
+  type CliOptions,
+  type Policy,
+  type ResolvedRecipe,
+  type Session,
+} from '../../core/index.js';
 import { BatchingEngine } from './batcher.js';
 import { createServer, listen, TOOLS_SUFFIX, type RunningServer } from './server.js';
 
@@ -10,22 +20,76 @@ export const SERVE_USAGE =
   '[--max-request-samples 1024] [--max-total-body-mb 64]';
 
 const SERVE_OPTIONS = {
-  checkpoint: { type: 'string', value: 'DIR', description: 'policy checkpoint to serve (weights + tokenizer); loaded into the recipe\'s policy with --recipe' },
-  recipe: { type: 'string', value: 'R', description: 'build the recipe\'s policy, agent loop and tools (enables the <model>:tools mode)' },
-  set: { type: 'string', multiple: true, value: 'PATH=VALUE', description: 'override one recipe value (dotted path, YAML value); repeatable' },
+  checkpoint: {
+    type: 'string',
+    value: 'DIR',
+    description: "policy checkpoint to serve (weights + tokenizer); loaded into the recipe's policy with --recipe",
+  },
+  recipe: {
+    type: 'string',
+    value: 'R',
+    description: "build the recipe's policy, agent loop and tools (enables the <model>:tools mode)",
+  },
+  set: {
+    type: 'string',
+    multiple: true,
+    value: 'PATH=VALUE',
+    description: 'override one recipe value (dotted path, YAML value); repeatable',
+  },
   port: { type: 'string', default: '8000', value: 'P', description: 'TCP port (0: any free port)' },
-  host: { type: 'string', default: '127.0.0.1', value: 'H', description: 'address to listen on; set --api-key-env before a non-loopback one' },
-  model: { type: 'string', value: 'NAME', description: 'model id in /v1/models (default: the checkpoint or recipe file name)' },
+  host: {
+    type: 'string',
+    default: '127.0.0.1',
+    value: 'H',
+    description: 'address to listen on; set --api-key-env before a non-loopback one',
+  },
+  model: {
+    type: 'string',
+    value: 'NAME',
+    description: 'model id in /v1/models (default: the checkpoint or recipe file name)',
+  },
   policy: { type: 'string', value: 'NAME', description: 'policy instance of the recipe (default: the first policy/)' },
-  loop: { type: 'string', value: 'NAME', description: 'agent-loop instance of the recipe (default: the first agent-loop/)' },
-  'api-key-env': { type: 'string', value: 'VAR', description: 'require Authorization: Bearer $VAR on every route but /health' },
-  'allow-reload': { type: 'boolean', default: false, description: 'add POST /update_weights_from_disk (SGLang\'s contract)' },
-  'batch-window-ms': { type: 'string', default: '5', value: 'MS', description: 'how long to gather concurrent requests into one policy call' },
+  loop: {
+    type: 'string',
+    value: 'NAME',
+    description: 'agent-loop instance of the recipe (default: the first agent-loop/)',
+  },
+  'api-key-env': {
+    type: 'string',
+    value: 'VAR',
+    description: 'require Authorization: Bearer $VAR on every route but /health',
+  },
+  'allow-reload': {
+    type: 'boolean',
+    default: false,
+    description: "add POST /update_weights_from_disk (SGLang's contract)",
+  },
+  'batch-window-ms': {
+    type: 'string',
+    default: '5',
+    value: 'MS',
+    description: 'how long to gather concurrent requests into one policy call',
+  },
   'max-batch': { type: 'string', default: '32', value: 'N', description: 'rows per policy call' },
-  'max-tokens': { type: 'string', default: '2048', value: 'N', description: 'largest max_tokens a request may ask for' },
+  'max-tokens': {
+    type: 'string',
+    default: '2048',
+    value: 'N',
+    description: 'largest max_tokens a request may ask for',
+  },
   'max-n': { type: 'string', default: '64', value: 'N', description: 'largest n a request may ask for' },
-  'max-request-samples': { type: 'string', default: '1024', value: 'N', description: 'prompts × n per request (400 beyond it)' },
-  'max-total-body-mb': { type: 'string', default: '64', value: 'MB', description: 'request bodies being read at once, in MiB' },
+  'max-request-samples': {
+    type: 'string',
+    default: '1024',
+    value: 'N',
+    description: 'prompts × n per request (400 beyond it)',
+  },
+  'max-total-body-mb': {
+    type: 'string',
+    default: '64',
+    value: 'MB',
+    description: 'request bodies being read at once, in MiB',
+  },
 } satisfies CliOptions;
 
 export interface Serving extends RunningServer {
@@ -62,7 +126,10 @@ export async function startServe(args: string[], env: CliEnv): Promise<Serving> 
   const checkpoint = values.checkpoint ? path.resolve(env.cwd, values.checkpoint) : undefined;
   const keyVar = values['api-key-env'];
   const apiKey = keyVar === undefined ? undefined : process.env[keyVar];
-  if (keyVar !== undefined && !apiKey) throw new UsageError(`--api-key-env names '${keyVar}', which is not set in the environment`);
+  if (keyVar !== undefined && !apiKey)
+    throw new UsageError(`--api-key-env names '${keyVar}', which is not set in the environment`);
+  const exposed = unprotectedExposure(values.host ?? '127.0.0.1', apiKey, '--api-key-env');
+  if (exposed) throw new UsageError(exposed);
 
   let session: Session | undefined;
   let policy: Policy;
@@ -77,17 +144,28 @@ export async function startServe(args: string[], env: CliEnv): Promise<Serving> 
     const lname = values.loop ?? firstOfKind(recipe, 'agent-loop');
     if (lname) loop = await session.get(lname, 'agent-loop');
   } else {
-    const def = env.registry.get('policy/tfjs').def;
-    const props = (def.options as { properties?: Record<string, unknown> }).properties ?? {};
-    const key = ['checkpoint', 'path', 'dir'].find((k) => k in props);
-    if (!key) throw new Error('policy/tfjs has no checkpoint option; use --recipe');
-    policy = await env.createComponent('policy', 'tfjs', { [key]: checkpoint });
+    policy = await env.createComponent('policy', 'tfjs', checkpointOption(checkpoint as string));
   }
 
   const modelName = values.model ?? path.basename(checkpoint ?? values.recipe ?? 'agent0').replace(/\.ya?ml$/, '');
-  const batcher = new BatchingEngine(policy, { windowMs, maxRows, randomSeed: () => Math.floor(Math.random() * 2 ** 31) });
-  const loadWeights = values['allow-reload'] ? (dir: string) => batcher.exclusive(() => policy.load(path.resolve(env.cwd, dir))) : undefined;
-  const server = createServer({ engine: batcher, modelName, loop, limits, maxTotalBodyBytes, log: env.log, ...(apiKey ? { apiKey } : {}), ...(loadWeights ? { loadWeights } : {}) });
+  const batcher = new BatchingEngine(policy, {
+    windowMs,
+    maxRows,
+    randomSeed: () => Math.floor(Math.random() * 2 ** 31),
+  });
+  const loadWeights = values['allow-reload']
+    ? (dir: string) => batcher.exclusive(() => policy.load(path.resolve(env.cwd, dir)))
+    : undefined;
+  const server = createServer({
+    engine: batcher,
+    modelName,
+    loop,
+    limits,
+    maxTotalBodyBytes,
+    log: env.log,
+    ...(apiKey ? { apiKey } : {}),
+    ...(loadWeights ? { loadWeights } : {}),
+  });
   let running: RunningServer;
   try {
     running = await listen(server, values.host ?? '127.0.0.1', port);
@@ -132,7 +210,9 @@ export const serveCommand: CliCommand = {
     });
     await s.close();
     const st = s.batcher.stats();
-    env.log.info(`served ${st.requests} generate requests in ${st.calls} policy calls (largest ${st.largestCall} rows)`);
+    env.log.info(
+      `served ${st.requests} generate requests in ${st.calls} policy calls (largest ${st.largestCall} rows)`,
+    );
     return 0;
   },
 };

@@ -2,7 +2,12 @@ import type { ChatMessage, SamplingParams, Tokenizer } from '../../core/index.js
 
 /** An error the client caused or should see, sent as an OpenAI-style error object. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly type = 'invalid_request_error') {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly param: string | null = null,
+    readonly type = 'invalid_request_error',
+  ) {
     super(message);
   }
 }
@@ -35,11 +40,22 @@ export interface ServerLimits {
 
 type Body = Record<string, unknown>;
 
-const num = (b: Body, k: string, dflt: number | undefined, min: number, max: number, int = false): number | undefined => {
+const num = (
+  b: Body,
+  k: string,
+  dflt: number | undefined,
+  min: number,
+  max: number,
+  int = false,
+): number | undefined => {
   const v = b[k];
   if (v === undefined || v === null) return dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v)) || v < min || v > max) {
-    throw new ApiError(400, `'${k}' must be ${int ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(v)}`, k);
+    throw new ApiError(
+      400,
+      `'${k}' must be ${int ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(v)}`,
+      k,
+    );
   }
   return v;
 };
@@ -53,13 +69,25 @@ const bool = (b: Body, k: string, dflt: boolean): boolean => {
 
 /** Options this server cannot honour: refused unless left at their neutral value. */
 const UNSUPPORTED: Record<string, unknown> = {
-  echo: false, best_of: 1, suffix: null, presence_penalty: 0, frequency_penalty: 0, tools: null, tool_choice: null,
+  echo: false,
+  best_of: 1,
+  suffix: null,
+  presence_penalty: 0,
+  frequency_penalty: 0,
+  tools: null,
+  tool_choice: null,
 };
 
 function refuseUnsupported(b: Body): void {
   for (const [k, neutral] of Object.entries(UNSUPPORTED)) {
     const v = b[k];
-    if (v !== undefined && v !== null && v !== neutral && !(k === 'tool_choice' && v === 'none') && !(k === 'tools' && Array.isArray(v) && v.length === 0)) {
+    if (
+      v !== undefined &&
+      v !== null &&
+      v !== neutral &&
+      !(k === 'tool_choice' && v === 'none') &&
+      !(k === 'tools' && Array.isArray(v) && v.length === 0)
+    ) {
       throw new ApiError(400, `'${k}' is not supported by agent0 serve`, k);
     }
   }
@@ -95,7 +123,8 @@ function sampling(b: Body, limits: ServerLimits, maxTokensKey: string[], default
   if (st) s.stop = st;
   const ids = b.stop_token_ids;
   if (ids !== undefined && ids !== null) {
-    if (!Array.isArray(ids) || !ids.every((x) => Number.isInteger(x) && x >= 0)) throw new ApiError(400, "'stop_token_ids' must be a list of token ids", 'stop_token_ids');
+    if (!Array.isArray(ids) || !ids.every((x) => Number.isInteger(x) && x >= 0))
+      throw new ApiError(400, "'stop_token_ids' must be a list of token ids", 'stop_token_ids');
     if (ids.length > 0) s.stopTokenIds = ids as number[];
   }
   return s;
@@ -113,10 +142,20 @@ function responseFormat(b: Body): void {
     throw new ApiError(400, "'response_format' must be an object with a 'type'", 'response_format');
   }
   if (type === 'text') return;
-  throw new ApiError(400, `response_format type '${type}' is not supported by agent0 serve (it has no constrained decoding); only 'text' is`, 'response_format');
+  throw new ApiError(
+    400,
+    `response_format type '${type}' is not supported by agent0 serve (it has no constrained decoding); only 'text' is`,
+    'response_format',
+  );
 }
 
-function common(b: Body, limits: ServerLimits): Pick<GenRequest, 'n' | 'stream' | 'includeUsageInStream' | 'includeStopStr' | 'skipSpecialTokens' | 'returnTokenIds'> {
+function common(
+  b: Body,
+  limits: ServerLimits,
+): Pick<
+  GenRequest,
+  'n' | 'stream' | 'includeUsageInStream' | 'includeStopStr' | 'skipSpecialTokens' | 'returnTokenIds'
+> {
   refuseUnsupported(b);
   responseFormat(b);
   const so = b.stream_options as { include_usage?: unknown } | undefined | null;
@@ -134,7 +173,11 @@ function common(b: Body, limits: ServerLimits): Pick<GenRequest, 'n' | 'stream' 
 /** A request's samples are capped as a whole: many prompts at the largest n would hold the policy for minutes. */
 function capSamples(prompts: number, n: number, limits: ServerLimits): void {
   if (limits.maxSamples !== undefined && prompts * n > limits.maxSamples) {
-    throw new ApiError(400, `this request asks for ${prompts} prompt(s) x n=${n} = ${prompts * n} samples; the server takes at most ${limits.maxSamples} per request (serve --max-request-samples): split it`, 'prompt');
+    throw new ApiError(
+      400,
+      `this request asks for ${prompts} prompt(s) x n=${n} = ${prompts * n} samples; the server takes at most ${limits.maxSamples} per request (serve --max-request-samples): split it`,
+      'prompt',
+    );
   }
 }
 
@@ -143,7 +186,8 @@ function model(b: Body): string {
   return b.model;
 }
 
-const isIds = (x: unknown): x is number[] => Array.isArray(x) && x.length > 0 && x.every((v) => Number.isInteger(v) && v >= 0);
+const isIds = (x: unknown): x is number[] =>
+  Array.isArray(x) && x.length > 0 && x.every((v) => Number.isInteger(v) && v >= 0);
 
 /** `prompt` of /v1/completions: a string, a list of strings, one token-id list or a list of them. */
 export function parseCompletionRequest(b: Body, tok: Tokenizer, limits: ServerLimits): GenRequest {
@@ -154,14 +198,21 @@ export function parseCompletionRequest(b: Body, tok: Tokenizer, limits: ServerLi
   let prompts: number[][];
   if (typeof p === 'string') prompts = [tok.encode(p)];
   else if (isIds(p)) prompts = [p];
-  else if (Array.isArray(p) && p.length > 0 && p.every((x) => typeof x === 'string')) prompts = (p as string[]).map((s) => tok.encode(s));
+  else if (Array.isArray(p) && p.length > 0 && p.every((x) => typeof x === 'string'))
+    prompts = (p as string[]).map((s) => tok.encode(s));
   else if (Array.isArray(p) && p.length > 0 && p.every(isIds)) prompts = p as number[][];
-  else throw new ApiError(400, "'prompt' must be a string, a list of strings, a list of token ids or a list of such lists", 'prompt');
+  else
+    throw new ApiError(
+      400,
+      "'prompt' must be a string, a list of strings, a list of token ids or a list of such lists",
+      'prompt',
+    );
   for (const [i, ids] of prompts.entries()) {
     // A causal LM needs at least one token to condition on.
     if (ids.length === 0) throw new ApiError(400, `prompt ${i} is empty`, 'prompt');
     const bad = ids.find((id) => id >= tok.vocabSize);
-    if (bad !== undefined) throw new ApiError(400, `token id ${bad} is outside the vocabulary (size ${tok.vocabSize})`, 'prompt');
+    if (bad !== undefined)
+      throw new ApiError(400, `token id ${bad} is outside the vocabulary (size ${tok.vocabSize})`, 'prompt');
   }
   const lp = num(b, 'logprobs', undefined, 0, MAX_TOP_LOGPROBS, true);
   const s = sampling(b, limits, ['max_tokens'], 16);
@@ -182,12 +233,21 @@ function messages(b: Body): ChatMessage[] {
     let content = (x as { content?: unknown })?.content;
     // The content-parts form: only text parts can be served by a text model.
     if (Array.isArray(content)) {
-      if (!content.every((c) => (c as { type?: unknown })?.type === 'text' && typeof (c as { text?: unknown }).text === 'string')) {
+      if (
+        !content.every(
+          (c) => (c as { type?: unknown })?.type === 'text' && typeof (c as { text?: unknown }).text === 'string',
+        )
+      ) {
         throw new ApiError(400, `messages[${i}].content: only text parts are supported`, 'messages');
       }
       content = content.map((c) => (c as { text: string }).text).join('');
     }
-    if (typeof role !== 'string' || !ROLES.has(role)) throw new ApiError(400, `messages[${i}].role must be one of developer, system, user, assistant, tool`, 'messages');
+    if (typeof role !== 'string' || !ROLES.has(role))
+      throw new ApiError(
+        400,
+        `messages[${i}].role must be one of developer, system, user, assistant, tool`,
+        'messages',
+      );
     if (typeof content !== 'string') throw new ApiError(400, `messages[${i}].content must be a string`, 'messages');
     // OpenAI's newer name for system instructions; chat templates know only 'system'.
     return { role: (role === 'developer' ? 'system' : role) as ChatMessage['role'], content };
@@ -207,7 +267,8 @@ export function parseChatRequest(b: Body, tok: Tokenizer, limits: ServerLimits):
   const msgs = messages(b);
   const lpOn = bool(b, 'logprobs', false);
   const top = num(b, 'top_logprobs', undefined, 0, MAX_TOP_LOGPROBS, true);
-  if (top !== undefined && top > 0 && !lpOn) throw new ApiError(400, "'top_logprobs' needs 'logprobs: true'", 'top_logprobs');
+  if (top !== undefined && top > 0 && !lpOn)
+    throw new ApiError(400, "'top_logprobs' needs 'logprobs: true'", 'top_logprobs');
   const shared = common(b, limits);
   capSamples(1, shared.n, limits);
   const s = sampling(b, limits, ['max_completion_tokens', 'max_tokens'], limits.maxTokens);

@@ -147,13 +147,26 @@ export function usage(req: GenRequest, results: ChoiceResult[]) {
 }
 
 /** The non-streaming body; results[i * n + j] is sample j of prompt i. */
-export function responseBody(req: GenRequest, id: string, created: number, results: ChoiceResult[], tok: Tokenizer): Record<string, unknown> {
+export function responseBody(
+  req: GenRequest,
+  id: string,
+  created: number,
+  results: ChoiceResult[],
+  tok: Tokenizer,
+): Record<string, unknown> {
   const k = req.logprobs ?? 0;
   const choices = results.map((r, index) => {
     const s = shape(r, req, tok);
     if (req.api === 'completions') {
       const lp = req.logprobs === null ? null : completionLogprobs(tokensOf(r.completion), k, tok);
-      return { index, text: s.text, logprobs: lp, finish_reason: s.finish_reason, stop_reason: s.stop_reason, ...extras(r, index, req) };
+      return {
+        index,
+        text: s.text,
+        logprobs: lp,
+        finish_reason: s.finish_reason,
+        stop_reason: s.stop_reason,
+        ...extras(r, index, req),
+      };
     }
     return {
       index,
@@ -165,6 +178,11 @@ export function responseBody(req: GenRequest, id: string, created: number, resul
     };
   });
   return {
-    id, object: req.api === 'completions' ? 'text_completion' : 'chat.completion', created, model: req.model, choices, usage: usage(req, results),
+    id,
+    object: req.api === 'completions' ? 'text_completion' : 'chat.completion',
+    created,
+    model: req.model,
+    choices,
+    usage: usage(req, results),
   };
 }

@@ -2,7 +2,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { AgentLoop, Logger, RolloutEngine } from '../../core/index.js';
-import { bearerMatches, BodyBudget, checkBrowserSafety, generateStreaming, HttpRefusal, requireJson } from '../../core/index.js';
+import {
+  bearerMatches,
+  BodyBudget,
+  checkBrowserSafety,
+  generateStreaming,
+  HttpRefusal,
+  requireJson,
+} from '../../core/index.js';
 import { ApiError, parseChatRequest, parseCompletionRequest, type GenRequest, type ServerLimits } from './request.js';
 import { responseBody, type ChoiceResult } from './response.js';
 import { SseWriter } from './sse.js';
@@ -51,13 +58,21 @@ const REFUSAL_TYPES: Record<number, string> = { 403: 'permission_error', 503: 's
 /** The first line of an error's message: no stack frames or internals reach a client. */
 export function clientMessage(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  return (text.split('\n').find((l) => l.trim().length > 0 && !/^\s+at /.test(l)) ?? 'failed').replace(/^(\w*Error): /, '');
+  return (text.split('\n').find((l) => l.trim().length > 0 && !/^\s+at /.test(l)) ?? 'failed').replace(
+    /^(\w*Error): /,
+    '',
+  );
 }
 
-async function readJson(req: http.IncomingMessage, budget: BodyBudget, limit: number): Promise<Record<string, unknown>> {
+async function readJson(
+  req: http.IncomingMessage,
+  budget: BodyBudget,
+  limit: number,
+): Promise<Record<string, unknown>> {
   requireJson(req);
   const body = await budget.readJson(req, limit);
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'the body must be a JSON object');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new ApiError(400, 'the body must be a JSON object');
   return body as Record<string, unknown>;
 }
 
@@ -69,7 +84,12 @@ export function createServer(opts: ServerOptions): http.Server {
   const budget = new BodyBudget(opts.maxTotalBodyBytes ?? 64 * 1024 * 1024, 'serve --max-total-body-mb');
 
   /** `stream`: streamed answers hear of each token while the policy decodes (plain mode only). */
-  const generate = async (g: GenRequest, toolMode: boolean, signal: AbortSignal, stream?: StreamAnswer): Promise<ChoiceResult[]> => {
+  const generate = async (
+    g: GenRequest,
+    toolMode: boolean,
+    signal: AbortSignal,
+    stream?: StreamAnswer,
+  ): Promise<ChoiceResult[]> => {
     if (toolMode && opts.loop) {
       return runToolMode(opts.loop, opts.engine, randomUUID(), g.prompts, g.n, g.sampling, signal);
     }
@@ -85,21 +105,33 @@ export function createServer(opts: ServerOptions): http.Server {
     const k = g.sampling.topLogprobs ?? 0;
     if (k === 0) return;
     const param = g.api === 'chat' ? 'top_logprobs' : 'logprobs';
-    if (toolMode) throw new ApiError(400, `'${param}' alternatives are not available in tool mode (observation tokens have no distribution)`, param);
+    if (toolMode)
+      throw new ApiError(
+        400,
+        `'${param}' alternatives are not available in tool mode (observation tokens have no distribution)`,
+        param,
+      );
     const most = opts.engine.maxTopLogprobs ?? 0;
-    if (k > most) throw new ApiError(400, `this policy reports ${most === 0 ? 'no' : `at most ${most}`} alternatives per token; '${param}' asked for ${k}`, param);
+    if (k > most)
+      throw new ApiError(
+        400,
+        `this policy reports ${most === 0 ? 'no' : `at most ${most}`} alternatives per token; '${param}' asked for ${k}`,
+        param,
+      );
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://x');
     const route = url.pathname.replace(/\/+$/, '');
     checkBrowserSafety(req, (server.address() as AddressInfo | null)?.address ?? '127.0.0.1');
-    if (req.method === 'GET' && (route === '/health' || route === '/v1/health')) return sendJson(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && (route === '/health' || route === '/v1/health'))
+      return sendJson(res, 200, { status: 'ok' });
     if (opts.apiKey !== undefined && !bearerMatches(req.headers.authorization, opts.apiKey)) {
       throw new ApiError(401, 'missing or wrong API key (Authorization: Bearer ...)', null, 'authentication_error');
     }
     const card = (id: string) => ({ id, object: 'model', created: started, owned_by: 'agent0' });
-    if (req.method === 'GET' && route === '/v1/models') return sendJson(res, 200, { object: 'list', data: names.map(card) });
+    if (req.method === 'GET' && route === '/v1/models')
+      return sendJson(res, 200, { object: 'list', data: names.map(card) });
     if (req.method === 'GET' && route.startsWith('/v1/models/')) {
       let id: string;
       try {
@@ -107,13 +139,26 @@ export function createServer(opts: ServerOptions): http.Server {
       } catch {
         throw new ApiError(400, 'the model id in the path is not valid percent-encoding', 'model');
       }
-      if (!names.includes(id)) throw new ApiError(404, `the model '${id}' does not exist; served: ${names.join(', ')}`, 'model', 'not_found_error');
+      if (!names.includes(id))
+        throw new ApiError(
+          404,
+          `the model '${id}' does not exist; served: ${names.join(', ')}`,
+          'model',
+          'not_found_error',
+        );
       return sendJson(res, 200, card(id));
     }
     if (route === '/update_weights_from_disk' && req.method === 'POST') {
-      if (!opts.loadWeights) throw new ApiError(404, 'weight reloads are off (start agent0 serve with --allow-reload)', null, 'not_found_error');
+      if (!opts.loadWeights)
+        throw new ApiError(
+          404,
+          'weight reloads are off (start agent0 serve with --allow-reload)',
+          null,
+          'not_found_error',
+        );
       const dir = (await readJson(req, budget, 64 * 1024)).model_path;
-      if (typeof dir !== 'string' || dir.length === 0) throw new ApiError(400, "'model_path' must name a checkpoint folder", 'model_path');
+      if (typeof dir !== 'string' || dir.length === 0)
+        throw new ApiError(400, "'model_path' must name a checkpoint folder", 'model_path');
       try {
         await opts.loadWeights(dir);
       } catch (e) {
@@ -124,13 +169,23 @@ export function createServer(opts: ServerOptions): http.Server {
       opts.log?.info(`serve: loaded weights from ${dir}`);
       return sendJson(res, 200, { success: true, message: `loaded ${dir}` });
     }
-    if (route !== '/v1/completions' && route !== '/v1/chat/completions') throw new ApiError(404, `no route ${req.method} ${url.pathname}`, null, 'not_found_error');
+    if (route !== '/v1/completions' && route !== '/v1/chat/completions')
+      throw new ApiError(404, `no route ${req.method} ${url.pathname}`, null, 'not_found_error');
     if (req.method !== 'POST') throw new ApiError(405, `${url.pathname} takes POST`);
     const body = await readJson(req, budget, opts.maxBodyBytes ?? 16 * 1024 * 1024);
-    const g = route === '/v1/completions' ? parseCompletionRequest(body, tok, opts.limits) : parseChatRequest(body, tok, opts.limits);
+    const g =
+      route === '/v1/completions'
+        ? parseCompletionRequest(body, tok, opts.limits)
+        : parseChatRequest(body, tok, opts.limits);
     if (!names.includes(g.model)) {
-      const hint = g.model === opts.modelName + TOOLS_SUFFIX ? ' (tool mode needs serve --recipe with an agent loop)' : '';
-      throw new ApiError(404, `the model '${g.model}' does not exist${hint}; served: ${names.join(', ')}`, 'model', 'not_found_error');
+      const hint =
+        g.model === opts.modelName + TOOLS_SUFFIX ? ' (tool mode needs serve --recipe with an agent loop)' : '';
+      throw new ApiError(
+        404,
+        `the model '${g.model}' does not exist${hint}; served: ${names.join(', ')}`,
+        'model',
+        'not_found_error',
+      );
     }
     const toolMode = g.model !== opts.modelName;
     checkAlternatives(g, toolMode);
@@ -141,7 +196,8 @@ export function createServer(opts: ServerOptions): http.Server {
     });
     const id = `${g.api === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
-    if (!g.stream) return sendJson(res, 200, responseBody(g, id, created, await generate(g, toolMode, ctl.signal), tok));
+    if (!g.stream)
+      return sendJson(res, 200, responseBody(g, id, created, await generate(g, toolMode, ctl.signal), tok));
     // The status line goes with the first chunk: a request refused before any token still gets a plain error.
     const sse = new SseWriter(res);
     const answer = new StreamAnswer(g, id, created, tok, (chunk) => sse.send(chunk));
@@ -152,7 +208,12 @@ export function createServer(opts: ServerOptions): http.Server {
       const aborted = (e as Error).name === 'AbortError';
       // A client that hung up is not a failure; anything else is logged whole and told in one line.
       if (!aborted) opts.log?.error(`serve: a stream failed after its first chunk: ${(e as Error).stack ?? String(e)}`);
-      const err = e instanceof ApiError ? e : aborted ? new ApiError(499, 'cancelled', null, 'cancelled') : new ApiError(500, `internal error: ${clientMessage(e)}`, null, 'server_error');
+      const err =
+        e instanceof ApiError
+          ? e
+          : aborted
+            ? new ApiError(499, 'cancelled', null, 'cancelled')
+            : new ApiError(500, `internal error: ${clientMessage(e)}`, null, 'server_error');
       sse.send({ error: { message: err.message, type: err.type, param: err.param, code: err.status } });
     }
     sse.done();
@@ -167,7 +228,10 @@ export function createServer(opts: ServerOptions): http.Server {
       if (e instanceof ApiError) return sendError(res, e);
       if (e instanceof HttpRefusal) {
         for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
-        return sendError(res, new ApiError(e.status, e.message, null, REFUSAL_TYPES[e.status] ?? 'invalid_request_error'));
+        return sendError(
+          res,
+          new ApiError(e.status, e.message, null, REFUSAL_TYPES[e.status] ?? 'invalid_request_error'),
+        );
       }
       if ((e as Error).name === 'AbortError') return sendError(res, new ApiError(499, 'cancelled', null, 'cancelled'));
       opts.log?.error(`serve: ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);

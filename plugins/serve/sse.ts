@@ -12,7 +12,11 @@ export class SseWriter {
   send(event: unknown): void {
     if (this.res.destroyed || this.res.writableEnded) return;
     if (!this.started) {
-      this.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      this.res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
       this.started = true;
     }
     this.res.write(`data: ${JSON.stringify(event)}\n\n`);
@@ -21,7 +25,12 @@ export class SseWriter {
   /** OpenAI's end-of-stream marker. */
   done(): void {
     if (this.res.destroyed || this.res.writableEnded) return;
-    if (!this.started) this.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    if (!this.started)
+      this.res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
     this.started = true;
     this.res.end('data: [DONE]\n\n');
   }

@@ -1,7 +1,15 @@
 import type { TokenEvent, Tokenizer } from '../../core/index.js';
 import type { GenRequest } from './request.js';
 import {
-  chatLogprobs, completionLogprobs, decodeFor, extras, isStopToken, shape, usage, type ChoiceResult, type TokenLp,
+  chatLogprobs,
+  completionLogprobs,
+  decodeFor,
+  extras,
+  isStopToken,
+  shape,
+  usage,
+  type ChoiceResult,
+  type TokenLp,
 } from './response.js';
 
 /**
@@ -23,7 +31,10 @@ class ChoiceText {
   private readonly stops: string[];
   private readonly holdBack: number;
 
-  constructor(private readonly req: GenRequest, private readonly tok: Tokenizer) {
+  constructor(
+    private readonly req: GenRequest,
+    private readonly tok: Tokenizer,
+  ) {
     this.stops = (req.sampling.stop ?? []).filter((s) => s.length > 0);
     this.holdBack = req.includeStopStr ? 0 : Math.max(0, ...this.stops.map((s) => s.length - 1));
   }
@@ -83,7 +94,12 @@ export class StreamAnswer {
     private readonly tok: Tokenizer,
     private readonly send: (chunk: Record<string, unknown>) => void,
   ) {
-    this.head = { id, object: req.api === 'completions' ? 'text_completion' : 'chat.completion.chunk', created, model: req.model };
+    this.head = {
+      id,
+      object: req.api === 'completions' ? 'text_completion' : 'chat.completion.chunk',
+      created,
+      model: req.model,
+    };
     const choices = req.prompts.length * req.n;
     this.texts = Array.from({ length: choices }, () => new ChoiceText(req, tok));
     this.opened = new Array<boolean>(choices).fill(false);
@@ -112,9 +128,24 @@ export class StreamAnswer {
         if (rest.length > 0) this.choice(index, rest, null);
       }
       if (!this.opened[index]) this.choice(index, '', null);
-      const last = this.req.api === 'completions'
-        ? { index, text: '', logprobs: null, finish_reason: s.finish_reason, stop_reason: s.stop_reason, ...extras(r, index, this.req) }
-        : { index, delta: {}, logprobs: null, finish_reason: s.finish_reason, stop_reason: s.stop_reason, ...extras(r, index, this.req) };
+      const last =
+        this.req.api === 'completions'
+          ? {
+              index,
+              text: '',
+              logprobs: null,
+              finish_reason: s.finish_reason,
+              stop_reason: s.stop_reason,
+              ...extras(r, index, this.req),
+            }
+          : {
+              index,
+              delta: {},
+              logprobs: null,
+              finish_reason: s.finish_reason,
+              stop_reason: s.stop_reason,
+              ...extras(r, index, this.req),
+            };
       this.send({ ...this.head, choices: [last] });
     });
     if (this.req.includeUsageInStream) this.send({ ...this.head, choices: [], usage: usage(this.req, results) });
@@ -122,18 +153,24 @@ export class StreamAnswer {
 
   private logprobs(toks: TokenLp[], offset: number): unknown {
     const k = this.req.logprobs ?? 0;
-    return this.req.api === 'completions' ? completionLogprobs(toks, k, this.tok, offset) : chatLogprobs(toks, k, this.tok);
+    return this.req.api === 'completions'
+      ? completionLogprobs(toks, k, this.tok, offset)
+      : chatLogprobs(toks, k, this.tok);
   }
 
   private choice(index: number, piece: string, lp: unknown): void {
     if (this.req.api === 'chat' && !this.opened[index]) {
       // OpenAI's first chunk of a choice names the role.
-      this.send({ ...this.head, choices: [{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
+      this.send({
+        ...this.head,
+        choices: [{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
+      });
     }
     this.opened[index] = true;
-    const choice = this.req.api === 'completions'
-      ? { index, text: piece, logprobs: lp, finish_reason: null }
-      : { index, delta: { content: piece }, logprobs: lp, finish_reason: null };
+    const choice =
+      this.req.api === 'completions'
+        ? { index, text: piece, logprobs: lp, finish_reason: null }
+        : { index, delta: { content: piece }, logprobs: lp, finish_reason: null };
     this.send({ ...this.head, choices: [choice] });
   }
 }

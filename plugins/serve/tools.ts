@@ -1,4 +1,12 @@
-import type { AgentLoop, AgentRequest, Completion, RolloutEngine, SamplingParams, Tokenizer, Trajectory } from '../../core/index.js';
+import type {
+  AgentLoop,
+  AgentRequest,
+  Completion,
+  RolloutEngine,
+  SamplingParams,
+  Tokenizer,
+  Trajectory,
+} from '../../core/index.js';
 import type { ChoiceResult, Turn } from './response.js';
 
 /** The turns of a trajectory: maximal runs of model tokens (mask 1) and observation tokens (mask 0). */
@@ -7,7 +15,10 @@ export function splitTurns(t: Trajectory, tok: Tokenizer): Turn[] {
   let start = 0;
   for (let i = 1; i <= t.responseIds.length; i++) {
     if (i === t.responseIds.length || t.responseMask[i] !== t.responseMask[start]) {
-      turns.push({ role: t.responseMask[start] === 1 ? 'assistant' : 'tool', content: tok.decode(t.responseIds.slice(start, i)) });
+      turns.push({
+        role: t.responseMask[start] === 1 ? 'assistant' : 'tool',
+        content: tok.decode(t.responseIds.slice(start, i)),
+      });
       start = i;
     }
   }
@@ -18,7 +29,9 @@ function asChoice(t: Trajectory, tok: Tokenizer): ChoiceResult {
   // The end-of-sequence token is not part of the last turn's text (as in a plain answer).
   const last = t.responseIds.at(-1);
   const eosLast = t.stopReason === 'eos' && last !== undefined && tok.eosIds.includes(last);
-  const shown = eosLast ? { ...t, responseIds: t.responseIds.slice(0, -1), responseMask: t.responseMask.slice(0, -1) } : t;
+  const shown = eosLast
+    ? { ...t, responseIds: t.responseIds.slice(0, -1), responseMask: t.responseMask.slice(0, -1) }
+    : t;
   const finishReason: Completion['finishReason'] =
     t.stopReason === 'length' || t.stopReason === 'max_turns' ? 'length' : t.stopReason === 'abort' ? 'abort' : 'eos';
   const completion: Completion = {

@@ -24,23 +24,40 @@ export interface DispatcherOptions {
 
 type Info = Record<string, string | number | boolean>;
 /** `tool`: whose envelope the observation gets; none for the empty answers to finishes and unmatched actions. */
-interface ItemResult { observation: string; done: boolean; valid: boolean; info: Info; tool?: string }
+interface ItemResult {
+  observation: string;
+  done: boolean;
+  valid: boolean;
+  info: Info;
+  tool?: string;
+}
 
 /** A FIFO semaphore. The queue is read by index: Array.shift copies large arrays, quadratic over a big request. */
 class Semaphore {
   private waiting: (() => void)[] = [];
   private head = 0;
   constructor(private free: number) {}
-  get queued(): number { return this.waiting.length - this.head; }
+  get queued(): number {
+    return this.waiting.length - this.head;
+  }
   async acquire(): Promise<void> {
-    if (this.free > 0) { this.free--; return; }
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
     await new Promise<void>((r) => this.waiting.push(r));
   }
   release(): void {
     const next = this.waiting[this.head];
-    if (!next) { this.free++; return; }
+    if (!next) {
+      this.free++;
+      return;
+    }
     this.head++;
-    if (this.head * 2 >= this.waiting.length) { this.waiting = this.waiting.slice(this.head); this.head = 0; }
+    if (this.head * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
     next();
   }
 }
@@ -60,18 +77,35 @@ export class ToolDispatcher {
   private readonly slots: Semaphore;
   private inFlight = 0;
   private readonly started = Date.now();
-  readonly counts = { requests: 0, badRequests: 0, actions: 0, finishes: 0, expired: 0, noToolMatched: 0, toolErrors: 0, timeouts: 0, invalidResults: 0 };
+  readonly counts = {
+    requests: 0,
+    badRequests: 0,
+    actions: 0,
+    finishes: 0,
+    expired: 0,
+    noToolMatched: 0,
+    toolErrors: 0,
+    timeouts: 0,
+    invalidResults: 0,
+  };
   private readonly perTool = new Map<string, number>();
   readonly requestLatency = new LatencyWindow();
   readonly actionLatency = new LatencyWindow();
   private readonly formats = new Map<string, ObservationFormat>();
 
-  constructor(readonly workers: readonly ToolSet[], private readonly opts: DispatcherOptions) {
-    if (workers.length === 0 || workers.some((w) => w.length === 0)) throw new Error('tool-server: every worker needs at least one tool');
+  constructor(
+    readonly workers: readonly ToolSet[],
+    private readonly opts: DispatcherOptions,
+  ) {
+    if (workers.length === 0 || workers.some((w) => w.length === 0))
+      throw new Error('tool-server: every worker needs at least one tool');
     const base = parseObservationFormat(opts.observationFormat ?? 'python_code');
     for (const t of workers[0]) this.formats.set(t.name, base);
     for (const [name, spec] of Object.entries(opts.toolObservationFormats ?? {})) {
-      if (!this.formats.has(name)) throw new Error(`tool-server: observation format for '${name}', which is not served (tools: ${this.toolNames.join(', ')})`);
+      if (!this.formats.has(name))
+        throw new Error(
+          `tool-server: observation format for '${name}', which is not served (tools: ${this.toolNames.join(', ')})`,
+        );
       this.formats.set(name, parseObservationFormat(spec));
     }
     this.live = new Array(workers.length).fill(0);
@@ -84,7 +118,9 @@ export class ToolDispatcher {
 
   /** Frees trajectories idle for longer than `idleTrajectoryMs` with nothing running; returns their ids. */
   async sweep(now = Date.now()): Promise<string[]> {
-    const stale = [...this.lastUsed].filter(([id, t]) => now - t > this.opts.idleTrajectoryMs && !this.chains.has(id)).map(([id]) => id);
+    const stale = [...this.lastUsed]
+      .filter(([id, t]) => now - t > this.opts.idleTrajectoryMs && !this.chains.has(id))
+      .map(([id]) => id);
     this.counts.expired += stale.length;
     // in the trajectory's chain, so a call arriving meanwhile waits for the release
     await Promise.all(stale.map((id) => this.serialize(id, () => this.release(id))));
@@ -137,20 +173,25 @@ export class ToolDispatcher {
         deadline.removeEventListener('abort', onDeadline);
         resolve(Array.from(results, (r, i) => r ?? this.timedOut(items[i])));
       };
-      const onDeadline = () => { if (open) finish(); };
+      const onDeadline = () => {
+        if (open) finish();
+      };
       deadline.addEventListener('abort', onDeadline, { once: true });
       // Chained synchronously, so each trajectory's actions keep their array order.
       items.forEach((item, i) => {
-        this.serialize(item.trajectoryId, () => this.runItem(item, deadline)).then((r) => {
-          if (!open) return;
-          results[i] = r;
-          if (--left === 0) finish();
-        }, (e: unknown) => {
-          if (!open) return;
-          open = false;
-          deadline.removeEventListener('abort', onDeadline);
-          reject(e);
-        });
+        this.serialize(item.trajectoryId, () => this.runItem(item, deadline)).then(
+          (r) => {
+            if (!open) return;
+            results[i] = r;
+            if (--left === 0) finish();
+          },
+          (e: unknown) => {
+            if (!open) return;
+            open = false;
+            deadline.removeEventListener('abort', onDeadline);
+            reject(e);
+          },
+        );
       });
       if (open && (left === 0 || deadline.aborted)) finish();
     });
@@ -158,15 +199,29 @@ export class ToolDispatcher {
 
   private timedOut(item: ActionItem): ItemResult {
     this.counts.timeouts++;
-    return { observation: `tool error: no result within the server's request timeout (${this.opts.requestTimeoutMs} ms)`, done: false, valid: false, info: { status: 'timeout' }, tool: this.match(this.workers[0], item.action)?.tool.name };
+    return {
+      observation: `tool error: no result within the server's request timeout (${this.opts.requestTimeoutMs} ms)`,
+      done: false,
+      valid: false,
+      info: { status: 'timeout' },
+      tool: this.match(this.workers[0], item.action)?.tool.name,
+    };
   }
 
   /** The first tool that finds an action in `text`, with what it parsed. */
-  private match(tools: ToolSet, text: string): { tool: Tool; action: string; extra?: Record<string, unknown> } | undefined {
+  private match(
+    tools: ToolSet,
+    text: string,
+  ): { tool: Tool; action: string; extra?: Record<string, unknown> } | undefined {
     for (const t of tools) {
       let parsed;
-      try { parsed = t.parseAction(text); } catch { continue; }
-      if (parsed.valid) return { tool: t, action: parsed.action ?? '', ...(parsed.extra ? { extra: parsed.extra } : {}) };
+      try {
+        parsed = t.parseAction(text);
+      } catch {
+        continue;
+      }
+      if (parsed.valid)
+        return { tool: t, action: parsed.action ?? '', ...(parsed.extra ? { extra: parsed.extra } : {}) };
     }
     return undefined;
   }
@@ -177,7 +232,9 @@ export class ToolDispatcher {
     const run = prev.then(fn);
     const tail = run.catch(() => undefined);
     this.chains.set(id, tail);
-    void tail.then(() => { if (this.chains.get(id) === tail) this.chains.delete(id); });
+    void tail.then(() => {
+      if (this.chains.get(id) === tail) this.chains.delete(id);
+    });
     return run;
   }
 
@@ -200,7 +257,13 @@ export class ToolDispatcher {
     this.home.delete(id);
     this.live[w]--;
     // a tool whose finish fails (even synchronously) must not keep the others from freeing
-    await Promise.all(this.workers[w].map((t) => Promise.resolve().then(() => t.finish(id)).catch(() => undefined)));
+    await Promise.all(
+      this.workers[w].map((t) =>
+        Promise.resolve()
+          .then(() => t.finish(id))
+          .catch(() => undefined),
+      ),
+    );
   }
 
   private async runItem(item: ActionItem, deadline: AbortSignal): Promise<ItemResult> {
@@ -214,7 +277,12 @@ export class ToolDispatcher {
     let result: ItemResult;
     if (!found) {
       this.counts.noToolMatched++;
-      result = { observation: '', done: this.opts.doneIfInvalid, valid: false, info: { status: 'no_tool', reason: 'no tool found a valid action in the text' } };
+      result = {
+        observation: '',
+        done: this.opts.doneIfInvalid,
+        valid: false,
+        info: { status: 'no_tool', reason: 'no tool found a valid action in the text' },
+      };
     } else {
       // What the parser found beside the action (stdin from an ```input block) wins over the request's extra fields, as in VeRL-Tool.
       result = await this.conduct(found.tool, item, found.action, { ...item.extra, ...(found.extra ?? {}) }, deadline);
@@ -224,7 +292,13 @@ export class ToolDispatcher {
     return result;
   }
 
-  private async conduct(tool: Tool, item: ActionItem, payload: string, extra: Record<string, unknown>, deadline: AbortSignal): Promise<ItemResult> {
+  private async conduct(
+    tool: Tool,
+    item: ActionItem,
+    payload: string,
+    extra: Record<string, unknown>,
+    deadline: AbortSignal,
+  ): Promise<ItemResult> {
     await this.slots.acquire();
     this.inFlight++;
     this.counts.actions++;
@@ -234,11 +308,23 @@ export class ToolDispatcher {
       if (deadline.aborted) return { observation: '', done: false, valid: false, info: { status: 'timeout' } };
       const r: ToolResult = await tool.conductAction(item.trajectoryId, payload, { ...extra, signal: deadline });
       if (!r.valid) this.counts.invalidResults++;
-      return { observation: r.observation, done: r.done, valid: r.valid, info: { tool: tool.name, ...(r.info ?? {}) }, tool: tool.name };
+      return {
+        observation: r.observation,
+        done: r.done,
+        valid: r.valid,
+        info: { tool: tool.name, ...(r.info ?? {}) },
+        tool: tool.name,
+      };
     } catch (e) {
       // A tool must not throw for model input; if one does, the trajectory gets the message, not the batch.
       this.counts.toolErrors++;
-      return { observation: `tool error: ${(e as Error).message ?? String(e)}`.slice(0, 2000), done: false, valid: false, info: { tool: tool.name, status: 'tool_error' }, tool: tool.name };
+      return {
+        observation: `tool error: ${(e as Error).message ?? String(e)}`.slice(0, 2000),
+        done: false,
+        valid: false,
+        info: { tool: tool.name, status: 'tool_error' },
+        tool: tool.name,
+      };
     } finally {
       this.actionLatency.add(performance.now() - t0);
       this.inFlight--;

@@ -21,7 +21,14 @@ export class LatencyWindow {
   summary(): { count: number; meanMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number } {
     const s = [...this.buf].sort((a, b) => a - b);
     const q = (p: number) => (s.length === 0 ? 0 : round(s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]));
-    return { count: this.count, meanMs: this.count === 0 ? 0 : round(this.sum / this.count), p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99), maxMs: round(this.max) };
+    return {
+      count: this.count,
+      meanMs: this.count === 0 ? 0 : round(this.sum / this.count),
+      p50Ms: q(0.5),
+      p95Ms: q(0.95),
+      p99Ms: q(0.99),
+      maxMs: round(this.max),
+    };
   }
 }
 

@@ -5,12 +5,10 @@
  * written from the contract of its `python_code` tool (its default python tool, with an output
  * tag, `result` unless set) and its `ipython_code` tool; `raw` sends the tool's text unchanged.
  */
-export type ObservationFormat =
-  | { kind: 'raw' }
-  | { kind: 'python_code'; tag: string }
-  | { kind: 'ipython_code' };
+export type ObservationFormat = { kind: 'raw' } | { kind: 'python_code'; tag: string } | { kind: 'ipython_code' };
 
-export const OBSERVATION_FORMATS_HELP = "raw, python_code (VeRL-Tool's python tool, output tag 'result'), python_code:TAG, ipython_code";
+export const OBSERVATION_FORMATS_HELP =
+  "raw, python_code (VeRL-Tool's python tool, output tag 'result'), python_code:TAG, ipython_code";
 
 export function parseObservationFormat(spec: string): ObservationFormat {
   if (spec === 'raw') return { kind: 'raw' };
@@ -24,7 +22,11 @@ export function formatName(f: ObservationFormat): string {
   return f.kind === 'python_code' ? (f.tag === 'result' ? 'python_code' : `python_code:${f.tag}`) : f.kind;
 }
 
-interface Envelope { before: string; after: string; trim: (s: string) => string }
+interface Envelope {
+  before: string;
+  after: string;
+  trim: (s: string) => string;
+}
 
 /** Python's str.strip(' \n') / lstrip(' \n'): only spaces and line feeds, as VeRL-Tool trims. */
 const stripSpaceNl = (s: string) => s.replace(/^[ \n]+|[ \n]+$/g, '');
@@ -42,7 +44,10 @@ function pythonCodeEnvelope(action: string, tag: string): Envelope {
     return fenceCount(action) % 2 === 0 ? e(`\n\`\`\`${tag}\n`, '\n```\n') : e('\n', '\n```\n');
   }
   if (action.includes('</tool_call>')) return e(`\n<tool_response>\n\`\`\`${tag}\n`, '\n```\n</tool_response>\n');
-  if ([`<${tag}>`, `</${tag}>`, '</python>'].some((p) => action.includes(p)) && stripSpaceNl(action).endsWith(`<${tag}>`)) {
+  if (
+    [`<${tag}>`, `</${tag}>`, '</python>'].some((p) => action.includes(p)) &&
+    stripSpaceNl(action).endsWith(`<${tag}>`)
+  ) {
     return e('\n', `\n</${tag}>\n`);
   }
   return e(`\n<${tag}>\n`, `\n</${tag}>\n`);
@@ -86,6 +91,11 @@ export function unwrapObservation(f: ObservationFormat, action: string, observat
   const env = envelopeOf(f, action);
   if (!env || (env.before === '' && env.after === '')) return observation;
   const { before, after } = env;
-  if (observation.length < before.length + after.length || !observation.startsWith(before) || !observation.endsWith(after)) return observation;
+  if (
+    observation.length < before.length + after.length ||
+    !observation.startsWith(before) ||
+    !observation.endsWith(after)
+  )
+    return observation;
   return observation.slice(before.length, observation.length - after.length);
 }

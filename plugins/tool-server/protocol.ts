@@ -47,7 +47,11 @@ export interface FieldError {
  * too much at once (413, a message).
  */
 export class BadRequestError extends Error {
-  constructor(message: string, readonly status = 422, readonly errors: FieldError[] = []) {
+  constructor(
+    message: string,
+    readonly status = 422,
+    readonly errors: FieldError[] = [],
+  ) {
     super(message);
     this.name = 'BadRequestError';
   }
@@ -70,7 +74,12 @@ function laxBool(x: unknown): boolean | FieldError {
   if (typeof x === 'boolean') return x;
   if (typeof x === 'number') {
     if (x === 1 || x === 0) return x === 1;
-    return { type: Number.isInteger(x) ? 'bool_parsing' : 'bool_type', loc: [], msg: `expected a boolean (true/false, 0/1), found ${x}`, input: x };
+    return {
+      type: Number.isInteger(x) ? 'bool_parsing' : 'bool_type',
+      loc: [],
+      msg: `expected a boolean (true/false, 0/1), found ${x}`,
+      input: x,
+    };
   }
   if (typeof x === 'string') {
     const w = x.toLowerCase();
@@ -95,10 +104,19 @@ function truthy(v: unknown): boolean {
 export function parseObservationRequest(body: unknown, maxItems = Infinity): ActionItem[] {
   const errors: FieldError[] = [];
   const fail = (): never => {
-    throw new BadRequestError(errors.map((e) => `${e.loc.slice(1).join('.') || 'body'}: ${e.msg}`).join('; '), 422, errors);
+    throw new BadRequestError(
+      errors.map((e) => `${e.loc.slice(1).join('.') || 'body'}: ${e.msg}`).join('; '),
+      422,
+      errors,
+    );
   };
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    errors.push({ type: 'model_attributes_type', loc: ['body'], msg: `the body must be a JSON object, found ${typeName(body)}`, input: body });
+    errors.push({
+      type: 'model_attributes_type',
+      loc: ['body'],
+      msg: `the body must be a JSON object, found ${typeName(body)}`,
+      input: body,
+    });
     fail();
   }
   const b = body as Record<string, unknown>;
@@ -112,27 +130,47 @@ export function parseObservationRequest(body: unknown, maxItems = Infinity): Act
       errors.push({ type: 'list_type', loc: ['body', key], msg: `expected an array, found ${typeName(v)}`, input: v });
       return undefined;
     }
-    if (required && v.length === 0) errors.push({ type: 'too_short', loc: ['body', key], msg: 'expected at least one entry', input: v });
+    if (required && v.length === 0)
+      errors.push({ type: 'too_short', loc: ['body', key], msg: 'expected at least one entry', input: v });
     return v;
   };
   const ids = list('trajectory_ids', true);
   if (ids && ids.length > maxItems) {
-    throw new BadRequestError(`trajectory_ids has ${ids.length} entries; this server takes at most ${maxItems} per request (tool-server --max-items): split the batch`, 413);
+    throw new BadRequestError(
+      `trajectory_ids has ${ids.length} entries; this server takes at most ${maxItems} per request (tool-server --max-items): split the batch`,
+      413,
+    );
   }
   const actions = list('actions', true);
   const n = ids?.length ?? 0;
   const sameLength = (key: string, v: unknown[] | undefined) => {
     if (v && ids && v.length !== n) {
-      errors.push({ type: 'value_error', loc: ['body', key], msg: `${key} has ${v.length} entries but trajectory_ids has ${n}: they must have equal length`, input: v });
+      errors.push({
+        type: 'value_error',
+        loc: ['body', key],
+        msg: `${key} has ${v.length} entries but trajectory_ids has ${n}: they must have equal length`,
+        input: v,
+      });
     }
   };
   ids?.forEach((id, i) => {
     if ((typeof id !== 'string' && typeof id !== 'number') || id === '') {
-      errors.push({ type: id === '' ? 'string_too_short' : 'string_type', loc: ['body', 'trajectory_ids', i], msg: `expected a non-empty string or a number, found ${shown(id)}`, input: id });
+      errors.push({
+        type: id === '' ? 'string_too_short' : 'string_type',
+        loc: ['body', 'trajectory_ids', i],
+        msg: `expected a non-empty string or a number, found ${shown(id)}`,
+        input: id,
+      });
     }
   });
   actions?.forEach((a, i) => {
-    if (typeof a !== 'string') errors.push({ type: 'string_type', loc: ['body', 'actions', i], msg: `expected a string, found ${typeName(a)}`, input: a });
+    if (typeof a !== 'string')
+      errors.push({
+        type: 'string_type',
+        loc: ['body', 'actions', i],
+        msg: `expected a string, found ${typeName(a)}`,
+        input: a,
+      });
   });
   sameLength('actions', actions);
   const flags = (key: 'finish' | 'is_last_step'): boolean[] => {
@@ -151,7 +189,12 @@ export function parseObservationRequest(body: unknown, maxItems = Infinity): Act
   sameLength('extra_fields', ef);
   ef?.forEach((x, i) => {
     if (x !== null && (typeof x !== 'object' || Array.isArray(x))) {
-      errors.push({ type: 'dict_type', loc: ['body', 'extra_fields', i], msg: `expected an object or null, found ${typeName(x)}`, input: x });
+      errors.push({
+        type: 'dict_type',
+        loc: ['body', 'extra_fields', i],
+        msg: `expected an object or null, found ${typeName(x)}`,
+        input: x,
+      });
     }
   });
   if (errors.length > 0) fail();

@@ -2,7 +2,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../core/index.js';
 // Shared with agent0 serve, which faces the same browser and load threats.
-import { bearerMatches, BodyBudget, checkBrowserSafety, HttpRefusal, requireJson } from '../../core/index.js';
+import {
+  bearerMatches,
+  BodyBudget,
+  checkBrowserSafety,
+  HttpRefusal,
+  requireJson,
+  unprotectedExposure,
+} from '../../core/index.js';
 import { ToolDispatcher, type DispatcherOptions, type ToolSet } from './dispatcher.js';
 import { BadRequestError, parseObservationRequest, type FieldError } from './protocol.js';
 
@@ -29,7 +36,10 @@ export interface ToolServerHandle {
 
 /** FastAPI answers a body it cannot validate with 422 and a list of errors; VeRL-Tool clients see that shape. */
 class ValidationRefusal extends HttpRefusal {
-  constructor(readonly errors: FieldError[], message: string) {
+  constructor(
+    readonly errors: FieldError[],
+    message: string,
+  ) {
     super(422, message);
   }
 }
@@ -53,6 +63,9 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
 
 /** Serves `workers` (one tool set each) with VeRL-Tool's HTTP contract on node:http. */
 export async function startToolServer(workers: readonly ToolSet[], opts: ToolServerOptions): Promise<ToolServerHandle> {
+  // Its tools run code: never reachable off loopback without a token.
+  const exposed = unprotectedExposure(opts.host, opts.apiKey, '--api-key-env');
+  if (exposed) throw new Error(`tool-server: ${exposed}`);
   const dispatcher = new ToolDispatcher(workers, opts);
   const budget = new BodyBudget(opts.maxTotalBodyBytes ?? 4 * opts.maxBodyBytes, 'tool-server --max-total-body-mb');
   const maxItems = opts.maxItemsPerRequest ?? 16384;
@@ -61,7 +74,13 @@ export async function startToolServer(workers: readonly ToolSet[], opts: ToolSer
     try {
       checkBrowserSafety(req, (server.address() as AddressInfo | null)?.address ?? opts.host);
       if (route === '/health' && req.method === 'GET') {
-        send(res, 200, { status: 'healthy', tools: dispatcher.toolNames, workers: workers.length, maxConcurrency: opts.maxConcurrency, observationFormats: dispatcher.observationFormats });
+        send(res, 200, {
+          status: 'healthy',
+          tools: dispatcher.toolNames,
+          workers: workers.length,
+          maxConcurrency: opts.maxConcurrency,
+          observationFormats: dispatcher.observationFormats,
+        });
         return;
       }
       if (opts.apiKey !== undefined && !bearerMatches(req.headers.authorization, opts.apiKey)) {
@@ -75,14 +94,20 @@ export async function startToolServer(workers: readonly ToolSet[], opts: ToolSer
           items = parseObservationRequest(await readBody(budget, req, opts.maxBodyBytes), maxItems);
         } catch (e) {
           if (e instanceof BadRequestError || e instanceof ValidationRefusal) dispatcher.counts.badRequests++;
-          if (e instanceof BadRequestError) throw e.errors.length > 0 ? new ValidationRefusal(e.errors, e.message) : new HttpRefusal(e.status, e.message);
+          if (e instanceof BadRequestError)
+            throw e.errors.length > 0
+              ? new ValidationRefusal(e.errors, e.message)
+              : new HttpRefusal(e.status, e.message);
           throw e;
         }
         send(res, 200, await dispatcher.handle(items));
       } else if (route === '/metrics' && req.method === 'GET') {
         send(res, 200, dispatcher.metrics());
       } else {
-        throw new HttpRefusal(404, `no route ${req.method} ${route}: use POST /get_observation, GET /health or GET /metrics`);
+        throw new HttpRefusal(
+          404,
+          `no route ${req.method} ${route}: use POST /get_observation, GET /health or GET /metrics`,
+        );
       }
     } catch (e) {
       const status = e instanceof HttpRefusal ? e.status : 500;
@@ -98,7 +123,10 @@ export async function startToolServer(workers: readonly ToolSet[], opts: ToolSer
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -106,7 +134,10 @@ export async function startToolServer(workers: readonly ToolSet[], opts: ToolSer
     url: `http://${host}:${addr.port}`,
     dispatcher,
     close: async () => {
-      await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); });
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeIdleConnections();
+      });
       await dispatcher.finishAll();
     },
   };

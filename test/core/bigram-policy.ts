@@ -2,7 +2,15 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type {
-  Completion, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, Tokenizer, TrainStepOptions, TrainStepStats,
+  Completion,
+  LossOutput,
+  Policy,
+  PolicyForward,
+  SamplingParams,
+  TokenBatch,
+  Tokenizer,
+  TrainStepOptions,
+  TrainStepStats,
 } from '../../core/index.js';
 
 /**
@@ -17,10 +25,17 @@ export class BigramPolicy implements Policy {
   steps = 0;
   readonly tokenizer: Tokenizer;
 
-  constructor(readonly V: number, init: number[][], readonly lr = 0.1, readonly frozen = false) {
+  constructor(
+    readonly V: number,
+    init: number[][],
+    readonly lr = 0.1,
+    readonly frozen = false,
+  ) {
     this.W = tf.tidy(() => tf.variable(tf.tensor2d(init, [V, V], 'float32'), !frozen));
     this.tokenizer = {
-      vocabSize: V, eosIds: [V - 1], padId: 0,
+      vocabSize: V,
+      eosIds: [V - 1],
+      padId: 0,
       encode: (s) => [...s].map((c) => Number(c)),
       decode: (ids) => ids.join(''),
     };
@@ -30,15 +45,24 @@ export class BigramPolicy implements Policy {
   forward(batch: TokenBatch, rows: number[], withEntropy: boolean): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
     return tf.tidy(() => {
       const ids = rows.map((r) => batch.inputIds[r] as number[]);
-      const b = ids.length, T = (ids[0] as number[]).length;
+      const b = ids.length,
+        T = (ids[0] as number[]).length;
       const zeros = tf.zeros([b, 1]);
       if (T === 1) return { logProbs: zeros as tf.Tensor2D, ...(withEntropy ? { entropy: zeros as tf.Tensor2D } : {}) };
-      const prev = tf.tensor1d(ids.flatMap((r) => r.slice(0, T - 1)), 'int32');
-      const next = tf.tensor1d(ids.flatMap((r) => r.slice(1)), 'int32');
+      const prev = tf.tensor1d(
+        ids.flatMap((r) => r.slice(0, T - 1)),
+        'int32',
+      );
+      const next = tf.tensor1d(
+        ids.flatMap((r) => r.slice(1)),
+        'int32',
+      );
       // oneHot · W rather than tf.gather: gather's gradient has no kernel on the wasm backend.
       const lsm = tf.logSoftmax(tf.matMul(tf.oneHot(prev, this.V).toFloat(), this.W));
       const lp = tf.reshape(tf.sum(tf.mul(lsm, tf.oneHot(next, this.V)), 1), [b, T - 1]);
-      const out: { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } = { logProbs: tf.concat([zeros, lp], 1) as tf.Tensor2D };
+      const out: { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } = {
+        logProbs: tf.concat([zeros, lp], 1) as tf.Tensor2D,
+      };
       if (withEntropy) {
         const h = tf.reshape(tf.neg(tf.sum(tf.mul(tf.exp(lsm), lsm), 1)), [b, T - 1]);
         out.entropy = tf.concat([zeros, h], 1) as tf.Tensor2D;
@@ -47,7 +71,9 @@ export class BigramPolicy implements Policy {
     }) as { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D };
   }
 
-  describe(): Record<string, unknown> { return { arch: 'bigram', vocab: this.V }; }
+  describe(): Record<string, unknown> {
+    return { arch: 'bigram', vocab: this.V };
+  }
 
   async computeLogProbs(batch: TokenBatch, opts?: { microBatchSize?: number }): Promise<Float32Array[]> {
     const B = batch.inputIds.length;
@@ -62,7 +88,11 @@ export class BigramPolicy implements Policy {
     return out;
   }
 
-  async trainStep(batch: TokenBatch, lossFn: (fwd: PolicyForward) => LossOutput, opts?: TrainStepOptions): Promise<TrainStepStats> {
+  async trainStep(
+    batch: TokenBatch,
+    lossFn: (fwd: PolicyForward) => LossOutput,
+    opts?: TrainStepOptions,
+  ): Promise<TrainStepStats> {
     if (this.frozen) throw new Error('trainStep on a frozen snapshot');
     const B = batch.inputIds.length;
     let acc = tf.zeros([this.V, this.V]);
@@ -73,7 +103,8 @@ export class BigramPolicy implements Policy {
       const { value, grads } = tf.variableGrads(() => {
         const fwd = this.forward(batch, rows, opts?.needEntropy ?? false);
         const o = lossFn({ ...fwd, rows });
-        for (const [k, m] of Object.entries(o.metrics ?? {})) metrics[k] = (metrics[k] ?? 0) + share * (typeof m === 'number' ? m : m.dataSync()[0] as number);
+        for (const [k, m] of Object.entries(o.metrics ?? {}))
+          metrics[k] = (metrics[k] ?? 0) + share * (typeof m === 'number' ? m : (m.dataSync()[0] as number));
         return tf.mul(o.loss, share) as tf.Scalar;
       }, [this.W]);
       loss += value.dataSync()[0] as number;
@@ -85,7 +116,9 @@ export class BigramPolicy implements Policy {
     this.lastGrad = acc.arraySync() as number[][];
     const lr = opts?.lr ?? this.lr;
     const gradNorm = Math.sqrt(this.lastGrad.flat().reduce((a, x) => a + x * x, 0));
-    tf.tidy(() => { this.W.assign(tf.sub(this.W, tf.mul(acc, lr))); });
+    tf.tidy(() => {
+      this.W.assign(tf.sub(this.W, tf.mul(acc, lr)));
+    });
     acc.dispose();
     this.steps++;
     let tokens = 0;
@@ -97,9 +130,16 @@ export class BigramPolicy implements Policy {
   async generate(prompts: number[][], params: SamplingParams): Promise<Completion[]> {
     const table = this.W.arraySync() as number[][];
     let state = (params.seed ?? 1) >>> 0;
-    const rand = () => { state = (state + 0x6d2b79f5) >>> 0; let t = state; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+    const rand = () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
     return prompts.map((p) => {
-      const tokenIds: number[] = [], logProbs: number[] = [];
+      const tokenIds: number[] = [],
+        logProbs: number[] = [];
       let last = p[p.length - 1] ?? 0;
       let finishReason: Completion['finishReason'] = 'length';
       while (tokenIds.length < params.maxNewTokens) {
@@ -113,7 +153,10 @@ export class BigramPolicy implements Policy {
         tokenIds.push(tok);
         logProbs.push(Math.log(probs[tok] as number));
         last = tok;
-        if (this.tokenizer.eosIds.includes(tok)) { finishReason = 'eos'; break; }
+        if (this.tokenizer.eosIds.includes(tok)) {
+          finishReason = 'eos';
+          break;
+        }
       }
       return { tokenIds, text: this.tokenizer.decode(tokenIds), logProbs, finishReason };
     });
@@ -130,10 +173,14 @@ export class BigramPolicy implements Policy {
 
   async load(dir: string): Promise<void> {
     const w = JSON.parse(await fs.readFile(path.join(dir, 'bigram.json'), 'utf8')) as number[][];
-    tf.tidy(() => { this.W.assign(tf.tensor2d(w, [this.V, this.V], 'float32')); });
+    tf.tidy(() => {
+      this.W.assign(tf.tensor2d(w, [this.V, this.V], 'float32'));
+    });
   }
 
-  dispose(): void { this.W.dispose(); }
+  dispose(): void {
+    this.W.dispose();
+  }
 }
 
 export function microBatches(B: number, size: number): number[][] {

@@ -1,12 +1,24 @@
 import { expect } from 'chai';
 import { cliMain } from '../../core/index.js';
 import { collectCommands } from '../../core/cli/main.js';
-import { builtinPlugins } from '../../plugins/index.js';
+import { builtinPlugins, loadBuiltinPlugins } from '../../plugins/index.js';
+
+// the commands themselves (the CLI below gets the lazy manifests and must show the same help)
+const loaded = await loadBuiltinPlugins();
 
 async function cli(argv: string[]) {
   let out = '';
   let err = '';
-  const code = await cliMain(argv, { builtins: builtinPlugins, environment: {}, stdout: (s) => { out += s; }, stderr: (s) => { err += s; } });
+  const code = await cliMain(argv, {
+    builtins: builtinPlugins,
+    environment: {},
+    stdout: (s) => {
+      out += s;
+    },
+    stderr: (s) => {
+      err += s;
+    },
+  });
   return { code, out, err };
 }
 
@@ -14,15 +26,27 @@ async function cli(argv: string[]) {
 const usageFlags = (usage: string) => [...new Set([...usage.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!))];
 
 describe('CLI: every command answers --help', () => {
-  const commands = collectCommands(builtinPlugins).map((c) => c.command);
+  const commands = collectCommands(loaded).map((c) => c.command);
 
   it('knows the commands users run', () => {
     const names = commands.map((c) => c.name);
-    expect(names).to.include.members(['validate', 'plugins', 'run', 'serve', 'tool-server', 'ablate', 'eval', 'report', 'verify', 'sandbox exec',
-      'bench engine', 'bench all']);
+    expect(names).to.include.members([
+      'validate',
+      'plugins',
+      'run',
+      'serve',
+      'tool-server',
+      'ablate',
+      'eval',
+      'report',
+      'verify',
+      'sandbox exec',
+      'bench engine',
+      'bench all',
+    ]);
   });
 
-  for (const c of collectCommands(builtinPlugins).map((x) => x.command)) {
+  for (const c of collectCommands(loaded).map((x) => x.command)) {
     it(`agent0 ${c.name} --help / -h: usage and every option, exit 0`, async () => {
       for (const flag of ['--help', '-h']) {
         const r = await cli([...c.name.split(' '), flag]);
@@ -38,7 +62,10 @@ describe('CLI: every command answers --help', () => {
       }
       // the usage line promises no option the command does not describe (and, through parseArgs, take)
       const described = Object.keys(c.options ?? {});
-      expect(usageFlags(c.usage).filter((f) => !described.includes(f)), `undescribed options of '${c.name}'`).to.deep.equal([]);
+      expect(
+        usageFlags(c.usage).filter((f) => !described.includes(f)),
+        `undescribed options of '${c.name}'`,
+      ).to.deep.equal([]);
     });
   }
 
@@ -60,7 +87,8 @@ describe('CLI: every command answers --help', () => {
     expect(h.out.startsWith('usage: agent0 sandbox exec')).to.equal(true);
     const g = await cli(['bench', '--help']);
     expect(g.code).to.equal(0);
-    for (const c of commands.filter((x) => x.name.startsWith('bench '))) expect(g.out).to.contain(`  ${c.name}`).and.to.contain(c.summary);
+    for (const c of commands.filter((x) => x.name.startsWith('bench ')))
+      expect(g.out).to.contain(`  ${c.name}`).and.to.contain(c.summary);
     expect(g.out).not.to.contain('agent0 validate');
     expect((await cli(['bench'])).code).to.equal(2);
     expect((await cli(['help', 'nope'])).code).to.equal(2);

@@ -8,11 +8,18 @@ export class CounterTool implements Tool {
   readonly name = 'counter';
   calls = 0;
   constructor(readonly step: number) {}
-  parseAction(text: string) { return { valid: text.startsWith('count'), action: text }; }
-  async conductAction() { this.calls += this.step; return { observation: String(this.calls), done: false, valid: true }; }
+  parseAction(text: string) {
+    return { valid: text.startsWith('count'), action: text };
+  }
+  async conductAction() {
+    this.calls += this.step;
+    return { observation: String(this.calls), done: false, valid: true };
+  }
   async finish() {}
   disposed = false;
-  dispose() { this.disposed = true; }
+  dispose() {
+    this.disposed = true;
+  }
 }
 
 export const created: CounterTool[] = [];
@@ -58,7 +65,10 @@ export const testPlugin = definePlugin({
       options: {
         type: 'object',
         additionalProperties: false,
-        properties: { tool: { type: 'string', 'x-ref': 'tool', default: 'counter' }, failAt: { type: 'integer', default: 0 } },
+        properties: {
+          tool: { type: 'string', 'x-ref': 'tool', default: 'counter' },
+          failAt: { type: 'integer', default: 0 },
+        },
       },
       create: (o: { tool: string; failAt: number }): PipelineStage => ({
         async run(ctx) {

@@ -49,7 +49,9 @@ describe('recipes', () => {
 
   it('names an unknown component with the closest match and the available ids', async () => {
     const msg = await problems({ 'r.yaml': base.replace('tool/counter', 'tool/countr') }, 'r.yaml');
-    expect(msg).to.match(/^r\.yaml:5:10: components\.counter\.use: unknown component 'tool\/countr'\. Did you mean 'tool\/counter'\? Available tool components: tool\/counter/);
+    expect(msg).to.match(
+      /^r\.yaml:5:10: components\.counter\.use: unknown component 'tool\/countr'\. Did you mean 'tool\/counter'\? Available tool components: tool\/counter/,
+    );
   });
 
   it('locates a wrong option type by file and line, with expected and found', async () => {
@@ -91,19 +93,30 @@ describe('recipes', () => {
 
   it('replaces a component whole when an override changes its `use`', async () => {
     const two = `${base}  setup:\n    - use: stage/touch\n      name: first\n`;
-    const dir = await writeRecipes({ 'b.yaml': two.replace('tool/counter', 'stage/touch').replace('label: a', 'failAt: 3'), 'c.yaml': 'extends: b.yaml\ncomponents:\n  counter:\n    use: tool/counter\n    options:\n      label: z\n' });
+    const dir = await writeRecipes({
+      'b.yaml': two.replace('tool/counter', 'stage/touch').replace('label: a', 'failAt: 3'),
+      'c.yaml': 'extends: b.yaml\ncomponents:\n  counter:\n    use: tool/counter\n    options:\n      label: z\n',
+    });
     const r = await loadRecipe(path.join(dir, 'c.yaml'), reg, [], dir);
     expect(r.components.counter).to.deep.equal({ use: 'tool/counter', options: { label: 'z', step: 1 } });
   });
 
   it('detects extends cycles and names the chain', async () => {
-    const msg = await problems({ 'a.yaml': 'extends: b.yaml\n', 'b.yaml': 'extends: c.yaml\n', 'c.yaml': 'extends: a.yaml\n' }, 'a.yaml');
+    const msg = await problems(
+      { 'a.yaml': 'extends: b.yaml\n', 'b.yaml': 'extends: c.yaml\n', 'c.yaml': 'extends: a.yaml\n' },
+      'a.yaml',
+    );
     expect(msg).to.contain('extends cycle: a.yaml → b.yaml → c.yaml → a.yaml');
   });
 
   it('applies --set with YAML-parsed values and array indices', async () => {
     const dir = await writeRecipes({ 'r.yaml': base });
-    const r = await loadRecipe(path.join(dir, 'r.yaml'), reg, ['seed=11', 'components.counter.options.step=4', 'pipeline.loop.0.options.failAt=2', 'pipeline.iterations=5'], dir);
+    const r = await loadRecipe(
+      path.join(dir, 'r.yaml'),
+      reg,
+      ['seed=11', 'components.counter.options.step=4', 'pipeline.loop.0.options.failAt=2', 'pipeline.iterations=5'],
+      dir,
+    );
     expect(r.seed).to.equal(11);
     expect(r.components.counter?.options.step).to.equal(4);
     expect(r.pipeline.loop[0]?.options.failAt).to.equal(2);
@@ -111,8 +124,10 @@ describe('recipes', () => {
   });
 
   it('gives YAML aliases their own copy, so --set on one place leaves the other alone', async () => {
-    const aliased = base.replace('  counter:\n    use: tool/counter\n    options:\n      label: a\n',
-      '  counter:\n    use: tool/counter\n    options: &opts\n      label: a\n  other:\n    use: tool/counter\n    options: *opts\n');
+    const aliased = base.replace(
+      '  counter:\n    use: tool/counter\n    options:\n      label: a\n',
+      '  counter:\n    use: tool/counter\n    options: &opts\n      label: a\n  other:\n    use: tool/counter\n    options: *opts\n',
+    );
     const dir = await writeRecipes({ 'r.yaml': aliased });
     const r = await loadRecipe(path.join(dir, 'r.yaml'), reg, ['components.counter.options.step=4'], dir);
     expect(r.components.counter?.options).to.deep.equal({ label: 'a', step: 4 });
@@ -120,18 +135,32 @@ describe('recipes', () => {
   });
 
   it('rejects a bad --set clearly and attributes type errors to the override', async () => {
-    expect(await problems({ 'r.yaml': base }, 'r.yaml', ['seed'])).to.contain("--set seed: (recipe): expected key.path=value, found no '='");
+    expect(await problems({ 'r.yaml': base }, 'r.yaml', ['seed'])).to.contain(
+      "--set seed: (recipe): expected key.path=value, found no '='",
+    );
     expect(await problems({ 'r.yaml': base }, 'r.yaml', ['a..b=1'])).to.contain('empty segment');
     expect(await problems({ 'r.yaml': base }, 'r.yaml', ['seed=[1'])).to.contain('value is not valid YAML');
-    expect(await problems({ 'r.yaml': base }, 'r.yaml', ['seed.x=1'])).to.contain('cannot set a key inside a number value');
+    expect(await problems({ 'r.yaml': base }, 'r.yaml', ['seed.x=1'])).to.contain(
+      'cannot set a key inside a number value',
+    );
     expect(await problems({ 'r.yaml': base }, 'r.yaml', ['components.counter.options.step=many'])).to.equal(
       '--set components.counter.options.step=many: components.counter.options.step: expected integer, found string "many"',
     );
   });
 
   it('checks references to other instances by kind', async () => {
-    const msg = await problems({ 'r.yaml': base.replace('    - use: stage/touch', '    - use: stage/touch\n      options:\n        tool: countr') }, 'r.yaml');
-    expect(msg).to.contain("pipeline.loop.0.options.tool: expected the name of a tool instance under components (counter), found string \"countr\". Did you mean 'counter'?");
+    const msg = await problems(
+      {
+        'r.yaml': base.replace(
+          '    - use: stage/touch',
+          '    - use: stage/touch\n      options:\n        tool: countr',
+        ),
+      },
+      'r.yaml',
+    );
+    expect(msg).to.contain(
+      'pipeline.loop.0.options.tool: expected the name of a tool instance under components (counter), found string "countr". Did you mean \'counter\'?',
+    );
   });
 
   it('requires stage components in the pipeline', async () => {
@@ -150,14 +179,20 @@ describe('recipes', () => {
   });
 
   it('patches one stage of an extended pipeline by name, in a layer or with --set', async () => {
-    const two = base.replace('    - use: stage/touch\n', '    - use: stage/touch\n    - use: stage/touch\n      name: second\n');
+    const two = base.replace(
+      '    - use: stage/touch\n',
+      '    - use: stage/touch\n    - use: stage/touch\n      name: second\n',
+    );
     const dir = await writeRecipes({
       'base.yaml': two,
       'child.yaml': 'extends: base.yaml\npipeline:\n  loop:\n    second:\n      options: { failAt: 3 }\n',
       'drop.yaml': 'extends: base.yaml\npipeline:\n  loop:\n    touch: null\n',
     });
     const child = await loadRecipe(path.join(dir, 'child.yaml'), reg, ['pipeline.loop.touch.options.failAt=5'], dir);
-    expect(child.pipeline.loop.map((s) => [s.name, (s.options as { failAt: number }).failAt])).to.deep.equal([['touch', 5], ['second', 3]]);
+    expect(child.pipeline.loop.map((s) => [s.name, (s.options as { failAt: number }).failAt])).to.deep.equal([
+      ['touch', 5],
+      ['second', 3],
+    ]);
     const drop = await loadRecipe(path.join(dir, 'drop.yaml'), reg, [], dir);
     expect(drop.pipeline.loop.map((s) => s.name)).to.deep.equal(['second']);
     const msg = await problems({ 'base.yaml': two }, 'base.yaml', ['pipeline.loop.nosuch.options.failAt=1']);
@@ -189,12 +224,16 @@ pipeline:
 
   it('refuses an x-ref cycle before any work, located at its first edge and naming the loop once', async () => {
     const msg = await problems({ 'r.yaml': cyclic('peer') }, 'r.yaml');
-    expect(msg).to.match(/r\.yaml:5:\d+: components\.a\.options\.peer: expected components that do not name each other in a loop, found a reference cycle: a → b → c → a/);
+    expect(msg).to.match(
+      /r\.yaml:5:\d+: components\.a\.options\.peer: expected components that do not name each other in a loop, found a reference cycle: a → b → c → a/,
+    );
     expect(msg.match(/reference cycle/g)).to.have.length(1);
   });
 
   it('accepts references that share a target without a loop', async () => {
-    const dir = await writeRecipes({ 'r.yaml': cyclic('peer').replace('options: { peer: a }\n  d:', 'options: {}\n  d:') });
+    const dir = await writeRecipes({
+      'r.yaml': cyclic('peer').replace('options: { peer: a }\n  d:', 'options: {}\n  d:'),
+    });
     const reg = new Registry();
     reg.register(testPlugin);
     const r = await loadRecipe(path.join(dir, 'r.yaml'), reg, [], dir);
@@ -206,9 +245,15 @@ pipeline:
     const reg = new Registry();
     reg.register(testPlugin);
     const recipe = await loadRecipe(path.join(dir, 'r.yaml'), reg, [], dir);
-    const session = new RunSession(recipe, reg, { runDir: new RunDir(await tmpDir()), log: new Logger('test', 'error') });
+    const session = new RunSession(recipe, reg, {
+      runDir: new RunDir(await tmpDir()),
+      log: new Logger('test', 'error'),
+    });
     try {
-      const err = await session.get('d', 'tool').then(() => null, (e: Error) => e);
+      const err = await session.get('d', 'tool').then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(err?.message).to.match(/reference cycle while building: (a → b → c → a|b → c → a → b|c → a → b → c)/);
     } finally {
       await session.close();
@@ -217,14 +262,20 @@ pipeline:
 });
 
 describe('run session container', () => {
-  it('takes an embedding application\'s Logger and Metrics sink from a parent container', async () => {
+  it("takes an embedding application's Logger and Metrics sink from a parent container", async () => {
     const { container } = await import('tsyringe');
     const { TOKENS } = await import('../../core/index.js');
     const lines: string[] = [];
     const rows: unknown[] = [];
     const parent = container.createChildContainer();
     parent.register(TOKENS.Logger, { useValue: new Logger('app', 'info', (l) => lines.push(l)) });
-    parent.register(TOKENS.Metrics, { useValue: { log: async (r: unknown) => { rows.push(r); } } });
+    parent.register(TOKENS.Metrics, {
+      useValue: {
+        log: async (r: unknown) => {
+          rows.push(r);
+        },
+      },
+    });
     const dir = await writeRecipes({ 'r.yaml': base });
     const reg = new Registry();
     reg.register(testPlugin);
@@ -239,7 +290,9 @@ describe('run session container', () => {
       expect(rows).to.have.length(1);
       expect(rows[0]).to.include({ stage: 'probe', value: 3 });
       // metrics.jsonl still gets every record
-      expect(await (await import('node:fs/promises')).readFile(runDir.path('metrics.jsonl'), 'utf8')).to.contain('"value":3');
+      expect(await (await import('node:fs/promises')).readFile(runDir.path('metrics.jsonl'), 'utf8')).to.contain(
+        '"value":3',
+      );
     } finally {
       await session.close();
     }

@@ -2,14 +2,26 @@ import { expect } from 'chai';
 import { defineComponent, definePlugin, Registry, RegistryError } from '../../core/index.js';
 import { testPlugin } from './helpers.js';
 
-const tool = (name: string) => defineComponent({ kind: 'tool', name, description: 'x', options: { type: 'object' }, create: () => { throw new Error('unused'); } });
+const tool = (name: string) =>
+  defineComponent({
+    kind: 'tool',
+    name,
+    description: 'x',
+    options: { type: 'object' },
+    create: () => {
+      throw new Error('unused');
+    },
+  });
 
 describe('registry', () => {
   it('throws on a duplicate component id, naming both plugins', () => {
     const reg = new Registry();
     reg.register(testPlugin);
     const other = definePlugin({ meta: { name: 'other', version: '1' }, components: [tool('counter')] });
-    expect(() => reg.register(other)).to.throw(RegistryError, "duplicate component id 'tool/counter': defined by 'agent0/test-fixture' and by 'other'");
+    expect(() => reg.register(other)).to.throw(
+      RegistryError,
+      "duplicate component id 'tool/counter': defined by 'agent0/test-fixture' and by 'other'",
+    );
   });
 
   it('throws on a duplicate inside one plugin and registers nothing from it', () => {
@@ -27,8 +39,12 @@ describe('registry', () => {
 
   it('lists the available ids of the kind and the closest match for an unknown id', () => {
     const reg = new Registry();
-    reg.register(definePlugin({ meta: { name: 'p', version: '1' }, components: [tool('python-sandbox'), tool('sandbox-fusion')] }));
-    expect(() => reg.get('tool/python-sanbox')).to.throw("unknown component 'tool/python-sanbox'. Did you mean 'tool/python-sandbox'? Available tool components: tool/python-sandbox, tool/sandbox-fusion");
+    reg.register(
+      definePlugin({ meta: { name: 'p', version: '1' }, components: [tool('python-sandbox'), tool('sandbox-fusion')] }),
+    );
+    expect(() => reg.get('tool/python-sanbox')).to.throw(
+      "unknown component 'tool/python-sanbox'. Did you mean 'tool/python-sandbox'? Available tool components: tool/python-sandbox, tool/sandbox-fusion",
+    );
   });
 
   it('rejects malformed plugins and unknown kinds', () => {

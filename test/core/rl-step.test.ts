@@ -1,18 +1,39 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { expect } from 'chai';
-import { MissingFieldError, rlStep, trajectoryBatch, type AdvantageEstimator, type SampleFields, type Trajectory } from '../../core/index.js';
+import { MissingFieldError, type AdvantageEstimator, type SampleFields, type Trajectory } from '../../core/index.js';
+import { rlStep, trajectoryBatch } from '../../core/train/index.js';
 import { build } from '../plugins/algorithms/helpers.js';
 import { BigramPolicy, softmax } from './bigram-policy.js';
 
 const V = 10;
 /** A fixed, non-uniform logits table (no randomness: the test is deterministic). */
-const W0 = Array.from({ length: V }, (_, a) => Array.from({ length: V }, (_, b) => 0.3 * Math.sin(1.7 * a + 0.9 * b + 0.1 * a * b)));
+const W0 = Array.from({ length: V }, (_, a) =>
+  Array.from({ length: V }, (_, b) => 0.3 * Math.sin(1.7 * a + 0.9 * b + 0.1 * a * b)),
+);
 
-function traj(id: string, groupId: string, promptIds: number[], responseIds: number[], responseMask?: number[], fields: SampleFields = {}): Trajectory {
+function traj(
+  id: string,
+  groupId: string,
+  promptIds: number[],
+  responseIds: number[],
+  responseMask?: number[],
+  fields: SampleFields = {},
+): Trajectory {
   return {
-    id, groupId, promptIds, responseIds, responseMask: responseMask ?? responseIds.map(() => 1), logProbs: responseIds.map(() => 0),
-    text: '', stopReason: 'eos', turns: 1, toolCalls: 0, toolErrors: 0, fields, metrics: {},
+    id,
+    groupId,
+    promptIds,
+    responseIds,
+    responseMask: responseMask ?? responseIds.map(() => 1),
+    logProbs: responseIds.map(() => 0),
+    text: '',
+    stopReason: 'eos',
+    turns: 1,
+    toolCalls: 0,
+    toolErrors: 0,
+    fields,
+    metrics: {},
   };
 }
 
@@ -29,7 +50,7 @@ const TRAJS: Trajectory[] = [
 const REWARDS = [1, 0, 0.5, 0];
 
 /** GRPO advantage of a group of two with rewards differing by d: ±(d/2) / (d/√2 + 1e-6) (unbiased std of two values is d/√2). */
-const grpoPair = (d: number) => (d / 2) / (d / Math.SQRT2 + 1e-6);
+const grpoPair = (d: number) => d / 2 / (d / Math.SQRT2 + 1e-6);
 const ADV = [grpoPair(1), -grpoPair(1), grpoPair(0.5), -grpoPair(0.5)];
 
 /** Masked tokens of each row as (prev, next) pairs, read straight from the trajectories. */
@@ -37,7 +58,12 @@ function maskedPairs(ts: Trajectory[]): { row: number; prev: number; next: numbe
   const out: { row: number; prev: number; next: number }[] = [];
   ts.forEach((t, row) => {
     const ids = [...t.promptIds, ...t.responseIds];
-    t.responseMask.forEach((m, j) => { if (m > 0) { const p = t.promptIds.length + j; out.push({ row, prev: ids[p - 1] as number, next: ids[p] as number }); } });
+    t.responseMask.forEach((m, j) => {
+      if (m > 0) {
+        const p = t.promptIds.length + j;
+        out.push({ row, prev: ids[p - 1] as number, next: ids[p] as number });
+      }
+    });
   });
   return out;
 }
@@ -56,10 +82,12 @@ function gradOfWeightedLogp(W: number[][], terms: { prev: number; next: number; 
 }
 
 function expectMatClose(a: number[][], b: number[][], tol: number, what: string): void {
-  a.forEach((row, i) => row.forEach((v, j) => {
-    const e = (b[i] as number[])[j] as number;
-    if (!(Math.abs(v - e) <= tol)) expect.fail(`${what}[${i}][${j}]: got ${v}, expected ${e}`);
-  }));
+  a.forEach((row, i) =>
+    row.forEach((v, j) => {
+      const e = (b[i] as number[])[j] as number;
+      if (!(Math.abs(v - e) <= tol)) expect.fail(`${what}[${i}][${j}]: got ${v}, expected ${e}`);
+    }),
+  );
 }
 
 const components = () => ({
@@ -72,21 +100,37 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
   describe(title, () => {
     hooks();
     let before = 0;
-    beforeEach(() => { before = tf.memory().numTensors; });
-    afterEach(() => { expect(tf.memory().numTensors, 'tensors leaked').to.equal(before); });
+    beforeEach(() => {
+      before = tf.memory().numTensors;
+    });
+    afterEach(() => {
+      expect(tf.memory().numTensors, 'tensors leaked').to.equal(before);
+    });
 
     it('lays trajectories out right-padded, the mask on response columns only', () => {
       const { batch, responseMask, T } = trajectoryBatch(TRAJS.slice(0, 2), 0);
       expect(T).to.equal(8);
-      expect(batch.inputIds).to.deep.equal([[1, 2, 3, 4, 5, 0, 0, 0], [1, 2, 3, 7, 8, 9, 4, 6]]);
+      expect(batch.inputIds).to.deep.equal([
+        [1, 2, 3, 4, 5, 0, 0, 0],
+        [1, 2, 3, 7, 8, 9, 4, 6],
+      ]);
       expect(batch.attentionMask[0]).to.deep.equal([1, 1, 1, 1, 1, 0, 0, 0]);
-      expect(responseMask).to.deep.equal([[0, 0, 1, 1, 1, 0, 0, 0], [0, 0, 1, 0, 0, 0, 1, 1]]);
+      expect(responseMask).to.deep.equal([
+        [0, 0, 1, 1, 1, 0, 0, 0],
+        [0, 0, 1, 0, 0, 0, 1, 1],
+      ]);
     });
 
     for (const microBatchSize of [undefined, 1, 3]) {
       it(`token-mean GRPO step: loss and gradient equal the hand-computed ones (microBatchSize ${microBatchSize ?? 'none'})`, async () => {
         const policy = new BigramPolicy(V, W0);
-        const m = await rlStep({ policy, trajectories: TRAJS, rewards: REWARDS, ...components(), ...(microBatchSize ? { microBatchSize } : {}) });
+        const m = await rlStep({
+          policy,
+          trajectories: TRAJS,
+          rewards: REWARDS,
+          ...components(),
+          ...(microBatchSize ? { microBatchSize } : {}),
+        });
         // On-policy first step: ratio = 1, no clipping, so loss = -Σ_(i,t) A_i / N over the N masked tokens.
         const pairs = maskedPairs(TRAJS);
         const N = pairs.length;
@@ -97,7 +141,10 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
         expect(m.ratio_mean).to.be.closeTo(1, 1e-6);
         expect(m.pg_clipfrac_high).to.equal(0);
         // ∂loss/∂W = -(1/N) Σ A_i ∂log p
-        const g = gradOfWeightedLogp(W0, pairs.map((p) => ({ prev: p.prev, next: p.next, w: -(ADV[p.row] as number) / N })));
+        const g = gradOfWeightedLogp(
+          W0,
+          pairs.map((p) => ({ prev: p.prev, next: p.next, w: -(ADV[p.row] as number) / N })),
+        );
         expectMatClose(policy.lastGrad, g, 1e-6, 'gradient');
         expect(m.advantage_max).to.be.closeTo(grpoPair(1), 1e-6);
         expect(m.advantage_min).to.be.closeTo(-grpoPair(1), 1e-6);
@@ -114,10 +161,20 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
     it('seq-mean-token-mean: gradient weights each token by 1 / (B · n_i), micro-batched or not', async () => {
       const pairs = maskedPairs(TRAJS);
       const n = [3, 3, 4, 1];
-      const g = gradOfWeightedLogp(W0, pairs.map((p) => ({ prev: p.prev, next: p.next, w: -(ADV[p.row] as number) / (4 * (n[p.row] as number)) })));
+      const g = gradOfWeightedLogp(
+        W0,
+        pairs.map((p) => ({ prev: p.prev, next: p.next, w: -(ADV[p.row] as number) / (4 * (n[p.row] as number)) })),
+      );
       for (const microBatchSize of [undefined, 1]) {
         const policy = new BigramPolicy(V, W0);
-        const m = await rlStep({ policy, trajectories: TRAJS, rewards: REWARDS, ...components(), aggregator: build('loss-agg', 'seq-mean-token-mean'), ...(microBatchSize ? { microBatchSize } : {}) });
+        const m = await rlStep({
+          policy,
+          trajectories: TRAJS,
+          rewards: REWARDS,
+          ...components(),
+          aggregator: build('loss-agg', 'seq-mean-token-mean'),
+          ...(microBatchSize ? { microBatchSize } : {}),
+        });
         expect(m.loss).to.be.closeTo(-ADV.reduce((a, x) => a + x, 0) / 4, 1e-6);
         expectMatClose(policy.lastGrad, g, 1e-6, `gradient (micro ${microBatchSize})`);
         policy.dispose();
@@ -129,10 +186,20 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
       const trajs = [...TRAJS, traj('c0', 'c', [1], [7, 8], [0, 0])];
       const pairs = maskedPairs(trajs);
       const n = [3, 3, 4, 1];
-      const g = gradOfWeightedLogp(W0, pairs.map((p) => ({ prev: p.prev, next: p.next, w: -(ADV[p.row] as number) / (4 * (n[p.row] as number)) })));
+      const g = gradOfWeightedLogp(
+        W0,
+        pairs.map((p) => ({ prev: p.prev, next: p.next, w: -(ADV[p.row] as number) / (4 * (n[p.row] as number)) })),
+      );
       for (const microBatchSize of [undefined, 1, 2]) {
         const policy = new BigramPolicy(V, W0);
-        const m = await rlStep({ policy, trajectories: trajs, rewards: [...REWARDS, 1], ...components(), aggregator: build('loss-agg', 'seq-mean-token-mean'), ...(microBatchSize ? { microBatchSize } : {}) });
+        const m = await rlStep({
+          policy,
+          trajectories: trajs,
+          rewards: [...REWARDS, 1],
+          ...components(),
+          aggregator: build('loss-agg', 'seq-mean-token-mean'),
+          ...(microBatchSize ? { microBatchSize } : {}),
+        });
         expect(m.loss).to.be.closeTo(-ADV.reduce((a, x) => a + x, 0) / 4, 1e-6);
         expectMatClose(policy.lastGrad, g, 1e-6, `gradient (micro ${microBatchSize})`);
         policy.dispose();
@@ -142,7 +209,15 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
     it('micro-batched accumulation equals the full batch over several off-policy steps (weights and metrics)', async () => {
       const run = async (microBatchSize?: number) => {
         const policy = new BigramPolicy(V, W0, 4); // a large step so later passes leave the clip band
-        const m = await rlStep({ policy, trajectories: TRAJS, rewards: REWARDS, ...components(), miniBatchSize: 2, ppoEpochs: 3, ...(microBatchSize ? { microBatchSize } : {}) });
+        const m = await rlStep({
+          policy,
+          trajectories: TRAJS,
+          rewards: REWARDS,
+          ...components(),
+          miniBatchSize: 2,
+          ppoEpochs: 3,
+          ...(microBatchSize ? { microBatchSize } : {}),
+        });
         const w = policy.W.arraySync() as number[][];
         policy.dispose();
         return { m, w };
@@ -152,7 +227,18 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
       expect(full.m.optimizer_steps).to.equal(6);
       expectMatClose(micro.w, full.w, 1e-6, 'weights after 6 steps');
       expect(full.m.pg_clipfrac_high + full.m.pg_clipfrac_low, 'the test must exercise clipping').to.be.greaterThan(0);
-      for (const k of ['loss', 'pg_loss', 'pg_clipfrac_high', 'pg_clipfrac_low', 'ratio_mean', 'ratio_min', 'ratio_max', 'ppo_kl', 'entropy', 'grad_norm']) {
+      for (const k of [
+        'loss',
+        'pg_loss',
+        'pg_clipfrac_high',
+        'pg_clipfrac_low',
+        'ratio_mean',
+        'ratio_min',
+        'ratio_max',
+        'ppo_kl',
+        'entropy',
+        'grad_norm',
+      ]) {
         expect(micro.m[k], k).to.be.closeTo(full.m[k] as number, 1e-6);
       }
       expect(full.m.ratio_max).to.be.greaterThan(1.2);
@@ -168,7 +254,10 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
       expect(Math.max(...(policy.lastGrad[9] as number[]).map(Math.abs))).to.be.greaterThan(1e-3);
       // 3 → 7 is the observation's first token: row 3 only gets what the model tokens 3 → 4 give it.
       const pairs = maskedPairs(TRAJS).filter((p) => p.prev === 3);
-      const g3 = gradOfWeightedLogp(W0, pairs.map((p) => ({ prev: 3, next: p.next, w: -(ADV[p.row] as number) / 11 })))[3] as number[];
+      const g3 = gradOfWeightedLogp(
+        W0,
+        pairs.map((p) => ({ prev: 3, next: p.next, w: -(ADV[p.row] as number) / 11 })),
+      )[3] as number[];
       expectMatClose([policy.lastGrad[3] as number[]], [g3], 1e-6, 'row 3');
       policy.dispose();
     });
@@ -176,15 +265,33 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
     it('ADPO without the selfConsistency field throws MissingFieldError, naming the row', async () => {
       const policy = new BigramPolicy(V, W0);
       const ts = TRAJS.map((t, i) => ({ ...t, fields: i === 2 ? {} : { selfConsistency: 0.5 } }));
-      const adpo = { advantage: build('advantage', 'adpo'), loss: build('policy-loss', 'adpo'), aggregator: build('loss-agg', 'token-mean') };
+      const adpo = {
+        advantage: build('advantage', 'adpo'),
+        loss: build('policy-loss', 'adpo'),
+        aggregator: build('loss-agg', 'token-mean'),
+      };
       let err: unknown;
-      try { await rlStep({ policy, trajectories: ts, rewards: REWARDS, ...adpo }); } catch (e) { err = e; }
+      try {
+        await rlStep({ policy, trajectories: ts, rewards: REWARDS, ...adpo });
+      } catch (e) {
+        err = e;
+      }
       expect(err).to.be.instanceOf(MissingFieldError);
       expect((err as MissingFieldError).field).to.equal('selfConsistency');
       expect((err as MissingFieldError).row).to.equal(2);
       // The loss alone needs it too (a GRPO advantage does not save it).
       err = undefined;
-      try { await rlStep({ policy, trajectories: ts, rewards: REWARDS, ...components(), loss: build('policy-loss', 'adpo') }); } catch (e) { err = e; }
+      try {
+        await rlStep({
+          policy,
+          trajectories: ts,
+          rewards: REWARDS,
+          ...components(),
+          loss: build('policy-loss', 'adpo'),
+        });
+      } catch (e) {
+        err = e;
+      }
       expect(err).to.be.instanceOf(MissingFieldError);
       expect(policy.steps, 'no step was taken').to.equal(0);
       policy.dispose();
@@ -195,8 +302,14 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
       const run = async (algo: 'grpo' | 'adpo') => {
         const policy = new BigramPolicy(V, W0, 4);
         await rlStep({
-          policy, trajectories: ts, rewards: REWARDS, miniBatchSize: 2, ppoEpochs: 2,
-          advantage: build('advantage', algo), loss: build('policy-loss', algo === 'grpo' ? 'vanilla' : 'adpo'), aggregator: build('loss-agg', 'token-mean'),
+          policy,
+          trajectories: ts,
+          rewards: REWARDS,
+          miniBatchSize: 2,
+          ppoEpochs: 2,
+          advantage: build('advantage', algo),
+          loss: build('policy-loss', algo === 'grpo' ? 'vanilla' : 'adpo'),
+          aggregator: build('loss-agg', 'token-mean'),
         });
         const w = policy.W.arraySync() as number[][];
         policy.dispose();
@@ -210,7 +323,16 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
       const refPolicy = new BigramPolicy(V, W0, 0.1, true);
       const run = async (klCoef: number) => {
         const policy = new BigramPolicy(V, shifted);
-        const m = await rlStep({ policy, reference: refPolicy, trajectories: TRAJS, rewards: REWARDS, ...components(), kl: build('kl', 'low_var_kl'), klCoef, microBatchSize: 3 });
+        const m = await rlStep({
+          policy,
+          reference: refPolicy,
+          trajectories: TRAJS,
+          rewards: REWARDS,
+          ...components(),
+          kl: build('kl', 'low_var_kl'),
+          klCoef,
+          microBatchSize: 3,
+        });
         const g = policy.lastGrad;
         policy.dispose();
         return { m, g };
@@ -219,14 +341,23 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
       const without = await run(0);
       const pairs = maskedPairs(TRAJS);
       // k3 with d = ref - logp: e^d - d - 1; ∂/∂logp = 1 - e^d.
-      const lp = (W: number[][], p: { prev: number; next: number }) => Math.log(softmax(W[p.prev] as number[])[p.next] as number);
+      const lp = (W: number[][], p: { prev: number; next: number }) =>
+        Math.log(softmax(W[p.prev] as number[])[p.next] as number);
       const d = pairs.map((p) => lp(W0, p) - lp(shifted, p));
       const k3 = d.reduce((a, x) => a + Math.exp(x) - x - 1, 0) / pairs.length;
       expect(withKl.m.kl_loss).to.be.closeTo(k3, 1e-6);
       expect(without.m.kl_loss, 'reported even at coefficient 0').to.be.closeTo(k3, 1e-6);
       expect(withKl.m.loss - without.m.loss).to.be.closeTo(0.1 * k3, 1e-6);
-      const gKl = gradOfWeightedLogp(shifted, pairs.map((p, k) => ({ ...p, w: 0.1 * (1 - Math.exp(d[k] as number)) / pairs.length })));
-      expectMatClose(withKl.g.map((row, i) => row.map((x, j) => x - ((without.g[i] as number[])[j] as number))), gKl, 1e-6, 'KL gradient');
+      const gKl = gradOfWeightedLogp(
+        shifted,
+        pairs.map((p, k) => ({ ...p, w: (0.1 * (1 - Math.exp(d[k] as number))) / pairs.length })),
+      );
+      expectMatClose(
+        withKl.g.map((row, i) => row.map((x, j) => x - ((without.g[i] as number[])[j] as number))),
+        gKl,
+        1e-6,
+        'KL gradient',
+      );
       refPolicy.dispose();
     });
 
@@ -237,10 +368,23 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
       let seen: number[] = [];
       const recording: AdvantageEstimator = {
         requiredFields: [],
-        compute: (i) => { seen = Array.from(i.rewards); return tf.mul(i.responseMask, 0) as tf.Tensor2D; },
+        compute: (i) => {
+          seen = Array.from(i.rewards);
+          return tf.mul(i.responseMask, 0) as tf.Tensor2D;
+        },
       };
-      const m = await rlStep({ policy, reference: refPolicy, trajectories: TRAJS, rewards: REWARDS, ...components(), advantage: recording, rewardKl: build('kl', 'k1'), rewardKlCoef: 0.5 });
-      const lp = (W: number[][], p: { prev: number; next: number }) => Math.log(softmax(W[p.prev] as number[])[p.next] as number);
+      const m = await rlStep({
+        policy,
+        reference: refPolicy,
+        trajectories: TRAJS,
+        rewards: REWARDS,
+        ...components(),
+        advantage: recording,
+        rewardKl: build('kl', 'k1'),
+        rewardKlCoef: 0.5,
+      });
+      const lp = (W: number[][], p: { prev: number; next: number }) =>
+        Math.log(softmax(W[p.prev] as number[])[p.next] as number);
       const rowKl = [0, 0, 0, 0];
       for (const p of maskedPairs(TRAJS)) rowKl[p.row] += lp(shifted, p) - lp(W0, p);
       seen.forEach((r, i) => expect(r).to.be.closeTo((REWARDS[i] as number) - 0.5 * (rowKl[i] as number), 1e-6));
@@ -272,14 +416,20 @@ function rlStepSuite(title: string, hooks: () => void = () => {}): void {
       const policy = new BigramPolicy(V, W0);
       const bad = async (over: object) => {
         let err: unknown;
-        try { await rlStep({ policy, trajectories: TRAJS, rewards: REWARDS, ...components(), ...over }); } catch (e) { err = e; }
+        try {
+          await rlStep({ policy, trajectories: TRAJS, rewards: REWARDS, ...components(), ...over });
+        } catch (e) {
+          err = e;
+        }
         return (err as Error | undefined)?.message ?? '';
       };
       expect(await bad({ rewards: [1, 2] })).to.match(/2 rewards for 4 trajectories/);
       expect(await bad({ rewards: [1, NaN, 0, 0] })).to.match(/not a finite number/);
       expect(await bad({ kl: build('kl', 'k1') })).to.match(/needs a reference/);
       expect(await bad({ microBatchSize: 0 })).to.match(/microBatchSize must be a positive integer/);
-      expect(await bad({ trajectories: [{ ...TRAJS[0], responseMask: [1] }, ...TRAJS.slice(1)] })).to.match(/responseMask has 1 entries/);
+      expect(await bad({ trajectories: [{ ...TRAJS[0], responseMask: [1] }, ...TRAJS.slice(1)] })).to.match(
+        /responseMask has 1 entries/,
+      );
       expect(policy.steps).to.equal(0);
       policy.dispose();
     });
@@ -294,6 +444,10 @@ rlStepSuite('core rlStep on the wasm backend', () => {
     previous = tf.getBackend();
     if (!(await tf.setBackend('wasm'))) throw new Error('setBackend(wasm) returned false');
   });
-  after(async () => { await tf.setBackend(previous); });
-  it('runs on wasm', () => { expect(tf.getBackend()).to.equal('wasm'); });
+  after(async () => {
+    await tf.setBackend(previous);
+  });
+  it('runs on wasm', () => {
+    expect(tf.getBackend()).to.equal('wasm');
+  });
 });

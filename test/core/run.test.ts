@@ -36,7 +36,10 @@ describe('runs', () => {
     expect(resolved._meta.plugins).to.deep.equal({ 'agent0/test-fixture': '1.2.3' });
     expect(resolved._meta.gitCommit).to.be.a('string');
     expect(resolved.components.counter.options).to.deep.equal({ label: 'a', step: 10 });
-    const metrics = (await fs.readFile(path.join(runDir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const metrics = (await fs.readFile(path.join(runDir, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(metrics.map((m) => m.value)).to.deep.equal([10, 20, 30]);
   });
 
@@ -51,7 +54,8 @@ describe('runs', () => {
     expect(mine).to.have.length(2);
     expect(mine.map((t) => t.calls)).to.deep.equal([20, 20]);
     expect(mine.every((t) => t.disposed)).to.equal(true);
-    for (const r of [a, b]) expect(await fs.readFile(path.join(r.runDir, 'iter-1', 'touch', 'out.txt'), 'utf8')).to.equal('20');
+    for (const r of [a, b])
+      expect(await fs.readFile(path.join(r.runDir, 'iter-1', 'touch', 'out.txt'), 'utf8')).to.equal('20');
   });
 
   it('refuses to overwrite a run, and --resume continues after a crash without redoing finished stages', async () => {

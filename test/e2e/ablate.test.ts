@@ -12,10 +12,19 @@ describe('end to end: agent0 ablate on the smoke recipe', function () {
     const smoke = path.join(root, 'recipes', 'smoke.yaml');
     const variants = path.join(work, 'variants');
     await fs.mkdir(variants);
-    await fs.writeFile(path.join(variants, 'executor_grpo.yaml'), `extends: ${smoke}\nname: v_grpo\npipeline:\n  loop:\n    executor-train:\n      options: { advantage: grpo, loss: ppo_clip }\n`);
-    await fs.writeFile(path.join(variants, 'no_curriculum_training.yaml'), `extends: ${smoke}\nname: v_nocur\npipeline:\n  loop:\n    curriculum-train: null\n`);
+    await fs.writeFile(
+      path.join(variants, 'executor_grpo.yaml'),
+      `extends: ${smoke}\nname: v_grpo\npipeline:\n  loop:\n    executor-train:\n      options: { advantage: grpo, loss: ppo_clip }\n`,
+    );
+    await fs.writeFile(
+      path.join(variants, 'no_curriculum_training.yaml'),
+      `extends: ${smoke}\nname: v_nocur\npipeline:\n  loop:\n    curriculum-train: null\n`,
+    );
     const out = path.join(work, 'out');
-    const r = await agent0(['ablate', variants, '--seeds', '1', '--out', out, '--set', 'pipeline.setup.bootstrap.options.cache=true'], work);
+    const r = await agent0(
+      ['ablate', variants, '--seeds', '1', '--out', out, '--set', 'pipeline.setup.bootstrap.options.cache=true'],
+      work,
+    );
     expect(r.code, r.err.slice(-3000)).to.equal(0);
     const csv = (await fs.readFile(path.join(out, 'ablation.csv'), 'utf8')).trim().split('\n');
     expect(csv[0]).to.match(/^variant,seeds,easy_mean/);
@@ -24,13 +33,23 @@ describe('end to end: agent0 ablate on the smoke recipe', function () {
     expect(md).to.contain('| full |').and.to.contain('| no_curriculum_training |');
     expect(await fs.readFile(path.join(out, 'ablation.svg'), 'utf8')).to.match(/^<svg/);
     // the first run trains the base model, the others reuse it from the cache
-    const cached = async (v: string) => (JSON.parse(await fs.readFile(path.join(out, v, 'seed-0', 'state.json'), 'utf8')) as { summaries: Record<string, { cached: number }> }).summaries['setup/bootstrap']?.cached;
+    const cached = async (v: string) =>
+      (
+        JSON.parse(await fs.readFile(path.join(out, v, 'seed-0', 'state.json'), 'utf8')) as {
+          summaries: Record<string, { cached: number }>;
+        }
+      ).summaries['setup/bootstrap']?.cached;
     expect(await cached('full')).to.equal(0);
     expect(await cached('executor_grpo')).to.equal(1);
-    const nocur = JSON.parse(await fs.readFile(path.join(out, 'no_curriculum_training', 'seed-0', 'state.json'), 'utf8')) as { done: string[] };
+    const nocur = JSON.parse(
+      await fs.readFile(path.join(out, 'no_curriculum_training', 'seed-0', 'state.json'), 'utf8'),
+    ) as { done: string[] };
     expect(nocur.done).to.not.include('iter-1/curriculum-train');
     // a second invocation finds every run finished and only rebuilds the table
-    const again = await agent0(['ablate', variants, '--seeds', '1', '--out', out, '--set', 'pipeline.setup.bootstrap.options.cache=true'], work);
+    const again = await agent0(
+      ['ablate', variants, '--seeds', '1', '--out', out, '--set', 'pipeline.setup.bootstrap.options.cache=true'],
+      work,
+    );
     expect(again.code, again.err.slice(-2000)).to.equal(0);
     expect(again.err).to.not.contain('── stage');
   });

@@ -5,8 +5,18 @@ import { expect } from 'chai';
 import { torchAvailable } from '../plugins/engine-torch/helpers.js';
 import { root, start } from './cli.js';
 
-const exists = (p: string) => fs.stat(p).then(() => true, () => false);
-const OUTPUTS = ['iter-1/generate/questions.jsonl', 'iter-1/curate/tasks.jsonl', 'iter-1/curate/answers.jsonl', 'iter-1/evaluate/summary.json', 'setup/baseline/summary.json'];
+const exists = (p: string) =>
+  fs.stat(p).then(
+    () => true,
+    () => false,
+  );
+const OUTPUTS = [
+  'iter-1/generate/questions.jsonl',
+  'iter-1/curate/tasks.jsonl',
+  'iter-1/curate/answers.jsonl',
+  'iter-1/evaluate/summary.json',
+  'setup/baseline/summary.json',
+];
 const RECIPE = path.join(root, 'recipes', 'smoke_torch.yaml');
 
 /** PIDs of trainer-service processes (python -m agent0_trainer) whose parent is `ppid`'s launch. */
@@ -40,7 +50,10 @@ describe('end to end: recipes/smoke_torch.yaml (policy/torch)', function () {
     const state = JSON.parse(await fs.readFile(path.join(full, 'state.json'), 'utf8')) as { done: string[] };
     expect(state.done).to.include.members(['setup/bootstrap', 'iter-1/executor-train', 'final/report']);
     for (const f of ['report.md', ...OUTPUTS]) expect(await exists(path.join(full, f)), f).to.equal(true);
-    const metrics = (await fs.readFile(path.join(full, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const metrics = (await fs.readFile(path.join(full, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const train = metrics.filter((m) => m.stage === 'executor-train' && typeof m.pg_loss === 'number');
     expect(train.length).to.be.greaterThan(0);
     // sampling and training see the same weights (the service samples with the live model)
@@ -60,6 +73,7 @@ describe('end to end: recipes/smoke_torch.yaml (policy/torch)', function () {
     expect(await trainerPids(), 'the service follows its launcher').to.deep.equal([]);
     const r = await start(['run', RECIPE, '--run-dir', dir, '--resume'], work).done;
     expect(r.code, r.err.slice(-3000)).to.equal(0);
-    for (const f of OUTPUTS) expect(await fs.readFile(path.join(dir, f), 'utf8'), f).to.equal(await fs.readFile(path.join(full, f), 'utf8'));
+    for (const f of OUTPUTS)
+      expect(await fs.readFile(path.join(dir, f), 'utf8'), f).to.equal(await fs.readFile(path.join(full, f), 'utf8'));
   });
 });

@@ -5,11 +5,20 @@ import { expect } from 'chai';
 import { root, start } from './cli.js';
 
 async function exists(p: string): Promise<boolean> {
-  return fs.stat(p).then(() => true, () => false);
+  return fs.stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The stage outputs that must not depend on whether the run was interrupted. */
-const OUTPUTS = ['iter-1/generate/questions.jsonl', 'iter-1/curate/tasks.jsonl', 'iter-1/curate/answers.jsonl', 'iter-1/evaluate/summary.json', 'setup/baseline/summary.json'];
+const OUTPUTS = [
+  'iter-1/generate/questions.jsonl',
+  'iter-1/curate/tasks.jsonl',
+  'iter-1/curate/answers.jsonl',
+  'iter-1/evaluate/summary.json',
+  'setup/baseline/summary.json',
+];
 
 describe('end to end: recipes/smoke.yaml', function () {
   this.timeout(600_000);
@@ -30,21 +39,49 @@ describe('end to end: recipes/smoke.yaml', function () {
     }
     const state = JSON.parse(await fs.readFile(path.join(full, 'state.json'), 'utf8')) as { done: string[] };
     expect(state.done).to.deep.equal([
-      'setup/bootstrap', 'setup/baseline',
-      'iter-1/curriculum-train', 'iter-1/generate', 'iter-1/curate', 'iter-1/executor-train', 'iter-1/evaluate',
+      'setup/bootstrap',
+      'setup/baseline',
+      'iter-1/curriculum-train',
+      'iter-1/generate',
+      'iter-1/curate',
+      'iter-1/executor-train',
+      'iter-1/evaluate',
       'final/report',
     ]);
-    const stages = new Set((await fs.readFile(path.join(full, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { stage: string }).stage));
-    for (const s of ['bootstrap', 'curriculum-train', 'executor-train', 'evaluate']) expect(stages.has(s), s).to.equal(true);
+    const stages = new Set(
+      (await fs.readFile(path.join(full, 'metrics.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { stage: string }).stage),
+    );
+    for (const s of ['bootstrap', 'curriculum-train', 'executor-train', 'evaluate'])
+      expect(stages.has(s), s).to.equal(true);
     const report = await fs.readFile(path.join(full, 'report.md'), 'utf8');
     expect(report).to.match(/hard/i);
     // every section a reader needs, with the world's difficulty measures and pseudo-label accuracy
-    for (const h of ['## The base model (stage/bootstrap)', '## Result: final executor against the bootstrap model', '## Held-out accuracy per iteration',
-      '## Questions the curriculum generated', '## Curation', '## executor-train', '## Time per stage']) expect(report, h).to.contain(h);
+    for (const h of [
+      '## The base model (stage/bootstrap)',
+      '## Result: final executor against the bootstrap model',
+      '## Held-out accuracy per iteration',
+      '## Questions the curriculum generated',
+      '## Curation',
+      '## executor-train',
+      '## Time per stage',
+    ])
+      expect(report, h).to.contain(h);
     expect(report).to.match(/\| iteration \| questions \| mean ops \| mean maxDigits \|/);
     expect(report).to.match(/\| 1 \| 8 \| [\d.]+ \| [\d.]+ \|/);
-    expect(report).to.match(/pseudo-label accuracy[^\n]*\n\|[-|]+\n\| 1 \| \d+ \| \d+ \| [\d.]+% \| [\d.]+ \| [\d.–]+ \| ([\d.]+%|–) \|/);
-    for (const plot of ['accuracy', 'tool-calls', 'difficulty', 'self-consistency', 'executor-train-reward', 'executor-train-clip']) {
+    expect(report).to.match(
+      /pseudo-label accuracy[^\n]*\n\|[-|]+\n\| 1 \| \d+ \| \d+ \| [\d.]+% \| [\d.]+ \| [\d.–]+ \| ([\d.]+%|–) \|/,
+    );
+    for (const plot of [
+      'accuracy',
+      'tool-calls',
+      'difficulty',
+      'self-consistency',
+      'executor-train-reward',
+      'executor-train-clip',
+    ]) {
       expect(await fs.readFile(path.join(full, 'plots', `${plot}.svg`), 'utf8'), plot).to.match(/^<svg/);
     }
   });

@@ -20,7 +20,10 @@ class FilePolicy {
     await fs.writeFile(path.join(dir, 'optimizer.safetensors'), `o${this.version}`);
   }
   async load(dir: string): Promise<void> {
-    this.loaded = { weights: await fs.readFile(path.join(dir, 'model.safetensors'), 'utf8'), optimizer: await fs.readFile(path.join(dir, 'optimizer.safetensors'), 'utf8') };
+    this.loaded = {
+      weights: await fs.readFile(path.join(dir, 'model.safetensors'), 'utf8'),
+      optimizer: await fs.readFile(path.join(dir, 'optimizer.safetensors'), 'utf8'),
+    };
   }
 }
 
@@ -37,7 +40,9 @@ function stageCtx(root: string) {
       if (io.killOnSave) throw new Error('killed');
       io.state = s;
     },
-    commitCheckpoint: async (name: string, dir: string) => { io.committed[name] = dir; },
+    commitCheckpoint: async (name: string, dir: string) => {
+      io.committed[name] = dir;
+    },
   } as unknown as StageContext;
   return { ctx, io };
 }
@@ -46,7 +51,9 @@ const asPolicy = (p: FilePolicy) => p as unknown as Policy;
 
 async function fails(p: Promise<unknown>): Promise<void> {
   let failed = false;
-  await p.catch(() => { failed = true; });
+  await p.catch(() => {
+    failed = true;
+  });
   expect(failed, 'expected the save to die').to.equal(true);
 }
 
@@ -99,11 +106,22 @@ describe('agent0-pipeline: step and committed checkpoints (issue 15 item 6)', ()
 describe('agent0-pipeline: the report after a full disk tore metrics.jsonl (issue 15 item 8)', () => {
   it('builds the report once later rows were appended after the torn one', async () => {
     const runDir = new RunDir(await tmpDir());
-    await runDir.saveState({ done: ['iter-1/executor-train'], checkpoints: {}, summaries: { 'iter-1/executor-train': { seconds: 1 } } });
+    await runDir.saveState({
+      done: ['iter-1/executor-train'],
+      checkpoints: {},
+      summaries: { 'iter-1/executor-train': { seconds: 1 } },
+    });
     await runDir.appendJsonl('metrics.jsonl', [{ stage: 'executor-train', iteration: 1, step: 0, reward: 0.5 }]);
     await fs.appendFile(runDir.path('metrics.jsonl'), '{"stage":"executor-train","iteration":1,"step":1,"rew'); // ENOSPC mid-write
     await runDir.appendJsonl('metrics.jsonl', [{ stage: 'executor-train', iteration: 1, step: 1, reward: 0.75 }]);
-    const md = await buildReport(runDir, { baseline: 'baseline', evaluate: 'evaluate', generate: 'generate', curate: 'curate', title: 'T', note: 'n' });
+    const md = await buildReport(runDir, {
+      baseline: 'baseline',
+      evaluate: 'evaluate',
+      generate: 'generate',
+      curate: 'curate',
+      title: 'T',
+      note: 'n',
+    });
     expect(md).to.contain('# T');
     expect((await runDir.readJsonl<{ step: number }>('metrics.jsonl')).map((r) => r.step)).to.deep.equal([0, 1]);
   });

@@ -49,12 +49,17 @@ export function ablationRows(runs: readonly VariantRun[], order: readonly string
   const base = rows.find((r) => r.variant === full);
   for (const r of rows) {
     if (!base || r.variant === full) continue;
-    r.delta = { easy: r.easy.mean - base.easy.mean, hard: r.hard.mean - base.hard.mean, toolCalls: r.toolCalls.mean - base.toolCalls.mean };
+    r.delta = {
+      easy: r.easy.mean - base.easy.mean,
+      hard: r.hard.mean - base.hard.mean,
+      toolCalls: r.toolCalls.mean - base.toolCalls.mean,
+    };
   }
   return rows;
 }
 
-const pct = (s: Stat) => (s.n > 1 ? `${(100 * s.mean).toFixed(1)} ± ${(100 * s.std).toFixed(1)}` : `${(100 * s.mean).toFixed(1)}`);
+const pct = (s: Stat) =>
+  s.n > 1 ? `${(100 * s.mean).toFixed(1)} ± ${(100 * s.std).toFixed(1)}` : `${(100 * s.mean).toFixed(1)}`;
 const num = (s: Stat) => (s.n > 1 ? `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}` : s.mean.toFixed(2));
 const signed = (x: number, digits: number, scale = 1) => `${x >= 0 ? '+' : ''}${(x * scale).toFixed(digits)}`;
 
@@ -65,16 +70,36 @@ export function ablationMarkdown(rows: readonly AblationRow[]): string {
   ];
   for (const r of rows) {
     const d = r.delta;
-    lines.push(`| ${r.variant} | ${pct(r.easy)} | ${pct(r.hard)} | ${num(r.toolCalls)} | ${d ? signed(d.easy, 1, 100) : '—'} | ${d ? signed(d.hard, 1, 100) : '—'} | ${d ? signed(d.toolCalls, 2) : '—'} | ${r.easy.n} | ${Math.round(r.seconds)} |`);
+    lines.push(
+      `| ${r.variant} | ${pct(r.easy)} | ${pct(r.hard)} | ${num(r.toolCalls)} | ${d ? signed(d.easy, 1, 100) : '—'} | ${d ? signed(d.hard, 1, 100) : '—'} | ${d ? signed(d.toolCalls, 2) : '—'} | ${r.easy.n} | ${Math.round(r.seconds)} |`,
+    );
   }
   return lines.join('\n');
 }
 
 export function ablationCsv(rows: readonly AblationRow[]): string {
-  const head = 'variant,seeds,easy_mean,easy_std,hard_mean,hard_std,tool_calls_mean,tool_calls_std,delta_easy,delta_hard,delta_tool_calls,seconds';
+  const head =
+    'variant,seeds,easy_mean,easy_std,hard_mean,hard_std,tool_calls_mean,tool_calls_std,delta_easy,delta_hard,delta_tool_calls,seconds';
   const f = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '' : String(Number(x.toFixed(6))));
-  return [head, ...rows.map((r) => [
-    r.variant, r.easy.n, f(r.easy.mean), f(r.easy.std), f(r.hard.mean), f(r.hard.std), f(r.toolCalls.mean), f(r.toolCalls.std),
-    f(r.delta?.easy), f(r.delta?.hard), f(r.delta?.toolCalls), f(r.seconds),
-  ].join(','))].join('\n') + '\n';
+  return (
+    [
+      head,
+      ...rows.map((r) =>
+        [
+          r.variant,
+          r.easy.n,
+          f(r.easy.mean),
+          f(r.easy.std),
+          f(r.hard.mean),
+          f(r.hard.std),
+          f(r.toolCalls.mean),
+          f(r.toolCalls.std),
+          f(r.delta?.easy),
+          f(r.delta?.hard),
+          f(r.delta?.toolCalls),
+          f(r.seconds),
+        ].join(','),
+      ),
+    ].join('\n') + '\n'
+  );
 }

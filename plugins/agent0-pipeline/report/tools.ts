@@ -18,9 +18,18 @@ export function toolIsolationSection(records: MetricRecord[]): string[] {
   }
   if (rows.size === 0) return [];
   const esc = (s: unknown) => String(s ?? '').replace(/\|/g, '\\|');
-  const out = ['## How model-written code ran', '',
-    '| tool | isolation | what that is | interpreter | not isolated against |', '|---|---|---|---|---|',
-    ...[...rows.values()].map((r) => `| ${esc(r.tool)} | ${esc(r.isolation)} | ${esc(WHAT[String(r.isolation)] ?? '')} | ${esc(r.python)} | ${esc(r.missing) || '–'} |`), ''];
-  if ([...rows.values()].some((r) => r.isolation === 'none')) out.push('**Warning:** some programs ran without isolation, as the recipe asked (`isolation: none`).', '');
+  const out = [
+    '## How model-written code ran',
+    '',
+    '| tool | isolation | what that is | interpreter | not isolated against |',
+    '|---|---|---|---|---|',
+    ...[...rows.values()].map(
+      (r) =>
+        `| ${esc(r.tool)} | ${esc(r.isolation)} | ${esc(WHAT[String(r.isolation)] ?? '')} | ${esc(r.python)} | ${esc(r.missing) || '–'} |`,
+    ),
+    '',
+  ];
+  if ([...rows.values()].some((r) => r.isolation === 'none'))
+    out.push('**Warning:** some programs ran without isolation, as the recipe asked (`isolation: none`).', '');
   return out;
 }

@@ -1,34 +1,56 @@
-import { defineComponent, majorityVote, type AgentRequest, type PipelineStage, type RewardSample, type StageContext, type Trajectory } from '../../../core/index.js';
+import {
+  defineComponent,
+  majorityVote,
+  type AgentRequest,
+  type OptionsOf,
+  type PipelineStage,
+  type RewardSample,
+  type StageContext,
+  type Trajectory,
+  type Verifier,
+} from '../../../core/index.js';
 import { encodePrompt, fill, parseQuestion } from '../text.js';
 import { rolloutChunked } from '../rollouts.js';
-import { engineRef, optionalRef, ref, rlSchema, samplingSchema, toSampling, type RlOptions, type SamplingOptions } from '../schema.js';
+import { engineRef, optionalRef, ref, rlSchema, samplingSchema, toSampling } from '../schema.js';
 import { commitPolicy, resumeSteps, saveStep } from '../state.js';
 import { engineFor, syncEngine } from '../engines.js';
 import { rlUpdate, summarize } from '../train.js';
 
-export interface CurriculumTrainOptions extends RlOptions {
-  curriculum: string;
-  executor: string;
-  curriculumEngine: string | null;
-  executorEngine: string | null;
-  curriculumLoop: string | null;
-  executorLoop: string | null;
-  verifier: string;
-  reward: string;
-  world: string | null;
-  prompt: string;
-  executorPrompt: string;
-  chat: boolean;
-  steps: number;
-  batchSize: number;
-  n: number;
-  k: number;
-  rolloutBatch: number;
-  stop: string[];
-  sampling: SamplingOptions;
-  executorSampling: SamplingOptions;
-  checkpointEvery: number;
-}
+const curriculumTrainSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    curriculum: ref('policy', 'the curriculum policy (trained here)', 'curriculum'),
+    executor: ref('policy', 'the executor policy (frozen here; probes the questions)', 'executor'),
+    curriculumEngine: engineRef('curriculum'),
+    executorEngine: engineRef('executor'),
+    curriculumLoop: {
+      type: ['string', 'null'],
+      'x-ref': 'agent-loop',
+      default: null,
+      description: 'agent loop for the curriculum (null: single-turn)',
+    },
+    executorLoop: optionalRef('agent-loop', 'agent loop for executor probes (null: single-turn)', 'executor_loop'),
+    verifier: ref('verifier', 'groups the executor answers', 'verifier'),
+    reward: ref('reward', 'curriculum reward', 'curriculum_reward'),
+    world: optionalRef('task-source', "task source that can measure a question's difficulty (reporting only)"),
+    prompt: { type: 'string', default: 'Propose a new problem.\n', description: 'the curriculum instruction' },
+    executorPrompt: { type: 'string', default: 'Problem: {problem}\nSolution:\n' },
+    chat: { type: 'boolean', default: false, description: "wrap prompts in the tokenizer's chat template" },
+    steps: { type: 'integer', minimum: 0, default: 4 },
+    batchSize: { type: 'integer', minimum: 1, default: 8, description: 'prompts per step' },
+    n: { type: 'integer', minimum: 1, default: 4, description: 'questions sampled per prompt (GRPO group)' },
+    k: { type: 'integer', minimum: 1, default: 8, description: 'executor samples per question' },
+    rolloutBatch: { type: 'integer', minimum: 1, default: 64 },
+    stop: { type: 'array', items: { type: 'string' }, default: [] },
+    sampling: samplingSchema({ temperature: 1.0, maxNewTokens: 96 }),
+    executorSampling: samplingSchema({ temperature: 0.7, topP: 0.9, maxNewTokens: 160 }),
+    checkpointEvery: { type: 'integer', minimum: 1, default: 1 },
+    ...rlSchema,
+  },
+} as const;
+
+export type CurriculumTrainOptions = OptionsOf<typeof curriculumTrainSchema>;
 
 /** Evidence about one proposed question, handed to the curriculum reward in `RewardSample.extra`. */
 export interface CurriculumEvidence {
@@ -47,8 +69,22 @@ export interface CurriculumEvidence {
  * Unparsable proposals get no executor rollouts.
  */
 export async function probeQuestions(
-  ctx: StageContext, o: Pick<CurriculumTrainOptions, 'executor' | 'executorEngine' | 'executorLoop' | 'verifier' | 'executorPrompt' | 'chat' | 'k' | 'rolloutBatch' | 'stop' | 'executorSampling'>,
-  proposals: Trajectory[], seed: number,
+  ctx: StageContext,
+  o: Pick<
+    CurriculumTrainOptions,
+    | 'executor'
+    | 'executorEngine'
+    | 'executorLoop'
+    | 'verifier'
+    | 'executorPrompt'
+    | 'chat'
+    | 'k'
+    | 'rolloutBatch'
+    | 'stop'
+    | 'executorSampling'
+  >,
+  proposals: Trajectory[],
+  seed: number,
 ): Promise<CurriculumEvidence[]> {
   const executor = await ctx.get(o.executor, 'policy');
   const loop = o.executorLoop ? await ctx.get(o.executorLoop, 'agent-loop') : undefined;
@@ -60,7 +96,15 @@ export async function probeQuestions(
     const promptIds = encodePrompt(executor.tokenizer, fill(o.executorPrompt, { problem: q.question }), o.chat);
     for (let j = 0; j < o.k; j++) requests.push({ id: `${proposals[i]?.id}-x${j}`, groupId: `${i}`, promptIds });
   });
-  const solved = await rolloutChunked(await engineFor(ctx, executor, o.executorEngine), loop, requests, toSampling(o.executorSampling, seed, loop ? undefined : o.stop), o.rolloutBatch, undefined, ctx.signal);
+  const solved = await rolloutChunked(
+    await engineFor(ctx, executor, o.executorEngine),
+    loop,
+    requests,
+    toSampling(o.executorSampling, seed, loop ? undefined : o.stop),
+    o.rolloutBatch,
+    undefined,
+    ctx.signal,
+  );
   const byQ = new Map<string, Trajectory[]>();
   for (const t of solved) byQ.set(t.groupId, [...(byQ.get(t.groupId) ?? []), t]);
   return parsed.map((q, i) => {
@@ -75,39 +119,21 @@ export async function probeQuestions(
   });
 }
 
+/** The executor's agreement on a question: the majority's share of its answers times the share of attempts that answered. */
+export async function executorAgreement(
+  verifier: Pick<Verifier, 'equivalent'>,
+  answers: readonly (string | null)[],
+): Promise<number> {
+  const present = answers.filter((a): a is string => a !== null);
+  return (await majorityVote(verifier, present)).share * (present.length / Math.max(1, answers.length));
+}
+
 export const curriculumTrain = defineComponent({
   kind: 'stage',
   name: 'curriculum-train',
   description: 'trains the curriculum agent with GRPO on the uncertainty/tool/repetition reward (Agent0 step 1)',
-  options: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      curriculum: ref('policy', 'the curriculum policy (trained here)', 'curriculum'),
-      executor: ref('policy', 'the executor policy (frozen here; probes the questions)', 'executor'),
-      curriculumEngine: engineRef('curriculum'),
-      executorEngine: engineRef('executor'),
-      curriculumLoop: { type: ['string', 'null'], 'x-ref': 'agent-loop', default: null, description: 'agent loop for the curriculum (null: single-turn)' },
-      executorLoop: optionalRef('agent-loop', 'agent loop for executor probes (null: single-turn)', 'executor_loop'),
-      verifier: ref('verifier', 'groups the executor answers', 'verifier'),
-      reward: ref('reward', 'curriculum reward', 'curriculum_reward'),
-      world: optionalRef('task-source', 'task source that can measure a question\'s difficulty (reporting only)'),
-      prompt: { type: 'string', default: 'Propose a new problem.\n', description: 'the curriculum instruction' },
-      executorPrompt: { type: 'string', default: 'Problem: {problem}\nSolution:\n' },
-      chat: { type: 'boolean', default: false, description: 'wrap prompts in the tokenizer\'s chat template' },
-      steps: { type: 'integer', minimum: 0, default: 4 },
-      batchSize: { type: 'integer', minimum: 1, default: 8, description: 'prompts per step' },
-      n: { type: 'integer', minimum: 1, default: 4, description: 'questions sampled per prompt (GRPO group)' },
-      k: { type: 'integer', minimum: 1, default: 8, description: 'executor samples per question' },
-      rolloutBatch: { type: 'integer', minimum: 1, default: 64 },
-      stop: { type: 'array', items: { type: 'string' }, default: [] },
-      sampling: samplingSchema({ temperature: 1.0, maxNewTokens: 96 }),
-      executorSampling: samplingSchema({ temperature: 0.7, topP: 0.9, maxNewTokens: 160 }),
-      checkpointEvery: { type: 'integer', minimum: 1, default: 1 },
-      ...rlSchema,
-    },
-  },
-  create: (o: CurriculumTrainOptions): PipelineStage => ({
+  options: curriculumTrainSchema,
+  create: (o): PipelineStage => ({
     async run(ctx) {
       const curriculum = await ctx.get(o.curriculum, 'policy');
       const cengine = await engineFor(ctx, curriculum, o.curriculumEngine);
@@ -124,17 +150,36 @@ export const curriculumTrain = defineComponent({
           ctx.signal.throwIfAborted();
           const seed = ctx.rng.fork(`step-${step}`).seedInt();
           const requests: AgentRequest[] = [];
-          for (let b = 0; b < o.batchSize; b++) for (let j = 0; j < o.n; j++) requests.push({ id: `c${ctx.iteration}-${step}-${b}-${j}`, groupId: `${b}`, promptIds });
-          const proposals = await rolloutChunked(cengine, cloop, requests, toSampling(o.sampling, seed, cloop ? undefined : o.stop), o.rolloutBatch, undefined, ctx.signal);
+          for (let b = 0; b < o.batchSize; b++)
+            for (let j = 0; j < o.n; j++)
+              requests.push({ id: `c${ctx.iteration}-${step}-${b}-${j}`, groupId: `${b}`, promptIds });
+          const proposals = await rolloutChunked(
+            cengine,
+            cloop,
+            requests,
+            toSampling(o.sampling, seed, cloop ? undefined : o.stop),
+            o.rolloutBatch,
+            undefined,
+            ctx.signal,
+          );
           const evidence = await probeQuestions(ctx, o, proposals, seed + 1);
-          const samples: RewardSample[] = proposals.map((p, i) => ({ response: p.text, task: { id: p.id, problem: o.prompt }, trajectory: p, extra: { ...(evidence[i] as CurriculumEvidence) } }));
+          const samples: RewardSample[] = proposals.map((p, i) => ({
+            response: p.text,
+            task: { id: p.id, problem: o.prompt },
+            trajectory: p,
+            extra: { ...(evidence[i] as CurriculumEvidence) },
+          }));
           const rewards = (await reward.score(samples)).map((r) => r.reward);
           const upd = await rlUpdate(ctx, curriculum, reference, proposals, rewards, o);
           const ev = evidence.filter((e) => e.question !== null);
           const verifier = await ctx.get(o.verifier, 'verifier');
           const shares: number[] = [];
-          for (const e of ev) shares.push((await majorityVote(verifier, e.executorAnswers.filter((a): a is string => a !== null))).share * (e.executorAnswers.filter((a) => a !== null).length / Math.max(1, e.executorAnswers.length)));
-          const diff = world?.difficulty ? ev.map((e) => world.difficulty?.(e.question as string)).filter((d): d is Record<string, number> => d !== undefined) : [];
+          for (const e of ev) shares.push(await executorAgreement(verifier, e.executorAnswers));
+          const diff = world?.difficulty
+            ? ev
+                .map((e) => world.difficulty?.(e.question as string))
+                .filter((d): d is Record<string, number> => d !== undefined)
+            : [];
           last = {
             reward: mean(rewards.filter((r): r is number => r !== null)),
             parseRate: ev.length / Math.max(1, proposals.length),

@@ -1,39 +1,61 @@
-import { defineComponent, type AgentRequest, type PipelineStage, type RewardSample, type Task, type Trajectory } from '../../../core/index.js';
+import {
+  defineComponent,
+  type AgentRequest,
+  type PipelineStage,
+  type RewardSample,
+  type Rng,
+  type Task,
+  type Trajectory,
+  type Verifier,
+} from '../../../core/index.js';
+import { TASKS } from '../artifacts.js';
 import { encodePrompt, fill } from '../text.js';
 import { rolloutChunked } from '../rollouts.js';
-import { engineRef, optionalRef, ref, rlSchema, samplingSchema, toSampling, type RlOptions, type SamplingOptions } from '../schema.js';
+import { engineRef, optionalRef, ref, rlSchema, samplingSchema, toSampling } from '../schema.js';
 import { commitPolicy, resumeSteps, saveStep } from '../state.js';
 import { engineFor, syncEngine } from '../engines.js';
 import { rlUpdate } from '../train.js';
 import { mean } from './curriculum-train.js';
 
-interface ExecutorTrainOptions extends RlOptions {
-  executor: string;
-  executorEngine: string | null;
-  executorLoop: string | null;
-  reward: string;
-  verifier: string;
-  from: string;
-  executorPrompt: string;
-  chat: boolean;
-  steps: number;
-  batchSize: number;
-  n: number;
-  rolloutBatch: number;
-  stop: string[];
-  dynamicSampling: boolean;
-  sampling: SamplingOptions;
-  checkpointEvery: number;
-}
-
 /** Drops groups whose rewards are all equal (DAPO dynamic sampling): they carry no GRPO signal. */
 export function informativeGroups(trajs: readonly Trajectory[], rewards: readonly (number | null)[]): boolean[] {
   const byGroup = new Map<string, number[]>();
-  trajs.forEach((t, i) => { const r = rewards[i]; if (r !== null && r !== undefined) byGroup.set(t.groupId, [...(byGroup.get(t.groupId) ?? []), r]); });
+  trajs.forEach((t, i) => {
+    const r = rewards[i];
+    if (r !== null && r !== undefined) byGroup.set(t.groupId, [...(byGroup.get(t.groupId) ?? []), r]);
+  });
   return trajs.map((t) => {
     const rs = byGroup.get(t.groupId) ?? [];
     return rs.some((r) => r !== rs[0]);
   });
+}
+
+/**
+ * The tasks of step `step` (0-based): each epoch is its own shuffle, keyed by the epoch number, so
+ * a resumed run draws exactly the batches it would have drawn.
+ */
+export function stepTasks<T>(tasks: readonly T[], batchSize: number, step: number, rng: Rng): T[] {
+  const perEpoch = Math.max(1, Math.floor(tasks.length / batchSize));
+  const epoch = Math.floor(step / perEpoch);
+  const order = rng.fork(`epoch-${epoch}`).shuffle(tasks.map((_, i) => i));
+  const at = (step % perEpoch) * batchSize;
+  return order.slice(at, at + Math.min(batchSize, tasks.length)).map((i) => tasks[i] as T);
+}
+
+/** Reporting only: 1 or 0 against the task's hidden true answer (0 without an answer), null when it has none. */
+export async function trueScore(
+  verifier: Pick<Verifier, 'extract' | 'equivalent'>,
+  task: Task,
+  text: string,
+): Promise<number | null> {
+  const ans = verifier.extract(text);
+  return task.trueAnswer === undefined || ans === null
+    ? task.trueAnswer === undefined
+      ? null
+      : 0
+    : (await verifier.equivalent(task.trueAnswer, ans))
+      ? 1
+      : 0;
 }
 
 /**
@@ -67,10 +89,10 @@ export const executorTrain = defineComponent({
       ...rlSchema,
     },
   },
-  create: (o: ExecutorTrainOptions): PipelineStage => ({
+  create: (o): PipelineStage => ({
     async run(ctx) {
       const executor = await ctx.get(o.executor, 'policy');
-      const tasks = await ctx.runDir.readJsonl<Task>(`${ctx.outputDir(o.from).slice(ctx.runDir.root.length + 1)}/tasks.jsonl`);
+      const tasks = await ctx.artifactsOf(o.from).readJsonl<Task>(TASKS);
       if (tasks.length === 0 || o.steps === 0) {
         ctx.log.warn(`no curated tasks in ${o.from}: the executor is not trained this iteration`);
         await commitPolicy(ctx, o.executor, executor);
@@ -83,31 +105,42 @@ export const executorTrain = defineComponent({
       const reference = o.kl ? await executor.snapshot() : undefined;
       const start = await resumeSteps(ctx, executor, 'executor-train');
       const progress = ctx.progress(`iter ${ctx.iteration} executor-train`, o.steps, 'step');
-      const perEpoch = Math.max(1, Math.floor(tasks.length / o.batchSize));
       let last: Record<string, number> = {};
       try {
         for (let step = start; step < o.steps; step++) {
           ctx.signal.throwIfAborted();
-          const epoch = Math.floor(step / perEpoch);
-          const order = ctx.rng.fork(`epoch-${epoch}`).shuffle(tasks.map((_, i) => i));
-          const pick = order.slice((step % perEpoch) * o.batchSize, (step % perEpoch) * o.batchSize + Math.min(o.batchSize, tasks.length)).map((i) => tasks[i] as Task);
+          const pick = stepTasks(tasks, o.batchSize, step, ctx.rng);
           const requests: AgentRequest[] = pick.flatMap((t) => {
             const promptIds = encodePrompt(executor.tokenizer, fill(o.executorPrompt, { problem: t.problem }), o.chat);
-            return Array.from({ length: o.n }, (_, j) => ({ id: `${t.id}-s${step}-${j}`, groupId: t.id, promptIds, fields: { ...(t.fields ?? {}) } }));
+            return Array.from({ length: o.n }, (_, j) => ({
+              id: `${t.id}-s${step}-${j}`,
+              groupId: t.id,
+              promptIds,
+              fields: { ...(t.fields ?? {}) },
+            }));
           });
           const seed = ctx.rng.fork(`step-${step}`).seedInt();
-          const trajs = await rolloutChunked(engine, loop, requests, toSampling(o.sampling, seed, loop ? undefined : o.stop), o.rolloutBatch, undefined, ctx.signal);
+          const trajs = await rolloutChunked(
+            engine,
+            loop,
+            requests,
+            toSampling(o.sampling, seed, loop ? undefined : o.stop),
+            o.rolloutBatch,
+            undefined,
+            ctx.signal,
+          );
           const taskOf = new Map(pick.map((t) => [t.id, t]));
-          const samples: RewardSample[] = trajs.map((t) => ({ response: t.text, task: taskOf.get(t.groupId) as Task, trajectory: t, fields: t.fields }));
+          const samples: RewardSample[] = trajs.map((t) => ({
+            response: t.text,
+            task: taskOf.get(t.groupId) as Task,
+            trajectory: t,
+            fields: t.fields,
+          }));
           let rewards = (await reward.score(samples)).map((r) => r.reward);
           const informative = informativeGroups(trajs, rewards);
           if (o.dynamicSampling) rewards = rewards.map((r, i) => (informative[i] ? r : null));
           const upd = await rlUpdate(ctx, executor, reference, trajs, rewards, o);
-          const truth: (number | null)[] = await Promise.all(trajs.map(async (t) => {
-            const task = taskOf.get(t.groupId) as Task;
-            const ans = verifier.extract(t.text);
-            return task.trueAnswer === undefined || ans === null ? (task.trueAnswer === undefined ? null : 0) : (await verifier.equivalent(task.trueAnswer, ans)) ? 1 : 0;
-          }));
+          const truth = await Promise.all(trajs.map((t) => trueScore(verifier, taskOf.get(t.groupId) as Task, t.text)));
           const known = truth.filter((x): x is number => x !== null);
           last = {
             reward: mean(rewards.filter((r): r is number => r !== null)),

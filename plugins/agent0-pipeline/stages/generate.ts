@@ -1,8 +1,9 @@
 import { defineComponent, type AgentRequest, type PipelineStage } from '../../../core/index.js';
+import { QUESTIONS } from '../artifacts.js';
 import { engineFor } from '../engines.js';
 import { encodePrompt, parseQuestion } from '../text.js';
 import { rolloutChunked } from '../rollouts.js';
-import { engineRef, optionalRef, ref, samplingSchema, toSampling, type SamplingOptions } from '../schema.js';
+import { engineRef, optionalRef, ref, samplingSchema, toSampling } from '../schema.js';
 
 export interface GeneratedQuestion {
   id: string;
@@ -11,21 +12,6 @@ export interface GeneratedQuestion {
   curriculumToolCalls: number;
   difficulty?: Record<string, number>;
   trueAnswer?: string;
-}
-
-interface GenerateOptions {
-  curriculum: string;
-  curriculumEngine: string | null;
-  curriculumLoop: string | null;
-  verifier: string;
-  world: string | null;
-  prompt: string;
-  chat: boolean;
-  count: number;
-  maxAttempts: number;
-  dedupe: boolean;
-  rolloutBatch: number;
-  sampling: SamplingOptions;
 }
 
 /** Agent0 step 2: the trained curriculum writes questions (parsed, deduplicated) to `questions.jsonl`. */
@@ -40,7 +26,7 @@ export const generateStage = defineComponent({
       curriculum: ref('policy', 'the curriculum policy', 'curriculum'),
       curriculumEngine: engineRef('curriculum'),
       curriculumLoop: optionalRef('agent-loop', 'agent loop for the curriculum (null: single-turn)'),
-      verifier: ref('verifier', 'extracts the curriculum\'s own answer', 'verifier'),
+      verifier: ref('verifier', "extracts the curriculum's own answer", 'verifier'),
       world: optionalRef('task-source', 'task source that measures difficulty and knows true answers (reporting only)'),
       prompt: { type: 'string', default: 'Propose a new problem.\n' },
       chat: { type: 'boolean', default: false },
@@ -51,10 +37,11 @@ export const generateStage = defineComponent({
       sampling: samplingSchema({ temperature: 1.0, maxNewTokens: 96 }),
     },
   },
-  create: (o: GenerateOptions): PipelineStage => ({
+  create: (o): PipelineStage => ({
     async run(ctx) {
-      const done = await ctx.runDir.readJsonl<GeneratedQuestion>(`${ctx.key}/questions.jsonl`);
-      if (done.length > 0 && (await ctx.loadState<{ complete: boolean }>())?.complete) return { summary: { questions: done.length } };
+      const done = await ctx.artifacts.readJsonl<GeneratedQuestion>(QUESTIONS);
+      if (done.length > 0 && (await ctx.loadState<{ complete: boolean }>())?.complete)
+        return { summary: { questions: done.length } };
       const curriculum = await engineFor(ctx, await ctx.get(o.curriculum, 'policy'), o.curriculumEngine);
       const loop = o.curriculumLoop ? await ctx.get(o.curriculumLoop, 'agent-loop') : undefined;
       const verifier = await ctx.get(o.verifier, 'verifier');
@@ -67,8 +54,20 @@ export const generateStage = defineComponent({
       const progress = ctx.progress(`iter ${ctx.iteration} generate`, o.count, 'q');
       while (out.length < o.count && attempts < o.maxAttempts) {
         const batch = Math.min(o.rolloutBatch, o.maxAttempts - attempts);
-        const requests: AgentRequest[] = Array.from({ length: batch }, (_, j) => ({ id: `g${ctx.iteration}-${attempts + j}`, groupId: `${attempts + j}`, promptIds }));
-        const trajs = await rolloutChunked(curriculum, loop, requests, toSampling(o.sampling, ctx.rng.fork(`batch-${attempts}`).seedInt()), o.rolloutBatch, undefined, ctx.signal);
+        const requests: AgentRequest[] = Array.from({ length: batch }, (_, j) => ({
+          id: `g${ctx.iteration}-${attempts + j}`,
+          groupId: `${attempts + j}`,
+          promptIds,
+        }));
+        const trajs = await rolloutChunked(
+          curriculum,
+          loop,
+          requests,
+          toSampling(o.sampling, ctx.rng.fork(`batch-${attempts}`).seedInt()),
+          o.rolloutBatch,
+          undefined,
+          ctx.signal,
+        );
         attempts += batch;
         for (const t of trajs) {
           const q = parseQuestion(t.text);
@@ -90,8 +89,13 @@ export const generateStage = defineComponent({
         }
       }
       progress.done();
-      await ctx.runDir.writeText(`${ctx.key}/questions.jsonl`, out.map((q) => JSON.stringify(q)).join('\n') + (out.length ? '\n' : ''));
-      const summary = { questions: out.length, attempts, parseRate: parsedCount / Math.max(1, attempts), uniqueRate: out.length / Math.max(1, parsedCount) };
+      await ctx.artifacts.writeJsonl(QUESTIONS, out);
+      const summary = {
+        questions: out.length,
+        attempts,
+        parseRate: parsedCount / Math.max(1, attempts),
+        uniqueRate: out.length / Math.max(1, parsedCount),
+      };
       await ctx.metrics.log({ stage: 'generate', iteration: ctx.iteration, ...summary });
       // after the metric row: a resumed run keeps the rows logged before the saved state
       await ctx.saveState({ complete: true });

@@ -2,11 +2,21 @@ import type * as tf from '@tensorflow/tfjs';
 import { defineComponent, MissingFieldError } from '../../../core/index.js';
 import type { AdvantageEstimator, AdvantageInput, ComponentDefinition } from '../../../core/index.js';
 import {
-  adpoAdvantage, grpoAdvantage, reinforcePlusPlusAdvantage, reinforcePlusPlusBaselineAdvantage, rlooAdvantage,
+  adpoAdvantage,
+  grpoAdvantage,
+  reinforcePlusPlusAdvantage,
+  reinforcePlusPlusBaselineAdvantage,
+  rlooAdvantage,
 } from '../math/advantage.js';
+import { adpoScaleOptions, checkScaleRange } from './adpo-options.js';
 
 /** The column `field` of the batch, or MissingFieldError naming the first row without it. */
-export function requireField(input: { fields: Record<string, ArrayLike<number>> }, field: string, component: string, rows: number): ArrayLike<number> {
+export function requireField(
+  input: { fields: Record<string, ArrayLike<number>> },
+  field: string,
+  component: string,
+  rows: number,
+): ArrayLike<number> {
   const col = input.fields[field];
   if (!col) throw new MissingFieldError(field, component, 0);
   if (col.length !== rows) throw new Error(`${component}: field '${field}' has ${col.length} rows, batch ${rows}`);
@@ -17,84 +27,145 @@ export function requireField(input: { fields: Record<string, ArrayLike<number>> 
 function checkShapes(input: AdvantageInput, component: string): void {
   const B = input.responseMask.shape[0];
   if (input.rewards.length !== B || input.groupIds.length !== B) {
-    throw new Error(`${component}: rewards (${input.rewards.length}) and groupIds (${input.groupIds.length}) must have one entry per mask row (${B})`);
+    throw new Error(
+      `${component}: rewards (${input.rewards.length}) and groupIds (${input.groupIds.length}) must have one entry per mask row (${B})`,
+    );
   }
 }
 
-function estimator(id: string, requiredFields: string[], compute: (input: AdvantageInput) => tf.Tensor2D): AdvantageEstimator {
-  return { requiredFields, compute: (input) => { checkShapes(input, id); return compute(input); } };
+function estimator(
+  id: string,
+  requiredFields: string[],
+  compute: (input: AdvantageInput) => tf.Tensor2D,
+): AdvantageEstimator {
+  return {
+    requiredFields,
+    compute: (input) => {
+      checkShapes(input, id);
+      return compute(input);
+    },
+  };
 }
 
-const epsilonOpt = (d: number) => ({ type: 'number', minimum: 0, default: d, description: 'added to the std (or inside the sqrt when whitening)' });
-const field = { type: 'string', default: 'selfConsistency', description: 'per-sample field holding the task self-consistency s' };
+const epsilonOpt = (d: number) =>
+  ({
+    type: 'number',
+    minimum: 0,
+    default: d,
+    description: 'added to the std (or inside the sqrt when whitening)',
+  }) as const;
 
 export const advantageComponents: ComponentDefinition[] = [
   defineComponent({
-    kind: 'advantage', name: 'grpo',
+    kind: 'advantage',
+    name: 'grpo',
     description: 'GRPO: (r - group mean) / (unbiased group std + eps); a group of one has mean 0, std 1',
     options: {
-      type: 'object', additionalProperties: false,
+      type: 'object',
+      additionalProperties: false,
       properties: { norm_adv_by_std_in_grpo: { type: 'boolean', default: true }, epsilon: epsilonOpt(1e-6) },
     },
-    create: (o: { norm_adv_by_std_in_grpo: boolean; epsilon: number }) => estimator('advantage/grpo', [], (i) =>
-      grpoAdvantage(i.rewards, i.groupIds, i.responseMask, { normByStd: o.norm_adv_by_std_in_grpo, epsilon: o.epsilon })),
+    create: (o) =>
+      estimator('advantage/grpo', [], (i) =>
+        grpoAdvantage(i.rewards, i.groupIds, i.responseMask, {
+          normByStd: o.norm_adv_by_std_in_grpo,
+          epsilon: o.epsilon,
+        }),
+      ),
   }),
   defineComponent({
-    kind: 'advantage', name: 'drgrpo',
+    kind: 'advantage',
+    name: 'drgrpo',
     description: 'Dr. GRPO: r - group mean, no std normalisation (pair with loss-agg/seq-mean-token-sum-norm)',
     options: { type: 'object', additionalProperties: false, properties: {} },
-    create: () => estimator('advantage/drgrpo', [], (i) => grpoAdvantage(i.rewards, i.groupIds, i.responseMask, { normByStd: false })),
+    create: () =>
+      estimator('advantage/drgrpo', [], (i) =>
+        grpoAdvantage(i.rewards, i.groupIds, i.responseMask, { normByStd: false }),
+      ),
   }),
   defineComponent({
-    kind: 'advantage', name: 'rloo',
+    kind: 'advantage',
+    name: 'rloo',
     description: 'RLOO: r - mean of the other samples of the group (a group of one keeps r)',
     options: { type: 'object', additionalProperties: false, properties: {} },
     create: () => estimator('advantage/rloo', [], (i) => rlooAdvantage(i.rewards, i.groupIds, i.responseMask)),
   }),
   defineComponent({
-    kind: 'advantage', name: 'reinforce_plus_plus',
+    kind: 'advantage',
+    name: 'reinforce_plus_plus',
     description: 'REINFORCE++: discounted return over model tokens (observations skipped), whitened over the batch',
     options: {
-      type: 'object', additionalProperties: false,
+      type: 'object',
+      additionalProperties: false,
       properties: {
-        gamma: { type: 'number', minimum: 0, maximum: 1, default: 1, description: 'discount per model token (a gamma given to the RL step wins)' },
+        gamma: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1,
+          default: 1,
+          description: 'discount per model token (a gamma given to the RL step wins)',
+        },
         epsilon: epsilonOpt(1e-8),
         at_masked: {
-          enum: ['skip', 'reset'], default: 'skip',
-          description: "tokens off the mask (tool observations): 'skip' passes the return through them; 'reset' zeroes it there as VeRL does (earlier turns then get return 0)",
+          enum: ['skip', 'reset'],
+          default: 'skip',
+          description:
+            "tokens off the mask (tool observations): 'skip' passes the return through them; 'reset' zeroes it there as VeRL does (earlier turns then get return 0)",
         },
       },
     },
-    create: (o: { gamma: number; epsilon: number; at_masked: 'skip' | 'reset' }) => estimator('advantage/reinforce_plus_plus', [], (i) =>
-      reinforcePlusPlusAdvantage(i.rewards, i.responseMask, { gamma: i.gamma ?? o.gamma, epsilon: o.epsilon, atMasked: o.at_masked })),
+    create: (o) =>
+      estimator('advantage/reinforce_plus_plus', [], (i) =>
+        reinforcePlusPlusAdvantage(i.rewards, i.responseMask, {
+          gamma: i.gamma ?? o.gamma,
+          epsilon: o.epsilon,
+          atMasked: o.at_masked,
+        }),
+      ),
   }),
   defineComponent({
-    kind: 'advantage', name: 'reinforce_plus_plus_baseline',
+    kind: 'advantage',
+    name: 'reinforce_plus_plus_baseline',
     description: 'REINFORCE++-baseline: r - group mean on every model token, whitened over the batch',
     options: { type: 'object', additionalProperties: false, properties: { epsilon: epsilonOpt(1e-8) } },
-    create: (o: { epsilon: number }) => estimator('advantage/reinforce_plus_plus_baseline', [], (i) =>
-      reinforcePlusPlusBaselineAdvantage(i.rewards, i.groupIds, i.responseMask, { epsilon: o.epsilon })),
+    create: (o) =>
+      estimator('advantage/reinforce_plus_plus_baseline', [], (i) =>
+        reinforcePlusPlusBaselineAdvantage(i.rewards, i.groupIds, i.responseMask, { epsilon: o.epsilon }),
+      ),
   }),
   defineComponent({
-    kind: 'advantage', name: 'adpo',
-    description: "ADPO: GRPO advantage scaled by a_min + (1 - a_min)·clip((s - s_lo)/(s_hi - s_lo), 0, 1) of the task's self-consistency s",
+    kind: 'advantage',
+    name: 'adpo',
+    description:
+      "ADPO: GRPO advantage scaled by a_min + (1 - a_min)·clip((s - s_lo)/(s_hi - s_lo), 0, 1) of the task's self-consistency s",
     options: {
-      type: 'object', additionalProperties: false,
+      type: 'object',
+      additionalProperties: false,
       properties: {
-        field,
-        s_lo: { type: 'number', default: 0.3 },
-        s_hi: { type: 'number', default: 0.8 },
-        a_min: { type: 'number', minimum: 0, maximum: 1, default: 0.6, description: 'Agent0 script 0.6; the code default is 0.5' },
+        field: adpoScaleOptions.field,
+        s_lo: adpoScaleOptions.s_lo,
+        s_hi: adpoScaleOptions.s_hi,
+        a_min: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1,
+          default: 0.6,
+          description: 'Agent0 script 0.6; the code default is 0.5',
+        },
         norm_adv_by_std_in_grpo: { type: 'boolean', default: true },
         epsilon: epsilonOpt(1e-6),
       },
     },
-    create: (o: { field: string; s_lo: number; s_hi: number; a_min: number; norm_adv_by_std_in_grpo: boolean; epsilon: number }) => {
-      if (!(o.s_hi > o.s_lo)) throw new Error(`advantage/adpo: s_hi (${o.s_hi}) must exceed s_lo (${o.s_lo})`);
+    create: (o) => {
+      checkScaleRange('advantage/adpo', o);
       return estimator('advantage/adpo', [o.field], (i) => {
         const s = requireField(i, o.field, 'advantage/adpo', i.rewards.length);
         return adpoAdvantage(i.rewards, i.groupIds, i.responseMask, s, {
-          sLo: o.s_lo, sHi: o.s_hi, aMin: o.a_min, normByStd: o.norm_adv_by_std_in_grpo, epsilon: o.epsilon,
+          sLo: o.s_lo,
+          sHi: o.s_hi,
+          aMin: o.a_min,
+          normByStd: o.norm_adv_by_std_in_grpo,
+          epsilon: o.epsilon,
         });
       });
     },

@@ -12,14 +12,32 @@ const KL_DESCRIPTIONS: Record<string, string> = {
   low_var_kl: 'alias of k3 (low-variance KL), clamped to [-10, 10]',
 };
 
-const empty = { type: 'object', additionalProperties: false, properties: {} };
+const empty = { type: 'object', additionalProperties: false, properties: {} } as const;
+const horizonOptions = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    horizon: {
+      type: 'integer',
+      nullable: true,
+      minimum: 1,
+      default: null,
+      description: 'constant length C (null: the padded length T)',
+    },
+  },
+} as const;
 
-export const klComponents: ComponentDefinition[] = KL_TYPES.flatMap((t) => [t, `${t}+`]).map((name) => defineComponent({
-  kind: 'kl', name,
-  description: name.endsWith('+') ? `${KL_DESCRIPTIONS[name.slice(0, -1)]}, with the k2 gradient (straight-through)` : KL_DESCRIPTIONS[name],
-  options: empty,
-  create: (): KlPenalty => ({ compute: (logp, ref) => klPenalty(name, logp, ref), wireType: name }),
-}));
+export const klComponents: ComponentDefinition[] = KL_TYPES.flatMap((t) => [t, `${t}+`]).map((name) =>
+  defineComponent({
+    kind: 'kl',
+    name,
+    description: name.endsWith('+')
+      ? `${KL_DESCRIPTIONS[name.slice(0, -1)]}, with the k2 gradient (straight-through)`
+      : KL_DESCRIPTIONS[name],
+    options: empty,
+    create: (): KlPenalty => ({ compute: (logp, ref) => klPenalty(name, logp, ref), wireType: name }),
+  }),
+);
 
 const AGG_DESCRIPTIONS: Record<LossAggMode, string> = {
   'token-mean': 'mean over all response tokens of the batch',
@@ -28,14 +46,27 @@ const AGG_DESCRIPTIONS: Record<LossAggMode, string> = {
   'seq-mean-token-sum-norm': "the batch's token sum divided by a constant horizon C, as verl (Dr. GRPO)",
 };
 
-export const lossAggComponents: ComponentDefinition[] = LOSS_AGG_MODES.map((mode) => defineComponent({
-  kind: 'loss-agg', name: mode,
-  description: AGG_DESCRIPTIONS[mode],
-  options: mode === 'seq-mean-token-sum-norm'
-    ? { type: 'object', additionalProperties: false, properties: { horizon: { type: 'integer', nullable: true, minimum: 1, default: null, description: 'constant length C (null: the padded length T)' } } }
-    : empty,
-  create: (o: { horizon?: number | null }): LossAggregator => ({
-    aggregate: (lossMat, mask, norm) => aggregateLoss(mode, lossMat, mask, { norm, horizon: o.horizon ?? null }),
-    weights: (mask, norm) => aggregationWeights(mode, mask, { norm, horizon: o.horizon ?? null }),
-  }),
-}));
+function aggregator(mode: LossAggMode, horizon: number | null): LossAggregator {
+  return {
+    aggregate: (lossMat, mask, norm) => aggregateLoss(mode, lossMat, mask, { norm, horizon }),
+    weights: (mask, norm) => aggregationWeights(mode, mask, { norm, horizon }),
+  };
+}
+
+export const lossAggComponents: ComponentDefinition[] = LOSS_AGG_MODES.map((mode) =>
+  mode === 'seq-mean-token-sum-norm'
+    ? defineComponent({
+        kind: 'loss-agg',
+        name: mode,
+        description: AGG_DESCRIPTIONS[mode],
+        options: horizonOptions,
+        create: (o) => aggregator(mode, o.horizon),
+      })
+    : defineComponent({
+        kind: 'loss-agg',
+        name: mode,
+        description: AGG_DESCRIPTIONS[mode],
+        options: empty,
+        create: () => aggregator(mode, null),
+      }),
+);

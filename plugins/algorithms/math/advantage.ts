@@ -14,19 +14,29 @@ export interface GroupStats {
 }
 
 export function groupStats(rewards: ArrayLike<number>, groupIds: readonly string[]): GroupStats {
-  if (groupIds.length !== rewards.length) throw new Error(`groupIds has ${groupIds.length} entries, rewards ${rewards.length}`);
+  if (groupIds.length !== rewards.length)
+    throw new Error(`groupIds has ${groupIds.length} entries, rewards ${rewards.length}`);
   const members = new Map<string, number[]>();
-  groupIds.forEach((g, i) => { const m = members.get(g); if (m) m.push(i); else members.set(g, [i]); });
+  groupIds.forEach((g, i) => {
+    const m = members.get(g);
+    if (m) m.push(i);
+    else members.set(g, [i]);
+  });
   const B = rewards.length;
   const out: GroupStats = { mean: new Float64Array(B), std: new Float64Array(B), size: new Int32Array(B) };
   for (const rows of members.values()) {
     const n = rows.length;
-    let mean = 0, std = 1;
+    let mean = 0,
+      std = 1;
     if (n > 1) {
       mean = rows.reduce((a, i) => a + rewards[i], 0) / n;
       std = Math.sqrt(rows.reduce((a, i) => a + (rewards[i] - mean) ** 2, 0) / (n - 1));
     }
-    for (const i of rows) { out.mean[i] = mean; out.std[i] = std; out.size[i] = n; }
+    for (const i of rows) {
+      out.mean[i] = mean;
+      out.std[i] = std;
+      out.size[i] = n;
+    }
   }
   return out;
 }
@@ -47,13 +57,22 @@ export interface GrpoOptions {
 }
 
 /** GRPO: A_i = (r_i - mean_g) / (std_g + eps), or r_i - mean_g without std normalisation. */
-export function grpoScores(rewards: ArrayLike<number>, groupIds: readonly string[], opts: GrpoOptions = {}): Float64Array {
+export function grpoScores(
+  rewards: ArrayLike<number>,
+  groupIds: readonly string[],
+  opts: GrpoOptions = {},
+): Float64Array {
   const { normByStd = true, epsilon = 1e-6 } = opts;
   const g = groupStats(rewards, groupIds);
   return Float64Array.from(rewards, (r, i) => (normByStd ? (r - g.mean[i]) / (g.std[i] + epsilon) : r - g.mean[i]));
 }
 
-export function grpoAdvantage(rewards: ArrayLike<number>, groupIds: readonly string[], mask: tf.Tensor2D, opts: GrpoOptions = {}): tf.Tensor2D {
+export function grpoAdvantage(
+  rewards: ArrayLike<number>,
+  groupIds: readonly string[],
+  mask: tf.Tensor2D,
+  opts: GrpoOptions = {},
+): tf.Tensor2D {
   return broadcastScores(grpoScores(rewards, groupIds, opts), mask);
 }
 
@@ -89,11 +108,17 @@ export function adpoScale(s: number, opts: AdpoScaleOptions = {}): number {
 
 /** ADPO: GRPO advantage of each sample times adpoScale(its task's self-consistency). */
 export function adpoAdvantage(
-  rewards: ArrayLike<number>, groupIds: readonly string[], mask: tf.Tensor2D,
-  selfConsistency: ArrayLike<number>, opts: GrpoOptions & AdpoScaleOptions = {},
+  rewards: ArrayLike<number>,
+  groupIds: readonly string[],
+  mask: tf.Tensor2D,
+  selfConsistency: ArrayLike<number>,
+  opts: GrpoOptions & AdpoScaleOptions = {},
 ): tf.Tensor2D {
   const a = grpoScores(rewards, groupIds, opts);
-  return broadcastScores(a.map((v, i) => v * adpoScale(selfConsistency[i], opts)), mask);
+  return broadcastScores(
+    a.map((v, i) => v * adpoScale(selfConsistency[i], opts)),
+    mask,
+  );
 }
 
 /** What the discounted return does at tokens off the mask (see discountedReturnRows). */
@@ -107,7 +132,12 @@ export type MaskedReturn = 'skip' | 'reset';
  *   'reset' (VeRL): the running return is zeroed at every token off the mask, so every model token
  *     before an observation gets return 0 (only the last turn sees the reward).
  */
-export function discountedReturnRows(rewards: ArrayLike<number>, mask: number[][], gamma = 1, atMasked: MaskedReturn = 'skip'): number[][] {
+export function discountedReturnRows(
+  rewards: ArrayLike<number>,
+  mask: number[][],
+  gamma = 1,
+  atMasked: MaskedReturn = 'skip',
+): number[][] {
   return mask.map((row, i) => {
     const out = new Array<number>(row.length).fill(0);
     const last = row.findLastIndex((v) => v > 0);
@@ -126,15 +156,26 @@ export function discountedReturnRows(rewards: ArrayLike<number>, mask: number[][
 
 /** REINFORCE++: discounted returns, whitened over all masked tokens of the batch. */
 export function reinforcePlusPlusAdvantage(
-  rewards: ArrayLike<number>, mask: tf.Tensor2D, opts: { gamma?: number; epsilon?: number; atMasked?: MaskedReturn } = {},
+  rewards: ArrayLike<number>,
+  mask: tf.Tensor2D,
+  opts: { gamma?: number; epsilon?: number; atMasked?: MaskedReturn } = {},
 ): tf.Tensor2D {
   const m = maskRows(mask);
-  const w = maskedWhitenRows(discountedReturnRows(rewards, m, opts.gamma ?? 1, opts.atMasked ?? 'skip'), m, opts.epsilon ?? 1e-8);
+  const w = maskedWhitenRows(
+    discountedReturnRows(rewards, m, opts.gamma ?? 1, opts.atMasked ?? 'skip'),
+    m,
+    opts.epsilon ?? 1e-8,
+  );
   return tf.tensor2d(w, mask.shape, 'float32');
 }
 
 /** REINFORCE++-baseline: (r_i - mean_g) on every model token, whitened over all masked tokens of the batch. */
-export function reinforcePlusPlusBaselineAdvantage(rewards: ArrayLike<number>, groupIds: readonly string[], mask: tf.Tensor2D, opts: { epsilon?: number } = {}): tf.Tensor2D {
+export function reinforcePlusPlusBaselineAdvantage(
+  rewards: ArrayLike<number>,
+  groupIds: readonly string[],
+  mask: tf.Tensor2D,
+  opts: { epsilon?: number } = {},
+): tf.Tensor2D {
   const g = groupStats(rewards, groupIds);
   const m = maskRows(mask);
   const x = m.map((row, i) => row.map(() => rewards[i] - g.mean[i]));

@@ -17,13 +17,23 @@ export function isInformativeGroup(rewards: readonly (number | null | undefined)
  * Dynamic sampling, row view: the rows to keep from a flat batch, dropping every group whose
  * rewards are all equal. The caller refills the batch with new groups.
  */
-export function dynamicSamplingKeep(rewards: readonly (number | null)[] | ArrayLike<number>, groupIds: readonly string[]): { keep: number[]; droppedGroups: string[] } {
-  if (groupIds.length !== rewards.length) throw new Error(`groupIds has ${groupIds.length} entries, rewards ${rewards.length}`);
+export function dynamicSamplingKeep(
+  rewards: readonly (number | null)[] | ArrayLike<number>,
+  groupIds: readonly string[],
+): { keep: number[]; droppedGroups: string[] } {
+  if (groupIds.length !== rewards.length)
+    throw new Error(`groupIds has ${groupIds.length} entries, rewards ${rewards.length}`);
   const byGroup = new Map<string, (number | null)[]>();
-  groupIds.forEach((g, i) => { const list = byGroup.get(g) ?? []; list.push(rewards[i] ?? null); byGroup.set(g, list); });
+  groupIds.forEach((g, i) => {
+    const list = byGroup.get(g) ?? [];
+    list.push(rewards[i] ?? null);
+    byGroup.set(g, list);
+  });
   const dropped = new Set([...byGroup].filter(([, rs]) => !isInformativeGroup(rs)).map(([g]) => g));
   const keep: number[] = [];
-  groupIds.forEach((g, i) => { if (!dropped.has(g)) keep.push(i); });
+  groupIds.forEach((g, i) => {
+    if (!dropped.has(g)) keep.push(i);
+  });
   return { keep, droppedGroups: [...dropped] };
 }
 
@@ -47,9 +57,14 @@ export interface DynamicSamplingResult<G> {
  * DAPO dynamic sampling on whole groups: keeps the informative ones (isInformativeGroup), up to
  * `targetGroups` (default: all). Pure; `dynamicSamplingFill` runs the generate-and-refill loop.
  */
-export function dynamicSampling<G extends SampledGroup>(groups: readonly G[], opts: { targetGroups?: number } = {}): DynamicSamplingResult<G> {
+export function dynamicSampling<G extends SampledGroup>(
+  groups: readonly G[],
+  opts: { targetGroups?: number } = {},
+): DynamicSamplingResult<G> {
   const target = opts.targetGroups ?? Infinity;
-  const kept: G[] = [], dropped: G[] = [], surplus: G[] = [];
+  const kept: G[] = [],
+    dropped: G[] = [],
+    surplus: G[] = [];
   for (const g of groups) {
     if (!isInformativeGroup(g.rewards)) dropped.push(g);
     else if (kept.length < target) kept.push(g);
@@ -79,10 +94,14 @@ export async function dynamicSamplingFill<G extends SampledGroup>(
   opts: { targetGroups: number; maxRounds: number },
 ): Promise<DynamicSamplingFillResult<G>> {
   const { targetGroups, maxRounds } = opts;
-  if (!(Number.isInteger(targetGroups) && targetGroups >= 1)) throw new Error(`dynamicSamplingFill: targetGroups must be a positive integer, got ${targetGroups}`);
-  if (!(Number.isInteger(maxRounds) && maxRounds >= 1)) throw new Error(`dynamicSamplingFill: maxRounds must be a positive integer, got ${maxRounds}`);
+  if (!(Number.isInteger(targetGroups) && targetGroups >= 1))
+    throw new Error(`dynamicSamplingFill: targetGroups must be a positive integer, got ${targetGroups}`);
+  if (!(Number.isInteger(maxRounds) && maxRounds >= 1))
+    throw new Error(`dynamicSamplingFill: maxRounds must be a positive integer, got ${maxRounds}`);
   const groups: G[] = [];
-  let rounds = 0, generated = 0, dropped = 0;
+  let rounds = 0,
+    generated = 0,
+    dropped = 0;
   while (groups.length < targetGroups && rounds < maxRounds) {
     const batch = await generate(rounds, targetGroups - groups.length);
     rounds++;
@@ -110,7 +129,8 @@ export interface OverlongOptions {
  */
 export function overlongPenalty(length: number, opts: OverlongOptions): number {
   const { maxLength, cacheLength, factor = 1 } = opts;
-  if (!(cacheLength > 0 && cacheLength <= maxLength)) throw new Error(`overlong penalty: need 0 < cacheLength (${cacheLength}) <= maxLength (${maxLength})`);
+  if (!(cacheLength > 0 && cacheLength <= maxLength))
+    throw new Error(`overlong penalty: need 0 < cacheLength (${cacheLength}) <= maxLength (${maxLength})`);
   const free = maxLength - cacheLength;
   if (length <= free) return 0;
   if (length <= maxLength) return factor * ((free - length) / cacheLength);

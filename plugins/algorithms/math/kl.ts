@@ -13,18 +13,25 @@ export function klBase(type: KlBase, logp: tf.Tensor2D, ref: tf.Tensor2D): tf.Te
   return tf.tidy(() => {
     const d = tf.sub(logp, ref);
     switch (type) {
-      case 'k1': return d as tf.Tensor2D;
+      case 'k1':
+        return d as tf.Tensor2D;
       // d · sign(d), not tf.abs: tf.abs has gradient -1 at d = 0, i.e. at every token while the policy still
       // equals its reference; this form has the subgradient 0 there.
-      case 'abs': return tf.mul(d, tf.sign(d)) as tf.Tensor2D;
-      case 'k2': case 'mse': return tf.mul(tf.square(d), 0.5) as tf.Tensor2D;
-      case 'k3': case 'low_var_kl': {
+      case 'abs':
+        return tf.mul(d, tf.sign(d)) as tf.Tensor2D;
+      case 'k2':
+      case 'mse':
+        return tf.mul(tf.square(d), 0.5) as tf.Tensor2D;
+      case 'k3':
+      case 'low_var_kl': {
         // |d| > 20 already lands on the ±10 clamp; bounding it first keeps exp finite (no NaN gradient).
         const kl = tf.clipByValue(tf.neg(d), -20, 20);
         return tf.clipByValue(tf.sub(tf.sub(tf.exp(kl), kl), 1), -10, 10) as tf.Tensor2D;
       }
       default:
-        throw new Error(`unknown KL type '${type as string}'; supported: ${KL_TYPES.join(', ')} and their '+' variants`);
+        throw new Error(
+          `unknown KL type '${type as string}'; supported: ${KL_TYPES.join(', ')} and their '+' variants`,
+        );
     }
   });
 }
@@ -35,7 +42,11 @@ const straightThrough = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFun
   (args[3] as tf.GradSaveFunc)([logp, ref]);
   return {
     value: tf.clone(fwd),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.zerosLike(dy), tf.mul(dy, tf.sub(saved[0], saved[1])), tf.zerosLike(dy)],
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      tf.zerosLike(dy),
+      tf.mul(dy, tf.sub(saved[0], saved[1])),
+      tf.zerosLike(dy),
+    ],
   };
 });
 

@@ -2,7 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import type { AggregateNorm } from '../../../core/index.js';
 import { applyMask } from './masked.js';
 
-export const LOSS_AGG_MODES = ['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm'] as const;
+export const LOSS_AGG_MODES = [
+  'token-mean',
+  'seq-mean-token-sum',
+  'seq-mean-token-mean',
+  'seq-mean-token-sum-norm',
+] as const;
 export type LossAggMode = (typeof LOSS_AGG_MODES)[number];
 
 export interface AggregateOptions {
@@ -26,12 +31,18 @@ export function rowsWithTokens(mask: readonly (readonly number[])[]): number {
  *   seq-mean-token-sum-norm: Σ_it l·m / C        (no division by the rows: verl's definition)
  * A row without response tokens adds nothing and is not counted in S (verl excludes it from the mean).
  */
-export function aggregateLoss(mode: LossAggMode, lossMat: tf.Tensor2D, mask: tf.Tensor2D, opts: AggregateOptions = {}): tf.Scalar {
+export function aggregateLoss(
+  mode: LossAggMode,
+  lossMat: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  opts: AggregateOptions = {},
+): tf.Scalar {
   return tf.tidy(() => {
     const T = mask.shape[1];
     const lm = applyMask(lossMat, mask);
     const counts = tf.sum(tf.cast(tf.greater(mask, 0), 'float32'), 1);
-    const seqs = () => (opts.norm?.seqs !== undefined ? tf.scalar(opts.norm.seqs) : tf.sum(tf.cast(tf.greater(counts, 0), 'float32')));
+    const seqs = () =>
+      opts.norm?.seqs !== undefined ? tf.scalar(opts.norm.seqs) : tf.sum(tf.cast(tf.greater(counts, 0), 'float32'));
     switch (mode) {
       case 'token-mean': {
         const tokens = opts.norm?.tokens !== undefined ? tf.scalar(opts.norm.tokens) : tf.sum(mask);
@@ -56,7 +67,11 @@ export function aggregateLoss(mode: LossAggMode, lossMat: tf.Tensor2D, mask: tf.
  * the token losses): what a remote trainer multiplies its token losses by (the fused path).
  * mask: [B][T] rows; returns [B][T] rows, 0 off the mask.
  */
-export function aggregationWeights(mode: LossAggMode, mask: readonly (readonly number[])[], opts: AggregateOptions = {}): Float64Array[] {
+export function aggregationWeights(
+  mode: LossAggMode,
+  mask: readonly (readonly number[])[],
+  opts: AggregateOptions = {},
+): Float64Array[] {
   const T = mask[0]?.length ?? 0;
   const counts = mask.map((row) => row.reduce((a, v) => a + (v > 0 ? 1 : 0), 0));
   const seqs = Math.max(opts.norm?.seqs ?? rowsWithTokens(mask), 1);
@@ -64,11 +79,20 @@ export function aggregationWeights(mode: LossAggMode, mask: readonly (readonly n
   return mask.map((row, i) => {
     let w: number;
     switch (mode) {
-      case 'token-mean': w = 1 / tokens; break;
-      case 'seq-mean-token-sum': w = 1 / seqs; break;
-      case 'seq-mean-token-mean': w = 1 / (Math.max(counts[i] as number, 1) * seqs); break;
-      case 'seq-mean-token-sum-norm': w = 1 / (opts.horizon ?? T); break;
-      default: throw new Error(`unknown loss aggregation '${mode as string}'; supported: ${LOSS_AGG_MODES.join(', ')}`);
+      case 'token-mean':
+        w = 1 / tokens;
+        break;
+      case 'seq-mean-token-sum':
+        w = 1 / seqs;
+        break;
+      case 'seq-mean-token-mean':
+        w = 1 / (Math.max(counts[i] as number, 1) * seqs);
+        break;
+      case 'seq-mean-token-sum-norm':
+        w = 1 / (opts.horizon ?? T);
+        break;
+      default:
+        throw new Error(`unknown loss aggregation '${mode as string}'; supported: ${LOSS_AGG_MODES.join(', ')}`);
     }
     return Float64Array.from(row, (v) => (v > 0 ? w : 0));
   });

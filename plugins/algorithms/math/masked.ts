@@ -33,11 +33,23 @@ export function maskRows(mask: tf.Tensor2D): number[][] {
  *   (x - μ) / sqrt(σ² + eps),  μ, σ² the masked mean and unbiased (n - 1) variance; 0 off the mask.
  */
 export function maskedWhitenRows(x: number[][], mask: number[][], eps = 1e-8): number[][] {
-  let n = 0, sum = 0;
-  x.forEach((row, i) => row.forEach((v, t) => { if (mask[i][t] > 0) { n++; sum += v; } }));
+  let n = 0,
+    sum = 0;
+  x.forEach((row, i) =>
+    row.forEach((v, t) => {
+      if (mask[i][t] > 0) {
+        n++;
+        sum += v;
+      }
+    }),
+  );
   const mean = n > 0 ? sum / n : 0;
   let ss = 0;
-  x.forEach((row, i) => row.forEach((v, t) => { if (mask[i][t] > 0) ss += (v - mean) ** 2; }));
+  x.forEach((row, i) =>
+    row.forEach((v, t) => {
+      if (mask[i][t] > 0) ss += (v - mean) ** 2;
+    }),
+  );
   const variance = n > 1 ? ss / (n - 1) : 0;
   const inv = 1 / Math.sqrt(variance + eps);
   return x.map((row, i) => row.map((v, t) => (mask[i][t] > 0 ? (v - mean) * inv : 0)));

@@ -24,7 +24,11 @@ export interface TokenLoss {
 function upperBound(clipHigh: number | ArrayLike<number>, B: number): number | tf.Tensor {
   if (typeof clipHigh === 'number') return 1 + clipHigh;
   if (clipHigh.length !== B) throw new Error(`clipHigh has ${clipHigh.length} rows, batch ${B}`);
-  return tf.tensor2d(Array.from(clipHigh, (h) => 1 + h), [B, 1], 'float32');
+  return tf.tensor2d(
+    Array.from(clipHigh, (h) => 1 + h),
+    [B, 1],
+    'float32',
+  );
 }
 
 /**
@@ -42,7 +46,8 @@ export function clippedSurrogate(ratio: tf.Tensor2D, adv: tf.Tensor2D, mask: tf.
     const l2 = tf.mul(tf.neg(adv), clipped);
     let lossMat = tf.maximum(l1, l2);
     const clipActive = tf.greater(l2, l1);
-    const pos = tf.greater(adv, 0), neg = tf.less(adv, 0);
+    const pos = tf.greater(adv, 0),
+      neg = tf.less(adv, 0);
     const metrics: Record<string, tf.Scalar> = {
       pg_clipfrac_high: maskedMean(tf.cast(tf.logicalAnd(clipActive, pos), 'float32'), mask),
       pg_clipfrac_low: maskedMean(tf.cast(tf.logicalAnd(clipActive, neg), 'float32'), mask),
@@ -68,7 +73,10 @@ export const LOG_RATIO_BOUND = 20;
 
 /** r = exp(clamp(logp - oldLogp, ±20)) on the mask, 1 off it (so padding can never overflow). */
 export function tokenRatio(logp: tf.Tensor2D, oldLogp: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => tf.exp(applyMask(tf.clipByValue(tf.sub(logp, oldLogp), -LOG_RATIO_BOUND, LOG_RATIO_BOUND), mask)) as tf.Tensor2D);
+  return tf.tidy(
+    () =>
+      tf.exp(applyMask(tf.clipByValue(tf.sub(logp, oldLogp), -LOG_RATIO_BOUND, LOG_RATIO_BOUND), mask)) as tf.Tensor2D,
+  );
 }
 
 /** Approximate KL(π_old ‖ π) as the masked mean of oldLogp - logp. */
@@ -77,7 +85,13 @@ export function approxKl(logp: tf.Tensor2D, oldLogp: tf.Tensor2D, mask: tf.Tenso
 }
 
 /** Vanilla PPO clip (separate low/high clip, optional dual clip); DAPO's clip-higher is clipHigh > clipLow. */
-export function ppoClipLoss(logp: tf.Tensor2D, oldLogp: tf.Tensor2D, adv: tf.Tensor2D, mask: tf.Tensor2D, b: ClipBounds): TokenLoss {
+export function ppoClipLoss(
+  logp: tf.Tensor2D,
+  oldLogp: tf.Tensor2D,
+  adv: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  b: ClipBounds,
+): TokenLoss {
   return tidyResult(() => {
     const out = clippedSurrogate(tokenRatio(logp, oldLogp, mask), adv, mask, b);
     out.metrics.ppo_kl = approxKl(logp, oldLogp, mask);
@@ -87,7 +101,9 @@ export function ppoClipLoss(logp: tf.Tensor2D, oldLogp: tf.Tensor2D, adv: tf.Ten
 
 /** GSPO's sequence log-ratio: Σ_t m (logp - oldLogp) / max(Σ_t m, 1) → [B]. */
 export function gspoLogRatio(logp: tf.Tensor2D, oldLogp: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.div(tf.sum(applyMask(tf.sub(logp, oldLogp), mask), 1), tf.maximum(tf.sum(mask, 1), 1)) as tf.Tensor1D);
+  return tf.tidy(
+    () => tf.div(tf.sum(applyMask(tf.sub(logp, oldLogp), mask), 1), tf.maximum(tf.sum(mask, 1), 1)) as tf.Tensor1D,
+  );
 }
 
 /** GSPO's sequence ratio s_i = exp(mean_t log-ratio) → [B]: one number per sequence. */
@@ -116,7 +132,13 @@ export function gspoTokenRatio(logp: tf.Tensor2D, oldLogp: tf.Tensor2D, mask: tf
 }
 
 /** GSPO: the clipped surrogate on the sequence ratio (its clip is typically tiny: 3e-4 / 4e-4). */
-export function gspoLoss(logp: tf.Tensor2D, oldLogp: tf.Tensor2D, adv: tf.Tensor2D, mask: tf.Tensor2D, b: ClipBounds): TokenLoss {
+export function gspoLoss(
+  logp: tf.Tensor2D,
+  oldLogp: tf.Tensor2D,
+  adv: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  b: ClipBounds,
+): TokenLoss {
   return tidyResult(() => {
     const out = clippedSurrogate(gspoTokenRatio(logp, oldLogp, mask), adv, mask, b);
     out.metrics.ppo_kl = approxKl(logp, oldLogp, mask);
@@ -146,12 +168,20 @@ export function adpoClipHigh(s: number, opts: AdpoClipOptions = {}): number {
 
 /** ADPO: PPO clip with lower bound 1 - ε and a per-row upper bound 1 + ε_high(s_i). */
 export function adpoLoss(
-  logp: tf.Tensor2D, oldLogp: tf.Tensor2D, adv: tf.Tensor2D, mask: tf.Tensor2D,
-  selfConsistency: ArrayLike<number>, opts: AdpoClipOptions = {},
+  logp: tf.Tensor2D,
+  oldLogp: tf.Tensor2D,
+  adv: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  selfConsistency: ArrayLike<number>,
+  opts: AdpoClipOptions = {},
 ): TokenLoss {
   return tidyResult(() => {
     const hi = Array.from(selfConsistency, (s) => adpoClipHigh(s, opts));
-    const out = ppoClipLoss(logp, oldLogp, adv, mask, { clipLow: opts.clipRatio ?? 0.2, clipHigh: hi, clipRatioC: opts.clipRatioC ?? null });
+    const out = ppoClipLoss(logp, oldLogp, adv, mask, {
+      clipLow: opts.clipRatio ?? 0.2,
+      clipHigh: hi,
+      clipRatioC: opts.clipRatioC ?? null,
+    });
     // A masked token mean (like every other non-extreme metric), so micro-batches combine exactly.
     out.metrics.clip_high_mean = maskedMean(tf.mul(tf.tensor2d(hi, [hi.length, 1]), tf.onesLike(mask)), mask);
     return out;

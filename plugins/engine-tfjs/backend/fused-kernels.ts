@@ -20,7 +20,15 @@ export const QKV_NORM_ROPE = 'Agent0QkvNormRope';
 export const SWIGLU = 'Agent0SwiGlu';
 
 /** out[r] = x[r] / sqrt(mean(x[r]²) + eps) · w, rows of length n starting at xOff + r·stride. */
-function normRow(x: ArrayLike<number>, xOff: number, w: ArrayLike<number>, n: number, eps: number, out: Float32Array, oOff: number): void {
+function normRow(
+  x: ArrayLike<number>,
+  xOff: number,
+  w: ArrayLike<number>,
+  n: number,
+  eps: number,
+  out: Float32Array,
+  oOff: number,
+): void {
   let ss = 0;
   for (let i = 0; i < n; i++) {
     const v = x[xOff + i] as number;
@@ -52,7 +60,12 @@ function rmsNormKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
 function qkvNormRopeKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const b = backend as WasmBackendLike;
   const { qkv, qw, kw, cos, sin, pos } = inputs as Record<string, tf.TensorInfo>;
-  const { heads: H, kvHeads: KV, headDim: hd, eps } = attrs as { heads: number; kvHeads: number; headDim: number; eps: number };
+  const {
+    heads: H,
+    kvHeads: KV,
+    headDim: hd,
+    eps,
+  } = attrs as { heads: number; kvHeads: number; headDim: number; eps: number };
   const N = (qkv as tf.TensorInfo).shape[0] as number;
   const q = b.makeOutput([N, H, hd], 'float32');
   const k = b.makeOutput([N, KV, hd], 'float32');
@@ -60,7 +73,11 @@ function qkvNormRopeKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInf
   const x = b.typedArrayFromHeap(qkv as tf.TensorInfo);
   const [qwv, kwv, cv, sv] = [qw, kw, cos, sin].map((t) => b.typedArrayFromHeap(t as tf.TensorInfo));
   const pv = b.typedArrayFromHeap(pos as tf.TensorInfo);
-  const [qo, ko, vo] = [q, k, v].map((t) => b.typedArrayFromHeap(t) as Float32Array) as [Float32Array, Float32Array, Float32Array];
+  const [qo, ko, vo] = [q, k, v].map((t) => b.typedArrayFromHeap(t) as Float32Array) as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
   const width = (H + 2 * KV) * hd;
   const half = hd / 2;
   const tmp = new Float32Array(hd);
@@ -113,8 +130,13 @@ let registered = false;
 
 export function registerFusedKernels(): void {
   if (registered) return;
-  for (const [name, fn] of [[RMS_NORM, rmsNormKernel], [QKV_NORM_ROPE, qkvNormRopeKernel], [SWIGLU, swigluKernel]] as const) {
-    if (!tf.getKernel(name, 'wasm')) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+  for (const [name, fn] of [
+    [RMS_NORM, rmsNormKernel],
+    [QKV_NORM_ROPE, qkvNormRopeKernel],
+    [SWIGLU, swigluKernel],
+  ] as const) {
+    if (!tf.getKernel(name, 'wasm'))
+      tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
   }
   registered = true;
 }
@@ -129,10 +151,24 @@ export function fusedRmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Te
 }
 
 export function fusedQkvNormRope(
-  qkv: tf.Tensor2D, qw: tf.Tensor1D, kw: tf.Tensor1D, cos: tf.Tensor2D, sin: tf.Tensor2D, pos: tf.Tensor1D,
-  heads: number, kvHeads: number, headDim: number, eps: number,
+  qkv: tf.Tensor2D,
+  qw: tf.Tensor1D,
+  kw: tf.Tensor1D,
+  cos: tf.Tensor2D,
+  sin: tf.Tensor2D,
+  pos: tf.Tensor1D,
+  heads: number,
+  kvHeads: number,
+  headDim: number,
+  eps: number,
 ): [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D] {
-  return tf.engine().runKernel(QKV_NORM_ROPE, { qkv, qw, kw, cos, sin, pos }, { heads, kvHeads, headDim, eps }) as unknown as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+  return tf
+    .engine()
+    .runKernel(QKV_NORM_ROPE, { qkv, qw, kw, cos, sin, pos }, { heads, kvHeads, headDim, eps }) as unknown as [
+    tf.Tensor3D,
+    tf.Tensor3D,
+    tf.Tensor3D,
+  ];
 }
 
 export function fusedSwiGlu(gu: tf.Tensor2D): tf.Tensor2D {

@@ -46,10 +46,13 @@ const attempts: Record<Exclude<BackendChoice, 'auto'>, Attempt> = {
     // Node has no navigator.gpu: the `webgpu` package (Dawn) provides one where a GPU adapter exists.
     const g = globalThis as { navigator?: { gpu?: unknown } };
     if (!g.navigator?.gpu) {
-      const dawn = await importOptional('webgpu') as { create?: (o: string[]) => unknown; globals?: object };
+      const dawn = (await importOptional('webgpu')) as { create?: (o: string[]) => unknown; globals?: object };
       if (!dawn.create || !dawn.globals) throw new Error("package 'webgpu' has no create/globals");
       Object.assign(globalThis, dawn.globals);
-      Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu: dawn.create([]) }, configurable: true });
+      Object.defineProperty(globalThis, 'navigator', {
+        value: { ...(g.navigator ?? {}), gpu: dawn.create([]) },
+        configurable: true,
+      });
     }
     await importOptional('@tensorflow/tfjs-backend-webgpu');
     // setBackend can return false while getBackend() already reports webgpu: trust the boolean.

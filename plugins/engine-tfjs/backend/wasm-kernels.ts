@@ -35,7 +35,11 @@ export function stridedCopy(
   }
 }
 
-function sliceKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+function sliceKernel(args: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): tf.TensorInfo {
   const x = args.inputs.x as tf.TensorInfo;
   const backend = args.backend as WasmBackendLike;
   const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
@@ -50,7 +54,11 @@ function sliceKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttr
   return out;
 }
 
-function unpackKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
+function unpackKernel(args: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): tf.TensorInfo[] {
   const value = args.inputs.value as tf.TensorInfo;
   let axis = (args.attrs as { axis: number }).axis;
   if (axis < 0) axis += value.shape.length;
@@ -69,7 +77,13 @@ function unpackKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAtt
 }
 
 /** dst = each of `n` [R, C] matrices of src transposed, in 32 × 32 tiles (cache-friendly). */
-export function transposeLastTwo(src: ArrayLike<number>, dst: Float32Array | Int32Array | Uint8Array, n: number, R: number, C: number): void {
+export function transposeLastTwo(
+  src: ArrayLike<number>,
+  dst: Float32Array | Int32Array | Uint8Array,
+  n: number,
+  R: number,
+  C: number,
+): void {
   const B = 32;
   for (let b = 0; b < n; b++) {
     const off = b * R * C;
@@ -86,7 +100,11 @@ export function transposeLastTwo(src: ArrayLike<number>, dst: Float32Array | Int
   }
 }
 
-type Kernel = (args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }) => tf.TensorInfo | tf.TensorInfo[];
+type Kernel = (args: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}) => tf.TensorInfo | tf.TensorInfo[];
 
 /**
  * The wasm backend's Transpose is a plain strided loop: ~2.5x slower than a tiled copy for the
@@ -99,7 +117,8 @@ function transposeKernel(prev: Kernel | undefined): Kernel {
     const x = args.inputs.x as tf.TensorInfo;
     const perm = (args.attrs as { perm: number[] }).perm;
     const r = x.shape.length;
-    const swapsLastTwo = r >= 2 && perm[r - 1] === r - 2 && perm[r - 2] === r - 1 && perm.slice(0, r - 2).every((p, i) => p === i);
+    const swapsLastTwo =
+      r >= 2 && perm[r - 1] === r - 2 && perm[r - 2] === r - 1 && perm.slice(0, r - 2).every((p, i) => p === i);
     if (!swapsLastTwo || x.dtype === 'string' || x.dtype === 'complex64') {
       if (!prev) throw new Error(`Transpose: no kernel for perm [${perm}]`);
       return prev(args);
@@ -126,11 +145,20 @@ let registered = false;
 export function registerWasmFixes(): void {
   if (registered) return;
   const prevTranspose = tf.getKernel('Transpose', 'wasm');
-  const kernels: [string, Kernel][] = [['Slice', sliceKernel], ['Unpack', unpackKernel], ['Transpose', transposeKernel(prevTranspose?.kernelFunc as unknown as Kernel | undefined)]];
+  const kernels: [string, Kernel][] = [
+    ['Slice', sliceKernel],
+    ['Unpack', unpackKernel],
+    ['Transpose', transposeKernel(prevTranspose?.kernelFunc as unknown as Kernel | undefined)],
+  ];
   for (const [name, fn] of kernels) {
     const prev = tf.getKernel(name, 'wasm');
     if (prev) tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc, setupFunc: prev?.setupFunc });
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: fn as unknown as tf.KernelFunc,
+      setupFunc: prev?.setupFunc,
+    });
   }
   registered = true;
 }

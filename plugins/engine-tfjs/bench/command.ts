@@ -39,26 +39,45 @@ interface PeerReport extends PeerProbe {
 }
 
 export function table(rows: Row[], backend: string, workers: number, peer?: PeerReport): string {
-  const lines = [`tokens/s on ${backend}, ${workers === 1 ? 'one thread' : `${workers} worker threads (data parallel)`}; PyTorch peer in the same run (ratio = tfjs / torch)`];
+  const lines = [
+    `tokens/s on ${backend}, ${workers === 1 ? 'one thread' : `${workers} worker threads (data parallel)`}; PyTorch peer in the same run (ratio = tfjs / torch)`,
+  ];
   if (peer) lines.push(`peer: ${describePeer(peer)}`);
   lines.push('');
-  lines.push(['model', 'params', 'metric', 'tfjs', 'torch', 'ratio'].map((s, i) => (i < 3 ? s.padEnd(12) : s.padStart(10))).join(''));
+  lines.push(
+    ['model', 'params', 'metric', 'tfjs', 'torch', 'ratio']
+      .map((s, i) => (i < 3 ? s.padEnd(12) : s.padStart(10)))
+      .join(''),
+  );
   for (const r of rows) {
     for (const [label, key] of METRICS) {
       const t = r.torch?.[key];
-      lines.push([
-        r.model.padEnd(12), `${(r.params / 1e6).toFixed(2)}M`.padEnd(12), label.padEnd(12),
-        r.tfjs[key].toFixed(0).padStart(10), (t === undefined ? '-' : t.toFixed(0)).padStart(10),
-        (r.ratio ? `${r.ratio[key].toFixed(2)}x${r.peerProblems?.length ? '!' : ''}` : peer?.withheld ? 'withheld' : '-').padStart(10),
-      ].join(''));
+      lines.push(
+        [
+          r.model.padEnd(12),
+          `${(r.params / 1e6).toFixed(2)}M`.padEnd(12),
+          label.padEnd(12),
+          r.tfjs[key].toFixed(0).padStart(10),
+          (t === undefined ? '-' : t.toFixed(0)).padStart(10),
+          (r.ratio
+            ? `${r.ratio[key].toFixed(2)}x${r.peerProblems?.length ? '!' : ''}`
+            : peer?.withheld
+              ? 'withheld'
+              : '-'
+          ).padStart(10),
+        ].join(''),
+      );
     }
     if (r.peerError) lines.push(`  (peer: ${r.peerError})`);
   }
   const problems = [...new Set([...(peer?.problems ?? []), ...rows.flatMap((r) => r.peerProblems ?? [])])];
   if (problems.length > 0) {
-    lines.push('', peer?.withheld
-      ? 'ratios withheld: the PyTorch peer is crippled (--allow-slow-peer prints them anyway, flagged):'
-      : 'ratios marked ! compare against a handicapped PyTorch:');
+    lines.push(
+      '',
+      peer?.withheld
+        ? 'ratios withheld: the PyTorch peer is crippled (--allow-slow-peer prints them anyway, flagged):'
+        : 'ratios marked ! compare against a handicapped PyTorch:',
+    );
     for (const p of problems) lines.push(`  ! ${p}`);
   }
   return lines.join('\n');
@@ -74,30 +93,68 @@ function best<T extends BenchResult>(a: T, b: T): T {
 }
 
 const OPTIONS = {
-  json: { type: 'boolean', default: false, description: 'print the result as JSON (with the peer\'s BLAS and any problems)' },
-  models: { type: 'string', default: 'tiny,small', value: 'LIST', description: `models to measure (${Object.keys(MODELS).join(', ')})` },
-  backend: { type: 'string', default: 'auto', value: 'NAME', description: `tfjs backend (${BACKEND_CHOICES.join(', ')})` },
-  reps: { type: 'string', default: String(DEFAULT_SHAPE.reps), value: 'N', description: 'timed repetitions per measurement (the fastest counts)' },
-  rounds: { type: 'string', default: '3', value: 'N', description: 'alternate tfjs and PyTorch N times, keeping each one\'s best' },
-  workers: { type: 'string', default: 'auto', value: 'N', description: 'tfjs worker threads (auto: as policy/tfjs); the peer gets as many torch threads' },
+  json: {
+    type: 'boolean',
+    default: false,
+    description: "print the result as JSON (with the peer's BLAS and any problems)",
+  },
+  models: {
+    type: 'string',
+    default: 'tiny,small',
+    value: 'LIST',
+    description: `models to measure (${Object.keys(MODELS).join(', ')})`,
+  },
+  backend: {
+    type: 'string',
+    default: 'auto',
+    value: 'NAME',
+    description: `tfjs backend (${BACKEND_CHOICES.join(', ')})`,
+  },
+  reps: {
+    type: 'string',
+    default: String(DEFAULT_SHAPE.reps),
+    value: 'N',
+    description: 'timed repetitions per measurement (the fastest counts)',
+  },
+  rounds: {
+    type: 'string',
+    default: '3',
+    value: 'N',
+    description: "alternate tfjs and PyTorch N times, keeping each one's best",
+  },
+  workers: {
+    type: 'string',
+    default: 'auto',
+    value: 'N',
+    description: 'tfjs worker threads (auto: as policy/tfjs); the peer gets as many torch threads',
+  },
   'no-peer': { type: 'boolean', default: false, description: 'skip the PyTorch peer' },
-  'allow-slow-peer': { type: 'boolean', default: false, description: 'print ratios even against a PyTorch on the reference BLAS (flagged with !)' },
+  'allow-slow-peer': {
+    type: 'boolean',
+    default: false,
+    description: 'print ratios even against a PyTorch on the reference BLAS (flagged with !)',
+  },
 } satisfies CliOptions;
 
 export const benchEngineCommand: CliCommand = {
   name: 'bench engine',
   summary: 'tfjs engine throughput (train, log-prob, KV-cache sampling) vs the same model in PyTorch',
-  usage: 'agent0 bench engine [--json] [--models tiny,small] [--backend auto|wasm|cpu|...] [--reps N] [--rounds N] [--workers N] [--no-peer] [--allow-slow-peer]',
+  usage:
+    'agent0 bench engine [--json] [--models tiny,small] [--backend auto|wasm|cpu|...] [--reps N] [--rounds N] [--workers N] [--no-peer] [--allow-slow-peer]',
   options: OPTIONS,
-  details: 'The peer (bench/peers/qwen3_torch.py, python from AGENT0_PEER_PYTHON, python3 or /usr/bin/python3) reports which '
-    + 'BLAS its matmuls ran on; against the reference BLAS (Debian libblas3 without libopenblas0-pthread) no ratio is printed.',
+  details:
+    'The peer (bench/peers/qwen3_torch.py, python from AGENT0_PEER_PYTHON, python3 or /usr/bin/python3) reports which ' +
+    'BLAS its matmuls ran on; against the reference BLAS (Debian libblas3 without libopenblas0-pthread) no ratio is printed.',
   async run(args, env) {
     const { values } = parseArgs({ args, options: OPTIONS });
     if (!(BACKEND_CHOICES as readonly string[]).includes(values.backend)) {
       env.stderr(`--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
       return 2;
     }
-    const names = values.models.split(',').map((s) => s.trim()).filter(Boolean);
+    const names = values.models
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const unknown = names.filter((n) => !MODELS[n]);
     if (unknown.length) {
       env.stderr(`unknown model(s) ${unknown.join(', ')}; known: ${Object.keys(MODELS).join(', ')}`);
@@ -132,7 +189,10 @@ export const benchEngineCommand: CliCommand = {
       const script = findPeerScript();
       const python = script ? findTorchPython() : undefined;
       if (script && python) peer = { python, script };
-      else noPeer = script ? 'no python3 with torch found (Debian: apt-get install python3-torch libopenblas0-pthread)' : 'bench/peers/qwen3_torch.py not found';
+      else
+        noPeer = script
+          ? 'no python3 with torch found (Debian: apt-get install python3-torch libopenblas0-pthread)'
+          : 'bench/peers/qwen3_torch.py not found';
     }
     // Probed before any timing: a peer on the reference BLAS is not worth minutes of measurement.
     let peerReport: PeerReport | undefined;
@@ -155,7 +215,11 @@ export const benchEngineCommand: CliCommand = {
     const rows: Row[] = [];
     for (const name of names) {
       const config = MODELS[name] as Qwen3Config;
-      const row: Row = { model: name, params: countParams(config), tfjs: { trainTokensPerSec: 0, logProbTokensPerSec: 0, sampleTokensPerSec: 0 } };
+      const row: Row = {
+        model: name,
+        params: countParams(config),
+        tfjs: { trainTokensPerSec: 0, logProbTokensPerSec: 0, sampleTokensPerSec: 0 },
+      };
       // Rounds alternate the engines and keep each one's best: on a shared machine a slow minute
       // then hits both engines' chances alike instead of deciding the ratio.
       for (let round = 1; round <= rounds; round++) {
@@ -186,7 +250,21 @@ export const benchEngineCommand: CliCommand = {
       rows.push(row);
     }
     if (values.json) {
-      env.stdout(JSON.stringify({ date: new Date().toISOString(), backend: info.detail, workers, rounds, shape, peer: peerReport ?? null, results: rows }, null, 2));
+      env.stdout(
+        JSON.stringify(
+          {
+            date: new Date().toISOString(),
+            backend: info.detail,
+            workers,
+            rounds,
+            shape,
+            peer: peerReport ?? null,
+            results: rows,
+          },
+          null,
+          2,
+        ),
+      );
     } else {
       env.stdout(table(rows, info.detail, workers, peerReport));
     }

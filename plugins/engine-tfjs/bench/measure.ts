@@ -19,7 +19,14 @@ export interface BenchShape {
   reps: number;
 }
 
-export const DEFAULT_SHAPE: BenchShape = { trainBatch: 8, trainLen: 128, sampleBatch: 16, promptLen: 16, newTokens: 112, reps: 5 };
+export const DEFAULT_SHAPE: BenchShape = {
+  trainBatch: 8,
+  trainLen: 128,
+  sampleBatch: 16,
+  promptLen: 16,
+  newTokens: 112,
+  reps: 5,
+};
 
 export interface BenchResult {
   trainTokensPerSec: number;
@@ -43,10 +50,12 @@ export class IdTokenizer implements Tokenizer {
 /** Deterministic token rows (an LCG), the same in every engine. */
 export function benchTokens(rows: number, len: number, vocab: number, seed: number): number[][] {
   let s = seed >>> 0;
-  return Array.from({ length: rows }, () => Array.from({ length: len }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return 1 + (s % (vocab - 1));
-  }));
+  return Array.from({ length: rows }, () =>
+    Array.from({ length: len }, () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return 1 + (s % (vocab - 1));
+    }),
+  );
 }
 
 function meanNll(fwd: PolicyForward): LossOutput {
@@ -79,7 +88,11 @@ function benchPolicy(config: Qwen3Config, shape: BenchShape): TfjsPolicy {
 }
 
 /** The bench's policy built inside a worker thread (named by benchModel's factory spec). */
-export async function benchPolicyInWorker(args: { config: Qwen3Config; shape: BenchShape; backend: BackendChoice }): Promise<TfjsPolicy> {
+export async function benchPolicyInWorker(args: {
+  config: Qwen3Config;
+  shape: BenchShape;
+  backend: BackendChoice;
+}): Promise<TfjsPolicy> {
   await selectBackend(args.backend);
   return benchPolicy(args.config, args.shape);
 }
@@ -88,12 +101,25 @@ export async function benchPolicyInWorker(args: { config: Qwen3Config; shape: Be
  * Train, log-prob and KV-cache sampling throughput of a random-init model of this config, on one
  * thread (`workers` 1) or split data-parallel over worker threads as `policy/tfjs` does by default.
  */
-export async function benchModel(config: Qwen3Config, shape: BenchShape = DEFAULT_SHAPE, workers = 1, backend: BackendChoice = 'wasm'): Promise<BenchResult> {
-  const policy: Policy = workers > 1
-    ? await ParallelTfjsPolicy.create(workers, new IdTokenizer(config.vocab_size), { module: import.meta.url, export: 'benchPolicyInWorker', args: { config, shape, backend } }, {
-      microBatchSize: shape.trainBatch, maxMicroBatchTokens: DEFAULT_POLICY_OPTIONS.maxMicroBatchTokens, seed: DEFAULT_POLICY_OPTIONS.seed,
-    })
-    : benchPolicy(config, shape);
+export async function benchModel(
+  config: Qwen3Config,
+  shape: BenchShape = DEFAULT_SHAPE,
+  workers = 1,
+  backend: BackendChoice = 'wasm',
+): Promise<BenchResult> {
+  const policy: Policy =
+    workers > 1
+      ? await ParallelTfjsPolicy.create(
+          workers,
+          new IdTokenizer(config.vocab_size),
+          { module: import.meta.url, export: 'benchPolicyInWorker', args: { config, shape, backend } },
+          {
+            microBatchSize: shape.trainBatch,
+            maxMicroBatchTokens: DEFAULT_POLICY_OPTIONS.maxMicroBatchTokens,
+            seed: DEFAULT_POLICY_OPTIONS.seed,
+          },
+        )
+      : benchPolicy(config, shape);
   try {
     const ids = benchTokens(shape.trainBatch, shape.trainLen, config.vocab_size, 7);
     const batch = { inputIds: ids, attentionMask: ids.map((r) => r.map(() => 1)) };
@@ -101,7 +127,9 @@ export async function benchModel(config: Qwen3Config, shape: BenchShape = DEFAUL
     const trainS = await timed(shape.reps, () => policy.trainStep(batch, meanNll));
     const lpS = await timed(shape.reps, () => policy.computeLogProbs(batch));
     const prompts = benchTokens(shape.sampleBatch, shape.promptLen, config.vocab_size, 11);
-    const sampleS = await timed(shape.reps, () => policy.generate(prompts, { maxNewTokens: shape.newTokens, temperature: 1, seed: 3 }));
+    const sampleS = await timed(shape.reps, () =>
+      policy.generate(prompts, { maxNewTokens: shape.newTokens, temperature: 1, seed: 3 }),
+    );
     return {
       trainTokensPerSec: tokens / trainS,
       logProbTokensPerSec: tokens / lpS,

@@ -8,7 +8,8 @@ export interface PeerVerdict {
   problems: string[];
 }
 
-export const OPTIMISED_BLAS_HINT = 'install an optimised BLAS (Debian/Ubuntu: apt-get install libopenblas0-pthread) or use PyTorch\'s own wheels (MKL)';
+export const OPTIMISED_BLAS_HINT =
+  "install an optimised BLAS (Debian/Ubuntu: apt-get install libopenblas0-pthread) or use PyTorch's own wheels (MKL)";
 
 /**
  * Judges the peer against the tfjs side. The reference BLAS (netlib, Debian's libblas3) is the
@@ -24,12 +25,17 @@ export function judgePeer(peer: PeerProbe, threads: number): PeerVerdict {
     problems.push('the peer did not report its BLAS (an older bench/peers/qwen3_torch.py?)');
   } else if (b.library === 'reference') {
     withhold = true;
-    problems.push(`PyTorch's matmuls ran on the reference BLAS (${b.detail}${b.path ? `, ${b.path}` : ''}): ${OPTIMISED_BLAS_HINT}`);
+    problems.push(
+      `PyTorch's matmuls ran on the reference BLAS (${b.detail}${b.path ? `, ${b.path}` : ''}): ${OPTIMISED_BLAS_HINT}`,
+    );
   } else if (b.library === 'unknown') {
-    problems.push(`could not tell which BLAS PyTorch's matmuls ran on (${b.detail || 'sgemm_ not found'}${b.path ? `, ${b.path}` : ''})`);
+    problems.push(
+      `could not tell which BLAS PyTorch's matmuls ran on (${b.detail || 'sgemm_ not found'}${b.path ? `, ${b.path}` : ''})`,
+    );
   }
   const budget = Math.max(peer.threads, b?.threads ?? 0);
-  if (budget < threads) problems.push(`PyTorch ran on ${budget} thread(s), fewer than the ${threads} the tfjs side uses`);
+  if (budget < threads)
+    problems.push(`PyTorch ran on ${budget} thread(s), fewer than the ${threads} the tfjs side uses`);
   return { withhold, problems };
 }
 

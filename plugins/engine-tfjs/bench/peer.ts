@@ -48,7 +48,13 @@ export function findTorchPython(): string | undefined {
 }
 
 /** Runs the PyTorch peer on the same config and shapes (1 BLAS thread, `threads` torch threads). */
-export function runPeer(python: string, script: string, config: Qwen3Config, shape: BenchShape, threads = 2): Promise<PeerResult> {
+export function runPeer(
+  python: string,
+  script: string,
+  config: Qwen3Config,
+  shape: BenchShape,
+  threads = 2,
+): Promise<PeerResult> {
   return callPeer<PeerResult>(python, [script], { config, shape, threads }, threads);
 }
 
@@ -56,11 +62,22 @@ export function runPeer(python: string, script: string, config: Qwen3Config, sha
  * The peer's torch, threads and BLAS, in the environment `runPeer` gives it, without timing.
  * `env` adds variables (LD_LIBRARY_PATH picks another libblas.so.3).
  */
-export function probePeer(python: string, script: string, threads = 2, env: Record<string, string> = {}): Promise<PeerProbe> {
+export function probePeer(
+  python: string,
+  script: string,
+  threads = 2,
+  env: Record<string, string> = {},
+): Promise<PeerProbe> {
   return callPeer<PeerProbe>(python, [script, '--probe'], { threads }, threads, env);
 }
 
-function callPeer<T>(python: string, args: string[], input: unknown, threads: number, env: Record<string, string> = {}): Promise<T> {
+function callPeer<T>(
+  python: string,
+  args: string[],
+  input: unknown,
+  threads: number,
+  env: Record<string, string> = {},
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(python, args, {
       env: { ...process.env, ...env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: String(threads) },
@@ -68,11 +85,16 @@ function callPeer<T>(python: string, args: string[], input: unknown, threads: nu
     });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`PyTorch peer exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+      if (code !== 0)
+        return reject(new Error(`PyTorch peer exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
       try {
         resolve(JSON.parse(out.trim().split('\n').pop() as string) as T);
       } catch (e) {

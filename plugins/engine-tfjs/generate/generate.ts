@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { hashSeed, Rng } from '../../../core/index.js';
-import type { Completion, FinishReason, SamplingParams, TokenEvent, Tokenizer, TopLogProb } from '../../../core/index.js';
+import type {
+  Completion,
+  FinishReason,
+  SamplingParams,
+  TokenEvent,
+  Tokenizer,
+  TopLogProb,
+} from '../../../core/index.js';
 import type { LayerCache, Qwen3Model } from '../model/qwen3.js';
 import { logSoftmaxAt, sampleToken, topLogProbs } from './sampler.js';
 import { tidyObj } from '../model/ops.js';
@@ -42,7 +49,11 @@ export function callSeed(policySeed: number, calls: number): number {
 }
 
 /** The first stop string found in `text` at or after `from` (the earliest end wins). */
-export function findStop(text: string, stops: readonly string[], from: number): { stop: string; end: number } | undefined {
+export function findStop(
+  text: string,
+  stops: readonly string[],
+  from: number,
+): { stop: string; end: number } | undefined {
   let best: { stop: string; end: number } | undefined;
   for (const s of stops) {
     if (!s) continue;
@@ -68,7 +79,9 @@ export async function generate(
   for (let s = 0; s < prompts.length; s += cfg.batchSize) {
     const chunk = prompts.slice(s, s + cfg.batchSize);
     const res = await generateChunk(model, tokenizer, chunk, s, params, cfg);
-    res.forEach((c, i) => { out[s + i] = c; });
+    res.forEach((c, i) => {
+      out[s + i] = c;
+    });
   }
   return out;
 }
@@ -88,7 +101,8 @@ async function generateChunk(
   const eos = new Set([...tokenizer.eosIds, ...(params.stopTokenIds ?? [])]);
   const nTop = params.topLogprobs ?? 0;
   const rows: Row[] = prompts.map((p, i) => {
-    if (p.length === 0) throw new Error(`generate(): prompt ${offset + i} is empty (a causal LM needs at least one token)`);
+    if (p.length === 0)
+      throw new Error(`generate(): prompt ${offset + i} is empty (a causal LM needs at least one token)`);
     // The seed is repeated in the label: core hashSeed(seed, label) collides for single-digit seeds.
     const key = cfg.sampleKeys?.[offset + i];
     const label = key === undefined ? `gen/${seed}/${(cfg.rowOffset ?? 0) + offset + i}` : `gen/${seed}/key/${key}`;
@@ -97,7 +111,13 @@ async function generateChunk(
   const L = Math.max(...prompts.map((p) => p.length));
   const room = Math.min(params.maxNewTokens, cfg.maxSeqLen - L, model.config.max_position_embeddings - L);
   if (room <= 0) {
-    return rows.map(() => ({ tokenIds: [], text: '', logProbs: [], finishReason: 'length' as FinishReason, ...(nTop > 0 ? { topLogProbs: [] } : {}) }));
+    return rows.map(() => ({
+      tokenIds: [],
+      text: '',
+      logProbs: [],
+      finishReason: 'length' as FinishReason,
+      ...(nTop > 0 ? { topLogProbs: [] } : {}),
+    }));
   }
 
   // Prefill.
@@ -131,7 +151,10 @@ async function generateChunk(
       const ids = tf.tensor2d(padIds, [B, L], 'int32');
       const positions = tf.tensor2d(posVals, [B, L], 'int32');
       const f = model.forward(ids, { positions, keyMask: keyMaskOf(L), inference: true });
-      const last = tf.reshape(tf.slice(tf.reshape(f.hidden, [B, L, -1]), [0, L - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
+      const last = tf.reshape(tf.slice(tf.reshape(f.hidden, [B, L, -1]), [0, L - 1, 0], [B, 1, -1]), [
+        B,
+        -1,
+      ]) as tf.Tensor2D;
       return { logits: model.head(last, headW, true), cache: f.cache };
     }));
     for (let step = 0; step < room && active.length > 0; step++) {
@@ -181,14 +204,25 @@ async function generateChunk(
       keyRows = keep.map((a) => [...(keyRows[a] as number[]), 1]);
       const res = tidyObj(() => {
         const idx = compact ? tf.tensor1d(keep, 'int32') : undefined;
-        const pick = <T extends tf.Tensor>(t: T): T => (idx ? tf.gather(t, idx) as T : t);
+        const pick = <T extends tf.Tensor>(t: T): T => (idx ? (tf.gather(t, idx) as T) : t);
         const c: LayerCache[] = prevCache.map((l) => ({ k: pick(l.k), v: pick(l.v) }));
-        const ids = tf.tensor2d(keep.map((a) => tokens[a] as number), [nb, 1], 'int32');
-        const positions = tf.tensor2d(keep.map((a) => nextPos[a] as number), [nb, 1], 'int32');
+        const ids = tf.tensor2d(
+          keep.map((a) => tokens[a] as number),
+          [nb, 1],
+          'int32',
+        );
+        const positions = tf.tensor2d(
+          keep.map((a) => nextPos[a] as number),
+          [nb, 1],
+          'int32',
+        );
         const f = model.forward(ids, { positions, keyMask: keyMaskOf(len + 1), cache: c, inference: true });
         return { logits: model.head(f.hidden, headW, true), cache: f.cache };
       });
-      for (const l of prevCache) { l.k.dispose(); l.v.dispose(); }
+      for (const l of prevCache) {
+        l.k.dispose();
+        l.v.dispose();
+      }
       logits = res.logits;
       cache = res.cache;
       nextPos = keep.map((a) => (nextPos[a] as number) + 1);
@@ -196,7 +230,10 @@ async function generateChunk(
     }
   } finally {
     logits?.dispose();
-    for (const l of cache) { l.k.dispose(); l.v.dispose(); }
+    for (const l of cache) {
+      l.k.dispose();
+      l.v.dispose();
+    }
     headW?.dispose();
   }
   return rows.map((r) => ({

@@ -94,6 +94,8 @@ export function toFloat32(dtype: string, bytes: Uint8Array, count: number): Floa
     case 'BOOL':
       return Float32Array.from(new Uint8Array(aligned, 0, count));
     default:
-      throw new Error(`safetensors: dtype ${dtype} is not supported (supported: ${Object.keys(DTYPE_SIZES).join(', ')})`);
+      throw new Error(
+        `safetensors: dtype ${dtype} is not supported (supported: ${Object.keys(DTYPE_SIZES).join(', ')})`,
+      );
   }
 }

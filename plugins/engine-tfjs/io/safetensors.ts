@@ -94,21 +94,27 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsHe
       const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       if (typeof e.dtype !== 'string') fail(file, `${name}: dtype missing`);
       const size1 = DTYPE_SIZES[e.dtype];
-      if (size1 === undefined) fail(file, `${name}: dtype ${e.dtype} is not supported (supported: ${Object.keys(DTYPE_SIZES).join(', ')})`);
-      if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(file, `${name}: bad shape`);
+      if (size1 === undefined)
+        fail(file, `${name}: dtype ${e.dtype} is not supported (supported: ${Object.keys(DTYPE_SIZES).join(', ')})`);
+      if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
+        fail(file, `${name}: bad shape`);
       const off = e.data_offsets;
-      if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0)) fail(file, `${name}: bad data_offsets`);
+      if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0))
+        fail(file, `${name}: bad data_offsets`);
       const [begin, end] = off as [number, number];
       const shape = e.shape as number[];
-      if (end < begin || end > dataLen) fail(file, `${name}: data_offsets [${begin}, ${end}] outside the ${dataLen}-byte data buffer`);
-      if (end - begin !== numel(shape) * size1) fail(file, `${name}: ${end - begin} bytes for shape [${shape.join(', ')}] of ${e.dtype}`);
+      if (end < begin || end > dataLen)
+        fail(file, `${name}: data_offsets [${begin}, ${end}] outside the ${dataLen}-byte data buffer`);
+      if (end - begin !== numel(shape) * size1)
+        fail(file, `${name}: ${end - begin} bytes for shape [${shape.join(', ')}] of ${e.dtype}`);
       entries.set(name, { dtype: e.dtype, shape, begin, end });
     }
     // The entries must tile [0, dataLen) exactly: no holes, no overlaps.
     const ranges = [...entries.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
     let cursor = 0;
     for (const r of ranges) {
-      if (r.begin !== cursor) fail(file, `tensor data is not contiguous at byte ${cursor} (next tensor starts at ${r.begin})`);
+      if (r.begin !== cursor)
+        fail(file, `tensor data is not contiguous at byte ${cursor} (next tensor starts at ${r.begin})`);
       cursor = r.end;
     }
     if (cursor !== dataLen) fail(file, `data buffer has ${dataLen - cursor} trailing bytes no tensor covers`);
@@ -217,9 +223,12 @@ export async function writeSafetensors(
   for (const name of names) {
     if (name === '__metadata__') throw new Error('safetensors: "__metadata__" is not a valid tensor name');
     const t = tensors.get(name)!;
-    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`safetensors: ${name}: bad shape [${t.shape.join(', ')}]`);
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new Error(`safetensors: ${name}: bad shape [${t.shape.join(', ')}]`);
     if (numel(t.shape) !== t.data.length) {
-      throw new Error(`safetensors: ${name}: shape [${t.shape.join(', ')}] needs ${numel(t.shape)} values, got ${t.data.length}`);
+      throw new Error(
+        `safetensors: ${name}: shape [${t.shape.join(', ')}] needs ${numel(t.shape)} values, got ${t.data.length}`,
+      );
     }
     const dtype = t.dtype ?? 'F32';
     const typed = dtype === 'BF16' ? f32ToBf16(t.data) : t.data;
@@ -235,7 +244,8 @@ export async function writeSafetensors(
     await fh.write(encodeHeader(header));
     for (const bytes of payloads) {
       // Chunked: a single write of more than 2 GiB fails in Node.
-      for (let i = 0; i < bytes.length; i += 1 << 30) await fh.write(bytes.subarray(i, Math.min(bytes.length, i + (1 << 30))));
+      for (let i = 0; i < bytes.length; i += 1 << 30)
+        await fh.write(bytes.subarray(i, Math.min(bytes.length, i + (1 << 30))));
     }
     await fh.sync();
     await fh.close();

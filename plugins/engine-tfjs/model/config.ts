@@ -63,7 +63,9 @@ export function resolveConfig(partial: Partial<Qwen3Config>, base: Qwen3Config =
     c.num_key_value_heads = partial.num_attention_heads;
   }
   if (c.num_attention_heads % c.num_key_value_heads !== 0) {
-    throw new Error(`num_attention_heads (${c.num_attention_heads}) must be a multiple of num_key_value_heads (${c.num_key_value_heads})`);
+    throw new Error(
+      `num_attention_heads (${c.num_attention_heads}) must be a multiple of num_key_value_heads (${c.num_key_value_heads})`,
+    );
   }
   if (c.head_dim % 2 !== 0) throw new Error(`head_dim must be even for RoPE, got ${c.head_dim}`);
   return c;

@@ -18,7 +18,9 @@ export interface OpsMode {
 type GradFn = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 /** tf.customGrad with the loose typing its overloads need (inputs..., save) → {value, gradFunc}. */
 function custom(f: (...args: never[]) => { value: tf.Tensor; gradFunc: GradFn }): (...xs: tf.Tensor[]) => tf.Tensor {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
+    ...xs: tf.Tensor[]
+  ) => tf.Tensor;
 }
 
 /** tf.tidy for functions returning plain objects of tensors (typed interfaces lack TensorContainer's index signature). */
@@ -39,7 +41,7 @@ const linearRank2 = custom((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFun
 
 /** x [N, in] @ w [in, out] → [N, out]. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, mode: OpsMode): tf.Tensor2D {
-  return mode.rank2Grads ? linearRank2(x, w) as tf.Tensor2D : tf.matMul(x, w);
+  return mode.rank2Grads ? (linearRank2(x, w) as tf.Tensor2D) : tf.matMul(x, w);
 }
 
 /**
@@ -136,7 +138,6 @@ export function rowEntropy(logits: tf.Tensor2D): tf.Tensor1D {
   return tf.neg(tf.sum(tf.mul(tf.exp(lsm), lsm), 1)) as tf.Tensor1D;
 }
 
-
 /** [N, a, b] → N rank-2 slices (Unpack; our wasm Unpack copies only each slice). */
 function slices(x: tf.Tensor3D): tf.Tensor2D[] {
   return tf.unstack(x) as tf.Tensor2D[];
@@ -153,7 +154,14 @@ function sliceMatMul(xs: tf.Tensor2D[], ys: tf.Tensor2D[]): tf.Tensor3D {
  * (forward and backward) is a rank-2 untransposed one with explicit transposes, instead of batched
  * matmuls with transpose flags that wasm runs as a scalar loop (~10x slower).
  */
-export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor, scale: number, mode: OpsMode): tf.Tensor4D {
+export function attention(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  mask: tf.Tensor,
+  scale: number,
+  mode: OpsMode,
+): tf.Tensor4D {
   const [B, KV, M, hd] = q.shape;
   const tK = k.shape[2];
   if (!mode.rank2Grads || M * tK * hd < (mode.slicedAttentionMinWork ?? 32768)) {

@@ -6,7 +6,16 @@ import { type Qwen3Config, countParams, resolveConfig } from './config.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { type HostTensor, fromHfTensors, internalShapes, toHfTensors } from './weights.js';
 import { fusedAvailable, fusedQkvNormRope, fusedRmsNorm, fusedSwiGlu } from '../backend/fused-kernels.js';
-import { type OpsMode, attention, embedRows, linear, rmsNorm, rotateHalf, rotateHalfMatrix, ropeTables } from './ops.js';
+import {
+  type OpsMode,
+  attention,
+  embedRows,
+  linear,
+  rmsNorm,
+  rotateHalf,
+  rotateHalfMatrix,
+  ropeTables,
+} from './ops.js';
 
 /** Keys and values of one layer for the positions seen so far: [B, KV, Tpast, hd] each. */
 export interface LayerCache {
@@ -49,16 +58,24 @@ export class Qwen3Model {
   mode: OpsMode;
   private consts?: { cos: tf.Tensor2D; sin: tf.Tensor2D; rot: tf.Tensor2D };
 
-  constructor(config: Qwen3Config, weights: Map<string, Float32Array>, opts: { trainable?: boolean; mode?: OpsMode } = {}) {
+  constructor(
+    config: Qwen3Config,
+    weights: Map<string, Float32Array>,
+    opts: { trainable?: boolean; mode?: OpsMode } = {},
+  ) {
     this.config = config;
     this.mode = opts.mode ?? { rank2Grads: tf.getBackend() === 'wasm' };
     this.params = new Map();
     for (const [name, shape] of internalShapes(config)) {
       const data = weights.get(name);
       if (!data) throw new Error(`missing weight ${name}`);
-      if (data.length !== tf.util.sizeFromShape(shape)) throw new Error(`weight ${name}: ${data.length} values for shape [${shape}]`);
+      if (data.length !== tf.util.sizeFromShape(shape))
+        throw new Error(`weight ${name}: ${data.length} values for shape [${shape}]`);
       // tf.variable(t) keeps t alive: create inside tidy so the initial tensor is freed.
-      this.params.set(name, tf.tidy(() => tf.variable(tf.tensor(data, shape), opts.trainable ?? true, `${name}_${tfVarId++}`)));
+      this.params.set(
+        name,
+        tf.tidy(() => tf.variable(tf.tensor(data, shape), opts.trainable ?? true, `${name}_${tfVarId++}`)),
+      );
     }
   }
 
@@ -67,10 +84,13 @@ export class Qwen3Model {
     const w = new Map<string, Float32Array>();
     for (const [name, shape] of internalShapes(config)) {
       // tfjs reads a falsy seed (0) as "no seed" and draws from Math.random: never pass it 0
-      const s = (hashSeed(seed, `init/${name}`) >>> 0) || 1;
-      w.set(name, shape.length === 1
-        ? new Float32Array(shape[0] as number).fill(1)
-        : tf.tidy(() => tf.randomNormal(shape, 0, 0.02, 'float32', s).dataSync() as Float32Array));
+      const s = hashSeed(seed, `init/${name}`) >>> 0 || 1;
+      w.set(
+        name,
+        shape.length === 1
+          ? new Float32Array(shape[0] as number).fill(1)
+          : tf.tidy(() => tf.randomNormal(shape, 0, 0.02, 'float32', s).dataSync() as Float32Array),
+      );
     }
     return new Qwen3Model(config, w);
   }
@@ -193,17 +213,22 @@ export class Qwen3Model {
     };
 
     // [B, T, n, hd] <-> [B, n, T, hd]; with one position (decoding) that is a reshape, not a copy.
-    const headsFirst = (x: tf.Tensor4D): tf.Tensor4D => (T === 1
-      ? tf.reshape(x, [x.shape[0], x.shape[2], x.shape[1], x.shape[3]])
-      : tf.transpose(x, [0, 2, 1, 3])) as tf.Tensor4D;
-    const norm = (x: tf.Tensor2D, w: string): tf.Tensor2D => (fused
-      ? fusedRmsNorm(x, this.p(w) as tf.Tensor1D, c.rms_norm_eps)
-      : rmsNorm(x, this.p(w) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D);
+    const headsFirst = (x: tf.Tensor4D): tf.Tensor4D =>
+      (T === 1
+        ? tf.reshape(x, [x.shape[0], x.shape[2], x.shape[1], x.shape[3]])
+        : tf.transpose(x, [0, 2, 1, 3])) as tf.Tensor4D;
+    const norm = (x: tf.Tensor2D, w: string): tf.Tensor2D =>
+      fused
+        ? fusedRmsNorm(x, this.p(w) as tf.Tensor1D, c.rms_norm_eps)
+        : (rmsNorm(x, this.p(w) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D);
 
     // Without a tape the custom-gradient wrapper of linear() is pure overhead (a scope per call).
     const mode: OpsMode = opts.inference ? { ...this.mode, rank2Grads: false } : this.mode;
     const flatIds = tf.reshape(ids, [-1]) as tf.Tensor1D;
-    let h = tf.reshape(opts.inference ? tf.gather(this.p('embed'), flatIds) : embedRows(this.p('embed') as tf.Tensor2D, flatIds), [B * T, d]) as tf.Tensor2D;
+    let h = tf.reshape(
+      opts.inference ? tf.gather(this.p('embed'), flatIds) : embedRows(this.p('embed') as tf.Tensor2D, flatIds),
+      [B * T, d],
+    ) as tf.Tensor2D;
     const newCache: LayerCache[] = [];
     const scale = 1 / Math.sqrt(hd);
     for (let i = 0; i < c.num_hidden_layers; i++) {
@@ -214,7 +239,18 @@ export class Qwen3Model {
       let k: tf.Tensor4D;
       let v: tf.Tensor4D;
       if (fused) {
-        const [q3, k3, v3] = fusedQkvNormRope(qkv, this.p(`${p}q_norm`) as tf.Tensor1D, this.p(`${p}k_norm`) as tf.Tensor1D, cos, sin, pos1d as tf.Tensor1D, H, KV, hd, c.rms_norm_eps);
+        const [q3, k3, v3] = fusedQkvNormRope(
+          qkv,
+          this.p(`${p}q_norm`) as tf.Tensor1D,
+          this.p(`${p}k_norm`) as tf.Tensor1D,
+          cos,
+          sin,
+          pos1d as tf.Tensor1D,
+          H,
+          KV,
+          hd,
+          c.rms_norm_eps,
+        );
         q = tf.reshape(headsFirst(tf.reshape(q3, [B, T, H, hd])), [B, KV, G * T, hd]);
         k = headsFirst(tf.reshape(k3, [B, T, KV, hd]));
         v = headsFirst(tf.reshape(v3, [B, T, KV, hd]));
@@ -222,8 +258,16 @@ export class Qwen3Model {
         const q0 = tf.slice(qkv, [0, 0], [B * T, H * hd]);
         const k0 = tf.slice(qkv, [0, H * hd], [B * T, KV * hd]);
         const v0 = tf.slice(qkv, [0, (H + KV) * hd], [B * T, KV * hd]);
-        const qn = rmsNorm(tf.reshape(q0, [B * T * H, hd]), this.p(`${p}q_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
-        const kn = rmsNorm(tf.reshape(k0, [B * T * KV, hd]), this.p(`${p}k_norm`) as tf.Tensor1D, c.rms_norm_eps) as tf.Tensor2D;
+        const qn = rmsNorm(
+          tf.reshape(q0, [B * T * H, hd]),
+          this.p(`${p}q_norm`) as tf.Tensor1D,
+          c.rms_norm_eps,
+        ) as tf.Tensor2D;
+        const kn = rmsNorm(
+          tf.reshape(k0, [B * T * KV, hd]),
+          this.p(`${p}k_norm`) as tf.Tensor1D,
+          c.rms_norm_eps,
+        ) as tf.Tensor2D;
         // q: [B, H, T, hd] → [B, KV, G·T, hd] (query head h uses kv head ⌊h / G⌋, as HF's repeat_kv).
         q = tf.reshape(headsFirst(rope(qn, H)), [B, KV, G * T, hd]);
         k = headsFirst(rope(kn, KV));
@@ -236,7 +280,10 @@ export class Qwen3Model {
       }
       newCache.push({ k, v });
       const att = attention(q, k, v, mask, scale, this.mode); // [B, KV, G·T, hd]
-      const merged = tf.reshape(headsFirst(tf.reshape(att, [B, H, T, hd]) as tf.Tensor4D), [B * T, H * hd]) as tf.Tensor2D;
+      const merged = tf.reshape(headsFirst(tf.reshape(att, [B, H, T, hd]) as tf.Tensor4D), [
+        B * T,
+        H * hd,
+      ]) as tf.Tensor2D;
       h = tf.add(h, linear(merged, this.p(`${p}o`) as tf.Tensor2D, mode));
       const x2 = norm(h, `${p}post_norm`);
       const gu = linear(x2, this.p(`${p}gate_up`) as tf.Tensor2D, mode);
@@ -266,7 +313,9 @@ export class Qwen3Model {
 
   /** The [d, V] output projection: lm_head, or the tied embedding transposed (a new tensor). */
   headWeight(): tf.Tensor2D {
-    return this.config.tie_word_embeddings ? tf.transpose(this.p('embed')) as tf.Tensor2D : this.p('lm_head') as tf.Tensor2D;
+    return this.config.tie_word_embeddings
+      ? (tf.transpose(this.p('embed')) as tf.Tensor2D)
+      : (this.p('lm_head') as tf.Tensor2D);
   }
 
   /** Full forward, fp32: inputIds [B][T] (equal lengths) → logits [B, T, V]. */

@@ -103,13 +103,19 @@ export function fromHfTensors(c: Qwen3Config, hf: Map<string, HostTensor>): Map<
     m.set(`${p}post_norm`, need(hf, `${h}post_attention_layernorm.weight`, [d]).data);
     m.set(`${p}q_norm`, need(hf, `${h}self_attn.q_norm.weight`, [hd]).data);
     m.set(`${p}k_norm`, need(hf, `${h}self_attn.k_norm.weight`, [hd]).data);
-    m.set(`${p}qkv`, fuseColumns([
-      need(hf, `${h}self_attn.q_proj.weight`, [H * hd, d]),
-      need(hf, `${h}self_attn.k_proj.weight`, [KV * hd, d]),
-      need(hf, `${h}self_attn.v_proj.weight`, [KV * hd, d]),
-    ]));
+    m.set(
+      `${p}qkv`,
+      fuseColumns([
+        need(hf, `${h}self_attn.q_proj.weight`, [H * hd, d]),
+        need(hf, `${h}self_attn.k_proj.weight`, [KV * hd, d]),
+        need(hf, `${h}self_attn.v_proj.weight`, [KV * hd, d]),
+      ]),
+    );
     m.set(`${p}o`, fuseColumns([need(hf, `${h}self_attn.o_proj.weight`, [d, H * hd])]));
-    m.set(`${p}gate_up`, fuseColumns([need(hf, `${h}mlp.gate_proj.weight`, [ff, d]), need(hf, `${h}mlp.up_proj.weight`, [ff, d])]));
+    m.set(
+      `${p}gate_up`,
+      fuseColumns([need(hf, `${h}mlp.gate_proj.weight`, [ff, d]), need(hf, `${h}mlp.up_proj.weight`, [ff, d])]),
+    );
     m.set(`${p}down`, fuseColumns([need(hf, `${h}mlp.down_proj.weight`, [d, ff])]));
   }
   m.set('norm', need(hf, 'model.norm.weight', [d]).data);
@@ -138,7 +144,11 @@ export function toHfTensors(c: Qwen3Config, w: Map<string, Float32Array>): Map<s
     m.set(`${h}post_attention_layernorm.weight`, { shape: [d], data: get(`${p}post_norm`) });
     m.set(`${h}self_attn.q_norm.weight`, { shape: [hd], data: get(`${p}q_norm`) });
     m.set(`${h}self_attn.k_norm.weight`, { shape: [hd], data: get(`${p}k_norm`) });
-    const [q, k, v] = splitColumns(get(`${p}qkv`), d, [H * hd, KV * hd, KV * hd]) as [Float32Array, Float32Array, Float32Array];
+    const [q, k, v] = splitColumns(get(`${p}qkv`), d, [H * hd, KV * hd, KV * hd]) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
     m.set(`${h}self_attn.q_proj.weight`, { shape: [H * hd, d], data: q });
     m.set(`${h}self_attn.k_proj.weight`, { shape: [KV * hd, d], data: k });
     m.set(`${h}self_attn.v_proj.weight`, { shape: [KV * hd, d], data: v });
@@ -149,6 +159,7 @@ export function toHfTensors(c: Qwen3Config, w: Map<string, Float32Array>): Map<s
     m.set(`${h}mlp.down_proj.weight`, { shape: [d, ff], data: splitColumns(get(`${p}down`), ff, [d])[0]! });
   }
   m.set('model.norm.weight', { shape: [d], data: get('norm') });
-  if (!c.tie_word_embeddings) m.set('lm_head.weight', { shape: [c.vocab_size, d], data: splitColumns(get('lm_head'), d, [c.vocab_size])[0]! });
+  if (!c.tie_word_embeddings)
+    m.set('lm_head.weight', { shape: [c.vocab_size, d], data: splitColumns(get('lm_head'), d, [c.vocab_size])[0]! });
   return m;
 }

@@ -1,8 +1,17 @@
 import type {
-  Completion, GenerateOptions, LossOutput, Policy, PolicyForward, SamplingParams, TokenBatch, TokenEvent, Tokenizer,
-  TrainStepOptions, TrainStepStats,
+  Completion,
+  GenerateOptions,
+  LossOutput,
+  Policy,
+  PolicyForward,
+  SamplingParams,
+  TokenBatch,
+  TokenEvent,
+  Tokenizer,
+  TrainStepOptions,
+  TrainStepStats,
 } from '../../../core/index.js';
-import { lossGradients } from '../../../core/index.js';
+import { lossGradients } from '../../../core/train/index.js';
 import { callSeed } from '../generate/generate.js';
 import { MAX_TOP_LOGPROBS } from '../policy.js';
 import { microBatches, rowsPerMicroBatch } from '../train/logprobs.js';
@@ -53,13 +62,21 @@ export class ParallelTfjsPolicy implements Policy {
   ) {}
 
   /** Starts (or joins) the pool of `workers` threads and builds the model in each. */
-  static async create(workers: number, tokenizer: Tokenizer, factory: PolicyFactorySpec, options: ParallelPolicyOptions): Promise<ParallelTfjsPolicy> {
+  static async create(
+    workers: number,
+    tokenizer: Tokenizer,
+    factory: PolicyFactorySpec,
+    options: ParallelPolicyOptions,
+  ): Promise<ParallelTfjsPolicy> {
     const pool = WorkerPool.acquire(workers);
     const id = `m${modelIds++}`;
     try {
       const infos = await pool.all<InitResult>(() => ({ type: 'init', model: id, factory }));
       const prints = new Set(infos.map((i) => i.fingerprint));
-      if (prints.size > 1) throw new Error(`tfjs workers built different weights from the same factory (${[...prints].join(', ')}): the factory must be deterministic`);
+      if (prints.size > 1)
+        throw new Error(
+          `tfjs workers built different weights from the same factory (${[...prints].join(', ')}): the factory must be deterministic`,
+        );
       return new ParallelTfjsPolicy(pool, id, tokenizer, options, infos[0] as InitResult, false);
     } catch (e) {
       await pool.all(() => ({ type: 'dispose', model: id })).catch(() => undefined);
@@ -81,29 +98,57 @@ export class ParallelTfjsPolicy implements Policy {
   }
 
   /** Each worker posts its rows' tokens once per decoding step; they reach `onToken` as they arrive. */
-  async generateStream(prompts: number[][], params: SamplingParams, onToken: (e: TokenEvent) => void, opts?: GenerateOptions): Promise<Completion[]> {
+  async generateStream(
+    prompts: number[][],
+    params: SamplingParams,
+    onToken: (e: TokenEvent) => void,
+    opts?: GenerateOptions,
+  ): Promise<Completion[]> {
     return this.decodeBatch(prompts, params, opts, onToken);
   }
 
-  private async decodeBatch(prompts: number[][], params: SamplingParams, opts?: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<Completion[]> {
+  private async decodeBatch(
+    prompts: number[][],
+    params: SamplingParams,
+    opts?: GenerateOptions,
+    onToken?: (e: TokenEvent) => void,
+  ): Promise<Completion[]> {
     if (params.seed === undefined) this.calls += 1;
     const seed = callSeed(this.options.seed, this.calls);
     const parts = splitEven(prompts.length, this.pool.size).filter(([a, b]) => b > a);
     const ids: number[] = [];
     const onAbort = (): void => {
-      parts.forEach((_, w) => void this.pool.request(w, { type: 'abort', target: ids[w] as number }).catch(() => undefined));
+      parts.forEach(
+        (_, w) => void this.pool.request(w, { type: 'abort', target: ids[w] as number }).catch(() => undefined),
+      );
     };
     opts?.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const results = await Promise.all(parts.map(([a, b], w) => {
-        ids[w] = this.pool.peekId();
-        const events = onToken ? (m: EventsMessage) => { for (const e of m.events) onToken({ ...e, row: e.row + a }); } : undefined;
-        return this.pool.request<Completion[]>(w, {
-          type: 'generate', model: this.id, prompts: prompts.slice(a, b), params, seed, rowOffset: a,
-          ...(opts?.sampleKeys ? { sampleKeys: opts.sampleKeys.slice(a, b) } : {}),
-          ...(onToken ? { stream: true } : {}),
-        }, [], events);
-      }));
+      const results = await Promise.all(
+        parts.map(([a, b], w) => {
+          ids[w] = this.pool.peekId();
+          const events = onToken
+            ? (m: EventsMessage) => {
+                for (const e of m.events) onToken({ ...e, row: e.row + a });
+              }
+            : undefined;
+          return this.pool.request<Completion[]>(
+            w,
+            {
+              type: 'generate',
+              model: this.id,
+              prompts: prompts.slice(a, b),
+              params,
+              seed,
+              rowOffset: a,
+              ...(opts?.sampleKeys ? { sampleKeys: opts.sampleKeys.slice(a, b) } : {}),
+              ...(onToken ? { stream: true } : {}),
+            },
+            [],
+            events,
+          );
+        }),
+      );
       if (opts?.signal?.aborted) onAbort();
       return results.flat();
     } finally {
@@ -114,10 +159,16 @@ export class ParallelTfjsPolicy implements Policy {
   async computeLogProbs(batch: TokenBatch, opts?: { microBatchSize?: number }): Promise<Float32Array[]> {
     const size = this.rowsPerMicroBatch(batch, opts?.microBatchSize, 4);
     const parts = splitEven(batch.inputIds.length, this.pool.size).filter(([a, b]) => b > a);
-    const results = await Promise.all(parts.map(([a, b], w) => this.pool.request<Float32Array[]>(w, {
-      type: 'logprobs', model: this.id, microBatchSize: size,
-      batch: { inputIds: batch.inputIds.slice(a, b), attentionMask: batch.attentionMask.slice(a, b) },
-    })));
+    const results = await Promise.all(
+      parts.map(([a, b], w) =>
+        this.pool.request<Float32Array[]>(w, {
+          type: 'logprobs',
+          model: this.id,
+          microBatchSize: size,
+          batch: { inputIds: batch.inputIds.slice(a, b), attentionMask: batch.attentionMask.slice(a, b) },
+        }),
+      ),
+    );
     return results.flat();
   }
 
@@ -126,13 +177,21 @@ export class ParallelTfjsPolicy implements Policy {
     return rowsPerMicroBatch(batch, asked, this.options.microBatchSize, this.options.maxMicroBatchTokens, budgetScale);
   }
 
-  async trainStep(batch: TokenBatch, lossFn: (fwd: PolicyForward) => LossOutput, opts?: TrainStepOptions): Promise<TrainStepStats> {
+  async trainStep(
+    batch: TokenBatch,
+    lossFn: (fwd: PolicyForward) => LossOutput,
+    opts?: TrainStepOptions,
+  ): Promise<TrainStepStats> {
     if (this.frozen) throw new Error('trainStep on a frozen snapshot');
     // The side channel carries one step at a time (policies sharing the pool take turns).
     return this.pool.exclusive(() => this.step(batch, lossFn, opts));
   }
 
-  private async step(batch: TokenBatch, lossFn: (fwd: PolicyForward) => LossOutput, opts?: TrainStepOptions): Promise<TrainStepStats> {
+  private async step(
+    batch: TokenBatch,
+    lossFn: (fwd: PolicyForward) => LossOutput,
+    opts?: TrainStepOptions,
+  ): Promise<TrainStepStats> {
     const B = batch.inputIds.length;
     if (B === 0) throw new Error('trainStep: empty batch');
     const T = batch.inputIds[0]?.length ?? 0;
@@ -143,11 +202,18 @@ export class ParallelTfjsPolicy implements Policy {
     const seq = ++stepSeq;
     const needEntropy = opts?.needEntropy ?? false;
     const grads = this.gradBuffer();
-    const replies = Array.from({ length: W }, (_, w) => this.pool.request<TrainResult>(w, {
-      type: 'train', model: this.id, seq, batch, needEntropy, grads,
-      parts: cuts.map((c) => c[w] ?? null),
-      ...(opts?.lr !== undefined ? { lr: opts.lr } : {}),
-    }));
+    const replies = Array.from({ length: W }, (_, w) =>
+      this.pool.request<TrainResult>(w, {
+        type: 'train',
+        model: this.id,
+        seq,
+        batch,
+        needEntropy,
+        grads,
+        parts: cuts.map((c) => c[w] ?? null),
+        ...(opts?.lr !== undefined ? { lr: opts.lr } : {}),
+      }),
+    );
     // A worker that fails ends its request early: stop waiting for its side-channel messages then.
     const failed = Promise.race(replies.map((r) => r.then(() => new Promise<never>(() => undefined))));
     failed.catch(() => undefined);
@@ -164,7 +230,8 @@ export class ParallelTfjsPolicy implements Policy {
         const entAll = needEntropy ? new Float32Array(rows.length * T) : undefined;
         let at = 0;
         for (const m of msgs) {
-          if (m.kind !== 'lp' || m.mb !== k) throw new Error(`tfjs worker out of step: expected log-probs of micro-batch ${k}, got ${m.kind}`);
+          if (m.kind !== 'lp' || m.mb !== k)
+            throw new Error(`tfjs worker out of step: expected log-probs of micro-batch ${k}, got ${m.kind}`);
           lpAll.set(m.lp, at);
           if (entAll && m.ent) entAll.set(m.ent, at);
           at += m.lp.length;
@@ -177,7 +244,11 @@ export class ParallelTfjsPolicy implements Policy {
           const n = cuts[k]![w]!.length * T;
           const mine = dlp.slice(at, at + n);
           const mineEnt = dent?.slice(at, at + n);
-          this.pool.answer(w, { dlp: mine, ...(mineEnt ? { dent: mineEnt } : {}) }, mineEnt ? [mine.buffer, mineEnt.buffer] : [mine.buffer]);
+          this.pool.answer(
+            w,
+            { dlp: mine, ...(mineEnt ? { dent: mineEnt } : {}) },
+            mineEnt ? [mine.buffer, mineEnt.buffer] : [mine.buffer],
+          );
           at += n;
         });
       }

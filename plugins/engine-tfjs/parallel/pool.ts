@@ -1,21 +1,9 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import { startWorkerBeside } from '../../shared/worker.js';
 import type { EventsMessage, Envelope, Reply, Request, SyncMessage, SyncReply, WorkerBoot } from './protocol.js';
 
-// Under tsx (tests, `npm run dev`) the worker is a .ts file and needs tsx's loader registered in
-// its own thread first; the built package runs the compiled .js directly.
-const SELF = import.meta.url;
-const IS_TS = SELF.endsWith('.ts');
-
 function spawn(boot: WorkerBoot): Worker {
-  const url = new URL(`./worker${IS_TS ? '.ts' : '.js'}`, SELF);
-  const opts = { workerData: boot, transferList: [boot.port] };
-  if (!IS_TS) return new Worker(url, opts);
-  // tsx's CommonJS build of this entry imports a path that does not exist: take the ESM file beside it.
-  const tsx = pathToFileURL(createRequire(SELF).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(code, { ...opts, eval: true });
+  return startWorkerBeside(import.meta.url, 'worker', { workerData: boot, transferList: [boot.port] });
 }
 
 interface Pending {
@@ -65,7 +53,8 @@ export class WorkerPool {
       worker.on('exit', (code) => this.fail(new Error(`tfjs worker ${index} exited (code ${code})`)));
       port1.on('message', (m: SyncMessage) => {
         const take = slot.takers.shift();
-        if (take) take.res(m); else slot.inbox.push(m);
+        if (take) take.res(m);
+        else slot.inbox.push(m);
       });
       worker.unref();
       port1.unref();
@@ -95,7 +84,10 @@ export class WorkerPool {
   /** Runs `fn` after every earlier exclusive call has settled (training steps share the side channel). */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.turn.then(fn, fn);
-    this.turn = run.then(() => undefined, () => undefined);
+    this.turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -126,10 +118,15 @@ export class WorkerPool {
   async take(w: number, seq: number): Promise<SyncMessage> {
     const slot = this.slots[w] as Slot;
     for (;;) {
-      const m = slot.inbox.shift() ?? await new Promise<SyncMessage>((res, rej) => {
-        if (this.dead) { rej(this.dead); return; }
-        slot.takers.push({ res, rej });
-      });
+      const m =
+        slot.inbox.shift() ??
+        (await new Promise<SyncMessage>((res, rej) => {
+          if (this.dead) {
+            rej(this.dead);
+            return;
+          }
+          slot.takers.push({ res, rej });
+        }));
       if (m.seq === seq) return m;
     }
   }

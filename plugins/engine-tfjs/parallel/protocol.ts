@@ -23,25 +23,31 @@ export interface WorkerBoot {
 export type Request =
   | { type: 'init'; model: string; factory: PolicyFactorySpec }
   | {
-    type: 'generate'; model: string; prompts: number[][]; params: SamplingParams; seed: number; rowOffset: number; sampleKeys?: string[];
-    /** Post each step's tokens (an EventsMessage) while decoding. */
-    stream?: boolean;
-  }
+      type: 'generate';
+      model: string;
+      prompts: number[][];
+      params: SamplingParams;
+      seed: number;
+      rowOffset: number;
+      sampleKeys?: string[];
+      /** Post each step's tokens (an EventsMessage) while decoding. */
+      stream?: boolean;
+    }
   | { type: 'abort'; target: number }
   | { type: 'logprobs'; model: string; batch: TokenBatch; microBatchSize: number }
   | {
-    type: 'train';
-    model: string;
-    /** Identifies this step's side-channel messages (stale ones from a failed step are dropped). */
-    seq: number;
-    batch: TokenBatch;
-    /** Per micro-batch: the rows (indices into `batch`) this worker computes, or null. */
-    parts: (number[] | null)[];
-    needEntropy: boolean;
-    lr?: number;
-    /** [workers × weightValues] float32 gradients, then [workers × paramTensors] int32 "has a gradient" flags. */
-    grads: SharedArrayBuffer;
-  }
+      type: 'train';
+      model: string;
+      /** Identifies this step's side-channel messages (stale ones from a failed step are dropped). */
+      seq: number;
+      batch: TokenBatch;
+      /** Per micro-batch: the rows (indices into `batch`) this worker computes, or null. */
+      parts: (number[] | null)[];
+      needEntropy: boolean;
+      lr?: number;
+      /** [workers × weightValues] float32 gradients, then [workers × paramTensors] int32 "has a gradient" flags. */
+      grads: SharedArrayBuffer;
+    }
   | { type: 'snapshot'; model: string; target: string }
   | { type: 'save'; model: string; dir: string }
   | { type: 'load'; model: string; dir: string }
@@ -51,7 +57,8 @@ export type Request =
 export type Envelope = Request & { id: number };
 
 /** `error` is the worker's message alone; `stack` its stack, for logs (a client must not see it). */
-export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string; stack?: string };
+export type Reply =
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string; stack?: string };
 
 /** Tokens a streaming generate request decoded since its last message; rows index its own prompts. */
 export interface EventsMessage {
@@ -79,8 +86,7 @@ export type GenerateResult = Completion[];
 
 /** Worker → main during a train step, on the side channel. */
 export type SyncMessage =
-  | { seq: number; kind: 'lp'; mb: number; lp: Float32Array; ent?: Float32Array }
-  | { seq: number; kind: 'grads' };
+  { seq: number; kind: 'lp'; mb: number; lp: Float32Array; ent?: Float32Array } | { seq: number; kind: 'grads' };
 
 /** Main → worker during a train step: d loss / d logProbs (and entropy) for the worker's rows. */
 export type SyncReply = { dlp: Float32Array; dent?: Float32Array } | { abort: string };

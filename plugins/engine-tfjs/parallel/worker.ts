@@ -12,7 +12,14 @@ import { forwardLogProbs } from '../train/logprobs.js';
 import { accumulateGrads } from '../train/step.js';
 import type { TokenEvent } from '../../../core/index.js';
 import {
-  type Envelope, type EventsMessage, FINGERPRINT_MAX_PARAMS, type InitResult, type Request, type SyncMessage, type SyncReply, type TrainResult,
+  type Envelope,
+  type EventsMessage,
+  FINGERPRINT_MAX_PARAMS,
+  type InitResult,
+  type Request,
+  type SyncMessage,
+  type SyncReply,
+  type TrainResult,
 } from './protocol.js';
 import type { WorkerBoot } from './protocol.js';
 
@@ -58,7 +65,9 @@ function fingerprint(p: TfjsPolicy): string | null {
 function train(req: Extract<Request, { type: 'train' }>): TrainResult {
   const policy = modelOf(req.model);
   const model = policy.model;
-  while (receiveMessageOnPort(boot.port)) { /* drop replies meant for a failed earlier step */ }
+  while (receiveMessageOnPort(boot.port)) {
+    /* drop replies meant for a failed earlier step */
+  }
   Atomics.store(signal, boot.index, 0);
   const vars = model.trainableVariables();
   const nameOf = new Map<string, string>();
@@ -72,12 +81,16 @@ function train(req: Extract<Request, { type: 'train' }>): TrainResult {
         const fwd = forwardLogProbs(model, req.batch, rows, req.needEntropy);
         const lp = (fwd.logProbs.dataSync() as Float32Array).slice();
         const ent = fwd.entropy ? (fwd.entropy.dataSync() as Float32Array).slice() : undefined;
-        post({ seq: req.seq, kind: 'lp', mb, lp, ...(ent ? { ent } : {}) }, ent ? [lp.buffer, ent.buffer] : [lp.buffer]);
+        post(
+          { seq: req.seq, kind: 'lp', mb, lp, ...(ent ? { ent } : {}) },
+          ent ? [lp.buffer, ent.buffer] : [lp.buffer],
+        );
         const reply = waitReply();
         if (!reply) throw new Error(`worker ${boot.index}: woken without a reply`);
         if ('abort' in reply) throw new Error(`step abandoned: ${reply.abort}`);
         let y = tf.sum(tf.mul(fwd.logProbs, tf.tensor2d(reply.dlp, [rows.length, T])));
-        if (fwd.entropy && reply.dent) y = tf.add(y, tf.sum(tf.mul(fwd.entropy, tf.tensor2d(reply.dent, [rows.length, T]))));
+        if (fwd.entropy && reply.dent)
+          y = tf.add(y, tf.sum(tf.mul(fwd.entropy, tf.tensor2d(reply.dent, [rows.length, T]))));
         return y as tf.Scalar;
       }, vars);
       value.dispose();
@@ -89,7 +102,11 @@ function train(req: Extract<Request, { type: 'train' }>): TrainResult {
   }
 }
 
-function allReduceAndApply(policy: TfjsPolicy, req: Extract<Request, { type: 'train' }>, accum: Map<string, tf.Tensor>): TrainResult {
+function allReduceAndApply(
+  policy: TfjsPolicy,
+  req: Extract<Request, { type: 'train' }>,
+  accum: Map<string, tf.Tensor>,
+): TrainResult {
   const model = policy.model;
   const names = [...model.params.keys()];
   const sizes = names.map((k) => model.params.get(k)!.size);
@@ -101,7 +118,8 @@ function allReduceAndApply(policy: TfjsPolicy, req: Extract<Request, { type: 'tr
   names.forEach((k, i) => {
     const g = accum.get(k);
     const slot = flat.subarray(boot.index * total + off, boot.index * total + off + (sizes[i] as number));
-    if (g) slot.set(g.dataSync() as Float32Array); else slot.fill(0);
+    if (g) slot.set(g.dataSync() as Float32Array);
+    else slot.fill(0);
     has[boot.index * names.length + i] = g ? 1 : 0;
     off += sizes[i] as number;
   });
@@ -117,7 +135,8 @@ function allReduceAndApply(policy: TfjsPolicy, req: Extract<Request, { type: 'tr
       const shape = model.params.get(k)!.shape;
       const parts: tf.Tensor[] = [];
       for (let w = 0; w < W; w++) {
-        if (has[w * names.length + i]) parts.push(tf.tensor(flat.subarray(w * total + off, w * total + off + n), shape));
+        if (has[w * names.length + i])
+          parts.push(tf.tensor(flat.subarray(w * total + off, w * total + off + n), shape));
       }
       if (parts.length === 1) summed.set(k, parts[0] as tf.Tensor);
       else if (parts.length > 1) {
@@ -136,12 +155,18 @@ function allReduceAndApply(policy: TfjsPolicy, req: Extract<Request, { type: 'tr
 async function handle(req: Envelope): Promise<{ result: unknown; transfer?: ArrayBuffer[] }> {
   switch (req.type) {
     case 'init': {
-      const mod = await import(req.factory.module) as Record<string, (a: unknown) => Promise<TfjsPolicy>>;
+      const mod = (await import(req.factory.module)) as Record<string, (a: unknown) => Promise<TfjsPolicy>>;
       const make = mod[req.factory.export];
-      if (typeof make !== 'function') throw new Error(`${req.factory.module} exports no function '${req.factory.export}'`);
+      if (typeof make !== 'function')
+        throw new Error(`${req.factory.module} exports no function '${req.factory.export}'`);
       const p = await make(req.factory.args);
       models.set(req.model, p);
-      const r: InitResult = { describe: p.describe(), paramTensors: p.model.params.size, weightValues: [...p.model.params.values()].reduce((a, v) => a + v.size, 0), fingerprint: fingerprint(p) };
+      const r: InitResult = {
+        describe: p.describe(),
+        paramTensors: p.model.params.size,
+        weightValues: [...p.model.params.values()].reduce((a, v) => a + v.size, 0),
+        fingerprint: fingerprint(p),
+      };
       return { result: r };
     }
     case 'generate': {
@@ -150,7 +175,10 @@ async function handle(req: Envelope): Promise<{ result: unknown; transfer?: Arra
       aborts.set(req.id, ac);
       try {
         const out = await p.sample(req.prompts, req.params, {
-          seed: req.seed, rowOffset: req.rowOffset, signal: ac.signal, ...(req.sampleKeys ? { sampleKeys: req.sampleKeys } : {}),
+          seed: req.seed,
+          rowOffset: req.rowOffset,
+          signal: ac.signal,
+          ...(req.sampleKeys ? { sampleKeys: req.sampleKeys } : {}),
           ...(req.stream ? { onToken: streamTo(req.id) } : {}),
         });
         return { result: out };
@@ -168,7 +196,7 @@ async function handle(req: Envelope): Promise<{ result: unknown; transfer?: Arra
     case 'train':
       return { result: train(req) };
     case 'snapshot':
-      models.set(req.target, await modelOf(req.model).snapshot() as TfjsPolicy);
+      models.set(req.target, (await modelOf(req.model).snapshot()) as TfjsPolicy);
       return { result: null };
     case 'save':
       await modelOf(req.model).save(req.dir);
@@ -207,6 +235,12 @@ function streamTo(id: number): (e: TokenEvent) => void {
 parentPort!.on('message', (req: Envelope) => {
   handle(req).then(
     ({ result, transfer }) => parentPort!.postMessage({ id: req.id, ok: true, result }, transfer ?? []),
-    (e: unknown) => parentPort!.postMessage({ id: req.id, ok: false, error: e instanceof Error ? e.message : String(e), ...(e instanceof Error && e.stack ? { stack: e.stack } : {}) }),
+    (e: unknown) =>
+      parentPort!.postMessage({
+        id: req.id,
+        ok: false,
+        error: e instanceof Error ? e.message : String(e),
+        ...(e instanceof Error && e.stack ? { stack: e.stack } : {}),
+      }),
   );
 });

@@ -4,7 +4,10 @@ import type { Qwen3Model } from '../model/qwen3.js';
 import { rowEntropy, tokenLogProbs } from '../model/ops.js';
 
 /** Rows `rows` of a right-padded batch as tensors: ids [b, T] int32 and the shifted targets. */
-export function batchTensors(batch: TokenBatch, rows: number[]): { ids: tf.Tensor2D; targets: tf.Tensor1D; targetMask: tf.Tensor2D; T: number } {
+export function batchTensors(
+  batch: TokenBatch,
+  rows: number[],
+): { ids: tf.Tensor2D; targets: tf.Tensor1D; targetMask: tf.Tensor2D; T: number } {
   const T = batch.inputIds[0]?.length ?? 0;
   const b = rows.length;
   const ids = new Int32Array(b * T);
@@ -13,7 +16,8 @@ export function batchTensors(batch: TokenBatch, rows: number[]): { ids: tf.Tenso
   rows.forEach((r, i) => {
     const row = batch.inputIds[r] as number[];
     const m = batch.attentionMask[r] as number[];
-    if (row.length !== T || m.length !== T) throw new Error(`TokenBatch row ${r} has length ${row.length}/${m.length}, expected ${T}`);
+    if (row.length !== T || m.length !== T)
+      throw new Error(`TokenBatch row ${r} has length ${row.length}/${m.length}, expected ${T}`);
     for (let t = 0; t < T; t++) {
       ids[i * T + t] = row[t] as number;
       // position t predicts token t+1; the last position predicts nothing.
@@ -22,13 +26,21 @@ export function batchTensors(batch: TokenBatch, rows: number[]): { ids: tf.Tenso
       tmask[i * T + t] = t >= 1 && (m[t] as number) > 0 ? 1 : 0;
     }
   });
-  return { ids: tf.tensor2d(ids, [b, T], 'int32'), targets: tf.tensor1d(targets, 'int32'), targetMask: tf.tensor2d(tmask, [b, T]), T };
+  return {
+    ids: tf.tensor2d(ids, [b, T], 'int32'),
+    targets: tf.tensor1d(targets, 'int32'),
+    targetMask: tf.tensor2d(tmask, [b, T]),
+    T,
+  };
 }
 
 /** [b·T] values computed at position t (about token t+1) → [b, T] with column 0 = 0 and the rest shifted right by one. */
 function shiftRight(v: tf.Tensor1D, b: number, T: number): tf.Tensor2D {
   const m = tf.reshape(v, [b, T]);
-  return tf.pad(tf.slice(m, [0, 0], [b, T - 1]), [[0, 0], [1, 0]]) as tf.Tensor2D;
+  return tf.pad(tf.slice(m, [0, 0], [b, T - 1]), [
+    [0, 0],
+    [1, 0],
+  ]) as tf.Tensor2D;
 }
 
 /**
@@ -36,11 +48,20 @@ function shiftRight(v: tf.Tensor1D, b: number, T: number): tf.Tensor2D {
  * asked, the entropy of the distribution that produced position t. Differentiable unless `inference`
  * (no tape will follow: faster kernels); call inside a tape or tidy.
  */
-export function forwardLogProbs(model: Qwen3Model, batch: TokenBatch, rows: number[], needEntropy: boolean, inference = false): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
+export function forwardLogProbs(
+  model: Qwen3Model,
+  batch: TokenBatch,
+  rows: number[],
+  needEntropy: boolean,
+  inference = false,
+): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
   const { ids, targets, targetMask, T } = batchTensors(batch, rows);
   const b = rows.length;
   if (T < 2) {
-    return { logProbs: tf.zeros([b, T]) as tf.Tensor2D, ...(needEntropy ? { entropy: tf.zeros([b, T]) as tf.Tensor2D } : {}) };
+    return {
+      logProbs: tf.zeros([b, T]) as tf.Tensor2D,
+      ...(needEntropy ? { entropy: tf.zeros([b, T]) as tf.Tensor2D } : {}),
+    };
   }
   const { hidden } = model.forward(ids, { inference });
   const logits = model.head(hidden, undefined, inference);
@@ -54,7 +75,13 @@ export function forwardLogProbs(model: Qwen3Model, batch: TokenBatch, rows: numb
  * Rows per micro-batch: the asked count (else `dflt`), lowered so rows × T stays within
  * `maxTokens` × `budgetScale` (0 = no cap).
  */
-export function rowsPerMicroBatch(batch: TokenBatch, asked: number | undefined, dflt: number, maxTokens: number, budgetScale: number): number {
+export function rowsPerMicroBatch(
+  batch: TokenBatch,
+  asked: number | undefined,
+  dflt: number,
+  maxTokens: number,
+  budgetScale: number,
+): number {
   const rows = asked ?? dflt;
   const T = batch.inputIds[0]?.length ?? 0;
   const budget = maxTokens * budgetScale;

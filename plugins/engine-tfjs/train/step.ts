@@ -5,7 +5,11 @@ import type { AdamW } from './adamw.js';
 import { forwardLogProbs, microBatches } from './logprobs.js';
 
 /** Adds `grads` (by variable name) into `accum` (by parameter key), taking ownership of them. */
-export function accumulateGrads(accum: Map<string, tf.Tensor>, grads: tf.NamedTensorMap, nameOf: Map<string, string>): void {
+export function accumulateGrads(
+  accum: Map<string, tf.Tensor>,
+  grads: tf.NamedTensorMap,
+  nameOf: Map<string, string>,
+): void {
   for (const [vn, g] of Object.entries(grads)) {
     const k = nameOf.get(vn) ?? vn;
     const prev = accum.get(k);

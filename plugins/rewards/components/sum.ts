@@ -1,9 +1,10 @@
-import { defineComponent, type RewardFunction, type RewardResult, type RewardSample } from '../../../core/index.js';
-
-export interface SumOptions {
-  terms: { reward: string; weight: number }[];
-  nullAs: 'drop' | 'zero';
-}
+import {
+  defineComponent,
+  type OptionsOf,
+  type RewardFunction,
+  type RewardResult,
+  type RewardSample,
+} from '../../../core/index.js';
 
 export const sumSchema = {
   type: 'object',
@@ -24,20 +25,32 @@ export const sumSchema = {
         },
       },
     },
-    nullAs: { enum: ['drop', 'zero'], default: 'drop', description: 'a term that drops a sample (null): drop it from the sum too, or count it as 0' },
+    nullAs: {
+      enum: ['drop', 'zero'],
+      default: 'drop',
+      description: 'a term that drops a sample (null): drop it from the sum too, or count it as 0',
+    },
   },
-};
+} as const;
+
+export type SumOptions = OptionsOf<typeof sumSchema>;
 
 /** Weighted sum of other reward functions (e.g. outcome + tool-use); each term's parts are kept, prefixed with its name. */
 export class SumReward implements RewardFunction {
-  constructor(private readonly terms: { name: string; fn: RewardFunction; weight: number }[], private readonly nullAs: SumOptions['nullAs']) {}
+  constructor(
+    private readonly terms: { name: string; fn: RewardFunction; weight: number }[],
+    private readonly nullAs: SumOptions['nullAs'],
+  ) {}
 
   async score(batch: RewardSample[]): Promise<RewardResult[]> {
-    const scored = await Promise.all(this.terms.map(async (t) => {
-      const r = await t.fn.score(batch);
-      if (r.length !== batch.length) throw new Error(`reward/sum: term '${t.name}' returned ${r.length} results for ${batch.length} samples`);
-      return r;
-    }));
+    const scored = await Promise.all(
+      this.terms.map(async (t) => {
+        const r = await t.fn.score(batch);
+        if (r.length !== batch.length)
+          throw new Error(`reward/sum: term '${t.name}' returned ${r.length} results for ${batch.length} samples`);
+        return r;
+      }),
+    );
     return batch.map((_, i) => {
       let total: number | null = 0;
       const parts: Record<string, number> = {};
@@ -61,7 +74,7 @@ export const sumReward = defineComponent({
   name: 'sum',
   description: 'weighted sum of other reward instances (e.g. outcome + tool-use)',
   options: sumSchema,
-  create: async (o: SumOptions, ctx) => {
+  create: async (o, ctx) => {
     const terms = [];
     for (const t of o.terms) {
       if (t.reward === ctx.name) throw new Error(`reward/sum '${ctx.name}' lists itself as a term`);

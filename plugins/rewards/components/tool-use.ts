@@ -1,11 +1,10 @@
-import { defineComponent, type RewardFunction, type RewardResult, type RewardSample } from '../../../core/index.js';
-
-export interface ToolUseOptions {
-  weight: number;
-  cap: number;
-  count: 'auto' | 'trajectory' | 'text';
-  pattern: string;
-}
+import {
+  defineComponent,
+  type OptionsOf,
+  type RewardFunction,
+  type RewardResult,
+  type RewardSample,
+} from '../../../core/index.js';
 
 export const toolUseSchema = {
   type: 'object',
@@ -13,10 +12,22 @@ export const toolUseSchema = {
   properties: {
     weight: { type: 'number', default: 0.05, description: 'reward per tool call (Agent0 code: 0.05)' },
     cap: { type: 'integer', minimum: 0, default: 4, description: 'calls beyond this many earn nothing (Agent0: 4)' },
-    count: { enum: ['auto', 'trajectory', 'text'], default: 'auto', description: 'where calls are counted: trajectory.toolCalls, occurrences of `pattern` in the response, or the trajectory when there is one' },
-    pattern: { type: 'string', minLength: 1, default: '```output', description: 'literal marker counted in the text (the sandbox observation fence, as the Agent0 code counts)' },
+    count: {
+      enum: ['auto', 'trajectory', 'text'],
+      default: 'auto',
+      description:
+        'where calls are counted: trajectory.toolCalls, occurrences of `pattern` in the response, or the trajectory when there is one',
+    },
+    pattern: {
+      type: 'string',
+      minLength: 1,
+      default: '```output',
+      description: 'literal marker counted in the text (the sandbox observation fence, as the Agent0 code counts)',
+    },
   },
-};
+} as const;
+
+export type ToolUseOptions = OptionsOf<typeof toolUseSchema>;
 
 /** Counts non-overlapping occurrences of a literal string (Python's str.count). */
 export function countOccurrences(text: string, needle: string): number {
@@ -43,10 +54,12 @@ export class ToolUseReward implements RewardFunction {
   constructor(private readonly o: ToolUseOptions) {}
 
   score(batch: RewardSample[]): Promise<RewardResult[]> {
-    return Promise.resolve(batch.map((s) => {
-      const calls = toolCallsOf(s, this.o.count, this.o.pattern);
-      return { reward: toolReward(calls, this.o.weight, this.o.cap), parts: { toolCalls: calls } };
-    }));
+    return Promise.resolve(
+      batch.map((s) => {
+        const calls = toolCallsOf(s, this.o.count, this.o.pattern);
+        return { reward: toolReward(calls, this.o.weight, this.o.cap), parts: { toolCalls: calls } };
+      }),
+    );
   }
 }
 
@@ -55,5 +68,5 @@ export const toolUseReward = defineComponent({
   name: 'tool-use',
   description: 'weight x min(tool calls, cap)',
   options: toolUseSchema,
-  create: (o: ToolUseOptions) => new ToolUseReward(o),
+  create: (o) => new ToolUseReward(o),
 });

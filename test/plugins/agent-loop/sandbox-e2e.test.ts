@@ -15,7 +15,10 @@ const observations = (t: Trajectory): string[] => {
   let cur = '';
   t.responseMask.forEach((m, i) => {
     if (m === 0) cur += charTokenizer.decode([t.responseIds[i] as number]);
-    else if (cur) { out.push(cur); cur = ''; }
+    else if (cur) {
+      out.push(cur);
+      cur = '';
+    }
   });
   if (cur) out.push(cur);
   return out;
@@ -29,34 +32,47 @@ describe('agent-loop/tool-loop end to end with the real python sandbox (from a r
   before(async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'a0-loop-'));
     const file = path.join(dir, 'r.yaml');
-    await fs.writeFile(file, [
-      'name: loop-e2e', 'seed: 1', 'components:',
-      '  python: { use: tool/python, options: { workers: 2, timeoutSeconds: 1, stateful: true } }',
-      '  executor_loop: { use: agent-loop/tool-loop, options: { tools: [python], maxTurns: 3, maxObsLength: 40, obsTruncate: left, batchWaitMs: 50 } }',
-      'pipeline: { iterations: 0 }',
-    ].join('\n'));
+    await fs.writeFile(
+      file,
+      [
+        'name: loop-e2e',
+        'seed: 1',
+        'components:',
+        '  python: { use: tool/python, options: { workers: 2, timeoutSeconds: 1, stateful: true } }',
+        '  executor_loop: { use: agent-loop/tool-loop, options: { tools: [python], maxTurns: 3, maxObsLength: 40, obsTruncate: left, batchWaitMs: 50 } }',
+        'pipeline: { iterations: 0 }',
+      ].join('\n'),
+    );
     const builtins = [agentLoopPlugin, pythonSandboxPlugin];
     const env = new DefaultCliEnv(await createRegistry(builtins), { builtins, stdout: () => {}, stderr: () => {} });
     session = await env.openSession(await env.loadRecipe(file));
     loop = await session.get('executor_loop', 'agent-loop');
   });
-  after(async () => { await session?.close(); });
+  after(async () => {
+    await session?.close();
+  });
 
   it('runs tool turns through the sandbox: exact text, masks, stop reasons, state per trajectory', async () => {
     const engine = new ScriptedEngine({
       'Problem: 12 * 34 + 5': [PY('print(12 * 34 + 5)'), 'The answer is \\boxed{413}.'],
       'Problem: 1 / 0': [PY('x = 7\nprint(1 / 0)'), PY('print(x * 6)'), 'The answer is \\boxed{42}.'],
-      'Problem: slow': [PY("import time\ntime.sleep(30)"), 'I give up.'],
+      'Problem: slow': [PY('import time\ntime.sleep(30)'), 'I give up.'],
       'Problem: long': [PY("print('\\n'.join(str(i) for i in range(100)))"), 'done'],
       'Problem: direct': ['The answer is \\boxed{4}.'],
     });
     const prompts = ['Problem: 12 * 34 + 5', 'Problem: 1 / 0', 'Problem: slow', 'Problem: long', 'Problem: direct'];
     const t0 = performance.now();
-    const out = await loop.run(engine, prompts.map((p, i) => ({ id: `r${i}`, groupId: `g${i}`, promptIds: charTokenizer.encode(`${p}\nSolution:\n`) })), { maxNewTokens: 2000, temperature: 0 });
+    const out = await loop.run(
+      engine,
+      prompts.map((p, i) => ({ id: `r${i}`, groupId: `g${i}`, promptIds: charTokenizer.encode(`${p}\nSolution:\n`) })),
+      { maxNewTokens: 2000, temperature: 0 },
+    );
     const [arith, err, slow, long, direct] = out as [Trajectory, Trajectory, Trajectory, Trajectory, Trajectory];
     expect(performance.now() - t0).to.be.lessThan(15_000);
 
-    expect(arith.text).to.equal('I will use python.\n```python\nprint(12 * 34 + 5)\n```\n```output\n413\n```\nThe answer is \\boxed{413}.');
+    expect(arith.text).to.equal(
+      'I will use python.\n```python\nprint(12 * 34 + 5)\n```\n```output\n413\n```\nThe answer is \\boxed{413}.',
+    );
     expect(observations(arith)).to.deep.equal(['\n413\n```\n']);
     expect(arith).to.include({ stopReason: 'eos', turns: 2, toolCalls: 1, toolErrors: 0 });
 
@@ -80,17 +96,21 @@ describe('agent-loop/tool-loop end to end with the real python sandbox (from a r
     expect(direct).to.include({ stopReason: 'eos', turns: 1, toolCalls: 0, text: 'The answer is \\boxed{4}.' });
     for (const t of out) {
       expect(charTokenizer.decode(t.responseIds)).to.equal(t.text);
-      t.responseMask.forEach((m, i) => { if (m === 0) expect(t.logProbs[i]).to.equal(0); });
+      t.responseMask.forEach((m, i) => {
+        if (m === 0) expect(t.logProbs[i]).to.equal(0);
+      });
     }
     // Round one sent all five prompts in a single engine call.
     expect(engine.calls[0]!.prompts).to.have.length(5);
     // The slow trajectory's timeout did not hold back the others: their second turn came before it ended.
-    const secondRound = engine.calls.find((c) => c.prompts.some((p) => p.startsWith('Problem: 12')) && c !== engine.calls[0])!;
+    const secondRound = engine.calls.find(
+      (c) => c.prompts.some((p) => p.startsWith('Problem: 12')) && c !== engine.calls[0],
+    )!;
     expect(secondRound.prompts.some((p) => p.startsWith('Problem: slow'))).to.equal(false);
   });
 
   it('the loop frees per-trajectory interpreter state when trajectories end', async () => {
-    const tool = await session.get('python', 'tool') as unknown as { sandbox: { activeSessions: number } };
+    const tool = (await session.get('python', 'tool')) as unknown as { sandbox: { activeSessions: number } };
     expect(tool.sandbox.activeSessions).to.equal(0);
   });
 });

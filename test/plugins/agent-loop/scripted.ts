@@ -6,7 +6,11 @@ export const charTokenizer: Tokenizer = {
   eosIds: [0],
   padId: 0,
   encode: (text) => Array.from({ length: text.length }, (_, i) => text.charCodeAt(i) + 1),
-  decode: (ids) => ids.filter((i) => i > 0).map((i) => String.fromCharCode(i - 1)).join(''),
+  decode: (ids) =>
+    ids
+      .filter((i) => i > 0)
+      .map((i) => String.fromCharCode(i - 1))
+      .join(''),
 };
 
 /** The log-prob every scripted token gets, so tests can tell model tokens from observation tokens. */
@@ -31,7 +35,10 @@ export class ScriptedEngine implements RolloutEngine {
   readonly calls: GenerateCall[] = [];
   private readonly served = new Map<string, number>();
 
-  constructor(private readonly scripts: Record<string, string[]>, private readonly delayMs = 0) {}
+  constructor(
+    private readonly scripts: Record<string, string[]>,
+    private readonly delayMs = 0,
+  ) {}
 
   private keyOf(prompt: string): string {
     const key = Object.keys(this.scripts).find((k) => prompt.startsWith(k));
@@ -41,7 +48,13 @@ export class ScriptedEngine implements RolloutEngine {
 
   async generate(prompts: number[][], params: SamplingParams, opts: GenerateOptions = {}): Promise<Completion[]> {
     const texts = prompts.map((p) => charTokenizer.decode(p));
-    this.calls.push({ prompts: texts, params, ...(opts.affinityKeys ? { affinityKeys: opts.affinityKeys } : {}), ...(opts.sampleKeys ? { sampleKeys: opts.sampleKeys } : {}), at: performance.now() });
+    this.calls.push({
+      prompts: texts,
+      params,
+      ...(opts.affinityKeys ? { affinityKeys: opts.affinityKeys } : {}),
+      ...(opts.sampleKeys ? { sampleKeys: opts.sampleKeys } : {}),
+      at: performance.now(),
+    });
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     return texts.map((prompt) => {
       if (opts.signal?.aborted) return { tokenIds: [], text: '', logProbs: [], finishReason: 'abort' };
@@ -56,14 +69,27 @@ export class ScriptedEngine implements RolloutEngine {
       let finishReason: Completion['finishReason'] = endless ? 'length' : 'eos';
       let stopString: string | undefined;
       for (const ch of script) {
-        if (text.length >= params.maxNewTokens) { finishReason = 'length'; break; }
+        if (text.length >= params.maxNewTokens) {
+          finishReason = 'length';
+          break;
+        }
         text += ch;
         stopString = (params.stop ?? []).find((s) => text.endsWith(s));
-        if (stopString) { finishReason = 'stop'; break; }
+        if (stopString) {
+          finishReason = 'stop';
+          break;
+        }
       }
-      if (finishReason === 'eos' && text.length >= params.maxNewTokens && text.length < script.length) finishReason = 'length';
+      if (finishReason === 'eos' && text.length >= params.maxNewTokens && text.length < script.length)
+        finishReason = 'length';
       const tokenIds = charTokenizer.encode(text);
-      return { tokenIds, text, logProbs: tokenIds.map(() => MODEL_LOGP), finishReason, ...(stopString ? { stopString } : {}) };
+      return {
+        tokenIds,
+        text,
+        logProbs: tokenIds.map(() => MODEL_LOGP),
+        finishReason,
+        ...(stopString ? { stopString } : {}),
+      };
     });
   }
 }

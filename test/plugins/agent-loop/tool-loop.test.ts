@@ -35,13 +35,24 @@ class FakeTool implements Tool {
   async conductAction(id: string, action: string): Promise<ToolResult> {
     const c: { id: string; action: string; start: number; end?: number } = { id, action, start: performance.now() };
     this.calls.push(c);
-    try { return await this.answer(action, id); } finally { c.end = performance.now(); }
+    try {
+      return await this.answer(action, id);
+    } finally {
+      c.end = performance.now();
+    }
   }
-  async finish(id: string): Promise<void> { this.finished.push(id); }
+  async finish(id: string): Promise<void> {
+    this.finished.push(id);
+  }
 }
 
 const ok = (observation: string): ToolResult => ({ observation, done: false, valid: true, info: { status: 'ok' } });
-const req = (id: string, prompt: string): AgentRequest => ({ id, groupId: 'g', promptIds: charTokenizer.encode(prompt), fields: { selfConsistency: 0.5 } });
+const req = (id: string, prompt: string): AgentRequest => ({
+  id,
+  groupId: 'g',
+  promptIds: charTokenizer.encode(prompt),
+  fields: { selfConsistency: 0.5 },
+});
 
 /** The observation spans of a trajectory, from its mask, as text. */
 function maskedSpans(t: Trajectory): string[] {
@@ -49,7 +60,10 @@ function maskedSpans(t: Trajectory): string[] {
   let cur: number[] = [];
   t.responseMask.forEach((m, i) => {
     if (m === 0) cur.push(t.responseIds[i] as number);
-    else if (cur.length) { spans.push(charTokenizer.decode(cur)); cur = []; }
+    else if (cur.length) {
+      spans.push(charTokenizer.decode(cur));
+      cur = [];
+    }
   });
   if (cur.length) spans.push(charTokenizer.decode(cur));
   return spans;
@@ -70,17 +84,30 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
     });
     const tool = new FakeTool((a) => ok(a === 'print(12 * 34 + 5)' ? '413' : '?'));
     const loop = new ToolLoop([tool], OPTS);
-    const [a, b] = await loop.run(engine, [req('a', 'Problem: 12 * 34 + 5\nSolution:\n'), req('b', 'Problem: 2 + 2\nSolution:\n')], { maxNewTokens: 400, temperature: 0, seed: 7 });
-    expect(a!.text).to.equal('I will use python.\n```python\nprint(12 * 34 + 5)\n```\n```output\n413\n```\nThe answer is \\boxed{413}.');
+    const [a, b] = await loop.run(
+      engine,
+      [req('a', 'Problem: 12 * 34 + 5\nSolution:\n'), req('b', 'Problem: 2 + 2\nSolution:\n')],
+      { maxNewTokens: 400, temperature: 0, seed: 7 },
+    );
+    expect(a!.text).to.equal(
+      'I will use python.\n```python\nprint(12 * 34 + 5)\n```\n```output\n413\n```\nThe answer is \\boxed{413}.',
+    );
     expect(maskedSpans(a!)).to.deep.equal(['\n413\n```\n']);
     expect(a).to.include({ stopReason: 'eos', turns: 2, toolCalls: 1, toolErrors: 0, id: 'a', groupId: 'g' });
     expect(a!.fields).to.deep.equal({ selfConsistency: 0.5 });
     expect(a!.metrics.obsTokens).to.equal('\n413\n```\n'.length);
-    expect(b).to.include({ stopReason: 'eos', turns: 1, toolCalls: 0, text: 'I will compute it directly.\nThe answer is \\boxed{4}.' });
+    expect(b).to.include({
+      stopReason: 'eos',
+      turns: 1,
+      toolCalls: 0,
+      text: 'I will compute it directly.\nThe answer is \\boxed{4}.',
+    });
     for (const t of [a!, b!]) checkInvariants(t);
     // One engine call per round with every ready trajectory; the second prompt is prompt + response so far.
     expect(engine.calls.map((c) => c.prompts.length)).to.deep.equal([2, 1]);
-    expect(engine.calls[1]!.prompts[0]).to.equal(`Problem: 12 * 34 + 5\nSolution:\n${a!.text.slice(0, a!.text.indexOf('The answer'))}`);
+    expect(engine.calls[1]!.prompts[0]).to.equal(
+      `Problem: 12 * 34 + 5\nSolution:\n${a!.text.slice(0, a!.text.indexOf('The answer'))}`,
+    );
     expect(engine.calls[0]!.affinityKeys).to.deep.equal(['a', 'b']);
     // every round keeps the run's seed; rows are told apart by trajectory and turn, not by round
     expect(engine.calls.map((c) => c.params.seed)).to.deep.equal([7, 7]);
@@ -92,7 +119,9 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
   it('ends with max_turns when the model asks for one tool call more than maxTurns', async () => {
     const engine = new ScriptedEngine({ P: [PY('print(1)')] });
     const tool = new FakeTool(() => ok('1'));
-    const [t] = await new ToolLoop([tool], { ...OPTS, maxTurns: 2 }).run(engine, [req('x', 'P')], { maxNewTokens: 2000 });
+    const [t] = await new ToolLoop([tool], { ...OPTS, maxTurns: 2 }).run(engine, [req('x', 'P')], {
+      maxNewTokens: 2000,
+    });
     expect(t).to.include({ stopReason: 'max_turns', toolCalls: 2, turns: 3 });
     expect(tool.calls).to.have.length(2);
     expect(maskedSpans(t!)).to.deep.equal(['\n1\n```\n', '\n1\n```\n']);
@@ -104,7 +133,11 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
     const turn = PY('print(1)');
     const engine = new ScriptedEngine({ P: [turn, 'done'] });
     const budget = turn.length + 4; // the observation '\n1\n```\n' (7 tokens) does not fit: 4 of it do
-    const [t] = await new ToolLoop([new FakeTool(() => ok('1'))], { ...OPTS, maxResponseLength: budget }).run(engine, [req('x', 'P')], { maxNewTokens: 10_000 });
+    const [t] = await new ToolLoop([new FakeTool(() => ok('1'))], { ...OPTS, maxResponseLength: budget }).run(
+      engine,
+      [req('x', 'P')],
+      { maxNewTokens: 10_000 },
+    );
     expect(t!.stopReason).to.equal('length');
     expect(t!.responseIds).to.have.length(budget);
     expect(t!.text).to.equal(`${turn}\n1\n\``);
@@ -114,11 +147,17 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
 
   it('maxResponseLength defaults to sampling.maxNewTokens; maxActionLength caps one turn', async () => {
     const engine = new ScriptedEngine({ P: ['abcdefghij…'] });
-    const [t] = await new ToolLoop([new FakeTool(() => ok(''))], OPTS).run(engine, [req('x', 'P')], { maxNewTokens: 25 });
+    const [t] = await new ToolLoop([new FakeTool(() => ok(''))], OPTS).run(engine, [req('x', 'P')], {
+      maxNewTokens: 25,
+    });
     expect(t).to.include({ stopReason: 'length', turns: 1 });
     expect(t!.responseIds).to.have.length(25);
     const engine2 = new ScriptedEngine({ P: [PY('print(1)'), 'abcdefghij…'], Q: ['short answer'] });
-    const [u, v] = await new ToolLoop([new FakeTool(() => ok('1'))], { ...OPTS, maxActionLength: 40 }).run(engine2, [req('u', 'P'), req('v', 'Q')], { maxNewTokens: 1000 });
+    const [u, v] = await new ToolLoop([new FakeTool(() => ok('1'))], { ...OPTS, maxActionLength: 40 }).run(
+      engine2,
+      [req('u', 'P'), req('v', 'Q')],
+      { maxNewTokens: 1000 },
+    );
     // The first turn (51 chars) is longer than 40: cut, no tool call.
     expect(PY('print(1)').length).to.equal(51);
     expect(u).to.include({ stopReason: 'length', toolCalls: 0, text: PY('print(1)').slice(0, 40) });
@@ -135,7 +174,10 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
     const engine = new ScriptedEngine({ X: [turn, 'abcdefghij…'], Y: [short, 'yyyyyyyyyy…'] });
     const loop = new ToolLoop([new FakeTool(() => ok('1'))], { ...OPTS, maxResponseLength: 65 });
     const [x, y] = await loop.run(engine, [req('x', 'X'), req('y', 'Y')], { maxNewTokens: 1000 });
-    expect(engine.calls.map((c) => [c.prompts.length, c.params.maxNewTokens])).to.deep.equal([[2, 65], [2, 12]]);
+    expect(engine.calls.map((c) => [c.prompts.length, c.params.maxNewTokens])).to.deep.equal([
+      [2, 65],
+      [2, 12],
+    ]);
     expect(x!.text).to.equal(`${turn}\n1\n\`\`\`\nabcdefg`);
     expect(y!.text).to.equal(`${short}\n1\n\`\`\`\nyyyyyyyyyyyy`);
     for (const t of [x!, y!]) {
@@ -147,30 +189,52 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
 
   it('invalid action: stop ends the trajectory; observe says so and goes on', async () => {
     const engine = new ScriptedEngine({ P: ['no code here ```output', 'fine'] });
-    const [t] = await new ToolLoop([new FakeTool(() => ok('x'))], OPTS).run(engine, [req('x', 'P')], { maxNewTokens: 500 });
+    const [t] = await new ToolLoop([new FakeTool(() => ok('x'))], OPTS).run(engine, [req('x', 'P')], {
+      maxNewTokens: 500,
+    });
     expect(t).to.include({ stopReason: 'invalid_action', toolCalls: 0, text: 'no code here ```output' });
     expect(t!.metrics.invalidActions).to.equal(1);
     const engine2 = new ScriptedEngine({ P: ['no code here ```output', 'fine'] });
-    const [u] = await new ToolLoop([new FakeTool(() => ok('x'))], { ...OPTS, onInvalidAction: 'observe' }).run(engine2, [req('x', 'P')], { maxNewTokens: 500 });
-    expect(u).to.include({ stopReason: 'eos', toolCalls: 0, turns: 2, text: 'no code here ```output\nno code found\n```\nfine' });
+    const [u] = await new ToolLoop([new FakeTool(() => ok('x'))], { ...OPTS, onInvalidAction: 'observe' }).run(
+      engine2,
+      [req('x', 'P')],
+      { maxNewTokens: 500 },
+    );
+    expect(u).to.include({
+      stopReason: 'eos',
+      toolCalls: 0,
+      turns: 2,
+      text: 'no code here ```output\nno code found\n```\nfine',
+    });
     expect(maskedSpans(u!)).to.deep.equal(['\nno code found\n```\n']);
   });
 
   it('answer: a non-action stop string from sampling, or a tool that says done', async () => {
     const engine = new ScriptedEngine({ P: ['x = 1 </answer> more'], Q: [PY('submit()'), 'never'] });
     const tool = new FakeTool(() => ({ observation: 'accepted', done: true, valid: true }));
-    const [p, q] = await new ToolLoop([tool], OPTS).run(engine, [req('p', 'P'), req('q', 'Q')], { maxNewTokens: 500, stop: ['</answer>'] });
+    const [p, q] = await new ToolLoop([tool], OPTS).run(engine, [req('p', 'P'), req('q', 'Q')], {
+      maxNewTokens: 500,
+      stop: ['</answer>'],
+    });
     expect(p).to.include({ stopReason: 'answer', text: 'x = 1 </answer>' });
     expect(q).to.include({ stopReason: 'answer', toolCalls: 1, turns: 1 });
     expect(maskedSpans(q!)).to.deep.equal(['\naccepted\n```\n']);
     expect(engine.calls[0]!.params.stop).to.deep.equal(['```output', '</answer>']);
   });
 
-  for (const [side, expected] of [['left', 'uvwxyz'], ['right', 'abcdef'], ['middle', 'abcxyz']] as const) {
+  for (const [side, expected] of [
+    ['left', 'uvwxyz'],
+    ['right', 'abcdef'],
+    ['middle', 'abcxyz'],
+  ] as const) {
     it(`truncates a long observation to maxObsLength tokens (${side})`, async () => {
       const engine = new ScriptedEngine({ P: [PY('p()'), 'end'] });
       const tool = new FakeTool(() => ok('abcdefghijklmnopqrstuvwxyz'));
-      const [t] = await new ToolLoop([tool], { ...OPTS, maxObsLength: 6, obsTruncate: side }).run(engine, [req('x', 'P')], { maxNewTokens: 500 });
+      const [t] = await new ToolLoop([tool], { ...OPTS, maxObsLength: 6, obsTruncate: side }).run(
+        engine,
+        [req('x', 'P')],
+        { maxNewTokens: 500 },
+      );
       expect(maskedSpans(t!)).to.deep.equal([`\n${expected}\n\`\`\`\n`]);
       expect(t!.metrics.obsTruncated).to.equal(1);
       checkInvariants(t!);
@@ -188,13 +252,23 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
   });
 
   it('counts tool errors: an invalid result and a failed program go on; a throwing tool ends its trajectory only', async () => {
-    const engine = new ScriptedEngine({ A: [PY('bad'), 'after'], B: [PY('boom'), 'never'], C: [PY('sandbox'), 'after'], D: ['direct'] });
+    const engine = new ScriptedEngine({
+      A: [PY('bad'), 'after'],
+      B: [PY('boom'), 'never'],
+      C: [PY('sandbox'), 'after'],
+      D: ['direct'],
+    });
     const tool = new FakeTool((a) => {
       if (a === 'boom') throw new Error('tool exploded');
-      if (a === 'sandbox') return { observation: 'sandbox error: x', done: false, valid: false, info: { status: 'sandbox_error' } };
+      if (a === 'sandbox')
+        return { observation: 'sandbox error: x', done: false, valid: false, info: { status: 'sandbox_error' } };
       return { observation: 'Traceback\nNameError', done: false, valid: true, info: { status: 'error' } };
     });
-    const [a, b, c, d] = await new ToolLoop([tool], OPTS).run(engine, [req('a', 'A'), req('b', 'B'), req('c', 'C'), req('d', 'D')], { maxNewTokens: 500 });
+    const [a, b, c, d] = await new ToolLoop([tool], OPTS).run(
+      engine,
+      [req('a', 'A'), req('b', 'B'), req('c', 'C'), req('d', 'D')],
+      { maxNewTokens: 500 },
+    );
     expect(a).to.include({ stopReason: 'eos', toolErrors: 1, toolCalls: 1 });
     expect(b).to.include({ stopReason: 'tool_error', toolErrors: 1, toolCalls: 1 });
     expect(b!.metrics.toolExceptions).to.equal(1);
@@ -207,17 +281,31 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
     const engine = new ScriptedEngine({ A: [PY('hang'), 'never'], B: [PY('fast'), PY('fast'), 'done'] });
     const tool = new FakeTool((a) => (a === 'hang' ? new Promise<ToolResult>(() => {}) : ok('1')));
     const t0 = performance.now();
-    const [a, b] = await new ToolLoop([tool], { ...OPTS, toolTimeoutSeconds: 0.5 }).run(engine, [req('a', 'A'), req('b', 'B')], { maxNewTokens: 500 });
+    const [a, b] = await new ToolLoop([tool], { ...OPTS, toolTimeoutSeconds: 0.5 }).run(
+      engine,
+      [req('a', 'A'), req('b', 'B')],
+      { maxNewTokens: 500 },
+    );
     expect(performance.now() - t0).to.be.lessThan(3000);
     expect(a).to.include({ stopReason: 'tool_error', toolErrors: 1 });
     expect(a!.metrics.toolTimeouts).to.equal(1);
-    expect(b).to.include({ stopReason: 'eos', toolCalls: 2, text: `${PY('fast')}\n1\n\`\`\`\n${PY('fast')}\n1\n\`\`\`\ndone` });
+    expect(b).to.include({
+      stopReason: 'eos',
+      toolCalls: 2,
+      text: `${PY('fast')}\n1\n\`\`\`\n${PY('fast')}\n1\n\`\`\`\ndone`,
+    });
   });
 
   it('a slow tool does not hold back other trajectories: they take further rounds meanwhile', async () => {
     const engine = new ScriptedEngine({ A: [PY('slow'), 'A done'], B: [PY('fast'), PY('fast'), PY('fast'), 'B done'] });
-    const tool = new FakeTool((a) => (a === 'slow' ? new Promise<ToolResult>((r) => setTimeout(() => r(ok('s')), 800)) : ok('f')));
-    const [a, b] = await new ToolLoop([tool], { ...OPTS, batchWaitMs: 50 }).run(engine, [req('a', 'A'), req('b', 'B')], { maxNewTokens: 1000 });
+    const tool = new FakeTool((a) =>
+      a === 'slow' ? new Promise<ToolResult>((r) => setTimeout(() => r(ok('s')), 800)) : ok('f'),
+    );
+    const [a, b] = await new ToolLoop([tool], { ...OPTS, batchWaitMs: 50 }).run(
+      engine,
+      [req('a', 'A'), req('b', 'B')],
+      { maxNewTokens: 1000 },
+    );
     expect(a).to.include({ stopReason: 'eos', toolCalls: 1 });
     expect(b).to.include({ stopReason: 'eos', toolCalls: 3 });
     const slow = tool.calls.find((c) => c.action === 'slow')!;
@@ -232,13 +320,23 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
     const ids = Array.from({ length: 6 }, (_, i) => `S${i}`);
     const engine = new ScriptedEngine(Object.fromEntries(ids.map((k) => [k, [PY(k), 'ok']])));
     // Staggered 40 ms apart, each gap far under batchWaitMs (250): all six make the second round.
-    const tool = new FakeTool((a) => new Promise<ToolResult>((r) => setTimeout(() => r(ok(a)), 40 * Number(a.slice(1)))));
-    const out = await new ToolLoop([tool], { ...OPTS, batchWaitMs: 250 }).run(engine, ids.map((k) => req(k, k)), { maxNewTokens: 500 });
+    const tool = new FakeTool(
+      (a) => new Promise<ToolResult>((r) => setTimeout(() => r(ok(a)), 40 * Number(a.slice(1)))),
+    );
+    const out = await new ToolLoop([tool], { ...OPTS, batchWaitMs: 250 }).run(
+      engine,
+      ids.map((k) => req(k, k)),
+      { maxNewTokens: 500 },
+    );
     expect(engine.calls.map((c) => c.prompts.length)).to.deep.equal([6, 6]);
     expect(out.every((t) => t.stopReason === 'eos')).to.equal(true);
     // With batchWaitMs 10 (under the gaps) the stragglers come in later rounds.
     const engine2 = new ScriptedEngine(Object.fromEntries(ids.map((k) => [k, [PY(k), 'ok']])));
-    await new ToolLoop([tool], { ...OPTS, batchWaitMs: 10 }).run(engine2, ids.map((k) => req(k, k)), { maxNewTokens: 500 });
+    await new ToolLoop([tool], { ...OPTS, batchWaitMs: 10 }).run(
+      engine2,
+      ids.map((k) => req(k, k)),
+      { maxNewTokens: 500 },
+    );
     expect(engine2.calls.length).to.be.greaterThan(2);
     expect(engine2.calls.slice(1).reduce((n, c) => n + c.prompts.length, 0)).to.equal(6);
   });
@@ -255,7 +353,11 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
       return ok('w');
     });
     const t0 = performance.now();
-    const out = await new ToolLoop([tool], { ...OPTS, concurrency: 3 }).run(engine, ids.map((k) => req(k, k)), { maxNewTokens: 500 });
+    const out = await new ToolLoop([tool], { ...OPTS, concurrency: 3 }).run(
+      engine,
+      ids.map((k) => req(k, k)),
+      { maxNewTokens: 500 },
+    );
     expect(peak).to.equal(3);
     expect(performance.now() - t0).to.be.within(290, 1500);
     expect(out.every((t) => t.stopReason === 'eos')).to.equal(true);
@@ -269,7 +371,12 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
     const t0 = performance.now();
-    const [a] = await new ToolLoop([tool], OPTS).run(engine, [req('a', 'A')], { maxNewTokens: 500 }, { signal: ac.signal });
+    const [a] = await new ToolLoop([tool], OPTS).run(
+      engine,
+      [req('a', 'A')],
+      { maxNewTokens: 500 },
+      { signal: ac.signal },
+    );
     expect(performance.now() - t0).to.be.lessThan(2000);
     expect(a!.stopReason).to.equal('abort');
     expect(tool.finished).to.deep.equal(['a']);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { rlStep, TinyTokenizer, type Trajectory } from '../../../core/index.js';
+import { TinyTokenizer, type Trajectory } from '../../../core/index.js';
+import { rlStep } from '../../../core/train/index.js';
 import { DEFAULT_POLICY_OPTIONS, TfjsPolicy } from '../../../plugins/engine-tfjs/policy.js';
 import { Qwen3Model, resolveConfig, TINY_CONFIG } from '../../../plugins/engine-tfjs/public.js';
 import { build } from './helpers.js';
@@ -10,14 +11,34 @@ import { build } from './helpers.js';
 // micro-batches must not change the update.
 
 const tok = new TinyTokenizer();
-const cfg = resolveConfig({ ...TINY_CONFIG, vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16 });
+const cfg = resolveConfig({
+  ...TINY_CONFIG,
+  vocab_size: tok.vocabSize,
+  hidden_size: 32,
+  intermediate_size: 64,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  head_dim: 16,
+});
 
 function traj(i: number, prompt: string, response: string, obs: [number, number] | null, s: number): Trajectory {
   const responseIds = tok.encode(response);
   const mask = responseIds.map((_, j) => (obs && j >= obs[0] && j < obs[1] ? 0 : 1));
   return {
-    id: `t${i}`, groupId: `g${i >> 1}`, promptIds: tok.encode(prompt), responseIds, responseMask: mask, logProbs: responseIds.map(() => -1),
-    text: response, stopReason: 'eos', turns: 1, toolCalls: obs ? 1 : 0, toolErrors: 0, fields: { selfConsistency: s }, metrics: {},
+    id: `t${i}`,
+    groupId: `g${i >> 1}`,
+    promptIds: tok.encode(prompt),
+    responseIds,
+    responseMask: mask,
+    logProbs: responseIds.map(() => -1),
+    text: response,
+    stopReason: 'eos',
+    turns: 1,
+    toolCalls: obs ? 1 : 0,
+    toolErrors: 0,
+    fields: { selfConsistency: s },
+    metrics: {},
   };
 }
 
@@ -31,12 +52,25 @@ const TRAJS = [
 const REWARDS = [1, 0, 1, 0, 1];
 
 async function update(microBatchSize?: number) {
-  const policy = new TfjsPolicy(Qwen3Model.random(cfg, 3), tok, { ...DEFAULT_POLICY_OPTIONS, microBatchSize: 64, optimizer: { ...DEFAULT_POLICY_OPTIONS.optimizer, lr: 3e-2 } });
+  const policy = new TfjsPolicy(Qwen3Model.random(cfg, 3), tok, {
+    ...DEFAULT_POLICY_OPTIONS,
+    microBatchSize: 64,
+    optimizer: { ...DEFAULT_POLICY_OPTIONS.optimizer, lr: 3e-2 },
+  });
   const reference = await policy.snapshot();
   const m = await rlStep({
-    policy, reference, trajectories: TRAJS, rewards: REWARDS,
-    advantage: build('advantage', 'adpo'), loss: build('policy-loss', 'adpo'), aggregator: build('loss-agg', 'token-mean'),
-    kl: build('kl', 'low_var_kl'), klCoef: 0.01, miniBatchSize: 3, ppoEpochs: 2, ...(microBatchSize ? { microBatchSize } : {}),
+    policy,
+    reference,
+    trajectories: TRAJS,
+    rewards: REWARDS,
+    advantage: build('advantage', 'adpo'),
+    loss: build('policy-loss', 'adpo'),
+    aggregator: build('loss-agg', 'token-mean'),
+    kl: build('kl', 'low_var_kl'),
+    klCoef: 0.01,
+    miniBatchSize: 3,
+    ppoEpochs: 2,
+    ...(microBatchSize ? { microBatchSize } : {}),
   });
   const weights = [...policy.model.params.values()].map((v) => Array.from(v.dataSync()));
   await reference.dispose();
@@ -53,7 +87,17 @@ describe('rlStep on the tfjs Qwen3 engine (ADPO + KL, the executor update)', fun
     const micro = await update(1);
     expect(tf.memory().numTensors, 'tensors leaked').to.equal(before);
     expect(full.m.optimizer_steps).to.equal(4);
-    for (const k of ['loss', 'pg_loss', 'kl_loss', 'grad_norm', 'ratio_mean', 'ratio_max', 'ppo_kl', 'entropy', 'clip_high_mean']) {
+    for (const k of [
+      'loss',
+      'pg_loss',
+      'kl_loss',
+      'grad_norm',
+      'ratio_mean',
+      'ratio_max',
+      'ppo_kl',
+      'entropy',
+      'clip_high_mean',
+    ]) {
       expect(micro.m[k], k).to.be.closeTo(full.m[k] as number, 2e-5 * Math.max(1, Math.abs(full.m[k] as number)));
     }
     // the second epoch is off-policy: the ratio moved and the KL to the reference is no longer 0
@@ -62,7 +106,11 @@ describe('rlStep on the tfjs Qwen3 engine (ADPO + KL, the executor update)', fun
     // the averages over the 4 steps keep loss = pg_loss + 0.01 · kl_loss (no entropy bonus)
     expect(full.m.loss).to.be.closeTo((full.m.pg_loss as number) + 0.01 * (full.m.kl_loss as number), 1e-6);
     let worst = 0;
-    full.weights.forEach((w, i) => w.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - (micro.weights[i]?.[j] as number))); }));
+    full.weights.forEach((w, i) =>
+      w.forEach((x, j) => {
+        worst = Math.max(worst, Math.abs(x - (micro.weights[i]?.[j] as number)));
+      }),
+    );
     expect(worst, 'largest weight difference').to.be.lessThan(1e-5);
   });
 });

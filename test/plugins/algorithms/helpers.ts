@@ -7,7 +7,11 @@ import type { ComponentContext, ComponentKind, ComponentTypes } from '../../../c
 const ajv = new Ajv({ useDefaults: true, strict: true });
 
 /** Builds a component of the algorithms plugin the way a recipe would: schema defaults filled, options validated. */
-export function build<K extends ComponentKind>(kind: K, name: string, options: Record<string, unknown> = {}): ComponentTypes[K] {
+export function build<K extends ComponentKind>(
+  kind: K,
+  name: string,
+  options: Record<string, unknown> = {},
+): ComponentTypes[K] {
   const def = algorithms.components.find((c) => c.kind === kind && c.name === name);
   if (!def) throw new Error(`no component ${kind}/${name}`);
   const opts = structuredClone(options);
@@ -27,8 +31,10 @@ export function t2(rows: number[][]): tf.Tensor2D {
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-6, what = ''): void {
   expect(actual.length, `${what} length`).to.equal(expected.length);
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
-    if (!(Math.abs(a - e) <= tol * Math.max(1, Math.abs(e)))) expect.fail(`${what}[${i}]: got ${a}, expected ${e} (tol ${tol})`);
+    const a = actual[i],
+      e = expected[i];
+    if (!(Math.abs(a - e) <= tol * Math.max(1, Math.abs(e))))
+      expect.fail(`${what}[${i}]: got ${a}, expected ${e} (tol ${tol})`);
   }
 }
 

@@ -9,24 +9,75 @@ function fixture<T>(name: string): { cases: T[] } {
   return JSON.parse(readFileSync(new URL(`../../fixtures/algorithms/${name}.json`, import.meta.url), 'utf8'));
 }
 
-interface AdvCase { name: string; estimator: string; options: Record<string, unknown>; rewards: number[]; groupIds: string[]; mask: number[][]; fields: Record<string, number[]>; gamma?: number; expected: number[][] }
-interface AggCase { name: string; mode: string; loss: number[][]; mask: number[][]; norm?: { tokens: number; seqs: number }; horizon?: number; expected: number }
-interface LossCase { name: string; loss: string; options: Record<string, unknown>; agg: string; logp: number[][]; old: number[][]; adv: number[][]; mask: number[][]; fields: Record<string, number[]>; entropy?: number[][]; expected: number; metrics: Record<string, number>; grad: number[][] }
-interface KlCase { name: string; type: string; logp: number[][]; ref: number[][]; expected: number[][]; grad: number[][] }
+interface AdvCase {
+  name: string;
+  estimator: string;
+  options: Record<string, unknown>;
+  rewards: number[];
+  groupIds: string[];
+  mask: number[][];
+  fields: Record<string, number[]>;
+  gamma?: number;
+  expected: number[][];
+}
+interface AggCase {
+  name: string;
+  mode: string;
+  loss: number[][];
+  mask: number[][];
+  norm?: { tokens: number; seqs: number };
+  horizon?: number;
+  expected: number;
+}
+interface LossCase {
+  name: string;
+  loss: string;
+  options: Record<string, unknown>;
+  agg: string;
+  logp: number[][];
+  old: number[][];
+  adv: number[][];
+  mask: number[][];
+  fields: Record<string, number[]>;
+  entropy?: number[][];
+  expected: number;
+  metrics: Record<string, number>;
+  grad: number[][];
+}
+interface KlCase {
+  name: string;
+  type: string;
+  logp: number[][];
+  ref: number[][];
+  expected: number[][];
+  grad: number[][];
+}
 
 export function referenceSuite(title: string, hooks: () => void = () => {}): void {
   describe(title, () => {
     hooks();
     let before = 0;
-    beforeEach(() => { before = tf.memory().numTensors; });
-    afterEach(() => { expect(tf.memory().numTensors, 'tensors leaked').to.equal(before); });
+    beforeEach(() => {
+      before = tf.memory().numTensors;
+    });
+    afterEach(() => {
+      expect(tf.memory().numTensors, 'tensors leaked').to.equal(before);
+    });
 
     for (const c of fixture<AdvCase>('advantages').cases) {
       it(`advantage/${c.estimator}: ${c.name}`, () => {
         const est = build('advantage', c.estimator, c.options);
         const mask = t2(c.mask);
-        const fields: FieldColumns = Object.fromEntries(Object.entries(c.fields).map(([k, v]) => [k, Float32Array.from(v)]));
-        const adv = est.compute({ rewards: Float32Array.from(c.rewards), groupIds: c.groupIds, responseMask: mask, fields, gamma: c.gamma });
+        const fields: FieldColumns = Object.fromEntries(
+          Object.entries(c.fields).map(([k, v]) => [k, Float32Array.from(v)]),
+        );
+        const adv = est.compute({
+          rewards: Float32Array.from(c.rewards),
+          groupIds: c.groupIds,
+          responseMask: mask,
+          fields,
+          gamma: c.gamma,
+        });
         expect(adv.shape).to.deep.equal(mask.shape);
         expectClose(adv.dataSync(), flat(c.expected), 1e-6, c.name);
         tf.dispose([adv, mask]);
@@ -50,7 +101,16 @@ export function referenceSuite(title: string, hooks: () => void = () => {}): voi
         const [logp, old, adv, mask] = [t2(c.logp), t2(c.old), t2(c.adv), t2(c.mask)];
         const entropy = c.entropy ? t2(c.entropy) : undefined;
         const fields = Object.fromEntries(Object.entries(c.fields).map(([k, v]) => [k, tf.tensor1d(v)]));
-        const run = (lp: tf.Tensor2D) => loss.compute({ logProbs: lp, oldLogProbs: old, advantages: adv, responseMask: mask, fields, aggregator: agg, entropy });
+        const run = (lp: tf.Tensor2D) =>
+          loss.compute({
+            logProbs: lp,
+            oldLogProbs: old,
+            advantages: adv,
+            responseMask: mask,
+            fields,
+            aggregator: agg,
+            entropy,
+          });
         const out = run(logp);
         expectClose([out.loss.dataSync()[0]], [c.expected], 1e-6, `${c.name} loss`);
         for (const [k, v] of Object.entries(c.metrics)) {

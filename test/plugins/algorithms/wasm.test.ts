@@ -11,6 +11,10 @@ referenceSuite('algorithms vs the Python reference on the wasm backend', () => {
     previous = tf.getBackend();
     if (!(await tf.setBackend('wasm'))) throw new Error('setBackend(wasm) returned false');
   });
-  after(async () => { await tf.setBackend(previous); });
-  it('runs on wasm', () => { expect(tf.getBackend()).to.equal('wasm'); });
+  after(async () => {
+    await tf.setBackend(previous);
+  });
+  it('runs on wasm', () => {
+    expect(tf.getBackend()).to.equal('wasm');
+  });
 });

@@ -7,7 +7,12 @@ import { DEFAULT_SPLITS, generateSplit } from '../../../plugins/arith-world/spli
 import { ArithTaskSource } from '../../../plugins/arith-world/task-source.js';
 import { buildExamples, encodeExample } from '../../../plugins/arith-world/corpus.js';
 import {
-  DEFAULT_FORMAT, curriculumOutput, executorSolution, extractBoxed, parseCurriculumOutput, pythonFor,
+  DEFAULT_FORMAT,
+  curriculumOutput,
+  executorSolution,
+  extractBoxed,
+  parseCurriculumOutput,
+  pythonFor,
 } from '../../../plugins/arith-world/formats.js';
 import { emulatePython } from '../../../plugins/arith-world/probe.js';
 import { TinyTokenizer } from '../../../core/index.js';
@@ -36,7 +41,13 @@ describe('arith-world: problems and splits', () => {
   it('generates problems whose stated answer is their value, within the difficulty', () => {
     const rng = new Rng(7, 'test');
     for (let i = 0; i < 300; i++) {
-      const p = generateProblem(rng, { minDigits: 2, maxDigits: 3, minOps: 2, maxOps: 3, operators: ['+', '-', '*', '/', '%'] });
+      const p = generateProblem(rng, {
+        minDigits: 2,
+        maxDigits: 3,
+        minOps: 2,
+        maxOps: 3,
+        operators: ['+', '-', '*', '/', '%'],
+      });
       expect(evaluate(p.expr)).to.equal(p.answer);
       expect(p.ops).to.be.within(2, 3);
       const d = measureDifficulty(p.text);
@@ -71,7 +82,9 @@ describe('arith-world: problems and splits', () => {
 describe('arith-world: formats and corpus', () => {
   it('writes tool and direct solutions with the observation as its own segment', () => {
     const p = { text: '12 * 34 + 5', expr: '12 * 34 + 5', answer: 413n };
-    expect(executorSolution(p, false, DEFAULT_FORMAT)).to.deep.equal([{ text: 'I will compute it directly.\nThe answer is \\boxed{413}.' }]);
+    expect(executorSolution(p, false, DEFAULT_FORMAT)).to.deep.equal([
+      { text: 'I will compute it directly.\nThe answer is \\boxed{413}.' },
+    ]);
     const tool = executorSolution(p, true, DEFAULT_FORMAT);
     expect(tool).to.deep.equal([
       { text: 'I will use python.\n```python\nprint(12 * 34 + 5)\n```\n```output' },
@@ -84,7 +97,9 @@ describe('arith-world: formats and corpus', () => {
   });
 
   it('parses curriculum outputs, their own answer and their tool calls', () => {
-    const text = curriculumOutput({ text: '9 * 9', expr: '9 * 9', answer: 81n }, true).map((s) => s.text).join('');
+    const text = curriculumOutput({ text: '9 * 9', expr: '9 * 9', answer: 81n }, true)
+      .map((s) => s.text)
+      .join('');
     expect(parseCurriculumOutput(text)).to.deep.equal({ question: '9 * 9', answer: '81', toolCalls: 1 });
     expect(parseCurriculumOutput('<question></question>\\boxed{1}')).to.equal(null);
     expect(extractBoxed('\\boxed{\\frac{1}{2}} and \\boxed{3}')).to.equal('3');
@@ -92,18 +107,36 @@ describe('arith-world: formats and corpus', () => {
 
   it('draws tool use at factToolRate for facts and toolRate for the rest', () => {
     const facts = Array.from({ length: 4000 }, () => ({ text: '3 + 4', expr: '3 + 4', answer: 7n, fact: true }));
-    const rest = Array.from({ length: 4000 }, () => ({ text: '31 * 4 + 2', expr: '31 * 4 + 2', answer: 126n, fact: false }));
-    const ex = buildExamples([...facts, ...rest], new Rng(1, 'corpus'), { curriculumShare: 0, toolRate: 0.4, factToolRate: 0.05, format: DEFAULT_FORMAT });
+    const rest = Array.from({ length: 4000 }, () => ({
+      text: '31 * 4 + 2',
+      expr: '31 * 4 + 2',
+      answer: 126n,
+      fact: false,
+    }));
+    const ex = buildExamples([...facts, ...rest], new Rng(1, 'corpus'), {
+      curriculumShare: 0,
+      toolRate: 0.4,
+      factToolRate: 0.05,
+      format: DEFAULT_FORMAT,
+    });
     const rate = (xs: typeof ex) => xs.filter((e) => e.tool).length / xs.length;
     expect(rate(ex.slice(0, 4000))).to.be.closeTo(0.05, 0.015);
     expect(rate(ex.slice(4000))).to.be.closeTo(0.4, 0.03);
-    const same = buildExamples(rest, new Rng(1, 'corpus'), { curriculumShare: 0, toolRate: 0.4, format: DEFAULT_FORMAT });
+    const same = buildExamples(rest, new Rng(1, 'corpus'), {
+      curriculumShare: 0,
+      toolRate: 0.4,
+      format: DEFAULT_FORMAT,
+    });
     expect(rate(same)).to.be.closeTo(0.4, 0.03);
   });
 
   it('masks the prompt and the observation out of the pretraining loss', () => {
     const tok = new TinyTokenizer();
-    const [ex] = buildExamples([{ text: '2 + 2', expr: '2 + 2', answer: 4n }], new Rng(0, 'c'), { curriculumShare: 0, toolRate: 1, format: DEFAULT_FORMAT });
+    const [ex] = buildExamples([{ text: '2 + 2', expr: '2 + 2', answer: 4n }], new Rng(0, 'c'), {
+      curriculumShare: 0,
+      toolRate: 1,
+      format: DEFAULT_FORMAT,
+    });
     const enc = encodeExample(ex!, tok, 1000)!;
     const trained = enc.ids.filter((_, i) => enc.lossMask[i] === 1);
     const text = tok.decode(trained.slice(0, -1));

@@ -23,7 +23,9 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 }
 
 describe('engine-tfjs: fused inference kernels (wasm)', () => {
-  before(async () => { await selectBackend('wasm'); });
+  before(async () => {
+    await selectBackend('wasm');
+  });
 
   for (const [name, cfg] of [
     ['GQA, tied', TEST_CONFIG],
@@ -33,19 +35,31 @@ describe('engine-tfjs: fused inference kernels (wasm)', () => {
       expect(fusedAvailable()).to.equal(true);
       const model = Qwen3Model.fromHf(cfg, randomHfWeights(cfg, 3));
       try {
-        const ids = [[0, 0, 5, 9, 11], [7, 3, 2, 8, 4], [0, 6, 6, 1, 30]];
-        const keyMask = ids.map((r, b) => r.map((_, t) => (b === 0 && t < 2) || (b === 2 && t < 1) ? 0 : 1));
-        const positions = keyMask.map((m) => { let p = 0; return m.map((x) => (x ? p++ : 0)); });
-        const prefill = (inference: boolean): { hidden: tf.Tensor2D; cache: { k: tf.Tensor4D; v: tf.Tensor4D }[] } => model.forward(tf.tensor2d(ids, undefined, 'int32'), {
-          positions: tf.tensor2d(positions, undefined, 'int32'), keyMask: tf.tensor2d(keyMask), inference,
+        const ids = [
+          [0, 0, 5, 9, 11],
+          [7, 3, 2, 8, 4],
+          [0, 6, 6, 1, 30],
+        ];
+        const keyMask = ids.map((r, b) => r.map((_, t) => ((b === 0 && t < 2) || (b === 2 && t < 1) ? 0 : 1)));
+        const positions = keyMask.map((m) => {
+          let p = 0;
+          return m.map((x) => (x ? p++ : 0));
         });
+        const prefill = (inference: boolean): { hidden: tf.Tensor2D; cache: { k: tf.Tensor4D; v: tf.Tensor4D }[] } =>
+          model.forward(tf.tensor2d(ids, undefined, 'int32'), {
+            positions: tf.tensor2d(positions, undefined, 'int32'),
+            keyMask: tf.tensor2d(keyMask),
+            inference,
+          });
         const [hf, hp] = both(model, (inf) => prefill(inf).hidden);
         expect(maxDiff(hf, hp)).to.be.below(1e-5);
         const step = (inference: boolean): tf.Tensor => {
           const { cache } = prefill(false);
           const f = model.forward(tf.tensor2d([[12], [13], [14]], undefined, 'int32'), {
             positions: tf.tensor2d([[3], [5], [4]], undefined, 'int32'),
-            keyMask: tf.tensor2d(keyMask.map((m) => [...m, 1])), cache, inference,
+            keyMask: tf.tensor2d(keyMask.map((m) => [...m, 1])),
+            cache,
+            inference,
           });
           return tf.concat([f.hidden, ...f.cache.map((c) => tf.reshape(c.k, [3, -1]))], 1);
         };

@@ -7,7 +7,9 @@ import { sampleToken } from '../../../plugins/engine-tfjs/generate/sampler.js';
 import { logSoftmax, testPolicy } from './helpers.js';
 
 describe('engine-tfjs: generation', () => {
-  before(async () => { await selectBackend('wasm'); });
+  before(async () => {
+    await selectBackend('wasm');
+  });
 
   it('greedy KV-cache decoding of a ragged batch equals full recomputation, token for token', async () => {
     const p = await testPolicy(21, { batchSize: 3 });
@@ -48,7 +50,9 @@ describe('engine-tfjs: generation', () => {
     prompts.forEach((pr, i) => {
       const c = out[i]!;
       expect(c.tokenIds.length).to.be.greaterThan(0);
-      c.tokenIds.forEach((_, k) => expect(lp[i]![pr.length + k]!, `row ${i} token ${k}`).to.be.closeTo(c.logProbs[k]!, 2e-4));
+      c.tokenIds.forEach((_, k) =>
+        expect(lp[i]![pr.length + k]!, `row ${i} token ${k}`).to.be.closeTo(c.logProbs[k]!, 2e-4),
+      );
       expect(lp[i]![0]).to.equal(0);
       for (let t = seqs[i]!.length; t < T; t++) expect(lp[i]![t]).to.equal(0);
     });
@@ -70,7 +74,9 @@ describe('engine-tfjs: generation', () => {
     const u2 = await p.generate(prompts, { maxNewTokens: 15, temperature: 1.5, stopTokenIds: [] });
     expect(u1.map((x) => x.tokenIds)).to.not.deep.equal(u2.map((x) => x.tokenIds));
     const twin = await testPolicy(8);
-    expect((await twin.generate(prompts, { maxNewTokens: 15, temperature: 1.5, stopTokenIds: [] })).map((x) => x.tokenIds)).to.deep.equal(u1.map((x) => x.tokenIds));
+    expect(
+      (await twin.generate(prompts, { maxNewTokens: 15, temperature: 1.5, stopTokenIds: [] })).map((x) => x.tokenIds),
+    ).to.deep.equal(u1.map((x) => x.tokenIds));
     twin.dispose();
     for (const x of a) {
       if (x.finishReason === 'length') expect(x.tokenIds.length).to.equal(15);
@@ -83,7 +89,9 @@ describe('engine-tfjs: generation', () => {
     const p = await testPolicy(8);
     const sp = { maxNewTokens: 12, temperature: 1.5, seed: 3, stopTokenIds: [] };
     const alone = await p.generate([[10, 11, 12]], sp, { sampleKeys: ['traj-a#1'] });
-    const mixed = await p.generate([[40], [10, 11, 12], [7, 8]], sp, { sampleKeys: ['traj-b#0', 'traj-a#1', 'traj-c#2'] });
+    const mixed = await p.generate([[40], [10, 11, 12], [7, 8]], sp, {
+      sampleKeys: ['traj-b#0', 'traj-a#1', 'traj-c#2'],
+    });
     expect(mixed[1]!.tokenIds).to.deep.equal(alone[0]!.tokenIds);
     const other = await p.generate([[10, 11, 12]], sp, { sampleKeys: ['traj-z#1'] });
     expect(other[0]!.tokenIds).to.not.deep.equal(alone[0]!.tokenIds);
@@ -99,7 +107,12 @@ describe('engine-tfjs: generation', () => {
     const text = free!.text;
     const stop = text.slice(5, 7);
     const first = text.indexOf(stop);
-    const [s] = await p.generate(prompt, { maxNewTokens: 20, temperature: 0, stop: ['zzzz-never', stop], stopTokenIds: [] });
+    const [s] = await p.generate(prompt, {
+      maxNewTokens: 20,
+      temperature: 0,
+      stop: ['zzzz-never', stop],
+      stopTokenIds: [],
+    });
     expect(s!.finishReason).to.equal('stop');
     expect(s!.stopString).to.equal(stop);
     expect(s!.text).to.equal(text.slice(0, first + stop.length));
@@ -173,7 +186,8 @@ describe('engine-tfjs: generation', () => {
     const p = await testPolicy(2, { batchSize: 2 });
     await p.generate([[3, 4], [5, 6, 7], [8]], { maxNewTokens: 6, temperature: 1, seed: 1 });
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) await p.generate([[3, 4], [5, 6, 7], [8]], { maxNewTokens: 6, temperature: 1, seed: i, stop: ['x'] });
+    for (let i = 0; i < 3; i++)
+      await p.generate([[3, 4], [5, 6, 7], [8]], { maxNewTokens: 6, temperature: 1, seed: i, stop: ['x'] });
     expect(tf.memory().numTensors).to.equal(before);
     p.dispose();
   });
@@ -191,7 +205,10 @@ describe('engine-tfjs: sampler on a large vocabulary', () => {
     let cum = 0;
     for (let n = 0; n < keep; n++) {
       cum += p[order[n]!]!;
-      if (topP < 1 && cum >= topP * mass) { keep = n + 1; break; }
+      if (topP < 1 && cum >= topP * mass) {
+        keep = n + 1;
+        break;
+      }
     }
     const z = order.slice(0, keep).reduce((a, j) => a + p[j]!, 0);
     const out = new Array<number>(V).fill(0);
@@ -199,7 +216,11 @@ describe('engine-tfjs: sampler on a large vocabulary', () => {
     return out;
   }
 
-  for (const [name, topK, topP, temp] of [['top-p 0.9', 0, 0.9, 1], ['top-k 40 + top-p 0.95', 40, 0.95, 0.8], ['top-p 0.999 (needs the full sort)', 0, 0.999, 1.5]] as const) {
+  for (const [name, topK, topP, temp] of [
+    ['top-p 0.9', 0, 0.9, 1],
+    ['top-k 40 + top-p 0.95', 40, 0.95, 0.8],
+    ['top-p 0.999 (needs the full sort)', 0, 0.999, 1.5],
+  ] as const) {
     it(`matches sort-everything sampling over 3 000 ids: ${name}`, () => {
       const rng0 = new Rng(9, 'logits');
       // Peaked like an LM's next-token distribution: 30 likely ids over a long tail.
@@ -214,7 +235,10 @@ describe('engine-tfjs: sampler on a large vocabulary', () => {
         f.set(t, (f.get(t) ?? 0) + 1 / n);
       }
       // The 10 most likely ids are drawn at their renormalised rates.
-      const top = want.map((p, j) => [p, j] as const).sort((a, b) => b[0] - a[0]).slice(0, 10);
+      const top = want
+        .map((p, j) => [p, j] as const)
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, 10);
       for (const [p, j] of top) expect(f.get(j) ?? 0, `id ${j}`).to.be.closeTo(p, 0.03);
     });
   }

@@ -9,8 +9,14 @@ import { logSoftmax, randomHfWeights, referenceLogits, TEST_CONFIG } from './hel
 
 /** Two right-padded rows: the second has 2 padding tokens. */
 const BATCH = {
-  inputIds: [[5, 17, 3, 90, 42, 8, 61], [2, 30, 4, 77, 6, 0, 0]],
-  attentionMask: [[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0]],
+  inputIds: [
+    [5, 17, 3, 90, 42, 8, 61],
+    [2, 30, 4, 77, 6, 0, 0],
+  ],
+  attentionMask: [
+    [1, 1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 1, 0, 0],
+  ],
 };
 const T = 7;
 /** Loss weights on log-probs (c) and entropies (e): arbitrary, fixed. */
@@ -33,7 +39,9 @@ function referenceLoss(w: Map<string, HostTensor>): number {
 }
 
 describe('engine-tfjs: gradients against central differences', () => {
-  before(async () => { await selectBackend('wasm'); });
+  before(async () => {
+    await selectBackend('wasm');
+  });
 
   for (const mode of [
     { name: 'wasm rank-2 custom gradients, sliced attention', mode: { rank2Grads: true, slicedAttentionMinWork: 0 } },
@@ -43,10 +51,17 @@ describe('engine-tfjs: gradients against central differences', () => {
       const w = randomHfWeights(TEST_CONFIG, 13);
       const model = new Qwen3Model(TEST_CONFIG, fromHfTensors(TEST_CONFIG, w), { mode: mode.mode });
       const keyOf = new Map([...model.params].map(([k, v]) => [v.name, k]));
-      const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
-        const f = forwardLogProbs(model, BATCH, [0, 1], true);
-        return tf.add(tf.sum(tf.mul(f.logProbs, tf.tensor2d(C))), tf.sum(tf.mul(f.entropy!, tf.tensor2d(E)))) as tf.Scalar;
-      }), model.trainableVariables());
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.tidy(() => {
+            const f = forwardLogProbs(model, BATCH, [0, 1], true);
+            return tf.add(
+              tf.sum(tf.mul(f.logProbs, tf.tensor2d(C))),
+              tf.sum(tf.mul(f.entropy!, tf.tensor2d(E))),
+            ) as tf.Scalar;
+          }),
+        model.trainableVariables(),
+      );
       const lossTf = value.dataSync()[0]!;
       const internal = new Map<string, Float32Array>();
       for (const [name, g] of Object.entries(grads)) internal.set(keyOf.get(name)!, g.dataSync() as Float32Array);

@@ -11,7 +11,10 @@ export class CharTokenizer implements Tokenizer {
     return [...text].map((ch) => Math.min(97, Math.max(2, ch.charCodeAt(0) - 30)));
   }
   decode(ids: readonly number[]): string {
-    return ids.filter((i) => i >= 2).map((i) => String.fromCharCode(i + 30)).join('');
+    return ids
+      .filter((i) => i >= 2)
+      .map((i) => String.fromCharCode(i + 30))
+      .join('');
   }
 }
 
@@ -42,7 +45,11 @@ export function randomHfWeights(c: Qwen3Config, seed = 1, scale = 0.2): Map<stri
     for (let i = 0; i < n; i++) data[i] = norm ? 1 + rnd() * 0.5 : rnd() * 2 * scale;
     return { shape, data };
   };
-  const d = c.hidden_size, hd = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads, ff = c.intermediate_size;
+  const d = c.hidden_size,
+    hd = c.head_dim,
+    H = c.num_attention_heads,
+    KV = c.num_key_value_heads,
+    ff = c.intermediate_size;
   const m = new Map<string, HostTensor>();
   m.set('model.embed_tokens.weight', mk([c.vocab_size, d]));
   for (let i = 0; i < c.num_hidden_layers; i++) {
@@ -70,7 +77,11 @@ export function randomHfWeights(c: Qwen3Config, seed = 1, scale = 0.2): Map<stri
  * ids [T] → logits [T][V].
  */
 export function referenceLogits(c: Qwen3Config, w: Map<string, HostTensor>, ids: number[]): number[][] {
-  const d = c.hidden_size, hd = c.head_dim, H = c.num_attention_heads, KV = c.num_key_value_heads, ff = c.intermediate_size;
+  const d = c.hidden_size,
+    hd = c.head_dim,
+    H = c.num_attention_heads,
+    KV = c.num_key_value_heads,
+    ff = c.intermediate_size;
   const W = (n: string): Float32Array => w.get(n)!.data;
   const lin = (x: number[], wt: Float32Array, outDim: number): number[] => {
     const inDim = x.length;
@@ -101,11 +112,15 @@ export function referenceLogits(c: Qwen3Config, w: Map<string, HostTensor>, ids:
     const xs = hs.map((h) => rms(h, W(`${p}input_layernorm.weight`)));
     const qs = xs.map((x, t) => {
       const q = lin(x, W(`${p}self_attn.q_proj.weight`), H * hd);
-      return Array.from({ length: H }, (_, h) => rope(rms(q.slice(h * hd, (h + 1) * hd), W(`${p}self_attn.q_norm.weight`)), t));
+      return Array.from({ length: H }, (_, h) =>
+        rope(rms(q.slice(h * hd, (h + 1) * hd), W(`${p}self_attn.q_norm.weight`)), t),
+      );
     });
     const ks = xs.map((x, t) => {
       const k = lin(x, W(`${p}self_attn.k_proj.weight`), KV * hd);
-      return Array.from({ length: KV }, (_, h) => rope(rms(k.slice(h * hd, (h + 1) * hd), W(`${p}self_attn.k_norm.weight`)), t));
+      return Array.from({ length: KV }, (_, h) =>
+        rope(rms(k.slice(h * hd, (h + 1) * hd), W(`${p}self_attn.k_norm.weight`)), t),
+      );
     });
     const vs = xs.map((x) => {
       const v = lin(x, W(`${p}self_attn.v_proj.weight`), KV * hd);
@@ -117,7 +132,8 @@ export function referenceLogits(c: Qwen3Config, w: Map<string, HostTensor>, ids:
       for (let head = 0; head < H; head++) {
         const kvh = Math.floor(head / G);
         const sc = [];
-        for (let j = 0; j <= t; j++) sc.push(qs[t]![head]!.reduce((a, v, i) => a + v * ks[j]![kvh]![i]!, 0) / Math.sqrt(hd));
+        for (let j = 0; j <= t; j++)
+          sc.push(qs[t]![head]!.reduce((a, v, i) => a + v * ks[j]![kvh]![i]!, 0) / Math.sqrt(hd));
         const mx = Math.max(...sc);
         const e = sc.map((s) => Math.exp(s - mx));
         const z = e.reduce((a, b) => a + b, 0);
@@ -138,10 +154,17 @@ export function referenceLogits(c: Qwen3Config, w: Map<string, HostTensor>, ids:
 }
 
 /** A policy over TEST_CONFIG with the LCG weights and the char tokenizer (no backend switch). */
-export async function testPolicy(seed = 5, opts: Partial<import('../../../plugins/engine-tfjs/policy.js').TfjsPolicyOptions> = {}, cfg: Qwen3Config = TEST_CONFIG): Promise<import('../../../plugins/engine-tfjs/policy.js').TfjsPolicy> {
+export async function testPolicy(
+  seed = 5,
+  opts: Partial<import('../../../plugins/engine-tfjs/policy.js').TfjsPolicyOptions> = {},
+  cfg: Qwen3Config = TEST_CONFIG,
+): Promise<import('../../../plugins/engine-tfjs/policy.js').TfjsPolicy> {
   const { Qwen3Model } = await import('../../../plugins/engine-tfjs/model/qwen3.js');
   const { TfjsPolicy, DEFAULT_POLICY_OPTIONS } = await import('../../../plugins/engine-tfjs/policy.js');
-  return new TfjsPolicy(Qwen3Model.fromHf(cfg, randomHfWeights(cfg, seed)), new CharTokenizer(), { ...DEFAULT_POLICY_OPTIONS, ...opts });
+  return new TfjsPolicy(Qwen3Model.fromHf(cfg, randomHfWeights(cfg, seed)), new CharTokenizer(), {
+    ...DEFAULT_POLICY_OPTIONS,
+    ...opts,
+  });
 }
 
 /** log-softmax of one row, in float64. */

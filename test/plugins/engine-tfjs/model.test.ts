@@ -7,10 +7,16 @@ import { fromHfTensors, toHfTensors } from '../../../plugins/engine-tfjs/model/w
 import { randomHfWeights, referenceLogits, TEST_CONFIG } from './helpers.js';
 
 describe('engine-tfjs: Qwen3 model', () => {
-  before(async () => { await selectBackend('wasm'); });
+  before(async () => {
+    await selectBackend('wasm');
+  });
 
   it('random init is a function of the seed (seed 0 included)', () => {
-    const q = (m: Qwen3Model) => { const t = m.hfTensors().get('model.layers.0.self_attn.q_proj.weight')!.data; m.dispose(); return Array.from(t.slice(0, 8)); };
+    const q = (m: Qwen3Model) => {
+      const t = m.hfTensors().get('model.layers.0.self_attn.q_proj.weight')!.data;
+      m.dispose();
+      return Array.from(t.slice(0, 8));
+    };
     const a = q(Qwen3Model.random(TEST_CONFIG, 0));
     expect(q(Qwen3Model.random(TEST_CONFIG, 0))).to.deep.equal(a);
     expect(q(Qwen3Model.random(TEST_CONFIG, 1))).to.not.deep.equal(a);
@@ -18,12 +24,18 @@ describe('engine-tfjs: Qwen3 model', () => {
 
   for (const variant of [
     { name: 'tied, GQA 4q/2kv', cfg: TEST_CONFIG },
-    { name: 'untied, MHA, theta 1e6', cfg: { ...TEST_CONFIG, tie_word_embeddings: false, num_key_value_heads: 4, rope_theta: 1e6 } },
+    {
+      name: 'untied, MHA, theta 1e6',
+      cfg: { ...TEST_CONFIG, tie_word_embeddings: false, num_key_value_heads: 4, rope_theta: 1e6 },
+    },
   ]) {
     it(`logits match a plain-loop float64 reference (${variant.name})`, () => {
       const w = randomHfWeights(variant.cfg, 7);
       const m = Qwen3Model.fromHf(variant.cfg, w);
-      const ids = [[5, 17, 3, 90, 42, 8, 8, 61], [2, 3, 4, 5, 6, 7, 8, 9]];
+      const ids = [
+        [5, 17, 3, 90, 42, 8, 8, 61],
+        [2, 3, 4, 5, 6, 7, 8, 9],
+      ];
       const got = m.logits(ids);
       expect(got.shape).to.deep.equal([2, 8, variant.cfg.vocab_size]);
       const data = got.arraySync();
@@ -31,7 +43,11 @@ describe('engine-tfjs: Qwen3 model', () => {
       let maxErr = 0;
       ids.forEach((row, b) => {
         const ref = referenceLogits(variant.cfg, w, row);
-        ref.forEach((r, t) => r.forEach((v, j) => { maxErr = Math.max(maxErr, Math.abs(v - data[b]![t]![j]!)); }));
+        ref.forEach((r, t) =>
+          r.forEach((v, j) => {
+            maxErr = Math.max(maxErr, Math.abs(v - data[b]![t]![j]!));
+          }),
+        );
       });
       expect(maxErr).to.be.lessThan(1e-4);
       m.dispose();
@@ -58,7 +74,12 @@ describe('engine-tfjs: Qwen3 model', () => {
   });
 
   it('fills head_dim and num_key_value_heads like HF when absent', () => {
-    const c = resolveConfig({ hidden_size: 64, num_attention_heads: 4, head_dim: undefined, num_key_value_heads: undefined } as never);
+    const c = resolveConfig({
+      hidden_size: 64,
+      num_attention_heads: 4,
+      head_dim: undefined,
+      num_key_value_heads: undefined,
+    } as never);
     expect(c.head_dim).to.equal(16);
     expect(c.num_key_value_heads).to.equal(4);
     expect(() => resolveConfig({ num_attention_heads: 4, num_key_value_heads: 3 })).to.throw(/multiple/);
@@ -68,12 +89,30 @@ describe('engine-tfjs: Qwen3 model', () => {
     const w = fromHfTensors(TEST_CONFIG, randomHfWeights(TEST_CONFIG, 17));
     const sliced = new Qwen3Model(TEST_CONFIG, w, { mode: { rank2Grads: true, slicedAttentionMinWork: 0 } });
     const batched = new Qwen3Model(TEST_CONFIG, w, { mode: { rank2Grads: false } });
-    const run = (m: Qwen3Model): number[] => tf.tidy(() => {
-      const ids = tf.tensor2d([[0, 0, 5, 9, 12], [3, 4, 5, 6, 7]], [2, 5], 'int32');
-      const positions = tf.tensor2d([[0, 0, 0, 1, 2], [0, 1, 2, 3, 4]], [2, 5], 'int32');
-      const keyMask = tf.tensor2d([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]]);
-      return Array.from(m.head(m.forward(ids, { positions, keyMask }).hidden).dataSync());
-    });
+    const run = (m: Qwen3Model): number[] =>
+      tf.tidy(() => {
+        const ids = tf.tensor2d(
+          [
+            [0, 0, 5, 9, 12],
+            [3, 4, 5, 6, 7],
+          ],
+          [2, 5],
+          'int32',
+        );
+        const positions = tf.tensor2d(
+          [
+            [0, 0, 0, 1, 2],
+            [0, 1, 2, 3, 4],
+          ],
+          [2, 5],
+          'int32',
+        );
+        const keyMask = tf.tensor2d([
+          [0, 0, 1, 1, 1],
+          [1, 1, 1, 1, 1],
+        ]);
+        return Array.from(m.head(m.forward(ids, { positions, keyMask }).hidden).dataSync());
+      });
     const a = run(sliced);
     const b = run(batched);
     expect(a.length).to.equal(10 * TEST_CONFIG.vocab_size);

@@ -3,7 +3,11 @@ import { selectBackend, type BackendChoice } from '../../../plugins/engine-tfjs/
 import { testPolicy } from './helpers.js';
 
 /** Worker-side factory for parallel.test.ts: the same policy testPolicy() builds in the main thread. */
-export async function testPolicyInWorker(args: { seed: number; backend: BackendChoice; opts: Partial<TfjsPolicyOptions> }): Promise<TfjsPolicy> {
+export async function testPolicyInWorker(args: {
+  seed: number;
+  backend: BackendChoice;
+  opts: Partial<TfjsPolicyOptions>;
+}): Promise<TfjsPolicy> {
   await selectBackend(args.backend);
   return testPolicy(args.seed, args.opts);
 }

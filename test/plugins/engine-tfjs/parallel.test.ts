@@ -9,7 +9,12 @@ import type { TfjsPolicy, TfjsPolicyOptions } from '../../../plugins/engine-tfjs
 import { CharTokenizer, testPolicy } from './helpers.js';
 
 const SEED = 11;
-const OPTS: Partial<TfjsPolicyOptions> = { microBatchSize: 3, batchSize: 4, seed: 9, optimizer: { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, warmupSteps: 0, maxGradNorm: 0.5 } };
+const OPTS: Partial<TfjsPolicyOptions> = {
+  microBatchSize: 3,
+  batchSize: 4,
+  seed: 9,
+  optimizer: { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, warmupSteps: 0, maxGradNorm: 0.5 },
+};
 
 async function parallel(workers = 2): Promise<ParallelTfjsPolicy> {
   const factory = {
@@ -17,7 +22,11 @@ async function parallel(workers = 2): Promise<ParallelTfjsPolicy> {
     export: 'testPolicyInWorker',
     args: { seed: SEED, backend: tf.getBackend(), opts: OPTS },
   };
-  return ParallelTfjsPolicy.create(workers, new CharTokenizer(), factory, { microBatchSize: 3, maxMicroBatchTokens: 2048, seed: 9 });
+  return ParallelTfjsPolicy.create(workers, new CharTokenizer(), factory, {
+    microBatchSize: 3,
+    maxMicroBatchTokens: 2048,
+    seed: 9,
+  });
 }
 
 const tok = new CharTokenizer();
@@ -25,7 +34,10 @@ const texts = ['12+7=19', 'abc', 'the quick brown fox', '3*3', 'zz top 99'];
 function batchOf(rows: string[]): TokenBatch {
   const ids = rows.map((t) => tok.encode(t));
   const T = Math.max(...ids.map((r) => r.length));
-  return { inputIds: ids.map((r) => [...r, ...Array(T - r.length).fill(0)]), attentionMask: ids.map((r) => r.map(() => 1).concat(Array(T - r.length).fill(0))) };
+  return {
+    inputIds: ids.map((r) => [...r, ...Array(T - r.length).fill(0)]),
+    attentionMask: ids.map((r) => r.map(() => 1).concat(Array(T - r.length).fill(0))),
+  };
 }
 
 /**
@@ -39,17 +51,23 @@ function ppoLike(batch: TokenBatch, old: Float32Array[]): (f: PolicyForward) => 
   return (f) => {
     const m = tf.tensor2d(f.rows.map((r) => mask[r] as number[]));
     const a = tf.tensor2d(f.rows.map((r) => [adv[r] as number]));
-    const ratio = tf.exp(tf.sub(f.logProbs, tf.tensor2d(f.rows.map((r) => Array.from(old[r] as Float32Array, (x) => x - 0.05)))));
+    const ratio = tf.exp(
+      tf.sub(f.logProbs, tf.tensor2d(f.rows.map((r) => Array.from(old[r] as Float32Array, (x) => x - 0.05)))),
+    );
     const pg = tf.minimum(tf.mul(ratio, a), tf.mul(tf.clipByValue(ratio, 0.9, 1.1), a));
     const n = tf.sum(m);
-    const loss = tf.sub(tf.neg(tf.div(tf.sum(tf.mul(pg, m)), n)), tf.mul(0.01, tf.div(tf.sum(tf.mul(f.entropy!, m)), n))) as tf.Scalar;
+    const loss = tf.sub(
+      tf.neg(tf.div(tf.sum(tf.mul(pg, m)), n)),
+      tf.mul(0.01, tf.div(tf.sum(tf.mul(f.entropy!, m)), n)),
+    ) as tf.Scalar;
     return { loss, metrics: { ratio_mean: tf.div(tf.sum(tf.mul(ratio, m)), n) as tf.Scalar, rows: f.rows.length } };
   };
 }
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number): void {
   expect(a.length).to.equal(b.length);
-  for (let i = 0; i < a.length; i++) expect(Math.abs((a[i] as number) - (b[i] as number)), `index ${i}: ${a[i]} vs ${b[i]}`).to.be.at.most(tol);
+  for (let i = 0; i < a.length; i++)
+    expect(Math.abs((a[i] as number) - (b[i] as number)), `index ${i}: ${a[i]} vs ${b[i]}`).to.be.at.most(tol);
 }
 
 describe('engine-tfjs: data-parallel policy (worker threads)', function () {
@@ -69,8 +87,15 @@ describe('engine-tfjs: data-parallel policy (worker threads)', function () {
   });
 
   it('splits rows into even contiguous runs', () => {
-    expect(splitEven(5, 2)).to.deep.equal([[0, 3], [3, 5]]);
-    expect(splitEven(1, 3)).to.deep.equal([[0, 1], [1, 1], [1, 1]]);
+    expect(splitEven(5, 2)).to.deep.equal([
+      [0, 3],
+      [3, 5],
+    ]);
+    expect(splitEven(1, 3)).to.deep.equal([
+      [0, 1],
+      [1, 1],
+      [1, 1],
+    ]);
   });
 
   it('log-probs equal the single-thread engine', async () => {
@@ -82,7 +107,10 @@ describe('engine-tfjs: data-parallel policy (worker threads)', function () {
 
   it('sampling equals the single-thread engine row for row (seeded, unseeded, keyed)', async () => {
     const prompts = texts.map((t) => tok.encode(t.slice(0, 3)));
-    for (const params of [{ maxNewTokens: 12, temperature: 1, seed: 4 }, { maxNewTokens: 12, temperature: 0.8, topK: 20 }]) {
+    for (const params of [
+      { maxNewTokens: 12, temperature: 1, seed: 4 },
+      { maxNewTokens: 12, temperature: 0.8, topK: 20 },
+    ]) {
       const a = await par.generate(prompts, params);
       const b = await ser.generate(prompts, params);
       expect(a.map((c) => c.tokenIds)).to.deep.equal(b.map((c) => c.tokenIds));
@@ -134,7 +162,9 @@ describe('engine-tfjs: data-parallel policy (worker threads)', function () {
     };
     const before = await par.computeLogProbs(b);
     let err: Error | undefined;
-    await par.trainStep(b, bad).catch((e: Error) => { err = e; });
+    await par.trainStep(b, bad).catch((e: Error) => {
+      err = e;
+    });
     expect(err?.message).to.equal('loss exploded');
     close((await par.computeLogProbs(b))[0] as Float32Array, before[0] as Float32Array, 0);
     const ok = await par.trainStep(b, (f) => ({ loss: tf.neg(tf.mean(f.logProbs)) as tf.Scalar }));
@@ -158,7 +188,12 @@ describe('engine-tfjs: data-parallel policy (worker threads)', function () {
     const snap = await par.snapshot();
     others.push(snap);
     const frozen = await snap.computeLogProbs(b);
-    const refused = await snap.trainStep(b, (f) => ({ loss: tf.neg(tf.mean(f.logProbs)) as tf.Scalar })).then(() => 'trained', (e: Error) => e.message);
+    const refused = await snap
+      .trainStep(b, (f) => ({ loss: tf.neg(tf.mean(f.logProbs)) as tf.Scalar }))
+      .then(
+        () => 'trained',
+        (e: Error) => e.message,
+      );
     expect(refused).to.match(/frozen/);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'agent0-par-'));
     try {

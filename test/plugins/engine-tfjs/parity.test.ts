@@ -26,7 +26,14 @@ interface Reference {
   logits: { texts: string[]; ids: number[][] };
   model_info: Record<string, unknown>;
   probe: { node_probe_checked: string[] };
-  greedy: { variant: string; prompt_ids: number[]; tokens: number[]; logprobs: number[]; min_top2_gap: number; hf_generate_tokens: number[] }[];
+  greedy: {
+    variant: string;
+    prompt_ids: number[];
+    tokens: number[];
+    logprobs: number[];
+    min_top2_gap: number;
+    hf_generate_tokens: number[];
+  }[];
   errors: string[];
 }
 const ref = JSON.parse(readFileSync(path.join(FIXTURE, 'reference.json'), 'utf8')) as Reference;
@@ -57,7 +64,9 @@ describe('engine-tfjs parity with HF transformers (qwen3-tiny fixture)', functio
       const model = await Qwen3Model.fromPretrained(path.join(FIXTURE, variant));
       try {
         const c = model.config;
-        expect([c.hidden_size, c.num_attention_heads, c.num_key_value_heads, c.head_dim, c.vocab_size]).to.deep.equal([64, 4, 2, 16, 384]);
+        expect([c.hidden_size, c.num_attention_heads, c.num_key_value_heads, c.head_dim, c.vocab_size]).to.deep.equal([
+          64, 4, 2, 16, 384,
+        ]);
         expect(c.tie_word_embeddings).to.equal(variant !== 'untied');
         expect(c.rope_theta).to.equal(1e6);
         const errs: number[] = [];
@@ -70,7 +79,8 @@ describe('engine-tfjs parity with HF transformers (qwen3-tiny fixture)', functio
           got.dispose();
           errs.push(maxAbsDiff(data, want.data));
         }
-        if (process.env.PARITY_VERBOSE) console.log(`    ${variant} max |Δlogit| per sequence: ${errs.map((e) => e.toExponential(2)).join(', ')}`);
+        if (process.env.PARITY_VERBOSE)
+          console.log(`    ${variant} max |Δlogit| per sequence: ${errs.map((e) => e.toExponential(2)).join(', ')}`);
         expect(Math.max(...errs), `max |Δlogit| per sequence: ${errs.join(', ')}`).to.be.lessThan(TOL);
       } finally {
         model.dispose();
@@ -88,7 +98,10 @@ describe('engine-tfjs parity with HF transformers (qwen3-tiny fixture)', functio
     const noQkNorm = new Map([...hf].map(([k, t]) => [k, /(q|k)_norm/.test(k) ? ones(t) : t]));
     const ids = ref.logits.ids[2]!;
     const want = expected.get('untied.2')!.data;
-    for (const [name, model] of [['rope_theta 1e4', Qwen3Model.fromHf({ ...cfg, rope_theta: 1e4 }, hf)], ['no q/k norm', Qwen3Model.fromHf(cfg, noQkNorm)]] as const) {
+    for (const [name, model] of [
+      ['rope_theta 1e4', Qwen3Model.fromHf({ ...cfg, rope_theta: 1e4 }, hf)],
+      ['no q/k norm', Qwen3Model.fromHf(cfg, noQkNorm)],
+    ] as const) {
       const got = model.logits([ids]);
       const err = maxAbsDiff((await got.data()) as Float32Array, want);
       got.dispose();
@@ -99,7 +112,10 @@ describe('engine-tfjs parity with HF transformers (qwen3-tiny fixture)', functio
 
   it('TfjsPolicy.computeLogProbs equals log-softmax of the reference logits; save() keeps the tokenizer', async () => {
     const dir = path.join(FIXTURE, 'untied');
-    const policy = new TfjsPolicy(await Qwen3Model.fromPretrained(dir), await loadTokenizer(dir), { ...DEFAULT_POLICY_OPTIONS, microBatchSize: 2 });
+    const policy = new TfjsPolicy(await Qwen3Model.fromPretrained(dir), await loadTokenizer(dir), {
+      ...DEFAULT_POLICY_OPTIONS,
+      microBatchSize: 2,
+    });
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'parity-policy-'));
     try {
       const rows = ref.logits.ids;
@@ -120,7 +136,7 @@ describe('engine-tfjs parity with HF transformers (qwen3-tiny fixture)', functio
           for (const v of row) mx = Math.max(mx, v);
           let z = 0;
           for (const v of row) z += Math.exp(v - mx);
-          worst = Math.max(worst, Math.abs((row[r[t]!]! - mx - Math.log(z)) - lp[b]![t]!));
+          worst = Math.max(worst, Math.abs(row[r[t]!]! - mx - Math.log(z) - lp[b]![t]!));
         }
       });
       expect(worst).to.be.lessThan(TOL);
@@ -142,10 +158,17 @@ describe('engine-tfjs parity with HF transformers (qwen3-tiny fixture)', functio
       for (const g of refs) expect(g.hf_generate_tokens).to.deep.equal(g.tokens.slice(0, g.hf_generate_tokens.length));
       expect(Math.min(...refs.map((g) => g.min_top2_gap))).to.be.greaterThan(1e-2);
       const dir = path.join(FIXTURE, variant);
-      const policy = new TfjsPolicy(await Qwen3Model.fromPretrained(dir), await loadTokenizer(dir), DEFAULT_POLICY_OPTIONS);
+      const policy = new TfjsPolicy(
+        await Qwen3Model.fromPretrained(dir),
+        await loadTokenizer(dir),
+        DEFAULT_POLICY_OPTIONS,
+      );
       try {
         const n = refs[0]!.tokens.length;
-        const out = await policy.generate(refs.map((g) => g.prompt_ids), { maxNewTokens: n, temperature: 0 });
+        const out = await policy.generate(
+          refs.map((g) => g.prompt_ids),
+          { maxNewTokens: n, temperature: 0 },
+        );
         refs.forEach((g, i) => {
           const c = out[i]!;
           expect(c.tokenIds, `${variant} prompt ${i}`).to.deep.equal(g.tokens);
@@ -184,7 +207,12 @@ describe('engine-tfjs parity with HF transformers (qwen3-tiny fixture)', functio
     const header = await readSafetensorsHeader(path.join(FIXTURE, 'dtypes.safetensors'));
     expect(header.entries.get('x.bf16')!.dtype).to.equal('BF16');
     expect(header.entries.get('x.f16')!.dtype).to.equal('F16');
-    for (const [src, widened] of [['x.f16', 'x.f16.as_f32'], ['x.bf16', 'x.bf16.as_f32'], ['r.f16', 'r.f16.as_f32'], ['r.bf16', 'r.bf16.as_f32']]) {
+    for (const [src, widened] of [
+      ['x.f16', 'x.f16.as_f32'],
+      ['x.bf16', 'x.bf16.as_f32'],
+      ['r.f16', 'r.f16.as_f32'],
+      ['r.bf16', 'r.bf16.as_f32'],
+    ]) {
       const a = t.get(src as string)!;
       const b = t.get(widened as string)!;
       expect(a.shape, src).to.deep.equal(b.shape);
@@ -207,8 +235,13 @@ describe('engine-tfjs parity with HF transformers (qwen3-tiny fixture)', functio
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'st-probe-'));
     try {
       const out = path.join(dir, 'probe.safetensors');
-      execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/make_safetensors_probe.ts'), out], { cwd: ROOT, stdio: 'pipe' });
-      expect((await fs.readFile(out)).equals(await fs.readFile(path.join(FIXTURE, 'node_probe.safetensors')))).to.equal(true);
+      execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/make_safetensors_probe.ts'), out], {
+        cwd: ROOT,
+        stdio: 'pipe',
+      });
+      expect((await fs.readFile(out)).equals(await fs.readFile(path.join(FIXTURE, 'node_probe.safetensors')))).to.equal(
+        true,
+      );
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }

@@ -12,11 +12,20 @@ import { TinyTokenizer } from '../../../core/index.js';
 
 describe('engine-tfjs: the policy/tfjs component', () => {
   const lines: string[] = [];
-  const env = async () => new DefaultCliEnv(await createRegistry([engineTfjs]), { builtins: [engineTfjs], log: memoryLogger(lines), stderr: (s) => { lines.push(s); } });
-  after(async () => { await selectBackend('wasm'); });
+  const env = async () =>
+    new DefaultCliEnv(await createRegistry([engineTfjs]), {
+      builtins: [engineTfjs],
+      log: memoryLogger(lines),
+      stderr: (s) => {
+        lines.push(s);
+      },
+    });
+  after(async () => {
+    await selectBackend('wasm');
+  });
 
   it('builds the tiny embedded model by default: char tokenizer, random init, ~0.8M params', async () => {
-    const p = await (await env()).createComponent('policy', 'tfjs', { backend: 'wasm', seed: 3 }) as Policy;
+    const p = (await (await env()).createComponent('policy', 'tfjs', { backend: 'wasm', seed: 3 })) as Policy;
     const d = p.describe();
     expect(d.params).to.equal(countParams({ ...TINY_CONFIG, vocab_size: new TinyTokenizer().vocabSize }));
     expect(d.params as number).to.be.within(0.5e6, 1e6);
@@ -28,23 +37,49 @@ describe('engine-tfjs: the policy/tfjs component', () => {
     await p.dispose();
   });
 
-  it('adds tokenizerWords to the tiny tokenizer (the model\'s vocabulary grows with it); refuses them elsewhere', async () => {
+  it("adds tokenizerWords to the tiny tokenizer (the model's vocabulary grows with it); refuses them elsewhere", async () => {
     const e = await env();
-    const small = { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16 };
-    const p = await e.createComponent('policy', 'tfjs', { seed: 1, tokenizer: 'tiny', tokenizerWords: ['print(', ' * '], config: small }) as Policy;
+    const small = {
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      head_dim: 16,
+    };
+    const p = (await e.createComponent('policy', 'tfjs', {
+      seed: 1,
+      tokenizer: 'tiny',
+      tokenizerWords: ['print(', ' * '],
+      config: small,
+    })) as Policy;
     expect(p.tokenizer.vocabSize).to.equal(101);
     expect(p.describe().vocab).to.equal(101);
     expect(p.tokenizer.encode('print(6 * 7)')).to.have.length(5);
     await p.dispose();
     let err: unknown;
-    try { await e.createComponent('policy', 'tfjs', { checkpoint: '/nonexistent', tokenizerWords: ['ab'] }); } catch (x) { err = x; }
+    try {
+      await e.createComponent('policy', 'tfjs', { checkpoint: '/nonexistent', tokenizerWords: ['ab'] });
+    } catch (x) {
+      err = x;
+    }
     expect(String(err)).to.match(/tokenizerWords applies to the 'tiny' tokenizer only/);
   });
 
   it('the same seed gives the same weights; another seed other weights', async () => {
     const e = await env();
     const lp = async (seed: number): Promise<number[]> => {
-      const p = await e.createComponent('policy', 'tfjs', { seed, config: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16 } }) as Policy;
+      const p = (await e.createComponent('policy', 'tfjs', {
+        seed,
+        config: {
+          hidden_size: 32,
+          intermediate_size: 64,
+          num_hidden_layers: 1,
+          num_attention_heads: 2,
+          num_key_value_heads: 1,
+          head_dim: 16,
+        },
+      })) as Policy;
       const ids = p.tokenizer.encode('12+34');
       const [r] = await p.computeLogProbs({ inputIds: [ids], attentionMask: [ids.map(() => 1)] });
       await p.dispose();
@@ -58,13 +93,20 @@ describe('engine-tfjs: the policy/tfjs component', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tfjs-plugin-'));
     try {
       const e = await env();
-      const small = { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16 };
-      const a = await e.createComponent('policy', 'tfjs', { seed: 4, config: small }) as Policy;
+      const small = {
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        head_dim: 16,
+      };
+      const a = (await e.createComponent('policy', 'tfjs', { seed: 4, config: small })) as Policy;
       const ids = a.tokenizer.encode('7*8=56');
       const batch = { inputIds: [ids], attentionMask: [ids.map(() => 1)] };
       await a.trainStep(batch, (f) => ({ loss: tf.neg(tf.mean(f.logProbs)) as tf.Scalar }));
       await a.save(dir);
-      const b = await e.createComponent('policy', 'tfjs', { checkpoint: dir }) as Policy;
+      const b = (await e.createComponent('policy', 'tfjs', { checkpoint: dir })) as Policy;
       expect(b.describe().step).to.equal(1);
       expect(b.tokenizer.vocabSize).to.equal(a.tokenizer.vocabSize);
       expect(await b.computeLogProbs(batch)).to.deep.equal(await a.computeLogProbs(batch));
@@ -82,8 +124,22 @@ describe('engine-tfjs: the policy/tfjs component', () => {
 
   it('workers: 2 splits the work over threads and computes what one thread does', async () => {
     const e = await env();
-    const small = { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16 };
-    const make = async (workers: number): Promise<Policy> => e.createComponent('policy', 'tfjs', { backend: 'wasm', seed: 4, config: small, workers, microBatchSize: 3 }) as Promise<Policy>;
+    const small = {
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      head_dim: 16,
+    };
+    const make = async (workers: number): Promise<Policy> =>
+      e.createComponent('policy', 'tfjs', {
+        backend: 'wasm',
+        seed: 4,
+        config: small,
+        workers,
+        microBatchSize: 3,
+      }) as Promise<Policy>;
     const [one, two] = [await make(1), await make(2)];
     try {
       expect(one.describe().workers).to.equal(undefined);
@@ -91,8 +147,13 @@ describe('engine-tfjs: the policy/tfjs component', () => {
       expect(lines.some((l) => /2 worker threads/.test(l))).to.equal(true);
       const rows = ['12+34=46', '7*8', '100-1=99', '5'].map((t) => one.tokenizer.encode(t));
       const T = Math.max(...rows.map((r) => r.length));
-      const batch = { inputIds: rows.map((r) => [...r, ...Array(T - r.length).fill(0)]), attentionMask: rows.map((r) => [...r.map(() => 1), ...Array(T - r.length).fill(0)]) };
-      const loss = (f: { logProbs: tf.Tensor2D }): { loss: tf.Scalar } => ({ loss: tf.neg(tf.mean(f.logProbs)) as tf.Scalar });
+      const batch = {
+        inputIds: rows.map((r) => [...r, ...Array(T - r.length).fill(0)]),
+        attentionMask: rows.map((r) => [...r.map(() => 1), ...Array(T - r.length).fill(0)]),
+      };
+      const loss = (f: { logProbs: tf.Tensor2D }): { loss: tf.Scalar } => ({
+        loss: tf.neg(tf.mean(f.logProbs)) as tf.Scalar,
+      });
       const [s1, s2] = [await one.trainStep(batch, loss), await two.trainStep(batch, loss)];
       expect(s2.loss).to.be.closeTo(s1.loss, 1e-6);
       expect(s2.gradNorm).to.be.closeTo(s1.gradNorm, 1e-5 * s1.gradNorm);
@@ -122,7 +183,9 @@ describe('engine-tfjs: the policy/tfjs component', () => {
     const e = await env();
     const fails = async (o: Record<string, unknown>, re: RegExp): Promise<void> => {
       let msg = '';
-      await e.createComponent('policy', 'tfjs', o).catch((err: Error) => { msg = err.message; });
+      await e.createComponent('policy', 'tfjs', o).catch((err: Error) => {
+        msg = err.message;
+      });
       expect(msg, JSON.stringify(o)).to.match(re);
     };
     await fails({ backend: 'cuda' }, /backend/);

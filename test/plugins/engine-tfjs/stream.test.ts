@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import type { Completion, TokenEvent } from '../../../core/index.js';
-import { generateStreaming, testRolloutEngine } from '../../../core/index.js';
+import { generateStreaming } from '../../../core/index.js';
+import { testRolloutEngine } from '../../../core/testkit/index.js';
 import { selectBackend } from '../../../plugins/engine-tfjs/backend/select.js';
 import { topLogProbs } from '../../../plugins/engine-tfjs/generate/sampler.js';
 import { ParallelTfjsPolicy } from '../../../plugins/engine-tfjs/parallel/policy.js';
@@ -17,13 +18,21 @@ function byRow(events: TokenEvent[], rows: number): TokenEvent[][] {
 
 function expectEventsMatch(events: TokenEvent[], out: Completion[]): void {
   byRow(events, out.length).forEach((row, i) => {
-    expect(row.map((e) => e.tokenId), `row ${i} ids`).to.deep.equal(out[i]!.tokenIds);
-    expect(row.map((e) => e.logProb), `row ${i} log-probs`).to.deep.equal(out[i]!.logProbs);
+    expect(
+      row.map((e) => e.tokenId),
+      `row ${i} ids`,
+    ).to.deep.equal(out[i]!.tokenIds);
+    expect(
+      row.map((e) => e.logProb),
+      `row ${i} log-probs`,
+    ).to.deep.equal(out[i]!.logProbs);
   });
 }
 
 describe('engine-tfjs: top log-probs and streaming', () => {
-  before(async () => { await selectBackend('wasm'); });
+  before(async () => {
+    await selectBackend('wasm');
+  });
 
   it('topLogProbs gives the k largest log-softmax entries, ties by lower id', () => {
     // log-sum-exp of [2, 0, 2, -1] = 2 + ln(2 + e^-2 + e^-3) = 2.7546...
@@ -37,9 +46,12 @@ describe('engine-tfjs: top log-probs and streaming', () => {
     expect(topLogProbs(Float32Array.from([1, 3]), 0)).to.deep.equal([]);
   });
 
-  it('reports the top-k alternatives of the model\'s own next-token distribution', async () => {
+  it("reports the top-k alternatives of the model's own next-token distribution", async () => {
     const p = await testPolicy(21, { batchSize: 2 });
-    const prompts = [[5, 17, 3], [60, 61]];
+    const prompts = [
+      [5, 17, 3],
+      [60, 61],
+    ];
     const [out, plain] = [
       await p.generate(prompts, { maxNewTokens: 5, temperature: 1, seed: 3, topLogprobs: 4 }),
       await p.generate(prompts, { maxNewTokens: 5, temperature: 1, seed: 3 }),
@@ -55,9 +67,15 @@ describe('engine-tfjs: top log-probs and streaming', () => {
         const logits = p.model.logits([seq]);
         const lsm = logSoftmax((logits.arraySync() as number[][][])[0]!.at(-1)!);
         logits.dispose();
-        const want = lsm.map((lp, id) => ({ id, lp })).sort((a, b) => b.lp - a.lp || a.id - b.id).slice(0, 4);
+        const want = lsm
+          .map((lp, id) => ({ id, lp }))
+          .sort((a, b) => b.lp - a.lp || a.id - b.id)
+          .slice(0, 4);
         const got = c.topLogProbs![k]!;
-        expect(got.map((t) => t.id), `row ${i} step ${k}`).to.deep.equal(want.map((w) => w.id));
+        expect(
+          got.map((t) => t.id),
+          `row ${i} step ${k}`,
+        ).to.deep.equal(want.map((w) => w.id));
         got.forEach((t, j) => expect(t.logProb).to.be.closeTo(want[j]!.lp, 1e-4));
         const mine = got.find((t) => t.id === tok);
         if (mine) expect(mine.logProb).to.equal(c.logProbs[k]);
@@ -75,7 +93,10 @@ describe('engine-tfjs: top log-probs and streaming', () => {
     const events: TokenEvent[] = [];
     const settled: boolean[] = [];
     let done = false;
-    const out = await p.generateStream(prompts, params, (e) => { events.push(e); settled.push(done); });
+    const out = await p.generateStream(prompts, params, (e) => {
+      events.push(e);
+      settled.push(done);
+    });
     done = true;
     expect(settled.every((s) => !s)).to.equal(true);
     expect(out.map((c) => c.tokenIds)).to.deep.equal((await p.generate(prompts, params)).map((c) => c.tokenIds));
@@ -88,12 +109,20 @@ describe('engine-tfjs: top log-probs and streaming', () => {
 
   it('a listener that aborts after the first token ends decoding early (tokens come as decoded)', async () => {
     const p = await testPolicy(8, { batchSize: 4 });
-    const prompts = [[10, 11], [20, 21]];
+    const prompts = [
+      [10, 11],
+      [20, 21],
+    ];
     const full = await p.generate(prompts, { maxNewTokens: 40, temperature: 0, stopTokenIds: [] });
     const longest = Math.max(...full.map((c) => c.tokenIds.length));
     expect(longest, 'the greedy run goes on past a few tokens').to.be.above(10);
     const ac = new AbortController();
-    const out = await p.generateStream(prompts, { maxNewTokens: 40, temperature: 0, stopTokenIds: [] }, () => ac.abort(), { signal: ac.signal });
+    const out = await p.generateStream(
+      prompts,
+      { maxNewTokens: 40, temperature: 0, stopTokenIds: [] },
+      () => ac.abort(),
+      { signal: ac.signal },
+    );
     expect(out.some((c) => c.finishReason === 'abort')).to.equal(true);
     for (const c of out) expect(c.tokenIds.length).to.be.at.most(5);
     p.dispose();
@@ -103,7 +132,9 @@ describe('engine-tfjs: top log-probs and streaming', () => {
     const p = await testPolicy(8);
     const plain = { tokenizer: p.tokenizer, generate: p.generate.bind(p) };
     const events: TokenEvent[] = [];
-    const out = await generateStreaming(plain, [[3, 4]], { maxNewTokens: 4, temperature: 1, seed: 2 }, (e) => events.push(e));
+    const out = await generateStreaming(plain, [[3, 4]], { maxNewTokens: 4, temperature: 1, seed: 2 }, (e) =>
+      events.push(e),
+    );
     expectEventsMatch(events, out);
     p.dispose();
   });
@@ -120,7 +151,11 @@ describe('engine-tfjs: top log-probs and streaming', () => {
         export: 'testPolicyInWorker',
         args: { seed: 11, backend: tf.getBackend(), opts: OPTS },
       };
-      par = await ParallelTfjsPolicy.create(2, new CharTokenizer(), factory, { microBatchSize: 3, maxMicroBatchTokens: 2048, seed: 9 });
+      par = await ParallelTfjsPolicy.create(2, new CharTokenizer(), factory, {
+        microBatchSize: 3,
+        maxMicroBatchTokens: 2048,
+        seed: 9,
+      });
       ser = await testPolicy(11, OPTS);
     });
     after(async () => {
@@ -128,7 +163,7 @@ describe('engine-tfjs: top log-probs and streaming', () => {
       ser?.dispose();
     });
 
-    it('streams every worker\'s rows under their batch-wide index, as the single-thread engine does', async () => {
+    it("streams every worker's rows under their batch-wide index, as the single-thread engine does", async () => {
       const prompts = [[10, 11, 12], [40], [7, 8], [30, 31], [50]];
       const params = { maxNewTokens: 8, temperature: 1, seed: 4, topLogprobs: 3 };
       const events: TokenEvent[] = [];
@@ -136,13 +171,27 @@ describe('engine-tfjs: top log-probs and streaming', () => {
       expectEventsMatch(events, out);
       const want = await ser.generate(prompts, params);
       expect(out.map((c) => c.tokenIds)).to.deep.equal(want.map((c) => c.tokenIds));
-      out.forEach((c, i) => c.topLogProbs!.forEach((t, k) => expect(t.map((x) => x.id)).to.deep.equal(want[i]!.topLogProbs![k]!.map((x) => x.id))));
+      out.forEach((c, i) =>
+        c.topLogProbs!.forEach((t, k) =>
+          expect(t.map((x) => x.id)).to.deep.equal(want[i]!.topLogProbs![k]!.map((x) => x.id)),
+        ),
+      );
     });
 
     it('a listener that aborts after the first token stops every worker early', async () => {
-      const prompts = [[10, 11], [20, 21], [30, 31], [40, 41]];
+      const prompts = [
+        [10, 11],
+        [20, 21],
+        [30, 31],
+        [40, 41],
+      ];
       const ac = new AbortController();
-      const out = await par.generateStream(prompts, { maxNewTokens: 60, temperature: 0, stopTokenIds: [] }, () => ac.abort(), { signal: ac.signal });
+      const out = await par.generateStream(
+        prompts,
+        { maxNewTokens: 60, temperature: 0, stopTokenIds: [] },
+        () => ac.abort(),
+        { signal: ac.signal },
+      );
       expect(out.filter((c) => c.finishReason === 'abort').length).to.be.at.least(2);
       for (const c of out) expect(c.tokenIds.length).to.be.at.most(12);
     });
@@ -151,5 +200,8 @@ describe('engine-tfjs: top log-probs and streaming', () => {
 
 // The kit's suite, which third-party engines run too, on the optional paths.
 let kitPolicy: Promise<TfjsPolicy> | undefined;
-testRolloutEngine('policy/tfjs (alternatives, streaming)', () => (kitPolicy ??= testPolicy(3)), { prompt: 'hi there', stop: 'e' });
+testRolloutEngine('policy/tfjs (alternatives, streaming)', () => (kitPolicy ??= testPolicy(3)), {
+  prompt: 'hi there',
+  stop: 'e',
+});
 after(async () => (await kitPolicy)?.dispose());

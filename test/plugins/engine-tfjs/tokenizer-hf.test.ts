@@ -8,9 +8,21 @@ import { HF_TOKENIZER_FILES, HfTokenizer, loadTokenizer, type TemplateMessage } 
 /** test/fixtures/qwen3-tiny: made by scripts/make_qwen3_fixture.py with tokenizers + transformers (see its reference.json). */
 export const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/qwen3-tiny');
 
-interface TokenRef { text: string; ids: number[]; hf_ids: number[]; decoded: string; decoded_skip_special: string }
+interface TokenRef {
+  text: string;
+  ids: number[];
+  hf_ids: number[];
+  decoded: string;
+  decoded_skip_special: string;
+}
 interface ChatRef {
-  name: string; messages: TemplateMessage[]; tools?: unknown[]; add_generation_prompt: boolean; enable_thinking?: boolean; text: string; ids: number[];
+  name: string;
+  messages: TemplateMessage[];
+  tools?: unknown[];
+  add_generation_prompt: boolean;
+  enable_thinking?: boolean;
+  text: string;
+  ids: number[];
 }
 interface Reference {
   tokens: TokenRef[];
@@ -22,11 +34,12 @@ interface Reference {
 
 const ref = JSON.parse(readFileSync(path.join(FIXTURE, 'reference.json'), 'utf8')) as Reference;
 
-const renderChat = (tok: HfTokenizer, c: ChatRef): string => tok.applyChatTemplate(c.messages, {
-  addGenerationPrompt: c.add_generation_prompt,
-  ...(c.tools ? { tools: c.tools } : {}),
-  ...(c.enable_thinking !== undefined ? { extra: { enable_thinking: c.enable_thinking } } : {}),
-});
+const renderChat = (tok: HfTokenizer, c: ChatRef): string =>
+  tok.applyChatTemplate(c.messages, {
+    addGenerationPrompt: c.add_generation_prompt,
+    ...(c.tools ? { tools: c.tools } : {}),
+    ...(c.enable_thinking !== undefined ? { extra: { enable_thinking: c.enable_thinking } } : {}),
+  });
 
 describe('engine-tfjs HfTokenizer (tokenizer.json) against HF tokenizers/transformers', () => {
   let tok: HfTokenizer;
@@ -37,16 +50,21 @@ describe('engine-tfjs HfTokenizer (tokenizer.json) against HF tokenizers/transfo
   it('the fixture was generated without errors and covers what it should', () => {
     expect(ref.errors).to.deep.equal([]);
     expect(ref.tokens.length).to.be.at.least(12);
-    expect(ref.chats.map((c) => c.name)).to.include.members(['system_user_gen', 'multi_turn_reasoning', 'no_thinking', 'tools']);
+    expect(ref.chats.map((c) => c.name)).to.include.members([
+      'system_user_gen',
+      'multi_turn_reasoning',
+      'no_thinking',
+      'tools',
+    ]);
     // The Rust library and AutoTokenizer agree, so either is the reference.
     for (const t of ref.tokens) expect(t.hf_ids, JSON.stringify(t.text)).to.deep.equal(t.ids);
   });
 
-  it('encodes every reference string to exactly HF\'s ids (unicode, NFC, whitespace, special and added tokens)', () => {
+  it("encodes every reference string to exactly HF's ids (unicode, NFC, whitespace, special and added tokens)", () => {
     for (const t of ref.tokens) expect(tok.encode(t.text), JSON.stringify(t.text)).to.deep.equal(t.ids);
   });
 
-  it('decodes HF\'s ids to HF\'s text, with and without special tokens', () => {
+  it("decodes HF's ids to HF's text, with and without special tokens", () => {
     for (const t of ref.tokens) {
       expect(tok.decode(t.ids), JSON.stringify(t.text)).to.equal(t.decoded);
       expect(tok.decode(t.ids, { skipSpecialTokens: true }), JSON.stringify(t.text)).to.equal(t.decoded_skip_special);
@@ -55,7 +73,7 @@ describe('engine-tfjs HfTokenizer (tokenizer.json) against HF tokenizers/transfo
     for (const t of ref.tokens) expect(tok.decode(tok.encode(t.text))).to.equal(t.text.normalize('NFC'));
   });
 
-  it('renders every chat exactly as transformers\' apply_chat_template and tokenizes it to the same ids', () => {
+  it("renders every chat exactly as transformers' apply_chat_template and tokenizes it to the same ids", () => {
     for (const c of ref.chats) {
       const text = renderChat(tok, c);
       expect(text, c.name).to.equal(c.text);
@@ -89,7 +107,10 @@ describe('engine-tfjs HfTokenizer (tokenizer.json) against HF tokenizers/transfo
       const written = (await fs.readdir(dir)).sort();
       expect(written).to.deep.equal(['generation_config.json', 'tokenizer.json', 'tokenizer_config.json']);
       for (const f of written) {
-        expect((await fs.readFile(path.join(dir, f))).equals(await fs.readFile(path.join(FIXTURE, 'untied', f))), f).to.equal(true);
+        expect(
+          (await fs.readFile(path.join(dir, f))).equals(await fs.readFile(path.join(FIXTURE, 'untied', f))),
+          f,
+        ).to.equal(true);
       }
       const back = await loadTokenizer(dir);
       for (const t of ref.tokens) expect(back.encode(t.text)).to.deep.equal(t.ids);
@@ -109,7 +130,13 @@ describe('engine-tfjs HfTokenizer (tokenizer.json) against HF tokenizers/transfo
     const named = new HfTokenizer({
       texts: {
         'tokenizer.json': tj,
-        'tokenizer_config.json': JSON.stringify({ eos_token: { content: '<|endoftext|>' }, chat_template: [{ name: 'tool_use', template: 'T' }, { name: 'default', template: '{{ messages[0].content }}{{ eos_token }}' }] }),
+        'tokenizer_config.json': JSON.stringify({
+          eos_token: { content: '<|endoftext|>' },
+          chat_template: [
+            { name: 'tool_use', template: 'T' },
+            { name: 'default', template: '{{ messages[0].content }}{{ eos_token }}' },
+          ],
+        }),
       },
     });
     expect(named.applyChatTemplate([{ role: 'user', content: 'hi' }])).to.equal('hi<|endoftext|>');

@@ -50,7 +50,7 @@ describe('engine-tfjs TinyTokenizer', () => {
     expect(tok.decode(tok.encode('é'))).to.equal('<unk>');
   });
 
-  it('decodes ids past the vocabulary (the model\'s padded embedding rows) to nothing; rejects bad ids', () => {
+  it("decodes ids past the vocabulary (the model's padded embedding rows) to nothing; rejects bad ids", () => {
     expect(tok.decode([...tok.encode('a'), 99, 127, ...tok.encode('b')])).to.equal('ab');
     expect(() => tok.decode([-1])).to.throw(/bad id/);
     expect(() => tok.decode([1.5])).to.throw(/bad id/);
@@ -59,7 +59,8 @@ describe('engine-tfjs TinyTokenizer', () => {
   it('saves tiny_tokenizer.json and loads it back (also through loadTokenizer) with its chat template', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tiny-tok-'));
     try {
-      const tpl = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{{ eos_token }}\n{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}";
+      const tpl =
+        '{% for m in messages %}<{{ m.role }}>{{ m.content }}{{ eos_token }}\n{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}';
       const t = new TinyTokenizer({ chatTemplate: tpl });
       await t.save(dir);
       const raw = JSON.parse(await fs.readFile(path.join(dir, TINY_TOKENIZER_FILE), 'utf8')) as { vocab: string[] };
@@ -82,7 +83,13 @@ describe('engine-tfjs TinyTokenizer', () => {
     expect(t.vocabSize).to.equal(99 + words.length);
     const id = (w: string) => 99 + words.indexOf(w);
     // ' ** ' wins over ' * ' where both match; '**' without spaces stays two characters
-    expect(t.encode('2 ** 3 * 4')).to.deep.equal([...tok.encode('2'), id(' ** '), ...tok.encode('3'), id(' * '), ...tok.encode('4')]);
+    expect(t.encode('2 ** 3 * 4')).to.deep.equal([
+      ...tok.encode('2'),
+      id(' ** '),
+      ...tok.encode('3'),
+      id(' * '),
+      ...tok.encode('4'),
+    ]);
     expect(t.encode('2**3')).to.deep.equal(tok.encode('2**3'));
     const s = '```python\nprint(6 * 7)\n```\n```output\n42\n```\n\\boxed{42}<eos>';
     const ids = t.encode(s);
@@ -112,7 +119,9 @@ describe('engine-tfjs TinyTokenizer', () => {
     expect(() => new TinyTokenizer({ chars: ['a', 'a'] })).to.throw(/twice/);
     expect(() => new TinyTokenizer({ chars: ['ab'] })).to.throw(/single character/);
     expect(() => TinyTokenizer.fromJSON({ format: 'x' })).to.throw(/not a tiny tokenizer/);
-    expect(() => TinyTokenizer.fromJSON({ format: 'agent0-tiny-char', version: 1, vocab: ['a', '<eos>', '<unk>'] })).to.throw(/must start with/);
+    expect(() =>
+      TinyTokenizer.fromJSON({ format: 'agent0-tiny-char', version: 1, vocab: ['a', '<eos>', '<unk>'] }),
+    ).to.throw(/must start with/);
     expect(() => new TinyTokenizer().applyChatTemplate([{ role: 'user', content: 'x' }])).to.throw(/no chat template/);
   });
 });

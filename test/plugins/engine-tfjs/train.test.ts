@@ -11,15 +11,31 @@ import { testPolicy } from './helpers.js';
 /** −(mean over rows of the row's summed log-probs): a per-row mean, as micro-batching assumes. */
 function nll(fwd: PolicyForward): LossOutput {
   const perRow = tf.sum(fwd.logProbs, 1);
-  return { loss: tf.neg(tf.mean(perRow)) as tf.Scalar, metrics: { rows: fwd.rows.length, meanLp: tf.mean(perRow) as tf.Scalar } };
+  return {
+    loss: tf.neg(tf.mean(perRow)) as tf.Scalar,
+    metrics: { rows: fwd.rows.length, meanLp: tf.mean(perRow) as tf.Scalar },
+  };
 }
 
 const BATCH: TokenBatch = {
-  inputIds: [[5, 6, 7, 8, 9, 10], [11, 12, 13, 0, 0, 0], [20, 21, 22, 23, 24, 0], [30, 31, 0, 0, 0, 0], [40, 41, 42, 43, 44, 45]],
-  attentionMask: [[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0], [1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1]],
+  inputIds: [
+    [5, 6, 7, 8, 9, 10],
+    [11, 12, 13, 0, 0, 0],
+    [20, 21, 22, 23, 24, 0],
+    [30, 31, 0, 0, 0, 0],
+    [40, 41, 42, 43, 44, 45],
+  ],
+  attentionMask: [
+    [1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 0, 0, 0],
+    [1, 1, 1, 1, 1, 0],
+    [1, 1, 0, 0, 0, 0],
+    [1, 1, 1, 1, 1, 1],
+  ],
 };
 
-const weightsOf = (p: { model: { readWeights(): Map<string, Float32Array> } }): Map<string, Float32Array> => p.model.readWeights();
+const weightsOf = (p: { model: { readWeights(): Map<string, Float32Array> } }): Map<string, Float32Array> =>
+  p.model.readWeights();
 
 function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
   let d = 0;
@@ -31,7 +47,9 @@ function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): nu
 }
 
 describe('engine-tfjs: training', () => {
-  before(async () => { await selectBackend('wasm'); });
+  before(async () => {
+    await selectBackend('wasm');
+  });
 
   it('AdamW matches a hand computation (bias correction, decoupled decay on matrices only, clipping, warmup)', () => {
     const cfg = { lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.5, warmupSteps: 4, maxGradNorm: 1 };
@@ -39,9 +57,15 @@ describe('engine-tfjs: training', () => {
     const opt = new AdamW(cfg);
     const w = tf.variable(tf.tensor2d([[1, -2]]));
     const b = tf.variable(tf.tensor1d([3]));
-    const params = new Map<string, tf.Variable>([['w', w], ['b', b]]);
+    const params = new Map<string, tf.Variable>([
+      ['w', w],
+      ['b', b],
+    ]);
     // Global norm 5 > 1: clipped by 1/5, so g = [0.6, -0.8] and [0].
-    const grads = new Map<string, tf.Tensor>([['w', tf.tensor2d([[3, -4]])], ['b', tf.tensor1d([0])]]);
+    const grads = new Map<string, tf.Tensor>([
+      ['w', tf.tensor2d([[3, -4]])],
+      ['b', tf.tensor1d([0])],
+    ]);
     const r1 = opt.apply(params, grads);
     expect(r1.gradNorm).to.be.closeTo(5, 1e-6);
     expect(r1.lr).to.equal(0.025);
@@ -53,11 +77,13 @@ describe('engine-tfjs: training', () => {
     grads.get('w')!.dispose();
     grads.set('w', tf.tensor2d([[0.3, 0.4]]));
     opt.apply(params, grads);
-    const g1 = [0.6, -0.8], g2 = [0.3, 0.4], lr2 = 0.05;
+    const g1 = [0.6, -0.8],
+      g2 = [0.3, 0.4],
+      lr2 = 0.05;
     const expW2 = expW1.map((x, i) => {
       const m = 0.9 * 0.1 * g1[i]! + 0.1 * g2[i]!;
       const v = 0.99 * 0.01 * g1[i]! ** 2 + 0.01 * g2[i]! ** 2;
-      const upd = (m / (1 - 0.9 ** 2)) / (Math.sqrt(v / (1 - 0.99 ** 2)) + 1e-8);
+      const upd = m / (1 - 0.9 ** 2) / (Math.sqrt(v / (1 - 0.99 ** 2)) + 1e-8);
       return x * (1 - lr2 * 0.5) - lr2 * upd;
     });
     Array.from(w.dataSync()).forEach((x, i) => expect(x).to.be.closeTo(expW2[i]!, 1e-6));
@@ -92,7 +118,9 @@ describe('engine-tfjs: training', () => {
   });
 
   it('a per-call lr overrides the configured one', async () => {
-    const a = await testPolicy(2, { optimizer: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, warmupSteps: 0, maxGradNorm: 0 } });
+    const a = await testPolicy(2, {
+      optimizer: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, warmupSteps: 0, maxGradNorm: 0 },
+    });
     const s = await a.trainStep(BATCH, nll, { lr: 0.5 });
     expect(s.lr).to.equal(0.5);
     expect((await a.trainStep(BATCH, nll)).lr).to.equal(1e-3);
@@ -131,7 +159,9 @@ describe('engine-tfjs: training', () => {
     expect(await snap.computeLogProbs(BATCH)).to.deep.equal(lp0);
     expect((await a.computeLogProbs(BATCH))[0]).to.not.deep.equal(lp0[0]);
     let threw = false;
-    await snap.trainStep(BATCH, nll).catch(() => { threw = true; });
+    await snap.trainStep(BATCH, nll).catch(() => {
+      threw = true;
+    });
     expect(threw).to.equal(true);
     await snap.dispose();
     a.dispose();

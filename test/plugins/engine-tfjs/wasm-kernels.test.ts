@@ -27,14 +27,18 @@ function refTranspose(x: number[], shape: number[], perm: number[]): number[] {
   const out: number[] = [];
   for (const o of indices(outShape)) {
     const src = new Array<number>(shape.length);
-    perm.forEach((p, d) => { src[p] = o[d] as number; });
+    perm.forEach((p, d) => {
+      src[p] = o[d] as number;
+    });
     out.push(x[flat(src, shape)] as number);
   }
   return out;
 }
 
 describe('engine-tfjs: wasm kernel replacements (Slice, Unpack, Transpose)', () => {
-  before(async () => { await selectBackend('wasm'); });
+  before(async () => {
+    await selectBackend('wasm');
+  });
 
   const cases: [number[], number[], tf.DataType][] = [
     [[3, 5], [1, 0], 'float32'],
@@ -68,7 +72,8 @@ describe('engine-tfjs: wasm kernel replacements (Slice, Unpack, Transpose)', () 
     const t = tf.tensor(x, shape);
     const s = tf.slice(t, [1, 1, 2], [2, 2, 3]);
     const want: number[] = [];
-    for (let a = 1; a < 3; a++) for (let b = 1; b < 3; b++) for (let c = 2; c < 5; c++) want.push(x[flat([a, b, c], shape)] as number);
+    for (let a = 1; a < 3; a++)
+      for (let b = 1; b < 3; b++) for (let c = 2; c < 5; c++) want.push(x[flat([a, b, c], shape)] as number);
     expect(Array.from(s.dataSync())).to.deep.equal(want);
     const parts = tf.unstack(t, 1);
     expect(parts).to.have.length(4);

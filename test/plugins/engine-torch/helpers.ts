@@ -24,7 +24,14 @@ export const logLines: string[] = [];
 export const quietLog = memoryLogger(logLines, 'torch-test');
 
 export async function torchPolicy(o: Record<string, unknown>, name = 'executor', seed = 0): Promise<TorchPolicy> {
-  const ctx = { name, seed, log: quietLog, get: () => { throw new Error('no components here'); } } as unknown as ComponentContext;
+  const ctx = {
+    name,
+    seed,
+    log: quietLog,
+    get: () => {
+      throw new Error('no components here');
+    },
+  } as unknown as ComponentContext;
   return (await createTorchPolicy(torchOptions(o), ctx)) as TorchPolicy;
 }
 

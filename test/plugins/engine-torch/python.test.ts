@@ -27,7 +27,7 @@ function run(python: string): Promise<{ code: number | null; signal: string | nu
   });
 }
 
-describe('policy/torch: the trainer service\'s Python tests', function () {
+describe("policy/torch: the trainer service's Python tests", function () {
   this.timeout(600_000);
 
   before(function () {

@@ -23,16 +23,22 @@ describe('math verifier: the 286 Math-Verify / Qwen2.5-Math cases', () => {
         const s = byCat.get(c.category) ?? { n: 0, ok: 0 };
         s.n++;
         if (r.correct === c.expected) s.ok++;
-        else wrong.push(`#${i} [${c.category}] expected ${c.expected}: gold ${JSON.stringify(c.gold.slice(-80))} pred ${JSON.stringify(r.extracted)}`);
+        else
+          wrong.push(
+            `#${i} [${c.category}] expected ${c.expected}: gold ${JSON.stringify(c.gold.slice(-80))} pred ${JSON.stringify(r.extracted)}`,
+          );
         byCat.set(c.category, s);
       }
     } finally {
       await Promise.all([...verifiers.values()].map((v) => v.dispose()));
     }
     const ok = [...byCat.values()].reduce((a, s) => a + s.ok, 0);
-    const lines = [...byCat.entries()].sort(([a], [b]) => a.localeCompare(b))
+    const lines = [...byCat.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, s]) => `      ${k.padEnd(36)} ${s.ok}/${s.n}`);
-    console.log(`      accuracy ${ok}/${cases.length} = ${(100 * ok / cases.length).toFixed(1)}%\n${lines.join('\n')}${wrong.length ? `\n      wrong:\n      ${wrong.join('\n      ')}` : ''}`);
+    console.log(
+      `      accuracy ${ok}/${cases.length} = ${((100 * ok) / cases.length).toFixed(1)}%\n${lines.join('\n')}${wrong.length ? `\n      wrong:\n      ${wrong.join('\n      ')}` : ''}`,
+    );
     expect(ok / cases.length).to.be.at.least(0.97);
   });
 });

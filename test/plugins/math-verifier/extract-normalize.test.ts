@@ -4,7 +4,9 @@ import { normalizeAnswer } from '../../../plugins/math-verifier/normalize.js';
 
 describe('math verifier: extraction', () => {
   it('takes the last \\boxed{} / \\fbox{} with nested braces matched', () => {
-    expect(extractAnswer('first \\boxed{1}, later \\boxed{\\frac{a}{\\sqrt{b}}} done')).to.equal('\\frac{a}{\\sqrt{b}}');
+    expect(extractAnswer('first \\boxed{1}, later \\boxed{\\frac{a}{\\sqrt{b}}} done')).to.equal(
+      '\\frac{a}{\\sqrt{b}}',
+    );
     expect(extractAnswer('so \\fbox{42}.')).to.equal('42');
     // a response cut off inside its last box has no answer (mathruler's "None"), not the box's start or an earlier number
     expect(extractAnswer('unclosed \\boxed{x+{1}')).to.equal(null);
@@ -17,11 +19,15 @@ describe('math verifier: extraction', () => {
   it('joins boxes written as one answer, but not boxes separated by prose', () => {
     expect(extractAnswer('$\\boxed{1}$ and $\\boxed{2}$')).to.equal('1, 2');
     expect(extractAnswer('\\boxed{(1, 2)}, \\boxed{(2, 1)}')).to.equal('(1, 2), (2, 1)');
-    expect(extractAnswer('\\boxed{7}. But let me check again the whole computation once more... \\boxed{8}')).to.equal('8');
+    expect(extractAnswer('\\boxed{7}. But let me check again the whole computation once more... \\boxed{8}')).to.equal(
+      '8',
+    );
   });
 
   it('falls back to answer phrases, then to the last formula or number', () => {
-    expect(extractAnswer('We compute things. The final answer is $\\frac{3}{4}$. I hope it is correct.')).to.equal('\\frac{3}{4}');
+    expect(extractAnswer('We compute things. The final answer is $\\frac{3}{4}$. I hope it is correct.')).to.equal(
+      '\\frac{3}{4}',
+    );
     expect(extractAnswer('Answer: 17')).to.equal('17');
     expect(extractAnswer('first 3 then 4 and finally $x+1$')).to.equal('x+1');
     expect(extractAnswer('it was 10, then 12,500 apples')).to.equal('12,500');
@@ -30,7 +36,9 @@ describe('math verifier: extraction', () => {
   });
 
   it('prefers a "final answer" written after the last box (the box held an intermediate step)', () => {
-    expect(extractAnswer('interest is \\boxed{200}. ... Final Answer: The final answer is $10,455$.')).to.equal('10,455');
+    expect(extractAnswer('interest is \\boxed{200}. ... Final Answer: The final answer is $10,455$.')).to.equal(
+      '10,455',
+    );
   });
 
   it('reads $..$ and \\(..\\) on one line only, $$..$$ and \\[..\\] across lines', () => {

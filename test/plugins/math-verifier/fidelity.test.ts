@@ -14,9 +14,11 @@ const V = JSON.parse(readFileSync(new URL('../../fixtures/fidelity/vectors.json'
 };
 
 describe('fidelity: decimals compare as Math-Verify rounds them', () => {
-  it('defaults to float_rounding 6 (Math-Verify\'s default)', () => {
+  it("defaults to float_rounding 6 (Math-Verify's default)", () => {
     expect(DEFAULT_VERIFIER.floatRounding).to.equal(6);
-    expect((MATH_VERIFIER_SCHEMA.properties as Record<string, { default?: unknown }>).floatRounding!.default).to.equal(6);
+    expect((MATH_VERIFIER_SCHEMA.properties as Record<string, { default?: unknown }>).floatRounding!.default).to.equal(
+      6,
+    );
   });
 
   for (const precision of ['2', '3', '4', '5', '6']) {
@@ -48,7 +50,10 @@ describe('fidelity: a response cut off inside its last \\boxed{} has no answer',
   it('so a truncated \\boxed{7 is wrong even when 7 is right', async () => {
     const v = new MathVerifier();
     try {
-      expect(await v.verify('7', 'We get 12 apples, then 7. \\boxed{7')).to.deep.equal({ correct: false, extracted: null });
+      expect(await v.verify('7', 'We get 12 apples, then 7. \\boxed{7')).to.deep.equal({
+        correct: false,
+        extracted: null,
+      });
     } finally {
       await v.dispose();
     }

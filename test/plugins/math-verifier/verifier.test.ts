@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { type CliEnv, createRegistry, DefaultCliEnv, majorityVote, testVerifier } from '../../../core/index.js';
+import { type CliEnv, createRegistry, DefaultCliEnv, majorityVote } from '../../../core/index.js';
+import { testVerifier } from '../../../core/testkit/index.js';
 import mathVerifierPlugin from '../../../plugins/math-verifier/index.js';
 import { readCases } from '../../../plugins/math-verifier/cases.js';
 import { benchVerifierCommand, runVerifierBench, verifyCommand } from '../../../plugins/math-verifier/commands.js';
@@ -65,7 +66,11 @@ describe('math verifier: pool, timeouts and fast path', () => {
   it('runs concurrent comparisons over several workers, each with its own verdict', async () => {
     const v = new MathVerifier({ ...DEFAULT_VERIFIER, workers: 2, cacheSize: 0 });
     try {
-      const pairs: [string, string, boolean][] = Array.from({ length: 20 }, (_, i) => [`\\frac{${i}}{7}`, i % 2 ? `${i}/7` : `${i + 1}/7`, i % 2 === 1]);
+      const pairs: [string, string, boolean][] = Array.from({ length: 20 }, (_, i) => [
+        `\\frac{${i}}{7}`,
+        i % 2 ? `${i}/7` : `${i + 1}/7`,
+        i % 2 === 1,
+      ]);
       const got = await Promise.all(pairs.map(([g, p]) => v.equivalent(g, p)));
       expect(got).to.deep.equal(pairs.map((x) => x[2]));
     } finally {
@@ -94,7 +99,11 @@ describe('math verifier: pool, timeouts and fast path', () => {
       const r = await majorityVote(v, ['\\frac{1}{2}', '2', '0.5', '1/2', '2.0', 'x', '\\dfrac12']);
       expect(r.answer).to.equal('\\frac{1}{2}');
       expect(r.share).to.be.closeTo(4 / 7, 1e-12);
-      expect(r.classes.map((c) => [c.answer, c.members])).to.deep.equal([['\\frac{1}{2}', [0, 2, 3, 6]], ['2', [1, 4]], ['x', [5]]]);
+      expect(r.classes.map((c) => [c.answer, c.members])).to.deep.equal([
+        ['\\frac{1}{2}', [0, 2, 3, 6]],
+        ['2', [1, 4]],
+        ['x', [5]],
+      ]);
     } finally {
       await v.dispose();
     }
@@ -103,7 +112,10 @@ describe('math verifier: pool, timeouts and fast path', () => {
   it('extracts a gold written with markup before comparing (verify)', async () => {
     const v = new MathVerifier(DEFAULT_VERIFIER);
     try {
-      expect(await v.verify('$\\frac{14}{3}$', 'so $f = \\boxed{\\frac{14}{3}}$')).to.deep.equal({ correct: true, extracted: '\\frac{14}{3}' });
+      expect(await v.verify('$\\frac{14}{3}$', 'so $f = \\boxed{\\frac{14}{3}}$')).to.deep.equal({
+        correct: true,
+        extracted: '\\frac{14}{3}',
+      });
       expect(await v.verify('5', 'nothing to see')).to.deep.equal({ correct: false, extracted: null });
     } finally {
       await v.dispose();
@@ -111,7 +123,11 @@ describe('math verifier: pool, timeouts and fast path', () => {
   });
 
   it('is registered as verifier/math; options are validated and defaulted', async () => {
-    const env = new DefaultCliEnv(await createRegistry([mathVerifierPlugin]), { builtins: [mathVerifierPlugin], stdout: () => undefined, stderr: () => undefined });
+    const env = new DefaultCliEnv(await createRegistry([mathVerifierPlugin]), {
+      builtins: [mathVerifierPlugin],
+      stdout: () => undefined,
+      stderr: () => undefined,
+    });
     const v = await env.createComponent('verifier', 'math', { timeoutMs: 500 });
     try {
       expect(v).to.be.instanceOf(MathVerifier);
@@ -119,7 +135,11 @@ describe('math verifier: pool, timeouts and fast path', () => {
     } finally {
       await v.dispose?.();
     }
-    const failure = (o: Record<string, unknown>) => env.createComponent('verifier', 'math', o).then(() => '', (e: Error) => e.message);
+    const failure = (o: Record<string, unknown>) =>
+      env.createComponent('verifier', 'math', o).then(
+        () => '',
+        (e: Error) => e.message,
+      );
     expect(await failure({ timeoutMs: 'soon' })).to.match(/timeoutMs/);
     expect(await failure({ nope: 1 })).to.match(/nope/);
   });
@@ -128,27 +148,41 @@ describe('math verifier: pool, timeouts and fast path', () => {
 describe('agent0 verify', () => {
   it('writes one line per input, in order, with correct, extracted and errors for malformed lines', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'agent0-verify-'));
-    await writeFile(path.join(dir, 'in.jsonl'), [
-      JSON.stringify({ gold: '2', pred: 'so \\boxed{2}' }),
-      'not json',
-      JSON.stringify({ gold: '\\frac{1}{2}', pred: 'The answer is $0.75$.' }),
-      '',
-      JSON.stringify({ gold: 3 }),
-      JSON.stringify({ gold: '(1,2)', pred: '$(1, 2)$' }),
-    ].join('\n'));
+    await writeFile(
+      path.join(dir, 'in.jsonl'),
+      [
+        JSON.stringify({ gold: '2', pred: 'so \\boxed{2}' }),
+        'not json',
+        JSON.stringify({ gold: '\\frac{1}{2}', pred: 'The answer is $0.75$.' }),
+        '',
+        JSON.stringify({ gold: 3 }),
+        JSON.stringify({ gold: '(1,2)', pred: '$(1, 2)$' }),
+      ].join('\n'),
+    );
     const err: string[] = [];
     const env = { cwd: dir, stdout: () => undefined, stderr: (s: string) => err.push(s) } as unknown as CliEnv;
     expect(await verifyCommand.run(['--jsonl', 'in.jsonl', '--out', 'out.jsonl'], env)).to.equal(0);
-    const out = (await readFile(path.join(dir, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const out = (await readFile(path.join(dir, 'out.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(out.map((o) => [o.line, o.correct, o.extracted])).to.deep.equal([
-      [1, true, '2'], [2, false, null], [3, false, '0.75'], [5, false, null], [6, true, '(1, 2)'],
+      [1, true, '2'],
+      [2, false, null],
+      [3, false, '0.75'],
+      [5, false, null],
+      [6, true, '(1, 2)'],
     ]);
     expect(out[1]!.error).to.match(/not JSON/);
     expect(out[3]!.error).to.match(/gold.*pred/);
     expect(err.join('\n')).to.match(/verified 5 lines: 2 correct/);
     err.length = 0;
-    expect(await verifyCommand.run(['--jsonl', 'in.jsonl', '--options', '{"timeoutMs": 1, "nope": 2}'], env)).to.equal(2);
-    expect(err.join('\n')).to.match(/nope/).and.match(/timeoutMs must be >= 10/);
+    expect(await verifyCommand.run(['--jsonl', 'in.jsonl', '--options', '{"timeoutMs": 1, "nope": 2}'], env)).to.equal(
+      2,
+    );
+    expect(err.join('\n'))
+      .to.match(/nope/)
+      .and.match(/timeoutMs must be >= 10/);
   });
 });
 
@@ -165,7 +199,11 @@ describe('agent0 bench verifier', () => {
     expect(Object.values(r.byCategory).reduce((a, c) => a + c.n, 0)).to.equal(30);
     expect(r.accuracy).to.be.within(0, 1);
     const out: string[] = [];
-    const env = { cwd: process.cwd(), stdout: (s: string) => out.push(s), stderr: (s: string) => out.push(s) } as unknown as CliEnv;
+    const env = {
+      cwd: process.cwd(),
+      stdout: (s: string) => out.push(s),
+      stderr: (s: string) => out.push(s),
+    } as unknown as CliEnv;
     expect(await benchVerifierCommand.run(['--file', '/nonexistent.jsonl', '--passes', '0'], env)).to.equal(2);
     expect(out.join('\n')).to.match(/--passes/);
   });

@@ -10,26 +10,82 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { charTokenizer } from '../serve/doubles.js';
 
-export type Fault = 'ok' | 'hang' | '500' | '503' | '429' | '400' | 'malformed' | 'drop' | 'reset' | 'short' | Invalid;
+export type Fault =
+  | 'ok'
+  | 'hang'
+  | 'stall'
+  | 'trickle'
+  | '500'
+  | '503'
+  | '429'
+  | '400'
+  | 'malformed'
+  | 'drop'
+  | 'reset'
+  | 'short'
+  | Invalid;
 
 /** Answers that parse as JSON but carry impossible content. */
-export type Invalid = 'out-of-vocab' | 'negative-id' | 'fractional-id' | 'too-many-ids' | 'null-text' | 'positive-logprob' | 'null-logprob';
+export type Invalid =
+  | 'out-of-vocab'
+  | 'negative-id'
+  | 'fractional-id'
+  | 'too-many-ids'
+  | 'null-text'
+  | 'positive-logprob'
+  | 'null-logprob'
+  | 'long-text'
+  | 'foreign-stop';
 
 /** Spoils one healthy choice as the fault says. */
 function spoil(fault: Invalid, choice: Record<string, unknown>, ids: number[]): void {
-  const lp = choice.logprobs as { token_logprobs: (number | null)[] };
+  const lp = choice.logprobs as { tokens: string[]; token_logprobs: (number | null)[] };
   switch (fault) {
-    case 'out-of-vocab': choice.token_ids = [...ids.slice(1), charTokenizer.vocabSize]; break;
-    case 'negative-id': choice.token_ids = [-1, ...ids.slice(1)]; break;
-    case 'fractional-id': choice.token_ids = [ids[0]! + 0.5, ...ids.slice(1)]; break;
-    case 'too-many-ids': choice.token_ids = Array.from({ length: 50_000 }, () => 97); break;
-    case 'null-text': choice.text = null; break;
-    case 'positive-logprob': lp.token_logprobs[0] = 0.5; break;
-    case 'null-logprob': lp.token_logprobs[0] = null; break;
+    case 'out-of-vocab':
+      choice.token_ids = [...ids.slice(1), charTokenizer.vocabSize];
+      break;
+    case 'negative-id':
+      choice.token_ids = [-1, ...ids.slice(1)];
+      break;
+    case 'fractional-id':
+      choice.token_ids = [ids[0]! + 0.5, ...ids.slice(1)];
+      break;
+    case 'too-many-ids':
+      choice.token_ids = Array.from({ length: 50_000 }, () => 97);
+      break;
+    case 'null-text':
+      choice.text = null;
+      break;
+    case 'positive-logprob':
+      lp.token_logprobs[0] = 0.5;
+      break;
+    case 'null-logprob':
+      lp.token_logprobs[0] = null;
+      break;
+    // The same 50 000 tokens for 8 asked, as text only (ids re-encoded by the client) or as a stop string.
+    case 'long-text':
+      delete choice.token_ids;
+      choice.text = 'a'.repeat(50_000);
+      lp.tokens = [];
+      lp.token_logprobs = [];
+      break;
+    case 'foreign-stop':
+      Object.assign(choice, { finish_reason: 'stop', stop_reason: 'a'.repeat(50_000) });
+      break;
   }
 }
 
-const INVALID = new Set<Fault>(['out-of-vocab', 'negative-id', 'fractional-id', 'too-many-ids', 'null-text', 'positive-logprob', 'null-logprob']);
+const INVALID = new Set<Fault>([
+  'out-of-vocab',
+  'negative-id',
+  'fractional-id',
+  'too-many-ids',
+  'null-text',
+  'positive-logprob',
+  'null-logprob',
+  'long-text',
+  'foreign-stop',
+]);
 
 export interface Received {
   prompt: number[];
@@ -74,7 +130,9 @@ export class FaultServer {
 
   /** Prompts (decoded) this server answered healthily, one entry per answered sample. */
   served(): string[] {
-    return this.received.filter((r) => r.fault === 'ok').flatMap((r) => Array.from({ length: r.n }, () => charTokenizer.decode(r.prompt)));
+    return this.received
+      .filter((r) => r.fault === 'ok')
+      .flatMap((r) => Array.from({ length: r.n }, () => charTokenizer.decode(r.prompt)));
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -89,7 +147,11 @@ export class FaultServer {
     if (req.url === '/update_weights_from_disk') {
       this.reloads.push(body.model_path as string);
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(this.refuseReload ? { success: false, message: 'no such folder' } : { success: true, message: 'ok' }));
+      res.end(
+        JSON.stringify(
+          this.refuseReload ? { success: false, message: 'no such folder' } : { success: true, message: 'ok' },
+        ),
+      );
       return;
     }
     const fault = this.faults.shift() ?? 'ok';
@@ -103,7 +165,10 @@ export class FaultServer {
       case 'reset':
         req.socket.destroy();
         return;
-      case '500': case '503': case '429': case '400':
+      case '500':
+      case '503':
+      case '429':
+      case '400':
         res.writeHead(Number(fault), { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: `injected ${fault}` } }));
         return;
@@ -119,14 +184,37 @@ export class FaultServer {
       const text = echoText(prompt, j);
       const ids = charTokenizer.encode(text);
       const choice: Record<string, unknown> = {
-        index: j, text, finish_reason: 'length', stop_reason: null,
-        logprobs: { tokens: [...text], token_logprobs: ids.map((_, t) => -(t + 1) / 10), top_logprobs: null, text_offset: ids.map((_, t) => t) },
+        index: j,
+        text,
+        finish_reason: 'length',
+        stop_reason: null,
+        logprobs: {
+          tokens: [...text],
+          token_logprobs: ids.map((_, t) => -(t + 1) / 10),
+          top_logprobs: null,
+          text_offset: ids.map((_, t) => t),
+        },
         ...(this.tokenIds ? { token_ids: ids } : {}),
       };
       if (INVALID.has(fault)) spoil(fault as Invalid, choice, ids);
       return choice;
     });
     const text = JSON.stringify({ id: 'x', object: 'text_completion', model: `${this.name}-model`, choices });
+    if (fault === 'stall' || fault === 'trickle') {
+      // Headers and the start of the body at once, then nothing (stall) or a byte every 50 ms (trickle).
+      this.hung.add(res);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(text.slice(0, 10));
+      let at = 10;
+      if (fault === 'trickle') {
+        const t = setInterval(
+          () => (at < text.length - 1 && !res.destroyed ? res.write(text[at++]) : clearInterval(t)),
+          50,
+        );
+        res.on('close', () => clearInterval(t));
+      }
+      return;
+    }
     if (fault === 'drop') {
       // Promise the whole body, send half of it, then cut the connection.
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });

@@ -31,15 +31,32 @@ describe('rollout/openai against a fault-injecting server', () => {
     expect(out[0]!.logProbs).to.deep.equal([-0.1, -0.2, -0.3, -0.4]);
     expect(out[0]!.finishReason).to.equal('length');
     // The model name came from GET /v1/models; prompts went as token ids.
-    expect(a.received[0]!.body).to.deep.include({ model: 'a-model', n: 1, max_tokens: 8, temperature: 1, prompt: enc('p0'), logprobs: 0, return_token_ids: true, skip_special_tokens: false, no_stop_trim: true });
+    expect(a.received[0]!.body).to.deep.include({
+      model: 'a-model',
+      n: 1,
+      max_tokens: 8,
+      temperature: 1,
+      prompt: enc('p0'),
+      logprobs: 0,
+      return_token_ids: true,
+      skip_special_tokens: false,
+      no_stop_trim: true,
+    });
     await e.dispose();
   });
 
   it('sends the bearer token from the environment variable named by apiKeyEnv', async () => {
-    const e = new OpenAIRolloutEngine(engineOptions({ urls: [a.url], model: 'm', apiKeyEnv: 'A0_KEY' }), charTokenizer, { env: { A0_KEY: 'sk-test' } });
+    const e = new OpenAIRolloutEngine(
+      engineOptions({ urls: [a.url], model: 'm', apiKeyEnv: 'A0_KEY' }),
+      charTokenizer,
+      { env: { A0_KEY: 'sk-test' } },
+    );
     await e.generate([enc('k')], params);
     expect(a.received[0]!.headers.authorization).to.equal('Bearer sk-test');
-    expect(() => new OpenAIRolloutEngine(engineOptions({ urls: [a.url], apiKeyEnv: 'A0_MISSING' }), charTokenizer, { env: {} })).to.throw(/apiKeyEnv names 'A0_MISSING', which is not set/);
+    expect(
+      () =>
+        new OpenAIRolloutEngine(engineOptions({ urls: [a.url], apiKeyEnv: 'A0_MISSING' }), charTokenizer, { env: {} }),
+    ).to.throw(/apiKeyEnv names 'A0_MISSING', which is not set/);
     await e.dispose();
   });
 
@@ -49,7 +66,10 @@ describe('rollout/openai against a fault-injecting server', () => {
     await e.loadWeights!('/ckpt/step-3');
     expect([a.reloads, b.reloads]).to.deep.equal([['/ckpt/step-3'], ['/ckpt/step-3']]);
     b.refuseReload = true;
-    const err = await e.loadWeights!('/ckpt/step-4').then(() => null, (x: Error) => x.message);
+    const err = await e.loadWeights!('/ckpt/step-4').then(
+      () => null,
+      (x: Error) => x.message,
+    );
     expect(err).to.equal(`rollout/openai: 1 of 2 servers did not load /ckpt/step-4: ${b.url}: no such folder`);
     await e.dispose();
   });
@@ -88,10 +108,15 @@ describe('rollout/openai against a fault-injecting server', () => {
   it('fails with a clear error when every attempt fails', async () => {
     a.faults = ['500', '503', '500'];
     const e = makeEngine({ urls: [a.url], maxRetries: 2 });
-    const err = await e.generate([enc('q')], params).then(() => null, (x: unknown) => x);
+    const err = await e.generate([enc('q')], params).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(err).to.be.instanceOf(RemoteEngineError);
     expect((err as RemoteEngineError).attempts).to.equal(3);
-    expect((err as Error).message).to.match(/failed after 3 attempts; last error: POST http:\/\/127\.0\.0\.1:\d+\/v1\/completions: HTTP 500: injected 500/);
+    expect((err as Error).message).to.match(
+      /failed after 3 attempts; last error: POST http:\/\/127\.0\.0\.1:\d+\/v1\/completions: HTTP 500: injected 500/,
+    );
     expect(a.received).to.have.length(3);
     await e.dispose();
   });
@@ -99,7 +124,10 @@ describe('rollout/openai against a fault-injecting server', () => {
   it('does not retry a 4xx answer', async () => {
     a.faults = ['400'];
     const e = makeEngine({ urls: [a.url] });
-    const err = await e.generate([enc('q')], params).then(() => null, (x: unknown) => x);
+    const err = await e.generate([enc('q')], params).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(err).to.be.instanceOf(RemoteEngineError);
     expect((err as RemoteEngineError).status).to.equal(400);
     expect((err as Error).message).to.match(/HTTP 400: injected 400 \(not retried\)/);
@@ -133,6 +161,20 @@ describe('rollout/openai against a fault-injecting server', () => {
     await e.dispose();
   });
 
+  for (const fault of ['stall', 'trickle'] as Fault[]) {
+    it(`moves off a server whose answer ${fault === 'stall' ? 'stops after its first bytes' : 'trickles in a byte at a time'}, within the deadline`, async () => {
+      a.faults = [fault];
+      const e = makeEngine({ urls: [a.url, b.url], model: 'm', timeoutMs: 400, cooldownMs: 60_000 });
+      const t0 = Date.now();
+      const [c] = await e.generate([enc('s')], params, { affinityKeys: ['traj'] });
+      expect(c!.text).to.equal('s#0');
+      expect(Date.now() - t0).to.be.below(3000);
+      expect([a.received.map((r) => r.fault), b.served()]).to.deep.equal([[fault], ['s']]);
+      expect(e.endpointOf('traj')).to.equal(b.url);
+      await e.dispose();
+    });
+  }
+
   const invalid: [Invalid, RegExp][] = [
     ['out-of-vocab', /token id 128 is not in the vocabulary \[0, 128\)/],
     ['negative-id', /token id -1 is not in the vocabulary/],
@@ -141,13 +183,18 @@ describe('rollout/openai against a fault-injecting server', () => {
     ['null-text', /text is null, not a string/],
     ['positive-logprob', /log-prob 0 is 0\.5, not a finite number <= 0/],
     ['null-logprob', /log-prob 0 is null, not a finite number <= 0/],
+    ['long-text', /the text re-encodes to 50000 tokens for max_tokens 8/],
+    ['foreign-stop', /stopped on "a{40}\.\.\.", a stop string that was not asked for/],
   ];
   for (const [fault, message] of invalid) {
     it(`refuses an answer with ${fault} and gets the sample from another server`, async () => {
       a.faults = [fault];
       // Without a second server, the one attempt fails with the reason.
       const alone = makeEngine({ urls: [a.url], model: 'm', maxRetries: 0 });
-      const err = await alone.generate([enc('v')], params).then(() => null, (x: Error) => x.message);
+      const err = await alone.generate([enc('v')], params).then(
+        () => null,
+        (x: Error) => x.message,
+      );
       expect(err).to.match(message);
       a.faults = [fault];
       // With one, the retry goes there, though the trajectory's affinity pointed at a.
@@ -161,7 +208,16 @@ describe('rollout/openai against a fault-injecting server', () => {
   }
 
   it('accepts log-probs a rounding above zero, as zero', async () => {
-    const c = parseChoice({ text: 'ab', finish_reason: 'length', token_ids: enc('ab'), logprobs: { tokens: ['a', 'b'], token_logprobs: [5e-5, -1] } }, params, charTokenizer);
+    const c = parseChoice(
+      {
+        text: 'ab',
+        finish_reason: 'length',
+        token_ids: enc('ab'),
+        logprobs: { tokens: ['a', 'b'], token_logprobs: [5e-5, -1] },
+      },
+      params,
+      charTokenizer,
+    );
     expect(c.logProbs).to.deep.equal([0, -1]);
   });
 
@@ -171,7 +227,10 @@ describe('rollout/openai against a fault-injecting server', () => {
     const ctl = new AbortController();
     setTimeout(() => ctl.abort(), 50);
     const t0 = Date.now();
-    const err = await e.generate([enc('q')], params, { signal: ctl.signal }).then(() => null, (x: unknown) => x);
+    const err = await e.generate([enc('q')], params, { signal: ctl.signal }).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect((err as Error).name).to.equal('AbortError');
     expect(Date.now() - t0).to.be.below(2000);
     await e.dispose();
@@ -181,8 +240,9 @@ describe('rollout/openai against a fault-injecting server', () => {
     // A fixed pseudo-random fault mix: a quarter of all attempts fail in some way.
     const kinds: Fault[] = ['500', 'malformed', 'drop', 'reset', 'short', '503'];
     let s = 12345;
-    const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const mix = () => Array.from({ length: 200 }, () => (rnd() < 0.25 ? kinds[Math.floor(rnd() * kinds.length)]! : 'ok'));
+    const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const mix = () =>
+      Array.from({ length: 200 }, () => (rnd() < 0.25 ? kinds[Math.floor(rnd() * kinds.length)]! : 'ok'));
     a.faults = mix();
     b.faults = mix();
     a.delayMs = 2;
@@ -207,7 +267,9 @@ describe('rollout/openai balancing and affinity', () => {
     servers = await Promise.all([new FaultServer('a').start(), new FaultServer('b').start()]);
     for (const s of servers) s.delayMs = 30;
   });
-  afterEach(async () => { await Promise.all(servers.map((s) => s.close())); });
+  afterEach(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
 
   it('spreads concurrent requests over the least busy endpoints', async () => {
     const e = makeEngine({ urls: servers.map((s) => s.url), model: 'm' });
@@ -225,7 +287,7 @@ describe('rollout/openai balancing and affinity', () => {
     const where = keys.map((k) => e.endpointOf(k));
     // Turn 2 in a different order and with only some of the trajectories still running.
     const keys2 = ['t3', 't0', 't4'];
-    const turn2 = keys2.map((k) => [...enc(k), ...(c1[keys.indexOf(k)]!.tokenIds)]);
+    const turn2 = keys2.map((k) => [...enc(k), ...c1[keys.indexOf(k)]!.tokenIds]);
     await e.generate(turn2, params, { affinityKeys: keys2 });
     expect(keys2.map((k) => e.endpointOf(k))).to.deep.equal(keys2.map((k) => where[keys.indexOf(k)]));
     for (const k of keys2) {

@@ -5,7 +5,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DefaultCliEnv, createRegistry, testRolloutEngine } from '../../../core/index.js';
+import { DefaultCliEnv, createRegistry } from '../../../core/index.js';
+import { testRolloutEngine } from '../../../core/testkit/index.js';
 import { builtinPlugins } from '../../../plugins/index.js';
 import type { OpenAIRolloutEngine } from '../../../plugins/openai-engine/engine.js';
 import { BatchingEngine, createServer, listen, type RunningServer } from '../../../plugins/serve/public.js';
@@ -19,22 +20,35 @@ describe('rollout/openai over agent0 serve', () => {
   let srv: RunningServer;
   let engine: OpenAIRolloutEngine;
   before(async () => {
-    srv = await listen(createServer({ engine: new BatchingEngine(policy, { windowMs: 5, maxRows: 64 }), modelName: 'script', limits: { maxTokens: 256, maxN: 16 } }), '127.0.0.1', 0);
+    srv = await listen(
+      createServer({
+        engine: new BatchingEngine(policy, { windowMs: 5, maxRows: 64 }),
+        modelName: 'script',
+        limits: { maxTokens: 256, maxN: 16 },
+      }),
+      '127.0.0.1',
+      0,
+    );
     engine = makeEngine({ urls: [srv.url] });
   });
   after(async () => {
     await engine.dispose();
     await srv.close();
   });
-  beforeEach(() => { policy.calls.length = 0; });
+  beforeEach(() => {
+    policy.calls.length = 0;
+  });
 
   testRolloutEngine('rollout/openai -> agent0 serve', () => engine, { prompt: 'hello', stop: 'STOP' });
 
-  it('brings back the policy\'s exact ids, log-probs and stop string', async () => {
+  it("brings back the policy's exact ids, log-probs and stop string", async () => {
     const [c] = await engine.generate([enc('hi')], { maxNewTokens: 64, temperature: 0, stop: ['STOP'] });
     expect(policy.calls[0]!.prompts).to.deep.equal([enc('hi')]);
     expect(c).to.deep.equal({
-      tokenIds: enc('abc def STOP'), text: 'abc def STOP', stopString: 'STOP', finishReason: 'stop',
+      tokenIds: enc('abc def STOP'),
+      text: 'abc def STOP',
+      stopString: 'STOP',
+      finishReason: 'stop',
       logProbs: enc('abc def STOP').map((_, t) => scriptLogProb(t)),
     });
   });
@@ -58,7 +72,12 @@ describe('rollout/openai over agent0 serve', () => {
   it('speaks the chat API too, with the sampled ids coming back', async () => {
     const chat = makeEngine({ urls: [srv.url], api: 'chat' });
     const [c] = await chat.generate([enc('hi')], { maxNewTokens: 64, temperature: 0, stop: ['STOP'] });
-    expect(c).to.deep.include({ text: 'abc def STOP', tokenIds: enc('abc def STOP'), finishReason: 'stop', stopString: 'STOP' });
+    expect(c).to.deep.include({
+      text: 'abc def STOP',
+      tokenIds: enc('abc def STOP'),
+      finishReason: 'stop',
+      stopString: 'STOP',
+    });
     // The decoded prompt went as one user message, rendered by the server's fallback transcript.
     expect(policy.calls[0]!.prompts).to.deep.equal([enc('user: hi\nassistant:')]);
     await chat.dispose();
@@ -76,10 +95,13 @@ describe('rollout/openai over agent0 serve', () => {
 
 describe('rollout/openai as a component', () => {
   const fixture = fileURLToPath(new URL('../../fixtures/openai-engine/wordlevel', import.meta.url));
-  const env = async () => new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, stderr: () => {} });
+  const env = async () =>
+    new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, stderr: () => {} });
 
   it('tokenizes with an HF folder named by tokenizerPath (no weights needed)', async () => {
-    const e = await (await env()).createComponent('rollout', 'openai', { urls: ['http://127.0.0.1:1/v1'], tokenizerPath: fixture });
+    const e = await (
+      await env()
+    ).createComponent('rollout', 'openai', { urls: ['http://127.0.0.1:1/v1'], tokenizerPath: fixture });
     expect(e.tokenizer.encode('hello world the answer')).to.deep.equal([2, 3, 4, 5]);
     expect(e.tokenizer.eosIds).to.deep.equal([0]);
     expect(e.tokenizer.vocabSize).to.equal(6);
@@ -88,24 +110,37 @@ describe('rollout/openai as a component', () => {
 
   it("bounds answers' token ids by the model's vocab_size from config.json, padded past the tokenizer", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'a0-vocab-'));
-    for (const f of ['tokenizer.json', 'tokenizer_config.json']) await fs.copyFile(path.join(fixture, f), path.join(dir, f));
+    for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+      await fs.copyFile(path.join(fixture, f), path.join(dir, f));
     await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify({ vocab_size: 16 }));
     const en = await env();
-    const e = await en.createComponent('rollout', 'openai', { urls: ['http://127.0.0.1:1/v1'], tokenizerPath: dir }) as OpenAIRolloutEngine;
+    const e = (await en.createComponent('rollout', 'openai', {
+      urls: ['http://127.0.0.1:1/v1'],
+      tokenizerPath: dir,
+    })) as OpenAIRolloutEngine;
     expect([e.tokenizer.vocabSize, e.vocabSize]).to.deep.equal([6, 16]);
-    const set = await en.createComponent('rollout', 'openai', { urls: ['http://127.0.0.1:1/v1'], tokenizerPath: dir, vocabSize: 32 }) as OpenAIRolloutEngine;
+    const set = (await en.createComponent('rollout', 'openai', {
+      urls: ['http://127.0.0.1:1/v1'],
+      tokenizerPath: dir,
+      vocabSize: 32,
+    })) as OpenAIRolloutEngine;
     expect(set.vocabSize).to.equal(32);
   });
 
   it('borrows the tokenizer of another recipe instance by name', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'a0-openai-'));
     const file = path.join(dir, 'r.yaml');
-    await fs.writeFile(file, [
-      'name: remote', 'seed: 1', 'components:',
-      `  tok: { use: rollout/openai, options: { urls: ["http://127.0.0.1:1/v1"], tokenizerPath: ${JSON.stringify(fixture)} } }`,
-      '  remote: { use: rollout/openai, options: { urls: ["http://10.0.0.1:8000/v1", "http://10.0.0.2:8000/v1"], tokenizer: tok } }',
-      'pipeline: { iterations: 0 }',
-    ].join('\n'));
+    await fs.writeFile(
+      file,
+      [
+        'name: remote',
+        'seed: 1',
+        'components:',
+        `  tok: { use: rollout/openai, options: { urls: ["http://127.0.0.1:1/v1"], tokenizerPath: ${JSON.stringify(fixture)} } }`,
+        '  remote: { use: rollout/openai, options: { urls: ["http://10.0.0.1:8000/v1", "http://10.0.0.2:8000/v1"], tokenizer: tok } }',
+        'pipeline: { iterations: 0 }',
+      ].join('\n'),
+    );
     const en = await env();
     const s = await en.openSession(await en.loadRecipe(file));
     const [tok, remote] = [await s.get('tok', 'rollout'), await s.get('remote', 'rollout')];
@@ -115,9 +150,15 @@ describe('rollout/openai as a component', () => {
 
   it('refuses to start without a tokenizer, and rejects bad options', async () => {
     const en = await env();
-    const err = (p: Promise<unknown>) => p.then(() => null, (e: Error) => e.message);
+    const err = (p: Promise<unknown>) =>
+      p.then(
+        () => null,
+        (e: Error) => e.message,
+      );
     expect(await err(en.createComponent('rollout', 'openai', {}))).to.match(/set `tokenizer`.*or `tokenizerPath`/);
     expect(await err(en.createComponent('rollout', 'openai', { urls: ['ftp://x'] }))).to.match(/urls/);
-    expect(await err(en.createComponent('rollout', 'openai', { maxRetries: -1, tokenizerPath: fixture }))).to.match(/maxRetries/);
+    expect(await err(en.createComponent('rollout', 'openai', { maxRetries: -1, tokenizerPath: fixture }))).to.match(
+      /maxRetries/,
+    );
   });
 });

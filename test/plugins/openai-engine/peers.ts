@@ -30,15 +30,27 @@ export class PeerServer {
   returnsTokenIds = true;
   private readonly server: http.Server;
 
-  constructor(readonly kind: PeerKind, private readonly tok: Tokenizer, public script: number[]) {
+  constructor(
+    readonly kind: PeerKind,
+    private readonly tok: Tokenizer,
+    public script: number[],
+  ) {
     this.server = http.createServer((req, res) => {
       let data = '';
-      req.on('data', (c: Buffer) => { data += c.toString('utf8'); });
+      req.on('data', (c: Buffer) => {
+        data += c.toString('utf8');
+      });
       req.on('end', () => {
         const body = JSON.parse(data || '{}') as Record<string, unknown>;
-        if (req.url === '/v1/models') return this.json(res, { object: 'list', data: [{ id: `${kind}-model`, object: 'model' }] });
+        if (req.url === '/v1/models')
+          return this.json(res, { object: 'list', data: [{ id: `${kind}-model`, object: 'model' }] });
         this.received.push(body);
-        this.json(res, { id: 'cmpl-x', object: 'text_completion', model: body.model, choices: Array.from({ length: Number(body.n ?? 1) }, (_, index) => ({ index, ...this.complete(body) })) });
+        this.json(res, {
+          id: 'cmpl-x',
+          object: 'text_completion',
+          model: body.model,
+          choices: Array.from({ length: Number(body.n ?? 1) }, (_, index) => ({ index, ...this.complete(body) })),
+        });
       });
     });
   }
@@ -94,11 +106,20 @@ export class PeerServer {
       text = text.slice(0, keep ? at + matched.length : at);
     }
     const choice: Record<string, unknown> = { text, finish_reason: finish };
-    if (this.kind === 'vllm') choice.stop_reason = typeof matched === 'string' || (typeof matched === 'number' && !this.tok.eosIds.includes(matched)) ? matched : null;
+    if (this.kind === 'vllm')
+      choice.stop_reason =
+        typeof matched === 'string' || (typeof matched === 'number' && !this.tok.eosIds.includes(matched))
+          ? matched
+          : null;
     else choice.matched_stop = matched;
     if (b.logprobs !== undefined && b.logprobs !== null) {
       const tokens = ids.map((id) => this.tok.decode([id]));
-      choice.logprobs = { tokens, token_logprobs: ids.map((_, t) => peerLogProb(t)), top_logprobs: tokens.map((s, t) => ({ [s]: peerLogProb(t) })), text_offset: ids.map(() => 0) };
+      choice.logprobs = {
+        tokens,
+        token_logprobs: ids.map((_, t) => peerLogProb(t)),
+        top_logprobs: tokens.map((s, t) => ({ [s]: peerLogProb(t) })),
+        text_offset: ids.map(() => 0),
+      };
     }
     if (b.return_token_ids === true && this.returnsTokenIds) choice.token_ids = ids;
     return choice;

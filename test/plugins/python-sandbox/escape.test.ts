@@ -182,9 +182,18 @@ for (const v of isolationVariants()) {
 
     before(async function () {
       if (!knownArch) this.skip();
-      tool = await makeTool({ isolation: v.isolation, userNamespace: v.userNamespace, timeoutSeconds: 4, cpuSeconds: 4, scratchMb: 8, maxFileSizeMb: 16 });
+      tool = await makeTool({
+        isolation: v.isolation,
+        userNamespace: v.userNamespace,
+        timeoutSeconds: 4,
+        cpuSeconds: 4,
+        scratchMb: 8,
+        maxFileSizeMb: 16,
+      });
     });
-    after(async () => { await tool?.dispose(); });
+    after(async () => {
+      await tool?.dispose();
+    });
 
     /** The same worker answers the next call, with its own output. */
     async function sameWorkerServes(pid: number | undefined): Promise<void> {
@@ -194,7 +203,10 @@ for (const v of isolationVariants()) {
     }
 
     it("the worker's pipes cannot be taken: no forged reply for this call or the next", async () => {
-      expect(tool.sandbox.info.missing.filter((m) => /seccomp|dumpable/.test(m)), 'guards the workers could not install').to.deep.equal([]);
+      expect(
+        tool.sandbox.info.missing.filter((m) => /seccomp|dumpable/.test(m)),
+        'guards the workers could not install',
+      ).to.deep.equal([]);
       const pid = tool.sandbox.pids[0];
       const r = await tool.conductAction('t', STEAL_CHANNELS);
       expect(r.observation).to.not.include('FORGED');
@@ -205,24 +217,27 @@ for (const v of isolationVariants()) {
     it('ptrace, process_vm_readv, pidfd_getfd and new user namespaces are refused; threads and subprocesses still work', async () => {
       const pid = tool.sandbox.pids[0];
       const r = await tool.conductAction('t', SYSCALLS);
-      expect(r.observation).to.equal([
-        'ptrace(PTRACE_ATTACH, worker) EPERM',
-        'process_vm_readv(worker) EPERM',
-        'pidfd_open(worker) EPERM',
-        'pidfd_getfd(worker, 0) EPERM',
-        'clone(CLONE_NEWUSER) EPERM',
-        'unshare(CLONE_NEWUSER) EPERM',
-        'clone3 ENOSYS',
-        'a thread ran',
-        'a subprocess ran',
-      ].join('\n'));
+      expect(r.observation).to.equal(
+        [
+          'ptrace(PTRACE_ATTACH, worker) EPERM',
+          'process_vm_readv(worker) EPERM',
+          'pidfd_open(worker) EPERM',
+          'pidfd_getfd(worker, 0) EPERM',
+          'clone(CLONE_NEWUSER) EPERM',
+          'unshare(CLONE_NEWUSER) EPERM',
+          'clone3 ENOSYS',
+          'a thread ran',
+          'a subprocess ran',
+        ].join('\n'),
+      );
       await sameWorkerServes(pid);
     });
 
     it('no nested user namespace, so no tmpfs mount past the caps', async () => {
       const r = await tool.conductAction('t', NESTED_MOUNT);
       const lines = r.observation.split('\n');
-      if (existsSync('/usr/bin/unshare')) expect(lines[0]).to.equal('unshare -U: 1 unshare: unshare failed: Operation not permitted');
+      if (existsSync('/usr/bin/unshare'))
+        expect(lines[0]).to.equal('unshare -U: 1 unshare: unshare failed: Operation not permitted');
       expect(lines[1]).to.equal('mount tmpfs: EPERM');
       expect((await tool.conductAction('next', 'print(6 * 7)')).observation).to.equal('42');
     });
@@ -238,7 +253,7 @@ for (const v of isolationVariants()) {
       }
     });
 
-    it("SysV shared memory and message queues of one program are gone for the next", async () => {
+    it('SysV shared memory and message queues of one program are gone for the next', async () => {
       const secret = `sysv-secret-${process.pid}`;
       expect((await tool.conductAction('a', STORE_SECRET(secret))).observation).to.equal('stored True True');
       const b = await tool.conductAction('b', LOOK_FOR_SECRET);
@@ -256,14 +271,19 @@ for (const v of isolationVariants()) {
 }
 
 describe('python sandbox: bubblewrap itself refuses nested user namespaces', () => {
-  it('a program started by bwrap with the worker\'s arguments, without the seccomp filter, cannot unshare -U', function () {
+  it("a program started by bwrap with the worker's arguments, without the seccomp filter, cannot unshare -U", function () {
     const choice = chooseIsolation('bwrap', 'auto');
-    if (choice.mode !== 'bwrap-userns' || !choice.features.disableUserns || !existsSync('/usr/bin/unshare')) this.skip();
+    if (choice.mode !== 'bwrap-userns' || !choice.features.disableUserns || !existsSync('/usr/bin/unshare'))
+      this.skip();
     const asRoot = process.getuid?.() === 0;
     const interp = findInterpreter('auto', [], asRoot ? { uid: SANDBOX_UID, gid: SANDBOX_UID } : {});
-    const run = (extra: string[]) => spawnSync('bwrap', [...bwrapArgs('bwrap-userns', choice.features, interp, 1 << 20), ...extra], {
-      encoding: 'utf8', cwd: '/', env: { PATH: '/usr/bin:/bin' }, ...(asRoot ? { uid: SANDBOX_UID, gid: SANDBOX_UID } : {}),
-    });
+    const run = (extra: string[]) =>
+      spawnSync('bwrap', [...bwrapArgs('bwrap-userns', choice.features, interp, 1 << 20), ...extra], {
+        encoding: 'utf8',
+        cwd: '/',
+        env: { PATH: '/usr/bin:/bin' },
+        ...(asRoot ? { uid: SANDBOX_UID, gid: SANDBOX_UID } : {}),
+      });
     expect(run(['true']).status).to.equal(0);
     const r = run(['unshare', '-U', '-r', 'id', '-u']);
     expect(r.stdout).to.not.include('0');

@@ -7,7 +7,14 @@ import { PythonTool, type PythonToolOptions } from '../../../plugins/python-sand
 export function testOptions(over: Partial<PythonToolOptions> = {}): PythonToolOptions {
   return {
     ...(pythonToolDefaults() as unknown as PythonToolOptions),
-    warmup: '', workers: 1, timeoutSeconds: 2, cpuSeconds: 1, memoryMb: 512, maxProcesses: 32, maxOutputBytes: 200_000, maxObservationChars: 2000,
+    warmup: '',
+    workers: 1,
+    timeoutSeconds: 2,
+    cpuSeconds: 1,
+    memoryMb: 512,
+    maxProcesses: 32,
+    maxOutputBytes: 200_000,
+    maxObservationChars: 2000,
     ...over,
   };
 }
@@ -22,7 +29,11 @@ export function descendants(pid: number): number[] {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     let stat: string;
-    try { stat = readFileSync(`/proc/${name}/stat`, 'utf8'); } catch { continue; }
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (fields[0] === 'Z') continue;
     const ppid = Number(fields[1]);
@@ -30,7 +41,11 @@ export function descendants(pid: number): number[] {
   }
   const out: number[] = [];
   const todo = [pid];
-  while (todo.length) for (const k of kids.get(todo.pop() as number) ?? []) { out.push(k); todo.push(k); }
+  while (todo.length)
+    for (const k of kids.get(todo.pop() as number) ?? []) {
+      out.push(k);
+      todo.push(k);
+    }
   return out.sort((a, b) => a - b);
 }
 
@@ -51,9 +66,26 @@ export interface IsolationVariant {
 export function isolationVariants(): IsolationVariant[] {
   const out: IsolationVariant[] = [];
   const auto = chooseIsolation('bwrap', 'auto');
-  if (auto.mode !== 'none') out.push({ label: `auto (${auto.mode})`, userNamespace: 'auto', isolation: 'auto', mode: auto.mode, isolated: true });
-  if (auto.mode === 'bwrap-userns' && process.getuid?.() === 0 && chooseIsolation('bwrap', 'never').mode === 'bwrap-root') {
-    out.push({ label: 'bwrap-root (userNamespace: never)', userNamespace: 'never', isolation: 'auto', mode: 'bwrap-root', isolated: true });
+  if (auto.mode !== 'none')
+    out.push({
+      label: `auto (${auto.mode})`,
+      userNamespace: 'auto',
+      isolation: 'auto',
+      mode: auto.mode,
+      isolated: true,
+    });
+  if (
+    auto.mode === 'bwrap-userns' &&
+    process.getuid?.() === 0 &&
+    chooseIsolation('bwrap', 'never').mode === 'bwrap-root'
+  ) {
+    out.push({
+      label: 'bwrap-root (userNamespace: never)',
+      userNamespace: 'never',
+      isolation: 'auto',
+      mode: 'bwrap-root',
+      isolated: true,
+    });
   }
   out.push({ label: 'none (rlimits only)', userNamespace: 'auto', isolation: 'none', mode: 'none', isolated: false });
   return out;

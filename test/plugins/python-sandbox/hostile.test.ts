@@ -34,7 +34,9 @@ for (const v of variants) {
       await tool.conductAction('warm', 'pass');
       baseline = trees(tool);
     });
-    after(async () => { await tool?.dispose(); });
+    after(async () => {
+      await tool?.dispose();
+    });
 
     /** The hostile program left nothing running and the next call works. */
     async function recovered(): Promise<void> {
@@ -106,7 +108,10 @@ for (const v of variants) {
     });
 
     it('fork bomb that never stops forking: the whole tree dies at the timeout', async () => {
-      const r = await tool.conductAction('t', 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass');
+      const r = await tool.conductAction(
+        't',
+        'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass',
+      );
       expect(['killed', 'timeout']).to.include(r.info?.status);
       await recovered();
     });
@@ -117,7 +122,13 @@ for (const v of variants) {
       expect(a.info?.status).to.equal('error');
       // The growing list touches every page it gets: under a small RLIMIT_AS it reaches the limit
       // long before the wall clock on a slow machine (touching 512 MiB takes ~1.5 s on 2 shared cores).
-      const small = await makeTool({ isolation: v.isolation, userNamespace: v.userNamespace, timeoutSeconds: 10, cpuSeconds: 10, memoryMb: 160 });
+      const small = await makeTool({
+        isolation: v.isolation,
+        userNamespace: v.userNamespace,
+        timeoutSeconds: 10,
+        cpuSeconds: 10,
+        memoryMb: 160,
+      });
       try {
         const b = await small.conductAction('t', 'a = []\nwhile True:\n    a.append(bytearray(10 ** 7))');
         expect(b.observation).to.match(/MemoryError$/);
@@ -133,16 +144,24 @@ for (const v of variants) {
       const r = await tool.conductAction('t', "while True:\n    print('y' * 1000)");
       expect(r.info?.status).to.equal('killed');
       // 200000 bytes captured, the head of it shown, then how much was cut and why it was stopped.
-      expect(r.observation).to.match(/^y{1000}\ny{900,1000}\n\.\.\. \(19\d{4} more characters\)\nKilled: output limit of 200000 bytes exceeded$/);
+      expect(r.observation).to.match(
+        /^y{1000}\ny{900,1000}\n\.\.\. \(19\d{4} more characters\)\nKilled: output limit of 200000 bytes exceeded$/,
+      );
       expect(r.observation.length).to.be.at.most(2000 + 200);
       await recovered();
     });
 
     it('file size and open-file limits: a big file is stopped, descriptors run out', async () => {
-      const big = await tool.conductAction('t', "with open('big.bin', 'wb') as f:\n    for _ in range(40):\n        f.write(b'0' * 1024 * 1024)\nprint('wrote 40 MiB')");
+      const big = await tool.conductAction(
+        't',
+        "with open('big.bin', 'wb') as f:\n    for _ in range(40):\n        f.write(b'0' * 1024 * 1024)\nprint('wrote 40 MiB')",
+      );
       expect(big.observation).to.not.include('wrote 40 MiB');
       expect(big.observation).to.match(/Killed: file size limit exceeded|File too large/);
-      const fds = await tool.conductAction('t', "fs = []\ntry:\n    for i in range(1000):\n        fs.append(open('f%d' % i, 'w'))\nexcept OSError as e:\n    print(len(fs), e.strerror)");
+      const fds = await tool.conductAction(
+        't',
+        "fs = []\ntry:\n    for i in range(1000):\n        fs.append(open('f%d' % i, 'w'))\nexcept OSError as e:\n    print(len(fs), e.strerror)",
+      );
       const m = /^(\d+) Too many open files$/.exec(fds.observation);
       expect(m, fds.observation).to.not.equal(null);
       expect(Number(m![1])).to.be.within(50, 64);
@@ -152,16 +171,18 @@ for (const v of variants) {
     // Without namespaces, only uid nobody (workers started as root) keeps other processes' environ unreadable.
     const procHidden = v.isolated || isRoot;
     it(`no secret of the parent environment is visible (os.environ${procHidden ? ', /proc/*/environ' : ''})`, async () => {
-      const code = procHidden ? [
-        'import os',
-        'print(dict(os.environ))',
-        'for p in os.listdir("/proc"):',
-        '    if p.isdigit():',
-        '        try:',
-        '            print(p, open("/proc/%s/environ" % p, "rb").read())',
-        '        except OSError as e:',
-        '            print(p, type(e).__name__)',
-      ].join('\n') : 'import os\nprint(dict(os.environ))';
+      const code = procHidden
+        ? [
+            'import os',
+            'print(dict(os.environ))',
+            'for p in os.listdir("/proc"):',
+            '    if p.isdigit():',
+            '        try:',
+            '            print(p, open("/proc/%s/environ" % p, "rb").read())',
+            '        except OSError as e:',
+            '            print(p, type(e).__name__)',
+          ].join('\n')
+        : 'import os\nprint(dict(os.environ))';
       const r = await tool.conductAction('t', code);
       expect(r.info?.status).to.equal('ok');
       expect(r.observation).to.include("'PATH'");
@@ -173,14 +194,25 @@ for (const v of variants) {
     it('the scratch dir is writable and private to the call', async () => {
       const a = await tool.conductAction('t', "open('notes.txt', 'w').write('hi')\nprint(open('notes.txt').read())");
       expect(a.observation).to.equal('hi');
-      const b = await tool.conductAction('t', "import os\nprint(os.path.exists('notes.txt'), sorted(os.listdir('..')) == [os.path.basename(os.getcwd())])");
+      const b = await tool.conductAction(
+        't',
+        "import os\nprint(os.path.exists('notes.txt'), sorted(os.listdir('..')) == [os.path.basename(os.getcwd())])",
+      );
       expect(b.observation).to.equal('False True');
       await recovered();
     });
 
     it(`killing its own worker (or everything it may signal): ${v.isolated ? 'ignored, the worker is pid 1 of its namespace' : 'a sandbox error, then a fresh worker'}`, async () => {
       // kill(-1) only where a pid namespace confines it: without one it would hit every process of uid nobody.
-      const codes = ['import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint("still here")', ...(v.isolated ? ['import os, signal\nos.kill(os.getppid(), signal.SIGINT)\nprint("still here")', 'import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept ProcessLookupError:\n    pass  # nothing it may signal but itself and pid 1, which both are exempt\nprint("still here")'] : [])];
+      const codes = [
+        'import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint("still here")',
+        ...(v.isolated
+          ? [
+              'import os, signal\nos.kill(os.getppid(), signal.SIGINT)\nprint("still here")',
+              'import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept ProcessLookupError:\n    pass  # nothing it may signal but itself and pid 1, which both are exempt\nprint("still here")',
+            ]
+          : []),
+      ];
       for (const code of codes) {
         const old = tool.sandbox.pids[0] as number;
         const oldTree = [old, ...descendants(old)];
@@ -204,14 +236,23 @@ for (const v of variants) {
 
     it('a connection to a listener on 127.0.0.1 fails (no network)', async () => {
       let accepted = 0;
-      const server = net.createServer((s) => { accepted++; s.end('hello'); });
+      const server = net.createServer((s) => {
+        accepted++;
+        s.end('hello');
+      });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const port = (server.address() as net.AddressInfo).port;
       try {
-        const r = await tool.conductAction('t', `import socket\ns = socket.create_connection(('127.0.0.1', ${port}), timeout=1)\nprint('connected', s.recv(10))`);
+        const r = await tool.conductAction(
+          't',
+          `import socket\ns = socket.create_connection(('127.0.0.1', ${port}), timeout=1)\nprint('connected', s.recv(10))`,
+        );
         expect(r.observation).to.not.include('connected');
         expect(r.observation).to.match(/ConnectionRefusedError|OSError|Network is unreachable/);
-        const dns = await tool.conductAction('t', "import socket\nprint(socket.getaddrinfo('registry.npmjs.org', 443))");
+        const dns = await tool.conductAction(
+          't',
+          "import socket\nprint(socket.getaddrinfo('registry.npmjs.org', 443))",
+        );
         expect(dns.observation).to.match(/gaierror|Errno/);
         expect(accepted).to.equal(0);
       } finally {
@@ -221,10 +262,18 @@ for (const v of variants) {
     });
 
     it('writes outside the scratch dir fail and never reach the host', async () => {
-      const targets = [path.join(os.tmpdir(), `agent0-escape-${process.pid}`), path.resolve(`agent0-escape-${process.pid}`), '/escape', '/dev/escape', '/usr/escape'];
+      const targets = [
+        path.join(os.tmpdir(), `agent0-escape-${process.pid}`),
+        path.resolve(`agent0-escape-${process.pid}`),
+        '/escape',
+        '/dev/escape',
+        '/usr/escape',
+      ];
       for (const t of targets) {
         const r = await tool.conductAction('t', `open(${JSON.stringify(t)}, 'w').write('x')\nprint('wrote')`);
-        expect(r.observation, t).to.match(/(FileNotFoundError|OSError|PermissionError).*(No such file|Read-only|Permission denied)/);
+        expect(r.observation, t).to.match(
+          /(FileNotFoundError|OSError|PermissionError).*(No such file|Read-only|Permission denied)/,
+        );
         expect(existsSync(t), `${t} on the host`).to.equal(false);
       }
       await recovered();
@@ -233,8 +282,13 @@ for (const v of variants) {
     it("the project's files and the home directory are not visible", async () => {
       const project = path.resolve('package.json');
       expect(existsSync(project)).to.equal(true);
-      const r = await tool.conductAction('t', `import os\nfor p in [${JSON.stringify(project)}, ${JSON.stringify(os.homedir())}, '/etc/passwd', '/etc/shadow']:\n    print(p, os.path.exists(p))`);
-      expect(r.observation).to.equal([project, os.homedir(), '/etc/passwd', '/etc/shadow'].map((p) => `${p} False`).join('\n'));
+      const r = await tool.conductAction(
+        't',
+        `import os\nfor p in [${JSON.stringify(project)}, ${JSON.stringify(os.homedir())}, '/etc/passwd', '/etc/shadow']:\n    print(p, os.path.exists(p))`,
+      );
+      expect(r.observation).to.equal(
+        [project, os.homedir(), '/etc/passwd', '/etc/shadow'].map((p) => `${p} False`).join('\n'),
+      );
       const s = await tool.conductAction('t', `print(open(${JSON.stringify(project)}).read())`);
       expect(s.observation).to.match(/FileNotFoundError/);
       await recovered();

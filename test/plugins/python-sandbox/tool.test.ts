@@ -4,9 +4,11 @@ import { expect } from 'chai';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cliMain, testTool, type Tool } from '../../../core/index.js';
+import { cliMain, type Tool } from '../../../core/index.js';
+import { testTool } from '../../../core/testkit/index.js';
 import pythonSandboxPlugin from '../../../plugins/python-sandbox/index.js';
-import { observationOf, parsePythonAction } from '../../../plugins/python-sandbox/action.js';
+import { observationOf } from '../../../plugins/python-sandbox/action.js';
+import { parseCodeAction as parsePythonAction } from '../../../plugins/shared/code-action.js';
 import { benchCode, percentile } from '../../../plugins/python-sandbox/bench.js';
 import { IsolationUnavailableError } from '../../../plugins/python-sandbox/sandbox.js';
 import { SESSION_LOST_NOTE, type PythonTool } from '../../../plugins/python-sandbox/tool.js';
@@ -18,23 +20,55 @@ import { makeTool } from './helpers.js';
 let shared: Promise<PythonTool> | undefined;
 const sharedView = async (): Promise<Tool> => {
   const t = await (shared ??= makeTool({ warmup: 'default' }));
-  return { name: t.name, parseAction: (x) => t.parseAction(x), conductAction: (id, a, e) => t.conductAction(id, a, e), finish: (id) => t.finish(id) };
+  return {
+    name: t.name,
+    parseAction: (x) => t.parseAction(x),
+    conductAction: (id, a, e) => t.conductAction(id, a, e),
+    finish: (id) => t.finish(id),
+  };
 };
-after(async () => { await (await shared)?.dispose(); });
+after(async () => {
+  await (await shared)?.dispose();
+});
 
 testTool('tool/python', sharedView, {
   valid: [
     { text: 'I will use python.\n```python\nprint(12 * 34 + 5)\n```\n```output', action: 'print(12 * 34 + 5)' },
     { text: '```py\nx = 1\nprint(x)\n```', action: 'x = 1\nprint(x)' },
-    { text: '```python\nprint(1)\n```\n```output\n1\n```\nagain\n```python\nprint(2)\n```\n```output', action: 'print(1)\nprint(2)' },
+    {
+      text: '```python\nprint(1)\n```\n```output\n1\n```\nagain\n```python\nprint(2)\n```\n```output',
+      action: 'print(1)\nprint(2)',
+    },
     { text: "<python>print('Hello from Python!')</python> ...", action: "print('Hello from Python!')" },
   ],
-  invalid: ['no code', '```python\nprint(1)\n```output', '```python\n\n```\n```output', '```js\nconsole.log(1)\n```\n```output', '```python\nunclosed'],
+  invalid: [
+    'no code',
+    '```python\nprint(1)\n```output',
+    '```python\n\n```\n```output',
+    '```js\nconsole.log(1)\n```\n```output',
+    '```python\nunclosed',
+  ],
   run: [
-    { action: 'print(12 * 34 + 5)', check: (r) => expect(r).to.deep.include({ observation: '413', valid: true, done: false }) },
-    { action: 'import sympy\nprint(sympy.factorint(360))', check: (r) => expect(r.observation).to.equal('{2: 3, 3: 2, 5: 1}') },
-    { action: 'import numpy as np\nprint(int(np.arange(10).sum()))', check: (r) => expect(r.observation).to.equal('45') },
-    { action: 'raise ValueError("bad")', check: (r) => { expect(r.observation).to.match(/ValueError: bad$/); expect(r.info?.status).to.equal('error'); expect(r.valid).to.equal(true); } },
+    {
+      action: 'print(12 * 34 + 5)',
+      check: (r) => expect(r).to.deep.include({ observation: '413', valid: true, done: false }),
+    },
+    {
+      action: 'import sympy\nprint(sympy.factorint(360))',
+      check: (r) => expect(r.observation).to.equal('{2: 3, 3: 2, 5: 1}'),
+    },
+    {
+      action: 'import numpy as np\nprint(int(np.arange(10).sum()))',
+      check: (r) => expect(r.observation).to.equal('45'),
+    },
+    {
+      action: 'raise ValueError("bad")',
+      check: (r) => {
+        expect(r.observation).to.match(/ValueError: bad$/);
+        expect(r.info?.status).to.equal('error');
+        expect(r.valid).to.equal(true);
+      },
+    },
   ],
 });
 
@@ -42,7 +76,9 @@ describe('tool/python: parsing and observations', () => {
   const code = (text: string, stops?: string[]) => parsePythonAction(text, stops)?.code ?? null;
 
   it('runs every closed python block of the turn together, in order, before the stop string', () => {
-    expect(code('```python\na = 1\n```\ntext\n```python\nb = 2\nprint(a + b)\n```\n```output')).to.equal('a = 1\nb = 2\nprint(a + b)');
+    expect(code('```python\na = 1\n```\ntext\n```python\nb = 2\nprint(a + b)\n```\n```output')).to.equal(
+      'a = 1\nb = 2\nprint(a + b)',
+    );
     // A block after the stop string that ended the turn is not looked at only when the stop is the last thing.
     expect(code('```python\na\n```\n```output\n1\n```\n')).to.equal('a');
     expect(code('```python\nprint(1)\n```\n```output', ['```output'])).to.equal('print(1)');
@@ -52,24 +88,42 @@ describe('tool/python: parsing and observations', () => {
     expect(code('```python\n   \n```')).to.equal(null);
     expect(code('```python3\nprint(1)\n```')).to.equal(null, 'another info string');
     // indentation the block's lines share is not the program's (VeRL-Tool strips the first line's only)
-    expect(code('```python\n    for i in range(2):\n        print(i)\n```')).to.equal('for i in range(2):\n    print(i)');
+    expect(code('```python\n    for i in range(2):\n        print(i)\n```')).to.equal(
+      'for i in range(2):\n    print(i)',
+    );
   });
 
   it('reads <python> blocks (all of them, before any fenced block), as VeRL-Tool does', () => {
     expect(code("<python>print('Hello from Python!')</python> ...")).to.equal("print('Hello from Python!')");
-    expect(code("```<python>\nprint('Hello from Python!')</python> ... <python>print('Hello again!')</python>``` ..."))
-      .to.equal("print('Hello from Python!')\nprint('Hello again!')");
+    expect(
+      code("```<python>\nprint('Hello from Python!')</python> ... <python>print('Hello again!')</python>``` ..."),
+    ).to.equal("print('Hello from Python!')\nprint('Hello again!')");
     expect(code('```python\nprint(0)\n```\n<python>print(1)</python>')).to.equal('print(1)', 'tags win over fences');
     expect(code('<python>\n</python>')).to.equal(null);
   });
 
   it('takes the first closed ```input block as stdin', () => {
-    expect(parsePythonAction('```python\nprint(input())\n```\n```input\n 3 4 \n```\n```output')).to.deep.equal({ code: 'print(input())', stdin: '3 4' });
-    expect(parsePythonAction('```python\nprint(input())\n```\n```input\n1\n```\n```input\n2\n```')?.stdin).to.equal('1');
-    expect(parsePythonAction('```python\nprint(1)\n```\n```input\n1')).to.deep.equal({ code: 'print(1)' }, 'unclosed: no stdin');
+    expect(parsePythonAction('```python\nprint(input())\n```\n```input\n 3 4 \n```\n```output')).to.deep.equal({
+      code: 'print(input())',
+      stdin: '3 4',
+    });
+    expect(parsePythonAction('```python\nprint(input())\n```\n```input\n1\n```\n```input\n2\n```')?.stdin).to.equal(
+      '1',
+    );
+    expect(parsePythonAction('```python\nprint(1)\n```\n```input\n1')).to.deep.equal(
+      { code: 'print(1)' },
+      'unclosed: no stdin',
+    );
   });
 
-  const res = (o: Partial<ExecResult>): ExecResult => ({ status: 'ok', stdout: '', stderr: '', exitCode: 0, wallMs: 1, ...o });
+  const res = (o: Partial<ExecResult>): ExecResult => ({
+    status: 'ok',
+    stdout: '',
+    stderr: '',
+    exitCode: 0,
+    wallMs: 1,
+    ...o,
+  });
   const caps = { maxChars: 60, errorTailChars: 30 };
 
   it('ok: stdout without trailing whitespace, capped at the head within maxChars', () => {
@@ -83,20 +137,50 @@ describe('tool/python: parsing and observations', () => {
   it('error: what it printed, then the end of the traceback; stdout gives way first', () => {
     const stderr = `Traceback (most recent call last):\n  File "<code>", line 1\nZeroDivisionError: division by zero\n`;
     const e = stderr.trimEnd();
-    expect(observationOf(res({ status: 'error', stdout: 'partial\n', stderr, exitCode: 1 }), { maxChars: 200, errorTailChars: 200 }, 5)).to.equal(`partial\n${e}`);
+    expect(
+      observationOf(
+        res({ status: 'error', stdout: 'partial\n', stderr, exitCode: 1 }),
+        { maxChars: 200, errorTailChars: 200 },
+        5,
+      ),
+    ).to.equal(`partial\n${e}`);
     // errorTailChars 30: the note '(N characters before) ...\n' (27) leaves 3 characters of the traceback.
     const tail = `(${e.length - 3} characters before) ...\n${e.slice(-3)}`;
     expect(tail).to.have.length(30);
-    expect(observationOf(res({ status: 'error', stdout: 'partial\n', stderr, exitCode: 1 }), { maxChars: 200, errorTailChars: 30 }, 5)).to.equal(`partial\n${tail}`);
+    expect(
+      observationOf(
+        res({ status: 'error', stdout: 'partial\n', stderr, exitCode: 1 }),
+        { maxChars: 200, errorTailChars: 30 },
+        5,
+      ),
+    ).to.equal(`partial\n${tail}`);
     // maxChars 40: 30 for the tail, 1 newline, 9 left for stdout: 'partial' fits, a longer one is cut.
-    expect(observationOf(res({ status: 'error', stdout: 'partial', stderr, exitCode: 1 }), { maxChars: 40, errorTailChars: 30 }, 5)).to.equal(`partial\n${tail}`);
-    expect(observationOf(res({ status: 'error', stdout: 'partial output', stderr, exitCode: 1 }), { maxChars: 40, errorTailChars: 30 }, 5)).to.equal(`partial o\n${tail}`);
+    expect(
+      observationOf(
+        res({ status: 'error', stdout: 'partial', stderr, exitCode: 1 }),
+        { maxChars: 40, errorTailChars: 30 },
+        5,
+      ),
+    ).to.equal(`partial\n${tail}`);
+    expect(
+      observationOf(
+        res({ status: 'error', stdout: 'partial output', stderr, exitCode: 1 }),
+        { maxChars: 40, errorTailChars: 30 },
+        5,
+      ),
+    ).to.equal(`partial o\n${tail}`);
   });
 
   it('timeout, killed and sandbox errors say why', () => {
-    expect(observationOf(res({ status: 'timeout', exitCode: -9 }), caps, 5)).to.equal('TimeoutError: the program ran longer than 5 s and was killed');
-    expect(observationOf(res({ status: 'killed', reason: 'CPU time limit exceeded' }), caps, 5)).to.equal('Killed: CPU time limit exceeded');
-    expect(observationOf(res({ status: 'sandbox_error', reason: 'worker died' }), caps, 5)).to.equal('sandbox error: worker died');
+    expect(observationOf(res({ status: 'timeout', exitCode: -9 }), caps, 5)).to.equal(
+      'TimeoutError: the program ran longer than 5 s and was killed',
+    );
+    expect(observationOf(res({ status: 'killed', reason: 'CPU time limit exceeded' }), caps, 5)).to.equal(
+      'Killed: CPU time limit exceeded',
+    );
+    expect(observationOf(res({ status: 'sandbox_error', reason: 'worker died' }), caps, 5)).to.equal(
+      'sandbox error: worker died',
+    );
   });
 
   it('percentile is nearest-rank', () => {
@@ -113,11 +197,18 @@ describe('tool/python: parsing and observations', () => {
 describe('tool/python: workers, state and isolation policy', function () {
   this.timeout(30_000);
   let tool: PythonTool;
-  before(async () => { tool = await makeTool({ workers: 2, stateful: true }); });
-  after(async () => { await tool?.dispose(); });
+  before(async () => {
+    tool = await makeTool({ workers: 2, stateful: true });
+  });
+  after(async () => {
+    await tool?.dispose();
+  });
 
   it('workers are warm: the preload modules are imported before the program starts', async () => {
-    const r = await tool.conductAction('w', "import sys\nprint(all(m in sys.modules for m in ('math', 'sympy', 'numpy')))");
+    const r = await tool.conductAction(
+      'w',
+      "import sys\nprint(all(m in sys.modules for m in ('math', 'sympy', 'numpy')))",
+    );
     expect(r.observation).to.equal('True');
     expect(tool.sandbox.info.interpreter.has).to.deep.equal(['math', 'sympy', 'numpy']);
     await tool.finish('w');
@@ -132,14 +223,19 @@ describe('tool/python: workers, state and isolation policy', function () {
       expect(a.observation).to.equal('True');
       expect(b.observation).to.match(/^\d+$/);
       expect(c.observation).to.equal(b.observation);
-    } finally { await t.dispose(); }
+    } finally {
+      await t.dispose();
+    }
   });
 
-  it('preImport: verl-tool gives programs VeRL-Tool\'s star imports, keeps builtins, and tracebacks keep the model\'s line numbers', async () => {
+  it("preImport: verl-tool gives programs VeRL-Tool's star imports, keeps builtins, and tracebacks keep the model's line numbers", async () => {
     const t = await makeTool({ preImport: 'verl-tool', stateful: true });
     try {
       // factorial/gcd from math, permutations from itertools, Counter from collections; pow is the builtin (math.pow would print 1024.0)
-      const r = await t.conductAction('p', 'print(factorial(5), gcd(12, 18), list(permutations([1, 2])), Counter("aab")["a"], pow(2, 10), math.pi > 3)');
+      const r = await t.conductAction(
+        'p',
+        'print(factorial(5), gcd(12, 18), list(permutations([1, 2])), Counter("aab")["a"], pow(2, 10), math.pi > 3)',
+      );
       expect(r.observation).to.equal('120 6 [(1, 2), (2, 1)] 2 1024 True');
       // once per session: the model's own e survives the next call
       await t.conductAction('p', 'e = 5');
@@ -148,21 +244,35 @@ describe('tool/python: workers, state and isolation policy', function () {
       expect(err.observation).to.match(/File "<code>", line 3, in <module>\nNameError: name 'prnit' is not defined/);
       const syn = await t.conductAction('q', 'x = 1\nif x\n  pass');
       expect(syn.observation).to.match(/File "<code>", line 2\n/);
-    } finally { await t.dispose(); }
+    } finally {
+      await t.dispose();
+    }
     const off = await makeTool();
     try {
-      expect((await off.conductAction('n', 'print(factorial(5))')).observation).to.match(/NameError: name 'factorial' is not defined$/);
-    } finally { await off.dispose(); }
+      expect((await off.conductAction('n', 'print(factorial(5))')).observation).to.match(
+        /NameError: name 'factorial' is not defined$/,
+      );
+    } finally {
+      await off.dispose();
+    }
   });
 
   it('preImport: a module that cannot be imported fails when the tool is built', async () => {
     let err: Error | undefined;
-    try { await (await makeTool({ preImport: ['math', 'no_such_module_xyz'] })).dispose(); } catch (e) { err = e as Error; }
-    expect(err?.message).to.match(/preImport \["math","no_such_module_xyz"\] fails in .*No module named 'no_such_module_xyz'/);
+    try {
+      await (await makeTool({ preImport: ['math', 'no_such_module_xyz'] })).dispose();
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.message).to.match(
+      /preImport \["math","no_such_module_xyz"\] fails in .*No module named 'no_such_module_xyz'/,
+    );
   });
 
   it('stdin from a ```input block reaches the program through parseAction', async () => {
-    const p = tool.parseAction('```python\nimport sys\nprint(sum(map(int, sys.stdin.read().split())))\n```\n```input\n3 4\n5\n```\n```output');
+    const p = tool.parseAction(
+      '```python\nimport sys\nprint(sum(map(int, sys.stdin.read().split())))\n```\n```input\n3 4\n5\n```\n```output',
+    );
     const r = await tool.conductAction('s', p.action as string, p.extra);
     expect(r.observation).to.equal('12');
     await tool.finish('s');
@@ -203,11 +313,15 @@ describe('tool/python: workers, state and isolation policy', function () {
     try {
       const done: string[] = [];
       const slow = t.conductAction('s', 'import time\ntime.sleep(60)').then(() => done.push('slow'));
-      const quick = Array.from({ length: 6 }, (_, i) => t.conductAction(`q${i}`, `print(${i})`).then((r) => done.push(r.observation)));
+      const quick = Array.from({ length: 6 }, (_, i) =>
+        t.conductAction(`q${i}`, `print(${i})`).then((r) => done.push(r.observation)),
+      );
       await Promise.all([slow, ...quick]);
       expect(done.slice(0, 6).sort()).to.deep.equal(['0', '1', '2', '3', '4', '5']);
       expect(done[6]).to.equal('slow');
-    } finally { await t.dispose(); }
+    } finally {
+      await t.dispose();
+    }
   });
 
   it('a call whose caller gave up (signal) leaves the queue at once; the running one is not disturbed', async () => {
@@ -223,7 +337,9 @@ describe('tool/python: workers, state and isolation policy', function () {
       expect(q).to.deep.include({ valid: false, observation: 'sandbox error: cancelled before it ran' });
       expect((await running).observation).to.equal('slept');
       expect((await t.conductAction('n', 'print(3)')).observation).to.equal('3');
-    } finally { await t.dispose(); }
+    } finally {
+      await t.dispose();
+    }
   });
 
   it('stateless by default: nothing survives between calls of one trajectory', async () => {
@@ -231,7 +347,9 @@ describe('tool/python: workers, state and isolation policy', function () {
     try {
       await t.conductAction('s', 'z = 3');
       expect((await t.conductAction('s', 'print(z)')).observation).to.match(/NameError/);
-    } finally { await t.dispose(); }
+    } finally {
+      await t.dispose();
+    }
   });
 
   it('a worker that dies mid-call gives a sandbox_error (invalid) and the next call works', async () => {
@@ -245,12 +363,18 @@ describe('tool/python: workers, state and isolation policy', function () {
       expect(r.info?.status).to.equal('sandbox_error');
       expect(r.observation).to.match(/^sandbox error: Python worker exited/);
       expect((await t.conductAction('d', 'print(1 + 1)')).observation).to.equal('2');
-    } finally { await t.dispose(); }
+    } finally {
+      await t.dispose();
+    }
   });
 
   it('isolation: required refuses to start without bubblewrap, naming what is missing', async () => {
     let err: unknown;
-    try { await makeTool({ isolation: 'required', bwrap: '/nonexistent/bwrap' }); } catch (e) { err = e; }
+    try {
+      await makeTool({ isolation: 'required', bwrap: '/nonexistent/bwrap' });
+    } catch (e) {
+      err = e;
+    }
     expect(err).to.be.instanceOf(IsolationUnavailableError);
     expect((err as Error).message).to.match(/network isolation.*filesystem isolation/);
   });
@@ -266,16 +390,23 @@ describe('tool/python: workers, state and isolation policy', function () {
       expect(String(auto.describe().python)).to.match(/^pyodide .*CPython in WebAssembly.* 3\.\d+/);
       expect(warnings.join('\n')).to.match(/no bubblewrap mode works here.*WebAssembly.*apt-get install bubblewrap/);
       expect(warnings.join('\n')).to.not.match(/WITHOUT isolation/);
-    } finally { await auto.dispose(); }
+    } finally {
+      await auto.dispose();
+    }
     warnings.length = 0;
     const none = await makeTool({ isolation: 'none', bwrap: '/nonexistent/bwrap2' }, (m) => warnings.push(m));
     try {
       const r = await none.conductAction('x', 'print(2 ** 10)');
       expect(r.observation).to.equal('1024');
       expect(r.info?.isolation).to.equal('none');
-      expect(none.describe()).to.deep.include({ isolation: 'none', missing: ['isolation disabled by the recipe (isolation: none)'] });
+      expect(none.describe()).to.deep.include({
+        isolation: 'none',
+        missing: ['isolation disabled by the recipe (isolation: none)'],
+      });
       expect(warnings).to.deep.equal([]);
-    } finally { await none.dispose(); }
+    } finally {
+      await none.dispose();
+    }
   });
 
   it('every result and describe() name the isolation the program ran under', async () => {
@@ -287,7 +418,11 @@ describe('tool/python: workers, state and isolation policy', function () {
 
   it('a bad interpreter fails clearly', async () => {
     let err: unknown;
-    try { await makeTool({ interpreter: '/nonexistent/python9' }); } catch (e) { err = e; }
+    try {
+      await makeTool({ interpreter: '/nonexistent/python9' });
+    } catch (e) {
+      err = e;
+    }
     expect((err as Error).message).to.match(/no usable Python interpreter \(tried \/nonexistent\/python9\)/);
   });
 });
@@ -297,7 +432,15 @@ describe('agent0 sandbox exec / bench sandbox', function () {
   async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
     let out = '';
     let err = '';
-    const code = await cliMain(argv, { builtins: [pythonSandboxPlugin], stdout: (s) => { out += s; }, stderr: (s) => { err += s; } });
+    const code = await cliMain(argv, {
+      builtins: [pythonSandboxPlugin],
+      stdout: (s) => {
+        out += s;
+      },
+      stderr: (s) => {
+        err += s;
+      },
+    });
     return { code, out, err };
   }
 
@@ -310,7 +453,16 @@ describe('agent0 sandbox exec / bench sandbox', function () {
     expect(Object.keys(r)).to.include.members(['status', 'stdout', 'stderr', 'exitCode', 'wallMs']);
     expect(r).to.include({ status: 'ok', stdout: '{2: 3, 3: 2, 5: 1}\n', stderr: '', exitCode: 0 });
 
-    await fs.writeFile(path.join(dir, 'r.yaml'), ['name: sbx', 'seed: 1', 'components:', '  py: { use: tool/python, options: { timeoutSeconds: 0.5, workers: 1 } }', 'pipeline: { iterations: 0 }'].join('\n'));
+    await fs.writeFile(
+      path.join(dir, 'r.yaml'),
+      [
+        'name: sbx',
+        'seed: 1',
+        'components:',
+        '  py: { use: tool/python, options: { timeoutSeconds: 0.5, workers: 1 } }',
+        'pipeline: { iterations: 0 }',
+      ].join('\n'),
+    );
     await fs.writeFile(path.join(dir, 'slow.py'), 'import time\ntime.sleep(10)\n');
     const slow = await cli(['sandbox', 'exec', '--recipe', path.join(dir, 'r.yaml'), path.join(dir, 'slow.py')]);
     expect(JSON.parse(slow.out)).to.include({ status: 'timeout', exitCode: -9 });

@@ -1,6 +1,13 @@
 import { Ajv } from 'ajv';
 import rewards from '../../../plugins/rewards/index.js';
-import type { ComponentContext, RewardFunction, RewardSample, Task, Trajectory, Verifier } from '../../../core/index.js';
+import type {
+  ComponentContext,
+  RewardFunction,
+  RewardSample,
+  Task,
+  Trajectory,
+  Verifier,
+} from '../../../core/index.js';
 
 const ajv = new Ajv({ useDefaults: true, strict: false });
 
@@ -16,7 +23,8 @@ export const numberVerifier: Verifier & { calls: number } = {
   },
   async equivalent(gold: string, pred: string): Promise<boolean> {
     this.calls++;
-    const a = gold.trim(), b = pred.trim();
+    const a = gold.trim(),
+      b = pred.trim();
     if (a === b) return true;
     return a !== '' && b !== '' && Number.isFinite(Number(a)) && Number(a) === Number(b);
   },
@@ -27,7 +35,11 @@ export const numberVerifier: Verifier & { calls: number } = {
 };
 
 /** Builds a reward component as a recipe would: schema defaults filled and options validated; `instances` answers ctx.get. */
-export async function buildReward(name: string, options: Record<string, unknown> = {}, instances: Record<string, unknown> = {}): Promise<RewardFunction> {
+export async function buildReward(
+  name: string,
+  options: Record<string, unknown> = {},
+  instances: Record<string, unknown> = {},
+): Promise<RewardFunction> {
   const def = rewards.components.find((c) => c.kind === 'reward' && c.name === name);
   if (!def) throw new Error(`no component reward/${name}`);
   const opts = structuredClone(options);
@@ -52,8 +64,20 @@ export function validates(name: string, options: Record<string, unknown>): boole
 
 export function traj(over: Partial<Trajectory> = {}): Trajectory {
   return {
-    id: 't', groupId: 'g', promptIds: [], responseIds: [], responseMask: [], logProbs: [], text: '',
-    stopReason: 'answer', turns: 1, toolCalls: 0, toolErrors: 0, fields: {}, metrics: {}, ...over,
+    id: 't',
+    groupId: 'g',
+    promptIds: [],
+    responseIds: [],
+    responseMask: [],
+    logProbs: [],
+    text: '',
+    stopReason: 'answer',
+    turns: 1,
+    toolCalls: 0,
+    toolErrors: 0,
+    fields: {},
+    metrics: {},
+    ...over,
   };
 }
 

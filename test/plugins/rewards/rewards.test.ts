@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { testReward, type RewardResult, type RewardSample } from '../../../core/index.js';
+import type { RewardResult, RewardSample } from '../../../core/index.js';
+import { testReward } from '../../../core/testkit/index.js';
 import { buildReward, numberVerifier, sample, traj, validates } from './helpers.js';
 
 const close = (got: (number | null)[], want: (number | null)[], tol = 1e-12) => {
@@ -30,13 +31,28 @@ describe('reward/outcome', () => {
 
   it('uses the configured values and drops samples without a reference', async () => {
     const r = await buildReward('outcome', { correct: 1, wrong: 0, unparsable: -0.5 });
-    close(rewardsOf(await r.score([sample('\\boxed{5}', gold), sample('\\boxed{7}', gold), sample('none', gold), sample('\\boxed{5}', {})])), [1, 0, -0.5, null]);
+    close(
+      rewardsOf(
+        await r.score([
+          sample('\\boxed{5}', gold),
+          sample('\\boxed{7}', gold),
+          sample('none', gold),
+          sample('\\boxed{5}', {}),
+        ]),
+      ),
+      [1, 0, -0.5, null],
+    );
     const w = await buildReward('outcome', { missingReference: 'wrong', wrong: -2 });
     close(rewardsOf(await w.score([sample('\\boxed{5}', {}), sample('no answer', {})])), [-2, -1]);
   });
 
   it('applies the format pattern, stop reasons and the tool-error penalty', async () => {
-    const r = await buildReward('outcome', { formatPattern: '^<think>.*</think>', formatFailure: -3, allowedStopReasons: ['answer', 'eos'], toolErrorPenalty: 0.5 });
+    const r = await buildReward('outcome', {
+      formatPattern: '^<think>.*</think>',
+      formatFailure: -3,
+      allowedStopReasons: ['answer', 'eos'],
+      toolErrorPenalty: 0.5,
+    });
     const got = await r.score([
       sample('<think>x\ny</think> \\boxed{5}', gold),
       sample('\\boxed{5}', gold),
@@ -49,20 +65,39 @@ describe('reward/outcome', () => {
 
   it('reads only the tail when tailChars is set', async () => {
     const r = await buildReward('outcome', { tailChars: 10 });
-    close(rewardsOf(await r.score([sample(`\\boxed{5}${' '.repeat(20)}`, gold), sample(`${'x'.repeat(50)}\\boxed{5}`, gold)])), [-1, 1]);
+    close(
+      rewardsOf(
+        await r.score([sample(`\\boxed{5}${' '.repeat(20)}`, gold), sample(`${'x'.repeat(50)}\\boxed{5}`, gold)]),
+      ),
+      [-1, 1],
+    );
   });
 
   it('rejects bad options with a clear error', async () => {
     expect(validates('outcome', { correct: 'yes' })).to.equal(false);
     expect(validates('outcome', { nope: 1 })).to.equal(false);
     let err = '';
-    try { await buildReward('outcome', { formatPattern: '(' }); } catch (e) { err = (e as Error).message; }
+    try {
+      await buildReward('outcome', { formatPattern: '(' });
+    } catch (e) {
+      err = (e as Error).message;
+    }
     expect(err).to.match(/formatPattern is not a valid regular expression/);
   });
 });
 
 testReward('reward/outcome (defaults)', () => buildReward('outcome'), {
-  batches: [{ batch: [sample('\\boxed{3}', { answer: '3' }), sample('\\boxed{2}', { answer: '3' }), sample('?', { answer: '3' }), sample('\\boxed{3}')], expected: [1, -1, -1, null] }],
+  batches: [
+    {
+      batch: [
+        sample('\\boxed{3}', { answer: '3' }),
+        sample('\\boxed{2}', { answer: '3' }),
+        sample('?', { answer: '3' }),
+        sample('\\boxed{3}'),
+      ],
+      expected: [1, -1, -1, null],
+    },
+  ],
 });
 
 describe('reward/tool-use', () => {
@@ -83,10 +118,17 @@ describe('reward/tool-use', () => {
     const d = await buildReward('tool-use');
     close(rewardsOf(await d.score([sample('', {}, { trajectory: traj({ toolCalls: 9 }) })])), [0.2]);
     const text = await buildReward('tool-use', { count: 'text', pattern: '<calc>' });
-    close(rewardsOf(await text.score([sample('<calc>1</calc><calc>2</calc>', {}, { trajectory: traj({ toolCalls: 0 }) })])), [0.1]);
+    close(
+      rewardsOf(await text.score([sample('<calc>1</calc><calc>2</calc>', {}, { trajectory: traj({ toolCalls: 0 }) })])),
+      [0.1],
+    );
     const t = await buildReward('tool-use', { count: 'trajectory' });
     let err = '';
-    try { await t.score([sample('```output')]); } catch (e) { err = (e as Error).message; }
+    try {
+      await t.score([sample('```output')]);
+    } catch (e) {
+      err = (e as Error).message;
+    }
     expect(err).to.match(/needs RewardSample.trajectory/);
   });
 });
@@ -104,12 +146,25 @@ describe('reward/tool-use', () => {
 function handBatch(): RewardSample[] {
   const q0 = 'What is 2 + 3 ?';
   const q2 = 'Find the product of 7 and 8 , then add 1 .';
-  const ev = (question: string | null, ownAnswer: string | null, executorAnswers: (string | null)[], executorToolCalls: number[], curriculumToolCalls: number) =>
-    ({ question, ownAnswer, executorAnswers, executorToolCalls, curriculumToolCalls });
+  const ev = (
+    question: string | null,
+    ownAnswer: string | null,
+    executorAnswers: (string | null)[],
+    executorToolCalls: number[],
+    curriculumToolCalls: number,
+  ) => ({ question, ownAnswer, executorAnswers, executorToolCalls, curriculumToolCalls });
   return [
-    sample(`<question>${q0}</question> \\boxed{5}`, {}, { extra: ev(q0, '5', ['5', '5', '4', '5', '5.0', null, '4', '4', '5', 'x'], [1, 0, 1, 0, 1, 0, 1, 0, 1, 0], 2) }),
+    sample(
+      `<question>${q0}</question> \\boxed{5}`,
+      {},
+      { extra: ev(q0, '5', ['5', '5', '4', '5', '5.0', null, '4', '4', '5', 'x'], [1, 0, 1, 0, 1, 0, 1, 0, 1, 0], 2) },
+    ),
     sample(`<question>${q0}</question> \\boxed{6}`, {}, { extra: ev(q0, '6', ['5', '5', '5', '5'], [2, 2, 2, 2], 6) }),
-    sample(`<question>${q2}</question> \\boxed{57}`, {}, { extra: ev(q2, '57', ['57', null, null, null], [0, 0, 0, 0], 0) }),
+    sample(
+      `<question>${q2}</question> \\boxed{57}`,
+      {},
+      { extra: ev(q2, '57', ['57', null, null, null], [0, 0, 0, 0], 0) },
+    ),
     sample('Here is a problem: what is 1+1', {}, { extra: ev(null, null, [], [], 1) }),
   ];
 }
@@ -120,7 +175,13 @@ describe('reward/curriculum', () => {
     const got = await r.score(handBatch());
     // s0: 0.5 - 0.5 + 0.1; s1: 0 - 0.5 + 0.2; s2: 0 - 0.25 + 0; s3: -1 - 0.25 + 0.05
     close(rewardsOf(got), [0.1, -0.3, -0.25, -1.2]);
-    expect(got[0]?.parts).to.deep.include({ format: 1, selfConsistency: 0.5, uncertainty: 0.5, repetition: 0.5, toolCalls: 2 });
+    expect(got[0]?.parts).to.deep.include({
+      format: 1,
+      selfConsistency: 0.5,
+      uncertainty: 0.5,
+      repetition: 0.5,
+      toolCalls: 2,
+    });
     expect(got[1]?.parts).to.deep.include({ selfConsistency: 0, uncertainty: 0, toolCalls: 6 });
     expect(got[3]?.parts).to.deep.include({ format: 0, repetition: 0.25 });
   });
@@ -145,7 +206,8 @@ describe('reward/curriculum', () => {
 
   it('gates p at minShare strictly, ignores unanswered samples on request, and needs the own answer', async () => {
     const q = 'How many primes are below 10 ?';
-    const e = (ownAnswer: string | null, executorAnswers: (string | null)[]) => sample('', {}, { extra: { question: q, ownAnswer, executorAnswers, curriculumToolCalls: 0 } });
+    const e = (ownAnswer: string | null, executorAnswers: (string | null)[]) =>
+      sample('', {}, { extra: { question: q, ownAnswer, executorAnswers, curriculumToolCalls: 0 } });
     const ten = ['4', '1', '2', '3', '5', '6', '7', '8', '9', '0'];
     const base = { repetition: false };
     const r = await buildReward('curriculum', base);
@@ -164,17 +226,30 @@ describe('reward/curriculum', () => {
   it('falls back to the trajectory, then the text, for the curriculum tool calls', async () => {
     const r = await buildReward('curriculum', { repetition: false });
     const ex = { question: 'q', ownAnswer: '1', executorAnswers: ['2'] };
-    close(rewardsOf(await r.score([
-      sample('', {}, { extra: ex, trajectory: traj({ toolCalls: 3 }) }),
-      sample('```output\n1\n```\n```output\n2\n```', {}, { extra: ex }),
-    ])), [0.15, 0.1]);
+    close(
+      rewardsOf(
+        await r.score([
+          sample('', {}, { extra: ex, trajectory: traj({ toolCalls: 3 }) }),
+          sample('```output\n1\n```\n```output\n2\n```', {}, { extra: ex }),
+        ]),
+      ),
+      [0.15, 0.1],
+    );
   });
 
   it('explains missing or malformed evidence', async () => {
     const r = await buildReward('curriculum');
-    for (const [extra, msg] of [[undefined, /no extra evidence/], [{ question: 3, executorAnswers: [] }, /question must be a string or null/], [{ question: 'q' }, /executorAnswers must be an array/]] as const) {
+    for (const [extra, msg] of [
+      [undefined, /no extra evidence/],
+      [{ question: 3, executorAnswers: [] }, /question must be a string or null/],
+      [{ question: 'q' }, /executorAnswers must be an array/],
+    ] as const) {
       let err = '';
-      try { await r.score([sample('', {}, { extra: extra as Record<string, unknown> | undefined })]); } catch (e) { err = (e as Error).message; }
+      try {
+        await r.score([sample('', {}, { extra: extra as Record<string, unknown> | undefined })]);
+      } catch (e) {
+        err = (e as Error).message;
+      }
       expect(err).to.match(msg);
     }
     expect(validates('curriculum', { variant: 'both' })).to.equal(false);
@@ -186,18 +261,28 @@ describe('reward/curriculum', () => {
     const r = await buildReward('curriculum', { repetition: false, toolWeight: 0 });
     const x = { question: 'q', ownAnswer: '0.5', curriculumToolCalls: 0 };
     // '1/2' is not a number to this verifier, '.5' and '0.50' are: class {0.5, .5, 0.50} = 3 of 4
-    close(rewardsOf(await r.score([sample('', {}, { extra: { ...x, executorAnswers: ['0.5', '.5', '1/2', '0.50'] } })])), [0.25]);
+    close(
+      rewardsOf(await r.score([sample('', {}, { extra: { ...x, executorAnswers: ['0.5', '.5', '1/2', '0.50'] } })])),
+      [0.25],
+    );
     expect(numberVerifier.calls).to.be.greaterThan(0);
   });
 });
 
-testReward('reward/curriculum (code)', () => buildReward('curriculum'), { batches: [{ batch: handBatch(), expected: [0.1, -0.3, -0.25, -1.2] }], tolerance: 1e-12 });
+testReward('reward/curriculum (code)', () => buildReward('curriculum'), {
+  batches: [{ batch: handBatch(), expected: [0.1, -0.3, -0.25, -1.2] }],
+  tolerance: 1e-12,
+});
 
 describe('reward/sum', () => {
   it('adds weighted terms, keeps their parts and propagates drops', async () => {
     const outcome = await buildReward('outcome', { wrong: 0, unparsable: 0 });
     const tools = await buildReward('tool-use', { weight: 0.1, cap: 4 });
-    const r = await buildReward('sum', { terms: [{ reward: 'outcome' }, { reward: 'tools', weight: 0.5 }] }, { outcome, tools });
+    const r = await buildReward(
+      'sum',
+      { terms: [{ reward: 'outcome' }, { reward: 'tools', weight: 0.5 }] },
+      { outcome, tools },
+    );
     const got = await r.score([
       sample('\\boxed{5}', { answer: '5' }, { trajectory: traj({ toolCalls: 2 }) }),
       sample('\\boxed{4}', { answer: '5' }, { trajectory: traj({ toolCalls: 6 }) }),
@@ -205,7 +290,11 @@ describe('reward/sum', () => {
     ]);
     close(rewardsOf(got), [1.1, 0.2, null]);
     expect(got[0]?.parts).to.deep.include({ outcome: 1, tools: 0.2, 'outcome.correct': 1, 'tools.toolCalls': 2 });
-    const zero = await buildReward('sum', { terms: [{ reward: 'outcome' }, { reward: 'tools', weight: 0.5 }], nullAs: 'zero' }, { outcome, tools });
+    const zero = await buildReward(
+      'sum',
+      { terms: [{ reward: 'outcome' }, { reward: 'tools', weight: 0.5 }], nullAs: 'zero' },
+      { outcome, tools },
+    );
     close(rewardsOf(await zero.score([sample('\\boxed{4}', {}, { trajectory: traj({ toolCalls: 1 }) })])), [0.05]);
     expect(validates('sum', {})).to.equal(false);
   });

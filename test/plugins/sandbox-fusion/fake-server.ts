@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** What the fake does with one request. */
-export type Behavior = 'ok' | 'refuse' | 'hang' | '500' | '503' | 'malformed' | 'sandbox-error' | 'sandbox-error-varying' | 'bad-shape';
+export type Behavior =
+  'ok' | 'refuse' | 'hang' | '500' | '503' | 'malformed' | 'sandbox-error' | 'sandbox-error-varying' | 'bad-shape';
 
 export interface FakeSandbox {
   url: string;
@@ -40,7 +41,9 @@ export async function startFakeSandbox(): Promise<FakeSandbox> {
   };
   const server = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => { body += c; });
+    req.on('data', (c) => {
+      body += c;
+    });
     req.on('end', () => {
       if (req.method !== 'POST' || req.url !== '/run_code') {
         res.writeHead(404).end('not found');
@@ -49,21 +52,58 @@ export async function startFakeSandbox(): Promise<FakeSandbox> {
       const parsed = JSON.parse(body) as Record<string, unknown>;
       fake.received.push(parsed);
       const behavior = fake.plan.shift() ?? fake.fallback;
-      const send = (status: number, text: string) => res.writeHead(status, { 'content-type': 'application/json' }).end(text);
+      const send = (status: number, text: string) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(text);
       switch (behavior) {
-        case 'refuse': req.socket.destroy(); return;
-        case 'hang': return;
-        case '500': send(500, '{"detail":"internal error"}'); return;
-        case '503': send(503, 'upstream busy'); return;
-        case 'malformed': send(200, '{"status": "Success", "run_result": {'); return;
-        case 'bad-shape': send(200, JSON.stringify({ status: 'Weird' })); return;
-        case 'sandbox-error': send(200, JSON.stringify({ status: 'SandboxError', message: 'container crashed', compile_result: null, run_result: null })); return;
-        case 'sandbox-error-varying': send(200, JSON.stringify({ status: 'SandboxError', message: `cgroup setup failed: ${['EBUSY', 'EAGAIN', 'ENOMEM', 'EIO'][fake.received.length % 4]}`, compile_result: null, run_result: null })); return;
-        case 'ok': setTimeout(() => send(200, JSON.stringify(execute(parsed))), fake.delayMs); return;
+        case 'refuse':
+          req.socket.destroy();
+          return;
+        case 'hang':
+          return;
+        case '500':
+          send(500, '{"detail":"internal error"}');
+          return;
+        case '503':
+          send(503, 'upstream busy');
+          return;
+        case 'malformed':
+          send(200, '{"status": "Success", "run_result": {');
+          return;
+        case 'bad-shape':
+          send(200, JSON.stringify({ status: 'Weird' }));
+          return;
+        case 'sandbox-error':
+          send(
+            200,
+            JSON.stringify({
+              status: 'SandboxError',
+              message: 'container crashed',
+              compile_result: null,
+              run_result: null,
+            }),
+          );
+          return;
+        case 'sandbox-error-varying':
+          send(
+            200,
+            JSON.stringify({
+              status: 'SandboxError',
+              message: `cgroup setup failed: ${['EBUSY', 'EAGAIN', 'ENOMEM', 'EIO'][fake.received.length % 4]}`,
+              compile_result: null,
+              run_result: null,
+            }),
+          );
+          return;
+        case 'ok':
+          setTimeout(() => send(200, JSON.stringify(execute(parsed))), fake.delayMs);
+          return;
       }
     });
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
@@ -73,11 +113,19 @@ function execute(req: Record<string, unknown>) {
   const code = String(req.code);
   const given = (req.files ?? {}) as Record<string, string>;
   const written: Record<string, string> = {};
-  const fetched = () => Object.fromEntries(((req.fetch_files ?? []) as string[]).filter((f) => f in written || f in given)
-    .map((f) => [f, written[f] ?? given[f] as string]));
+  const fetched = () =>
+    Object.fromEntries(
+      ((req.fetch_files ?? []) as string[])
+        .filter((f) => f in written || f in given)
+        .map((f) => [f, written[f] ?? (given[f] as string)]),
+    );
   let stdout = '';
   const result = (status: string, rc: number | null, stderr: string, runStatus = 'Finished') => ({
-    status, message: '', compile_result: null, executor_pod_name: null, files: fetched(),
+    status,
+    message: '',
+    compile_result: null,
+    executor_pod_name: null,
+    files: fetched(),
     run_result: { status: runStatus, execution_time: 0.01, return_code: rc, stdout, stderr },
   });
   for (const line of code.split('\n')) {
@@ -94,10 +142,26 @@ function execute(req: Record<string, unknown>) {
     } else if (w) written[w[1]!] = Buffer.from(w[2]!, 'utf8').toString('base64');
     else if (p) stdout += `${p[1] ?? p[2]}\n`;
     else if (f) stdout += 'y'.repeat(Number(f[1]));
-    else if (r) return result('Failed', 1, `Traceback (most recent call last):\n  File "/tmp/x.py", line 1, in <module>\n${r[1]}: boom\n`);
+    else if (r)
+      return result(
+        'Failed',
+        1,
+        `Traceback (most recent call last):\n  File "/tmp/x.py", line 1, in <module>\n${r[1]}: boom\n`,
+      );
     else if (line.trim() === 'while True:') return result('Failed', null, '', 'TimeLimitExceeded');
     else if (line.trim() === 'compile_error') {
-      return { status: 'Failed', message: '', compile_result: { status: 'Finished', execution_time: 0.2, return_code: 1, stdout: '', stderr: 'main.cpp:1: error: expected ;\n' }, run_result: null };
+      return {
+        status: 'Failed',
+        message: '',
+        compile_result: {
+          status: 'Finished',
+          execution_time: 0.2,
+          return_code: 1,
+          stdout: '',
+          stderr: 'main.cpp:1: error: expected ;\n',
+        },
+        run_result: null,
+      };
     } else if (line.trim() === 'runner_crash') {
       return { ...result('SandboxError', null, 'runner died'), message: '' };
     }

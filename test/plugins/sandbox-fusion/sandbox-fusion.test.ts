@@ -1,16 +1,31 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { testTool } from '../../../core/index.js';
-import { extractCodeBlock, observationOf } from '../../../plugins/sandbox-fusion/action.js';
-import { backoffDelayMs } from '../../../plugins/sandbox-fusion/client.js';
+import { testTool } from '../../../core/testkit/index.js';
+import { observationOf } from '../../../plugins/sandbox-fusion/action.js';
 import { parseRunCodeResponse } from '../../../plugins/sandbox-fusion/protocol.js';
 import { SandboxFusionTool, type SandboxFusionToolOptions } from '../../../plugins/sandbox-fusion/tool.js';
 import { startFakeSandbox, type FakeSandbox } from './fake-server.js';
 
 const BASE: SandboxFusionToolOptions = {
-  name: 'python', urls: [], language: 'python', fences: ['python', 'py'], runTimeoutS: 5, compileTimeoutS: 5, memoryLimitMB: 512,
-  stdin: '', requestTimeoutMs: 2000, connectTimeoutMs: 1000, retries: 3, retrySandboxErrors: true, backoffBaseMs: 5, backoffMaxMs: 20,
-  connections: 8, keepAliveMs: 5000, cooldownMs: 1000, maxObservationChars: 400, errorTailChars: 120,
+  name: 'python',
+  urls: [],
+  language: 'python',
+  fences: ['python', 'py'],
+  runTimeoutSeconds: 5,
+  compileTimeoutSeconds: 5,
+  memoryLimitMB: 512,
+  stdin: '',
+  requestTimeoutMs: 2000,
+  connectTimeoutMs: 1000,
+  retries: 3,
+  retrySandboxErrors: true,
+  backoffBaseMs: 5,
+  backoffMaxMs: 20,
+  connections: 8,
+  keepAliveMs: 5000,
+  cooldownMs: 1000,
+  maxObservationChars: 400,
+  errorTailChars: 120,
 };
 
 /** A port with nothing listening: connecting to it is refused. */
@@ -23,21 +38,44 @@ async function deadUrl(): Promise<string> {
 }
 
 describe('sandbox-fusion: action parsing and observations', () => {
-  it('takes the last closed python block, before the output stop string', () => {
-    const text = 'try\n```python\nprint(1)\n```\n```output\n1\n```\nagain\n```py\nx = 2\nprint(x)\n```\n```output';
-    assert.equal(extractCodeBlock(text), 'x = 2\nprint(x)');
-    assert.equal(extractCodeBlock('```python\nprint(1)'), null, 'unclosed block');
-    assert.equal(extractCodeBlock('```python\n   \n```'), null, 'empty block');
-    assert.equal(extractCodeBlock('```bash\nls\n```'), null, 'other language');
-    assert.equal(extractCodeBlock('```bash\nls\n```', ['bash']), 'ls');
+  it('runs every closed code block of the turn together, as tool/python does, before the output stop string', () => {
+    const t = new SandboxFusionTool({ ...BASE, urls: ['http://127.0.0.1:1'] });
+    const text = 'try\n```python\na = 1\n```\ntext\n```py\nx = 2\nprint(a + x)\n```\n```output';
+    assert.deepEqual(t.parseAction(text), { valid: true, action: 'a = 1\nx = 2\nprint(a + x)' });
+    assert.deepEqual(t.parseAction("<python>print('tag')</python> and <python>print(2)</python>"), {
+      valid: true,
+      action: "print('tag')\nprint(2)",
+    });
+    assert.deepEqual(t.parseAction('```python\nprint(input())\n```\n```input\n3 4\n```\n```output'), {
+      valid: true,
+      action: 'print(input())',
+      extra: { stdin: '3 4' },
+    });
+    assert.deepEqual(t.parseAction('```python\nprint(1)'), { valid: false }, 'unclosed block');
+    assert.deepEqual(t.parseAction('```python\n   \n```'), { valid: false }, 'empty block');
+    assert.deepEqual(t.parseAction('```bash\nls\n```'), { valid: false }, 'other language');
+    const bash = new SandboxFusionTool({ ...BASE, urls: ['http://127.0.0.1:1'], language: 'bash', fences: ['bash'] });
+    assert.deepEqual(bash.parseAction('```bash\ncd /tmp\n```\n```bash\nls\n```'), {
+      valid: true,
+      action: 'cd /tmp\nls',
+    });
+    assert.deepEqual(
+      bash.parseAction('<python>print(1)</python>'),
+      { valid: false },
+      '<python> tags only where fences list python',
+    );
+    void t.dispose();
+    void bash.dispose();
   });
 
   it('shows stdout, or on failure stdout then the stderr tail, within the cap', () => {
     const lim = { maxChars: 50, errorTailChars: 20 };
     assert.equal(observationOf('42\n', '', false, lim), '42');
     // stderr 'Traceback...\nValueError: bad' is 28 characters: the last 20 stay
-    assert.equal(observationOf('partial\n', 'Traceback...\nValueError: bad\n', true, { maxChars: 200, errorTailChars: 20 }),
-      'partial\n[8 earlier characters truncated]...\nk...\nValueError: bad');
+    assert.equal(
+      observationOf('partial\n', 'Traceback...\nValueError: bad\n', true, { maxChars: 200, errorTailChars: 20 }),
+      'partial\n[8 earlier characters truncated]...\nk...\nValueError: bad',
+    );
     // 50 - 10 (stderr) - 1 (newline) = 39 characters of stdout survive
     const big = observationOf('x'.repeat(500), 'E'.repeat(10), true, lim);
     assert.equal(big, `${'x'.repeat(39)}\n...[461 more characters truncated]\n${'E'.repeat(10)}`);
@@ -45,17 +83,22 @@ describe('sandbox-fusion: action parsing and observations', () => {
   });
 
   it('validates SandboxFusion answers and normalises null streams', () => {
-    const r = parseRunCodeResponse({ status: 'Success', message: '', compile_result: null, run_result: { status: 'Finished', execution_time: 0.1, return_code: 0, stdout: null, stderr: null } });
+    const r = parseRunCodeResponse({
+      status: 'Success',
+      message: '',
+      compile_result: null,
+      run_result: { status: 'Finished', execution_time: 0.1, return_code: 0, stdout: null, stderr: null },
+    });
     assert.deepEqual(r.run_result, { status: 'Finished', execution_time: 0.1, return_code: 0, stdout: '', stderr: '' });
-    assert.throws(() => parseRunCodeResponse({ status: 'Done' }), /status: expected Success, Failed or SandboxError, found "Done"/);
-    assert.throws(() => parseRunCodeResponse({ status: 'Success', run_result: { status: 'Finished', stdout: 3 } }), /run_result.stdout: expected a string/);
+    assert.throws(
+      () => parseRunCodeResponse({ status: 'Done' }),
+      /status: expected Success, Failed or SandboxError, found "Done"/,
+    );
+    assert.throws(
+      () => parseRunCodeResponse({ status: 'Success', run_result: { status: 'Finished', stdout: 3 } }),
+      /run_result.stdout: expected a string/,
+    );
     assert.throws(() => parseRunCodeResponse([]), /expected a JSON object/);
-  });
-
-  it('backs off exponentially with full jitter, capped', () => {
-    assert.equal(backoffDelayMs(0, 100, 1000, () => 0.5), 50);
-    assert.equal(backoffDelayMs(3, 100, 1000, () => 0.5), 400);
-    assert.equal(backoffDelayMs(10, 100, 1000, () => 0.999), 999);
   });
 });
 
@@ -68,14 +111,17 @@ describe('sandbox-fusion: client against a fault-injecting server', () => {
     tools.push(t);
     return t;
   };
-  beforeEach(async () => { a = await startFakeSandbox(); b = await startFakeSandbox(); });
+  beforeEach(async () => {
+    a = await startFakeSandbox();
+    b = await startFakeSandbox();
+  });
   afterEach(async () => {
     await Promise.all(tools.splice(0).map((t) => t.dispose()));
     await a.close();
     await b.close();
   });
 
-  it('sends SandboxFusion\'s request fields and maps a successful run', async () => {
+  it("sends SandboxFusion's request fields and maps a successful run", async () => {
     const t = make({ stdin: '7\n' });
     const r = await t.conductAction('t1', "print(413)\nprint('done')");
     assert.equal(r.observation, '413\ndone');
@@ -83,7 +129,14 @@ describe('sandbox-fusion: client against a fault-injecting server', () => {
     assert.equal(r.done, false);
     assert.equal(r.info?.status, 'ok');
     assert.equal(r.info?.exitCode, 0);
-    assert.deepEqual(a.received[0], { code: "print(413)\nprint('done')", language: 'python', compile_timeout: 5, run_timeout: 5, memory_limit_MB: 512, stdin: '7\n' });
+    assert.deepEqual(a.received[0], {
+      code: "print(413)\nprint('done')",
+      language: 'python',
+      compile_timeout: 5,
+      run_timeout: 5,
+      memory_limit_MB: 512,
+      stdin: '7\n',
+    });
   });
 
   it('reports a program error with the traceback tail, and a time limit clearly', async () => {
@@ -149,7 +202,7 @@ describe('sandbox-fusion: client against a fault-injecting server', () => {
     assert.equal((await t.conductAction('t1', 'print(6)')).observation, '6');
   });
 
-  it('a persistent SandboxError comes back as an invalid call with the sandbox\'s message', async () => {
+  it("a persistent SandboxError comes back as an invalid call with the sandbox's message", async () => {
     const t = make({ retries: 1 });
     a.fallback = 'sandbox-error';
     const r = await t.conductAction('t1', 'print(5)');
@@ -215,10 +268,14 @@ describe('sandbox-fusion: client against a fault-injecting server', () => {
 
 describe('sandbox-fusion: conformance', () => {
   let fake: FakeSandbox;
-  before(async () => { fake = await startFakeSandbox(); });
+  before(async () => {
+    fake = await startFakeSandbox();
+  });
   after(() => fake.close());
   testTool('sandbox-fusion', () => new SandboxFusionTool({ ...BASE, urls: [fake.url] }), {
-    valid: [{ text: 'I will use python.\n```python\nprint(12 * 34 + 5)\n```\n```output', action: 'print(12 * 34 + 5)' }],
+    valid: [
+      { text: 'I will use python.\n```python\nprint(12 * 34 + 5)\n```\n```output', action: 'print(12 * 34 + 5)' },
+    ],
     invalid: ['no code here', '```python\nprint(1)', '```js\nconsole.log(1)\n```'],
     run: [{ action: 'print(7)', check: (r) => assert.equal(r.observation, '7') }],
   });
@@ -226,8 +283,8 @@ describe('sandbox-fusion: conformance', () => {
 
 describe('sandbox-fusion: through `agent0 sandbox exec`', () => {
   it('runs a file on the configured SandboxFusion tool and prints its raw result', async function () {
-    const { builtinPlugins } = await import('../../../plugins/index.js');
-    const exec = builtinPlugins.flatMap((p) => p.commands ?? []).find((c) => c.name === 'sandbox exec');
+    const { builtinPlugins, loadBuiltinPlugins } = await import('../../../plugins/index.js');
+    const exec = (await loadBuiltinPlugins()).flatMap((p) => p.commands ?? []).find((c) => c.name === 'sandbox exec');
     if (!exec) this.skip();
     const { createRegistry, DefaultCliEnv, Logger } = await import('../../../core/index.js');
     const os = await import('node:os');
@@ -236,10 +293,21 @@ describe('sandbox-fusion: through `agent0 sandbox exec`', () => {
     const fake = await startFakeSandbox();
     try {
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agent0-sf-'));
-      await fs.writeFile(path.join(dir, 'r.yaml'), `name: sf\ncomponents:\n  python: { use: tool/sandbox-fusion, options: { urls: ['${fake.url}'] } }\npipeline: {}\n`);
+      await fs.writeFile(
+        path.join(dir, 'r.yaml'),
+        `name: sf\ncomponents:\n  python: { use: tool/sandbox-fusion, options: { urls: ['${fake.url}'] } }\npipeline: {}\n`,
+      );
       await fs.writeFile(path.join(dir, 'prog.py'), 'print(413)\nraise ValueError\n');
       let out = '';
-      const env = new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, cwd: dir, log: new Logger('test', 'error'), stdout: (s) => { out += s; }, stderr: () => {} });
+      const env = new DefaultCliEnv(await createRegistry(builtinPlugins), {
+        builtins: builtinPlugins,
+        cwd: dir,
+        log: new Logger('test', 'error'),
+        stdout: (s) => {
+          out += s;
+        },
+        stderr: () => {},
+      });
       assert.equal(await exec!.run(['--recipe', path.join(dir, 'r.yaml'), path.join(dir, 'prog.py')], env), 0);
       const r = JSON.parse(out) as Record<string, unknown>;
       assert.equal(r.status, 'error');

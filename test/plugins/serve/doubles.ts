@@ -4,7 +4,17 @@
  * The real tfjs policy is exercised end to end in e2e.test.ts.
  */
 import type {
-  AgentLoop, AgentRequest, Completion, FinishReason, GenerateOptions, RolloutEngine, SamplingParams, TokenEvent, Tokenizer, TopLogProb, Trajectory,
+  AgentLoop,
+  AgentRequest,
+  Completion,
+  FinishReason,
+  GenerateOptions,
+  RolloutEngine,
+  SamplingParams,
+  TokenEvent,
+  Tokenizer,
+  TopLogProb,
+  Trajectory,
 } from '../../../core/index.js';
 
 /** ASCII: id = char code; id 0 is end-of-sequence and decodes to nothing. */
@@ -13,7 +23,11 @@ export const charTokenizer: Tokenizer = {
   eosIds: [0],
   padId: 0,
   encode: (text) => [...text].map((ch) => (ch.charCodeAt(0) < 128 && ch !== '\0' ? ch.charCodeAt(0) : 63)),
-  decode: (ids) => ids.filter((i) => i !== 0).map((i) => String.fromCharCode(i)).join(''),
+  decode: (ids) =>
+    ids
+      .filter((i) => i !== 0)
+      .map((i) => String.fromCharCode(i))
+      .join(''),
 };
 
 export const SCRIPT = 'abc def STOP ghi jkl. The end';
@@ -26,7 +40,9 @@ export const scriptLogProb = (t: number): number => -(t + 1) / 100;
  * then '?' and '!' (unless sampled), 1 and 2 nats less likely.
  */
 export const scriptAlternatives = (sampled: number, t: number): TopLogProb[] =>
-  [sampled, ...[63, 33].filter((id) => id !== sampled)].slice(0, 3).map((id, i) => ({ id, logProb: scriptLogProb(t) - i }));
+  [sampled, ...[63, 33].filter((id) => id !== sampled)]
+    .slice(0, 3)
+    .map((id, i) => ({ id, logProb: scriptLogProb(t) - i }));
 
 /**
  * Row r of a call answers with `<tag>` + script(prompt) then EOS, where the tag is `[seed:r]` when
@@ -56,14 +72,28 @@ export class ScriptPolicy implements RolloutEngine {
       for (const id of full) {
         if (ids.length >= params.maxNewTokens) break;
         ids.push(id);
-        if (id === 0 || params.stopTokenIds?.includes(id)) { finish = 'eos'; break; }
+        if (id === 0 || params.stopTokenIds?.includes(id)) {
+          finish = 'eos';
+          break;
+        }
         const text = charTokenizer.decode(ids);
         const hit = params.stop?.find((s) => text.endsWith(s));
-        if (hit) { finish = 'stop'; stopString = hit; break; }
+        if (hit) {
+          finish = 'stop';
+          stopString = hit;
+          break;
+        }
       }
       const k = params.topLogprobs ?? 0;
       const top = k > 0 ? { topLogProbs: ids.map((id, t) => scriptAlternatives(id, t).slice(0, k)) } : {};
-      return { tokenIds: ids, text: charTokenizer.decode(ids), logProbs: ids.map((_, t) => scriptLogProb(t)), finishReason: finish, ...(stopString ? { stopString } : {}), ...top };
+      return {
+        tokenIds: ids,
+        text: charTokenizer.decode(ids),
+        logProbs: ids.map((_, t) => scriptLogProb(t)),
+        finishReason: finish,
+        ...(stopString ? { stopString } : {}),
+        ...top,
+      };
     });
   }
 }
@@ -74,21 +104,43 @@ export class ScriptPolicy implements RolloutEngine {
  */
 export class TwoTurnLoop implements AgentLoop {
   readonly seen: AgentRequest[] = [];
-  async run(engine: RolloutEngine, requests: AgentRequest[], sampling: SamplingParams, opts: { signal?: AbortSignal } = {}): Promise<Trajectory[]> {
+  async run(
+    engine: RolloutEngine,
+    requests: AgentRequest[],
+    sampling: SamplingParams,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<Trajectory[]> {
     this.seen.push(...requests);
     const tok = engine.tokenizer;
-    const first = await engine.generate(requests.map((r) => r.promptIds), { ...sampling, stop: ['.'] }, { signal: opts.signal, affinityKeys: requests.map((r) => r.id) });
+    const first = await engine.generate(
+      requests.map((r) => r.promptIds),
+      { ...sampling, stop: ['.'] },
+      { signal: opts.signal, affinityKeys: requests.map((r) => r.id) },
+    );
     const obs = tok.encode('\n[obs]\n');
-    const second = await engine.generate(requests.map((r, i) => [...r.promptIds, ...(first[i] as Completion).tokenIds, ...obs]), { ...sampling, maxNewTokens: 4 }, { signal: opts.signal, affinityKeys: requests.map((r) => r.id) });
+    const second = await engine.generate(
+      requests.map((r, i) => [...r.promptIds, ...(first[i] as Completion).tokenIds, ...obs]),
+      { ...sampling, maxNewTokens: 4 },
+      { signal: opts.signal, affinityKeys: requests.map((r) => r.id) },
+    );
     return requests.map((r, i) => {
       const a = first[i] as Completion;
       const b = second[i] as Completion;
       const responseIds = [...a.tokenIds, ...obs, ...b.tokenIds];
       return {
-        id: r.id, groupId: r.groupId, promptIds: r.promptIds, responseIds,
+        id: r.id,
+        groupId: r.groupId,
+        promptIds: r.promptIds,
+        responseIds,
         responseMask: [...a.tokenIds.map(() => 1), ...obs.map(() => 0), ...b.tokenIds.map(() => 1)],
         logProbs: [...a.logProbs, ...obs.map(() => 0), ...b.logProbs],
-        text: tok.decode(responseIds), stopReason: 'max_turns', turns: 2, toolCalls: 1, toolErrors: 0, fields: {}, metrics: {},
+        text: tok.decode(responseIds),
+        stopReason: 'max_turns',
+        turns: 2,
+        toolCalls: 1,
+        toolErrors: 0,
+        fields: {},
+        metrics: {},
       };
     });
   }
@@ -111,7 +163,12 @@ export class GatedStreamPolicy extends ScriptPolicy {
     this.open();
   }
 
-  async generateStream(prompts: number[][], params: SamplingParams, onToken: (e: TokenEvent) => void, opts: GenerateOptions = {}): Promise<Completion[]> {
+  async generateStream(
+    prompts: number[][],
+    params: SamplingParams,
+    onToken: (e: TokenEvent) => void,
+    opts: GenerateOptions = {},
+  ): Promise<Completion[]> {
     const out = await this.generate(prompts, params, opts);
     this.released = false;
     const gate = new Promise<boolean>((resolve) => {
@@ -122,7 +179,13 @@ export class GatedStreamPolicy extends ScriptPolicy {
     for (let t = 0; t < steps; t++) {
       out.forEach((c, row) => {
         const top = c.topLogProbs?.[t];
-        if (t < c.tokenIds.length) onToken({ row, tokenId: c.tokenIds[t] as number, logProb: c.logProbs[t] as number, ...(top ? { topLogProbs: top } : {}) });
+        if (t < c.tokenIds.length)
+          onToken({
+            row,
+            tokenId: c.tokenIds[t] as number,
+            logProb: c.logProbs[t] as number,
+            ...(top ? { topLogProbs: top } : {}),
+          });
       });
       if (t === 0) this.released = await gate;
       else await new Promise((r) => setImmediate(r));

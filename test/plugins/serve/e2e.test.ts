@@ -39,13 +39,25 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
 
   it('reports the log-probs the policy itself assigns to the sampled tokens', async () => {
     const prompt = policy.tokenizer.encode('Hello world');
-    const r = await client.completions.create({ model, prompt, max_tokens: 8, temperature: 1, seed: 5, n: 2, logprobs: 1, return_token_ids: true } as never) as OpenAI.Completion;
+    const r = (await client.completions.create({
+      model,
+      prompt,
+      max_tokens: 8,
+      temperature: 1,
+      seed: 5,
+      n: 2,
+      logprobs: 1,
+      return_token_ids: true,
+    } as never)) as OpenAI.Completion;
     expect(r.choices).to.have.length(2);
     for (const c of r.choices) {
       const ids = (c as unknown as { token_ids: number[] }).token_ids;
       expect(ids.length).to.be.within(1, 8);
       const served = c.logprobs!.token_logprobs!;
-      const [row] = await policy.computeLogProbs({ inputIds: [[...prompt, ...ids]], attentionMask: [[...prompt, ...ids].map(() => 1)] });
+      const [row] = await policy.computeLogProbs({
+        inputIds: [[...prompt, ...ids]],
+        attentionMask: [[...prompt, ...ids].map(() => 1)],
+      });
       const own = Array.from(row!.slice(prompt.length));
       own.forEach((lp, t) => expect(served[t]).to.be.closeTo(lp, 1e-4));
     }
@@ -53,10 +65,16 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
 
   it('greedy through rollout/openai equals greedy on the policy', async () => {
     // The fixture's model has more embedding rows than its tokenizer has tokens, and samples them.
-    const remote = new OpenAIRolloutEngine(engineOptions({ urls: [s.url], vocabSize: policy.describe().vocab as number }), policy.tokenizer);
+    const remote = new OpenAIRolloutEngine(
+      engineOptions({ urls: [s.url], vocabSize: policy.describe().vocab as number }),
+      policy.tokenizer,
+    );
     const prompts = ['1+1=', 'Hello', 'abc'].map((t) => policy.tokenizer.encode(t));
     const params = { maxNewTokens: 10, temperature: 0 };
-    const [got, want] = [await remote.generate(prompts, params, { affinityKeys: ['a', 'b', 'c'] }), await policy.generate(prompts, params)];
+    const [got, want] = [
+      await remote.generate(prompts, params, { affinityKeys: ['a', 'b', 'c'] }),
+      await policy.generate(prompts, params),
+    ];
     expect(got.map((c) => c.tokenIds)).to.deep.equal(want.map((c) => c.tokenIds));
     expect(got.map((c) => c.finishReason)).to.deep.equal(want.map((c) => c.finishReason));
     got.forEach((c, i) => c.logProbs.forEach((lp, t) => expect(lp).to.be.closeTo(want[i]!.logProbs[t]!, 1e-5)));
@@ -66,15 +84,20 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
   it('policy/remote-rollout samples on the server and scores locally', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'a0-hybrid-'));
     const file = path.join(dir, 'r.yaml');
-    await fs.writeFile(file, [
-      'name: hybrid', 'seed: 1', 'components:',
-      `  local: { use: policy/tfjs, options: { checkpoint: ${JSON.stringify(checkpoint)} } }`,
-      `  remote: { use: rollout/openai, options: { urls: [${JSON.stringify(s.url)}], tokenizer: local } }`,
-      '  executor: { use: policy/remote-rollout, options: { policy: local, rollout: remote } }',
-      `  other: { use: rollout/openai, options: { urls: [${JSON.stringify(s.url)}], tokenizerPath: ${JSON.stringify(wordlevel)} } }`,
-      '  mismatched: { use: policy/remote-rollout, options: { policy: local, rollout: other } }',
-      'pipeline: { iterations: 0 }',
-    ].join('\n'));
+    await fs.writeFile(
+      file,
+      [
+        'name: hybrid',
+        'seed: 1',
+        'components:',
+        `  local: { use: policy/tfjs, options: { checkpoint: ${JSON.stringify(checkpoint)} } }`,
+        `  remote: { use: rollout/openai, options: { urls: [${JSON.stringify(s.url)}], tokenizer: local } }`,
+        '  executor: { use: policy/remote-rollout, options: { policy: local, rollout: remote } }',
+        `  other: { use: rollout/openai, options: { urls: [${JSON.stringify(s.url)}], tokenizerPath: ${JSON.stringify(wordlevel)} } }`,
+        '  mismatched: { use: policy/remote-rollout, options: { policy: local, rollout: other } }',
+        'pipeline: { iterations: 0 }',
+      ].join('\n'),
+    );
     const env = new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, stderr: () => {} });
     const session = await env.openSession(await env.loadRecipe(file));
     try {
@@ -82,15 +105,28 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
       const local = await session.get('local', 'policy');
       const prompts = ['2+2=', 'Hi'].map((t) => executor.tokenizer.encode(t));
       const calls = s.batcher.stats().calls;
-      const [got, want] = [await executor.generate(prompts, { maxNewTokens: 6, temperature: 0 }), await local.generate(prompts, { maxNewTokens: 6, temperature: 0 })];
+      const [got, want] = [
+        await executor.generate(prompts, { maxNewTokens: 6, temperature: 0 }),
+        await local.generate(prompts, { maxNewTokens: 6, temperature: 0 }),
+      ];
       expect(s.batcher.stats().calls).to.be.above(calls);
       expect(got.map((c) => c.tokenIds)).to.deep.equal(want.map((c) => c.tokenIds));
-      const batch = { inputIds: [[...prompts[0]!, ...got[0]!.tokenIds]], attentionMask: [[...prompts[0]!, ...got[0]!.tokenIds].map(() => 1)] };
-      expect(Array.from((await executor.computeLogProbs(batch))[0]!)).to.deep.equal(Array.from((await local.computeLogProbs(batch))[0]!));
+      const batch = {
+        inputIds: [[...prompts[0]!, ...got[0]!.tokenIds]],
+        attentionMask: [[...prompts[0]!, ...got[0]!.tokenIds].map(() => 1)],
+      };
+      expect(Array.from((await executor.computeLogProbs(batch))[0]!)).to.deep.equal(
+        Array.from((await local.computeLogProbs(batch))[0]!),
+      );
       expect(executor.describe()).to.include({ rollout: 'remote' });
       // The ids answers may hold are bounded by the local model's vocabulary, not its tokenizer's.
-      expect((await session.get('remote', 'rollout') as OpenAIRolloutEngine).vocabSize).to.equal(local.describe().vocab);
-      const err = await session.get('mismatched', 'policy').then(() => null, (e: Error) => e.message);
+      expect(((await session.get('remote', 'rollout')) as OpenAIRolloutEngine).vocabSize).to.equal(
+        local.describe().vocab,
+      );
+      const err = await session.get('mismatched', 'policy').then(
+        () => null,
+        (e: Error) => e.message,
+      );
       expect(err).to.match(/tokenizer .* disagree/);
     } finally {
       await session.close();
@@ -101,12 +137,17 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
     const env = new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, stderr: () => {} });
     const live = await startServe(['--checkpoint', checkpoint, '--port', '0', '--allow-reload'], env);
     const trained = await env.createComponent('policy', 'tfjs', { checkpoint });
-    const remote = new OpenAIRolloutEngine(engineOptions({ urls: [live.url], weightSync: 'from-disk', vocabSize: trained.describe().vocab as number }), trained.tokenizer);
+    const remote = new OpenAIRolloutEngine(
+      engineOptions({ urls: [live.url], weightSync: 'from-disk', vocabSize: trained.describe().vocab as number }),
+      trained.tokenizer,
+    );
     try {
       const prompt = trained.tokenizer.encode('1+1=');
       const ids = [...prompt, ...trained.tokenizer.encode(' 2 and 3')];
       const batch = { inputIds: [ids], attentionMask: [ids.map(() => 1)] };
-      const stats = await trained.trainStep(batch, (fwd) => ({ loss: tf.neg(tf.mean(fwd.logProbs)) as tf.Scalar }), { lr: 0.05 });
+      const stats = await trained.trainStep(batch, (fwd) => ({ loss: tf.neg(tf.mean(fwd.logProbs)) as tf.Scalar }), {
+        lr: 0.05,
+      });
       expect(stats.step).to.equal(1);
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'a0-reload-'));
       await trained.save(dir);
@@ -114,7 +155,10 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
       const [want] = await trained.generate([prompt], params);
       const [before] = await remote.generate([prompt], params);
       const gap = (c: typeof want) => Math.max(...c!.logProbs.map((lp, t) => Math.abs(lp - want!.logProbs[t]!)));
-      expect(before!.tokenIds.join() !== want!.tokenIds.join() || gap(before) > 1e-3, 'training changed the model').to.equal(true);
+      expect(
+        before!.tokenIds.join() !== want!.tokenIds.join() || gap(before) > 1e-3,
+        'training changed the model',
+      ).to.equal(true);
       await remote.loadWeights!(dir);
       const [after] = await remote.generate([prompt], params);
       expect(after!.tokenIds).to.deep.equal(want!.tokenIds);
@@ -139,8 +183,21 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
 
   it('top_logprobs are the most likely tokens of the distribution the policy trains on', async () => {
     // Chat's list form: completions' dict form merges alternatives that decode to the same string.
-    const r = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 3, temperature: 1, seed: 2, logprobs: true, top_logprobs: 4, return_token_ids: true } as never) as OpenAI.ChatCompletion;
-    const c = r.choices[0] as unknown as { token_ids: number[]; prompt_token_ids: number[]; logprobs: OpenAI.ChatCompletion.Choice.Logprobs };
+    const r = (await client.chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'Hello' }],
+      max_tokens: 3,
+      temperature: 1,
+      seed: 2,
+      logprobs: true,
+      top_logprobs: 4,
+      return_token_ids: true,
+    } as never)) as OpenAI.ChatCompletion;
+    const c = r.choices[0] as unknown as {
+      token_ids: number[];
+      prompt_token_ids: number[];
+      logprobs: OpenAI.ChatCompletion.Choice.Logprobs;
+    };
     const V = policy.describe().vocab as number;
     expect(c.logprobs.content).to.have.length(c.token_ids.length);
     for (let t = 0; t < c.token_ids.length; t++) {
@@ -156,7 +213,16 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
   });
 
   it('renders a developer message as the system message of the chat template', async () => {
-    const ask = (role: 'developer' | 'system') => client.chat.completions.create({ model, messages: [{ role, content: 'Answer briefly.' }, { role: 'user', content: 'hi' }], max_tokens: 6, temperature: 0 });
+    const ask = (role: 'developer' | 'system') =>
+      client.chat.completions.create({
+        model,
+        messages: [
+          { role, content: 'Answer briefly.' },
+          { role: 'user', content: 'hi' },
+        ],
+        max_tokens: 6,
+        temperature: 0,
+      });
     const [dev, sys] = [await ask('developer'), await ask('system')];
     expect(dev.usage!.prompt_tokens).to.equal(sys.usage!.prompt_tokens);
     expect(dev.choices[0]!.message.content).to.equal(sys.choices[0]!.message.content);
@@ -170,7 +236,7 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
     for await (const chunk of await client.completions.create({ ...ask, stream: true })) {
       for (const c of chunk.choices) {
         text[c.index] += c.text;
-        lps[c.index]!.push(...(c.logprobs?.token_logprobs ?? []) as number[]);
+        lps[c.index]!.push(...((c.logprobs?.token_logprobs ?? []) as number[]));
       }
     }
     expect(text).to.deep.equal(plain.choices.map((c) => c.text));
@@ -181,9 +247,13 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
     const env = new DefaultCliEnv(await createRegistry(builtinPlugins), { builtins: builtinPlugins, stderr: () => {} });
     const live = await startServe(['--checkpoint', checkpoint, '--port', '0', '--allow-reload'], env);
     try {
-      const r = await fetch(live.url.replace(/\/v1$/, '/update_weights_from_disk'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model_path: '/nonexistent/agent0-ckpt' }) });
+      const r = await fetch(live.url.replace(/\/v1$/, '/update_weights_from_disk'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model_path: '/nonexistent/agent0-ckpt' }),
+      });
       expect(r.status).to.equal(400);
-      const body = await r.json() as { success: boolean; message: string };
+      const body = (await r.json()) as { success: boolean; message: string };
       expect(body.success).to.equal(false);
       expect(body.message).to.match(/^could not load \/nonexistent\/agent0-ckpt: ENOENT/);
       expect(body.message).to.not.match(/\n|\bat .*\.ts:\d+/);
@@ -196,7 +266,8 @@ describe('agent0 serve on the tfjs policy (end to end)', () => {
     const ask = { model, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 8, temperature: 0 };
     const plain = await client.chat.completions.create(ask);
     let streamed = '';
-    for await (const chunk of await client.chat.completions.create({ ...ask, stream: true })) streamed += chunk.choices[0]?.delta.content ?? '';
+    for await (const chunk of await client.chat.completions.create({ ...ask, stream: true }))
+      streamed += chunk.choices[0]?.delta.content ?? '';
     expect(streamed).to.equal(plain.choices[0]!.message.content);
   });
 });

@@ -12,12 +12,23 @@ const bytes: Tokenizer = {
   eosIds: [256],
   padId: 256,
   encode: (t) => [...Buffer.from(t, 'utf8')],
-  decode: (ids) => Buffer.concat(ids.map((i) => (i === 256 ? Buffer.from('<eos>') : Buffer.from([i])))).toString('utf8'),
+  decode: (ids) =>
+    Buffer.concat(ids.map((i) => (i === 256 ? Buffer.from('<eos>') : Buffer.from([i])))).toString('utf8'),
 };
 
 const req = (o: Partial<GenRequest> = {}): GenRequest => ({
-  api: 'completions', model: 'm', prompts: [[1]], n: 1, sampling: { maxNewTokens: 9 }, logprobs: null,
-  stream: false, includeUsageInStream: false, includeStopStr: false, skipSpecialTokens: false, returnTokenIds: false, ...o,
+  api: 'completions',
+  model: 'm',
+  prompts: [[1]],
+  n: 1,
+  sampling: { maxNewTokens: 9 },
+  logprobs: null,
+  stream: false,
+  includeUsageInStream: false,
+  includeStopStr: false,
+  skipSpecialTokens: false,
+  returnTokenIds: false,
+  ...o,
 });
 
 /** The text pieces of a streamed answer whose tokens arrive one by one, then the completion. */
@@ -26,7 +37,9 @@ function streamed(r: GenRequest, c: Completion, tok: Tokenizer): string[] {
   const answer = new StreamAnswer(r, 'id', 0, tok, (ch) => chunks.push(ch));
   c.tokenIds.forEach((tokenId, t) => answer.token({ row: 0, tokenId, logProb: c.logProbs[t] ?? NaN }));
   answer.finish([{ completion: c }]);
-  return chunks.map((ch) => (ch.choices as { text?: string }[])[0]?.text).filter((t): t is string => t !== undefined && t !== '');
+  return chunks
+    .map((ch) => (ch.choices as { text?: string }[])[0]?.text)
+    .filter((t): t is string => t !== undefined && t !== '');
 }
 
 describe('agent0 serve response shaping', () => {
@@ -39,7 +52,13 @@ describe('agent0 serve response shaping', () => {
   it('holds back streamed text that may become a stop string, and never sends the stop string', () => {
     const text = 'ab</x>';
     const ids = bytes.encode(text);
-    const c: Completion = { tokenIds: ids, text, logProbs: ids.map(() => -1), finishReason: 'stop', stopString: '</x>' };
+    const c: Completion = {
+      tokenIds: ids,
+      text,
+      logProbs: ids.map(() => -1),
+      finishReason: 'stop',
+      stopString: '</x>',
+    };
     const sampling = { maxNewTokens: 9, stop: ['</x>'] };
     // '<' could start '</x>': 3 characters wait until the stop string is settled.
     expect(streamed(req({ sampling }), c, bytes)).to.deep.equal(['a', 'b']);
@@ -50,17 +69,25 @@ describe('agent0 serve response shaping', () => {
     const ids = [...bytes.encode('ok'), 256];
     const c: Completion = { tokenIds: ids, text: bytes.decode(ids), logProbs: [-1, -1, -1], finishReason: 'eos' };
     expect(c.text).to.equal('ok<eos>');
-    const body = responseBody(req({ returnTokenIds: true }), 'id', 0, [{ completion: c }], bytes) as { choices: { text: string; token_ids: number[]; finish_reason: string }[] };
+    const body = responseBody(req({ returnTokenIds: true }), 'id', 0, [{ completion: c }], bytes) as {
+      choices: { text: string; token_ids: number[]; finish_reason: string }[];
+    };
     expect(body.choices[0]).to.deep.include({ text: 'ok', finish_reason: 'stop', token_ids: ids });
     expect(streamed(req(), c, bytes).join('')).to.equal('ok');
     // vLLM keeps the EOS token's text only with include_stop_str_in_output (and skip_special_tokens off).
-    const kept = responseBody(req({ includeStopStr: true }), 'id', 0, [{ completion: c }], bytes) as { choices: { text: string }[] };
+    const kept = responseBody(req({ includeStopStr: true }), 'id', 0, [{ completion: c }], bytes) as {
+      choices: { text: string }[];
+    };
     expect(kept.choices[0]!.text).to.equal('ok<eos>');
     expect(streamed(req({ includeStopStr: true }), c, bytes).join('')).to.equal('ok<eos>');
   });
 
   it('splits a trajectory into alternating model and tool turns', () => {
     const t = { responseIds: bytes.encode('abXYc'), responseMask: [1, 1, 0, 0, 1] } as Trajectory;
-    expect(splitTurns(t, bytes)).to.deep.equal([{ role: 'assistant', content: 'ab' }, { role: 'tool', content: 'XY' }, { role: 'assistant', content: 'c' }]);
+    expect(splitTurns(t, bytes)).to.deep.equal([
+      { role: 'assistant', content: 'ab' },
+      { role: 'tool', content: 'XY' },
+      { role: 'assistant', content: 'c' },
+    ]);
   });
 });

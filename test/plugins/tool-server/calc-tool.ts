@@ -37,7 +37,7 @@ export class CalcTool implements Tool {
       if (action === 'stop') return { observation: 'bye', done: true, valid: true };
       const m = /^(-?\d+|ans)\s*([-+*])\s*(-?\d+|ans)$/.exec(action);
       if (!m) return { observation: `error: cannot parse '${action.slice(0, 40)}'`, done: false, valid: false };
-      const val = (s: string) => (s === 'ans' ? this.memory.get(trajectoryId) ?? 0 : Number(s));
+      const val = (s: string) => (s === 'ans' ? (this.memory.get(trajectoryId) ?? 0) : Number(s));
       const a = val(m[1]);
       const b = val(m[3]);
       const r = m[2] === '+' ? a + b : m[2] === '-' ? a - b : a * b;
@@ -64,7 +64,11 @@ export const calcPlugin = definePlugin({
       kind: 'tool',
       name: 'test-calc',
       description: 'deterministic calculator for tool-server tests',
-      options: { type: 'object', additionalProperties: false, properties: { name: { type: 'string', default: 'calc' } } },
+      options: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { name: { type: 'string', default: 'calc' } },
+      },
       create: (o) => {
         const t = new CalcTool(o.name as string);
         built.push(t);

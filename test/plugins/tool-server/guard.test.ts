@@ -5,10 +5,20 @@ import { RemoteTools } from '../../../plugins/tool-server/remote.js';
 import { raw, type RawAnswer } from '../serve/raw-http.js';
 import { CalcTool } from './calc-tool.js';
 
-const OPTS: ToolServerOptions = { host: '127.0.0.1', port: 0, maxConcurrency: 64, requestTimeoutMs: 60_000, doneIfInvalid: false, idleTrajectoryMs: 0, maxBodyBytes: 1 << 26, observationFormat: 'raw' };
+const OPTS: ToolServerOptions = {
+  host: '127.0.0.1',
+  port: 0,
+  maxConcurrency: 64,
+  requestTimeoutMs: 60_000,
+  doneIfInvalid: false,
+  idleTrajectoryMs: 0,
+  maxBodyBytes: 1 << 26,
+  observationFormat: 'raw',
+};
 const JSON_TYPE = { 'content-type': 'application/json' };
 const one = JSON.stringify({ trajectory_ids: ['t'], actions: ['<calc>1 + 1</calc>'] });
-const post = (url: string, headers: Record<string, string>, body = one) => raw(url, { path: '/get_observation', headers, body });
+const post = (url: string, headers: Record<string, string>, body = one) =>
+  raw(url, { path: '/get_observation', headers, body });
 
 describe('tool-server: browser, auth and load guards', () => {
   let server: ToolServerHandle | undefined;
@@ -18,7 +28,10 @@ describe('tool-server: browser, auth and load guards', () => {
     server = await startToolServer([[calc]], { ...OPTS, ...o });
     return server.url;
   };
-  afterEach(async () => { await server?.close(); server = undefined; });
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
 
   it('runs only bodies sent as application/json (415 for text/plain and forms)', async () => {
     const url = await start();
@@ -41,7 +54,8 @@ describe('tool-server: browser, auth and load guards', () => {
       assert.match(r.json.detail, /is refused: this server listens on loopback/);
       assert.equal((await raw(url, { method: 'GET', path: '/metrics', headers: { host } })).status, 403);
     }
-    for (const host of ['127.0.0.1', `localhost:${port}`, '[::1]', `[::1]:${port}`]) assert.equal((await post(url, { ...JSON_TYPE, host })).status, 200, host);
+    for (const host of ['127.0.0.1', `localhost:${port}`, '[::1]', `[::1]:${port}`])
+      assert.equal((await post(url, { ...JSON_TYPE, host })).status, 200, host);
     for (const origin of ['http://attacker.example', 'null', `http://localhost:${Number(port) + 1}`]) {
       const r = await post(url, { ...JSON_TYPE, origin });
       assert.equal(r.status, 403, origin);
@@ -61,8 +75,21 @@ describe('tool-server: browser, auth and load guards', () => {
     assert.equal((await raw(url, { method: 'GET', path: '/health' })).status, 200);
     assert.equal((await post(url, { ...JSON_TYPE, authorization: 'Bearer sk-tools' })).status, 200);
     const options = {
-      name: 'calc', url, fences: ['python'], pattern: '<calc>([\\s\\S]*?)</calc>', actionTemplate: '<calc>{action}</calc>', timeoutMs: 2000, connectTimeoutMs: 1000,
-      retries: 0, backoffBaseMs: 1, backoffMaxMs: 1, batchWindowMs: 0, maxBatchSize: 8, connections: 1, keepAliveMs: 1000, apiKeyEnv: 'A0_TOOLS_KEY',
+      name: 'calc',
+      url,
+      fences: ['python'],
+      pattern: '<calc>([\\s\\S]*?)</calc>',
+      actionTemplate: '<calc>{action}</calc>',
+      timeoutMs: 2000,
+      connectTimeoutMs: 1000,
+      retries: 0,
+      backoffBaseMs: 1,
+      backoffMaxMs: 1,
+      batchWindowMs: 0,
+      maxBatchSize: 8,
+      connections: 1,
+      keepAliveMs: 1000,
+      apiKeyEnv: 'A0_TOOLS_KEY',
     };
     const remote = new RemoteTools(options, undefined, Math.random, { A0_TOOLS_KEY: 'sk-tools' });
     try {
@@ -70,15 +97,41 @@ describe('tool-server: browser, auth and load guards', () => {
     } finally {
       await remote.dispose();
     }
-    assert.throws(() => new RemoteTools({ ...options, apiKeyEnv: 'A0_UNSET' }, undefined, Math.random, {}), /apiKeyEnv names 'A0_UNSET', which is not set/);
+    assert.throws(
+      () => new RemoteTools({ ...options, apiKeyEnv: 'A0_UNSET' }, undefined, Math.random, {}),
+      /apiKeyEnv names 'A0_UNSET', which is not set/,
+    );
+  });
+
+  it('listens off loopback only with a token: there any Host passes, so a rebinding page would get in', async () => {
+    await assert.rejects(
+      startToolServer([[new CalcTool()]], { ...OPTS, host: '0.0.0.0' }),
+      /tool-server: --host 0\.0\.0\.0 is not a loopback address: .*set --api-key-env VAR/,
+    );
+    const port = new URL(await start({ host: '0.0.0.0', apiKey: 'sk-tools' })).port;
+    // A page on attacker.example whose name now resolves to this machine: same origin, so no preflight.
+    const page = await post(`http://127.0.0.1:${port}`, {
+      ...JSON_TYPE,
+      host: `attacker.example:${port}`,
+      origin: `http://attacker.example:${port}`,
+    });
+    assert.equal(page.status, 401);
+    assert.deepEqual(calc.calls, []);
   });
 
   it('caps actions per request with a clear 413, configurably', async () => {
     const url = await start({ maxItemsPerRequest: 100 });
-    const body = (n: number) => JSON.stringify({ trajectory_ids: Array.from({ length: n }, (_, i) => `t${i}`), actions: Array.from({ length: n }, () => '<calc>1 + 1</calc>') });
+    const body = (n: number) =>
+      JSON.stringify({
+        trajectory_ids: Array.from({ length: n }, (_, i) => `t${i}`),
+        actions: Array.from({ length: n }, () => '<calc>1 + 1</calc>'),
+      });
     const r = await post(url, JSON_TYPE, body(101));
     assert.equal(r.status, 413);
-    assert.equal(r.json.detail, 'trajectory_ids has 101 entries; this server takes at most 100 per request (tool-server --max-items): split the batch');
+    assert.equal(
+      r.json.detail,
+      'trajectory_ids has 101 entries; this server takes at most 100 per request (tool-server --max-items): split the batch',
+    );
     assert.deepEqual(calc.calls, []);
     assert.equal((await post(url, JSON_TYPE, body(100))).status, 200);
   });
@@ -87,7 +140,10 @@ describe('tool-server: browser, auth and load guards', () => {
     this.timeout(60_000);
     const n = 50_000;
     const url = await start({ maxItemsPerRequest: n });
-    const body = JSON.stringify({ trajectory_ids: Array.from({ length: n }, (_, i) => `t${i}`), actions: Array.from({ length: n }, () => '<calc>1 + 1</calc>') });
+    const body = JSON.stringify({
+      trajectory_ids: Array.from({ length: n }, (_, i) => `t${i}`),
+      actions: Array.from({ length: n }, () => '<calc>1 + 1</calc>'),
+    });
     // Each abort listener added to an AbortSignal scans the signal's list: one per item made the request quadratic.
     const add = EventTarget.prototype.addEventListener;
     let abortListeners = 0;
@@ -115,8 +171,20 @@ describe('tool-server: browser, auth and load guards', () => {
     const url = await start({ maxBodyBytes: 1000, maxTotalBodyBytes: 1500 });
     const body = one + ' '.repeat(800 - one.length);
     const u = new URL(url);
-    const slow = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/get_observation', headers: { ...JSON_TYPE, 'content-length': '800' } });
-    const slowAnswer = new Promise<number>((resolve, reject) => { slow.on('response', (res) => { res.resume(); resolve(res.statusCode ?? 0); }); slow.on('error', reject); });
+    const slow = http.request({
+      host: u.hostname,
+      port: u.port,
+      method: 'POST',
+      path: '/get_observation',
+      headers: { ...JSON_TYPE, 'content-length': '800' },
+    });
+    const slowAnswer = new Promise<number>((resolve, reject) => {
+      slow.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      slow.on('error', reject);
+    });
     slow.write(body.slice(0, 10));
     let busy: RawAnswer | undefined;
     for (let i = 0; i < 100 && busy?.status !== 503; i++) {
@@ -125,7 +193,10 @@ describe('tool-server: browser, auth and load guards', () => {
     }
     assert.equal(busy!.status, 503);
     assert.equal(busy!.headers['retry-after'], '1');
-    assert.equal(busy!.json.detail, 'the server is busy reading other request bodies (800 bytes; at most 1500 at once, tool-server --max-total-body-mb): retry shortly');
+    assert.equal(
+      busy!.json.detail,
+      'the server is busy reading other request bodies (800 bytes; at most 1500 at once, tool-server --max-total-body-mb): retry shortly',
+    );
     slow.end(body.slice(10));
     assert.equal(await slowAnswer, 200);
     assert.equal((await post(url, JSON_TYPE, body)).status, 200);

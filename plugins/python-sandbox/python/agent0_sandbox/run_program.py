@@ -1,9 +1,9 @@
-/**
- * `run_program(code, glb)`, shared by the process worker and the WebAssembly runner so both report
- * the exit code a program would have as a script: 0, `sys.exit(n) & 255`, or 1 with a traceback
- * that starts at the program's own frame.
- */
-export const RUN_PROGRAM_SOURCE = String.raw`
+# run_program(code, glb), shared by the process worker and the WebAssembly runner so both report the
+# exit code a program would have as a script: 0, sys.exit(n) & 255, or 1 with a traceback that starts
+# at the program's own frame.
+import sys
+import traceback
+
 def run_program(code, glb):
     try:
         exec(compile(code, '<code>', 'exec'), glb)
@@ -26,4 +26,3 @@ def run_program(code, glb):
             sys.stderr.flush()
         except BaseException:
             pass
-`;

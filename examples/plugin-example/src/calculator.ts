@@ -1,16 +1,14 @@
 /**
  * Evaluates + - * / ( ) on integers and decimals with a tiny recursive-descent parser:
  * model-written input never reaches eval().
- * @param {string} src
- * @returns {number}
  */
-export function calculate(src) {
+export function calculate(src: string): number {
   const tokens = src.match(/\d+(?:\.\d+)?|[-+*/()]/g) ?? [];
   if (tokens.join('') !== src.replace(/\s+/g, '')) throw new Error(`unexpected character in '${src}'`);
   let i = 0;
   const peek = () => tokens[i];
   const next = () => tokens[i++];
-  const factor = () => {
+  const factor = (): number => {
     const t = next();
     if (t === '-') return -factor();
     if (t === '(') {
@@ -21,7 +19,7 @@ export function calculate(src) {
     if (t === undefined || !/^\d/.test(t)) throw new Error(`expected a number, found ${t ?? 'the end'}`);
     return Number(t);
   };
-  const term = () => {
+  const term = (): number => {
     let v = factor();
     while (peek() === '*' || peek() === '/') {
       const op = next();
@@ -31,7 +29,7 @@ export function calculate(src) {
     }
     return v;
   };
-  const expr = () => {
+  const expr = (): number => {
     let v = term();
     while (peek() === '+' || peek() === '-') v = next() === '+' ? v + term() : v - term();
     return v;

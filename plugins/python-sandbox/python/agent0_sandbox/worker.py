@@ -1,60 +1,19 @@
-// The warm worker that runs inside the sandbox (Python, passed with -c so no project file is mounted).
-// Kept in a TS string so it ships with the compiled package; it must contain no backtick and no dollar-brace.
-import { GUARD_SOURCE } from './guard-source.js';
-
-import { RUN_PROGRAM_SOURCE } from './run-program-source.js';
-
-export const WORKER_SOURCE = GUARD_SOURCE + String.raw`
 # agent0 python-sandbox warm worker: one request per line on stdin, one JSON reply per line on stdout.
 # Imports are paid once here; every program runs in a fresh fork (stateless) or in a long-lived
-# forked session (stateful), with rlimits, its own process group and a scratch dir.
-import sys, os, json, time, signal, select, resource, socket, traceback, shutil, io
+# forked session (stateful), with rlimits, its own process group and a scratch dir. bootstrap.py
+# builds this package from sources it reads on stdin and calls main().
+import builtins, sys, os, json, time, signal, select, resource, socket, shutil, io
 
-PROTO = os.fdopen(os.dup(1), 'w', buffering=1)
-REQS = os.fdopen(os.dup(0), 'r')
-DEVNULL = os.open(os.devnull, os.O_RDWR)
-os.dup2(DEVNULL, 0)
-os.dup2(2, 1)  # stray prints of imported modules go to the worker's stderr, never the protocol
-CFG = json.loads(sys.argv[1])
-SCRATCH = CFG['scratch']
-imported = []
-for mod in CFG.get('preload', []):
-    try:
-        __import__(mod)
-        imported.append(mod)
-    except Exception:
-        pass
-if CFG.get('warmup'):
-    # Lazy initialisation (sympy's polys and simplification machinery) paid once here is inherited by
-    # every fork, instead of being paid again by each program.
-    try:
-        exec(compile(CFG['warmup'], '<warmup>', 'exec'), {'__name__': '__warmup__'})
-    except BaseException:
-        pass
-try:
-    import ctypes
-    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
-    SUBREAPER = True
-except Exception:
-    SUBREAPER = False
+from agent0_sandbox.guard import clean_sysv_ipc, install_seccomp, make_undumpable
+from agent0_sandbox.run_program import run_program
 
-if CFG.get('drop_to') is not None and os.getuid() == 0:
-    # bwrap ran without a user namespace (root): give up root before any model code exists.
-    os.chown(SCRATCH, CFG['drop_to'], CFG['drop_to'])
-    if CFG.get('private_shm'):
-        os.chown('/dev/shm', CFG['drop_to'], CFG['drop_to'])  # multiprocessing's semaphores live there
-    os.setgroups([])
-    os.setgid(CFG['drop_to'])
-    os.setuid(CFG['drop_to'])
-
-# Last, once nothing privileged is left to do: from here on every fork inherits both.
-UNDUMPABLE = make_undumpable()
-SECCOMP_ERROR = install_seccomp()
-# As pid 1 of its namespace the worker receives from programs only the signals it handles, and
-# Python handles SIGINT: ignored here, restored in each program.
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-SELF = os.getpid()
+# Set by main() before any request is served.
+PROTO = REQS = None
+DEVNULL = -1
+CFG = {}
+SCRATCH = ''
+SELF = 0
+WAKE_R = WAKE_W = -1
 sessions = {}  # session id -> {'pid', 'sock', 'dir'}
 exited = {}    # pid -> wait status, for children reaped while looking for another one
 
@@ -149,7 +108,7 @@ def apply_limits(req, nproc_extra):
             cur = resource.getrlimit(which)[1]
             resource.setrlimit(which, (min(soft, cur), cur))
 
-${RUN_PROGRAM_SOURCE}
+
 
 def die_with_worker():
     try:
@@ -178,7 +137,8 @@ def child_setup(req, workdir, out_w, err_w, in_fd, nproc_extra):
     sys.stderr = io.TextIOWrapper(io.FileIO(2, 'w', closefd=False), write_through=True)
 
 def fresh_globals():
-    return {'__name__': '__main__', '__builtins__': __builtins__}
+    # The builtins module itself, as a script's __main__ has it (a module's own __builtins__ is its dict).
+    return {'__name__': '__main__', '__builtins__': builtins}
 
 def stdin_fd(workdir, text):
     if not text:
@@ -433,28 +393,76 @@ def run_stateful(req):
     return finish_reply(req, status, reason, code, bufs, out_r, err_r, t0,
                         {'leftover_killed': leftovers, 'session_new': fresh, 'session_lost': lost})
 
-WAKE_R, WAKE_W = os.pipe()
-os.set_blocking(WAKE_R, False)
-os.set_blocking(WAKE_W, False)
-signal.set_wakeup_fd(WAKE_W)
-signal.signal(signal.SIGCHLD, lambda *a: None)
 
-PROTO.write(json.dumps({'ready': True, 'imports': imported, 'python': sys.version.split()[0],
-                        'uid': os.getuid(), 'subreaper': SUBREAPER, 'undumpable': UNDUMPABLE,
-                        'seccomp_error': SECCOMP_ERROR}) + '\n')
-for line in REQS:
-    if not line.strip():
-        continue
-    req = json.loads(line)
+def main():
+    global PROTO, REQS, DEVNULL, CFG, SCRATCH, SELF, WAKE_R, WAKE_W
+    PROTO = os.fdopen(os.dup(1), 'w', buffering=1)
+    REQS = os.fdopen(os.dup(0), 'r')
+    DEVNULL = os.open(os.devnull, os.O_RDWR)
+    os.dup2(DEVNULL, 0)
+    os.dup2(2, 1)  # stray prints of imported modules go to the worker's stderr, never the protocol
+    CFG = json.loads(sys.argv[1])
+    SCRATCH = CFG['scratch']
+    imported = []
+    for mod in CFG.get('preload', []):
+        try:
+            __import__(mod)
+            imported.append(mod)
+        except Exception:
+            pass
+    if CFG.get('warmup'):
+        # Lazy initialisation (sympy's polys and simplification machinery) paid once here is inherited by
+        # every fork, instead of being paid again by each program.
+        try:
+            exec(compile(CFG['warmup'], '<warmup>', 'exec'), {'__name__': '__warmup__'})
+        except BaseException:
+            pass
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
+        subreaper = True
+    except Exception:
+        subreaper = False
+
+    if CFG.get('drop_to') is not None and os.getuid() == 0:
+        # bwrap ran without a user namespace (root): give up root before any model code exists.
+        os.chown(SCRATCH, CFG['drop_to'], CFG['drop_to'])
+        if CFG.get('private_shm'):
+            os.chown('/dev/shm', CFG['drop_to'], CFG['drop_to'])  # multiprocessing's semaphores live there
+        os.setgroups([])
+        os.setgid(CFG['drop_to'])
+        os.setuid(CFG['drop_to'])
+
+    # Last, once nothing privileged is left to do: from here on every fork inherits both.
+    undumpable = make_undumpable()
+    seccomp_error = install_seccomp()
+    # As pid 1 of its namespace the worker receives from programs only the signals it handles, and
+    # Python handles SIGINT: ignored here, restored in each program.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    SELF = os.getpid()
+
+    WAKE_R, WAKE_W = os.pipe()
+    os.set_blocking(WAKE_R, False)
+    os.set_blocking(WAKE_W, False)
+    signal.set_wakeup_fd(WAKE_W)
+    signal.signal(signal.SIGCHLD, lambda *a: None)
+
+    PROTO.write(json.dumps({'ready': True, 'imports': imported, 'python': sys.version.split()[0],
+                            'uid': os.getuid(), 'subreaper': subreaper, 'undumpable': undumpable,
+                            'seccomp_error': seccomp_error}) + '\n')
+    for line in REQS:
+        if not line.strip():
+            continue
+        PROTO.write(json.dumps(serve(json.loads(line))) + '\n')
+
+def serve(req):
     try:
         if req['op'] == 'run':
-            rep = run_stateful(req) if req.get('session') else run_stateless(req)
-        elif req['op'] == 'end':
+            return run_stateful(req) if req.get('session') else run_stateless(req)
+        if req['op'] == 'end':
             end_session(req['session'])
-            rep = {'id': req['id'], 'status': 'ok'}
-        else:
-            rep = {'id': req['id'], 'status': 'sandbox_error', 'reason': 'unknown op'}
+            return {'id': req['id'], 'status': 'ok'}
+        return {'id': req['id'], 'status': 'sandbox_error', 'reason': 'unknown op'}
     except Exception as e:
-        rep = {'id': req['id'], 'status': 'sandbox_error', 'reason': '%s: %s' % (type(e).__name__, e)}
-    PROTO.write(json.dumps(rep) + '\n')
-`;
+        return {'id': req['id'], 'status': 'sandbox_error', 'reason': '%s: %s' % (type(e).__name__, e)}

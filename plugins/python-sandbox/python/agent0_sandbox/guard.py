@@ -1,8 +1,6 @@
-// Python, prepended to the worker source: what keeps programs from reaching their own worker.
-// Programs share the worker's uid, so without this the kernel's same-user rules (ptrace,
-// process_vm_readv, pidfd_getfd, /proc/<pid>/fd and /proc/<pid>/mem) hand them its protocol pipes.
-// Same constraints as worker-source.ts: no backtick, no dollar-brace.
-export const GUARD_SOURCE = String.raw`
+# What keeps programs from reaching their own worker. Programs share the worker's uid, so without this
+# the kernel's same-user rules (ptrace, process_vm_readv, pidfd_getfd, /proc/<pid>/fd and
+# /proc/<pid>/mem) hand them its protocol pipes.
 import ctypes, errno, os, struct
 
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -90,4 +88,3 @@ def clean_sysv_ipc():
             except (ValueError, IndexError):
                 pass
     return removed
-`;
