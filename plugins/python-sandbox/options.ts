@@ -78,7 +78,13 @@ export const PYTHON_TOOL_SCHEMA = {
       default: 10,
       description: 'RLIMIT_CPU per program',
     },
-    memoryMb: { type: 'integer', minimum: 0, default: 1024, description: 'RLIMIT_AS per program in MiB (0: no limit)' },
+    memoryMb: {
+      type: 'integer',
+      minimum: 0,
+      default: 1024,
+      description:
+        "memory per program in MiB (0: no limit): each process's address space (RLIMIT_AS), and what all the program's processes hold together (polled every 10 ms)",
+    },
     maxProcesses: {
       type: 'integer',
       minimum: 1,
@@ -105,6 +111,14 @@ export const PYTHON_TOOL_SCHEMA = {
       exclusiveMinimum: 0,
       default: 120,
       description: 'stateful: CPU seconds a whole session may use',
+    },
+    maxSessions: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1024,
+      default: 16,
+      description:
+        'stateful: live sessions per worker; past it the least recently used one is ended and its next call is told its variables are gone',
     },
     maxObservationChars: { type: 'integer', minimum: 16, default: 4096, description: 'cap on the observation text' },
     errorTailChars: {

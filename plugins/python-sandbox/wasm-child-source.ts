@@ -350,8 +350,8 @@ async function boot(cfg) {
 
 /**
  * Live stateful sessions, least recently used first. Each holds an interpreter (about 45 MB resident
- * and 9 MB of this process's 256 MB JS heap); past this many the least recently used one is dropped,
- * and its next call starts afresh and says its state was lost.
+ * and 9 MB of this process's 256 MB JS heap); past the tool's maxSessions (16 by default) the least
+ * recently used one is dropped, and its next call starts afresh and says its state was lost.
  */
 const MAX_SESSIONS = 16;
 const sessions = new Map();
@@ -373,8 +373,9 @@ async function handle(req) {
   if (interp !== undefined) {
     sessions.delete(session);
     sessions.set(session, interp);
-  } else if (session !== undefined && sessions.size >= MAX_SESSIONS) {
-    sessions.delete(sessions.keys().next().value);
+  } else if (session !== undefined) {
+    const cap = Number.isInteger(req.max_sessions) && req.max_sessions > 0 ? req.max_sessions : MAX_SESSIONS;
+    while (sessions.size >= cap) sessions.delete(sessions.keys().next().value);
   }
   if (interp === undefined) {
     try {

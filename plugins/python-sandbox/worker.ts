@@ -41,6 +41,8 @@ export interface RunLimits {
   maxOpenFiles: number;
   maxOutputBytes: number;
   sessionCpuSeconds: number;
+  /** Live stateful sessions per worker; past it the least recently used one is ended. */
+  maxSessions: number;
 }
 
 export interface WorkerSpec {
@@ -274,6 +276,7 @@ export function limitsToRequest(l: RunLimits): Record<string, number> {
     nofile: l.maxOpenFiles,
     max_output: l.maxOutputBytes,
     session_cpu: l.sessionCpuSeconds,
+    max_sessions: l.maxSessions,
   };
 }
 

@@ -2,10 +2,11 @@
 import '@tensorflow/tfjs';
 import { expect } from 'chai';
 import type { PythonTool } from '../../../plugins/python-sandbox/tool.js';
-import { isolationVariants, makeTool } from './helpers.js';
+import { SESSION_LOST_NOTE } from '../../../plugins/python-sandbox/tool.js';
+import { descendants, isolationVariants, makeTool } from './helpers.js';
 
-// Issue 15 audit, items 1-3: attacks beyond escape.test.ts. The first block holds today; the second
-// records holes the audit found in plugins/python-sandbox, each a test that fails until it is fixed.
+// Issue 15 audit, items 1-3: attacks beyond escape.test.ts. The first block held when the audit ran;
+// the second holds the holes the audit found in plugins/python-sandbox (each failed until its fix).
 
 const knownArch = ['x64', 'arm64'].includes(process.arch);
 
@@ -144,6 +145,50 @@ except OSError:
 print('memfd', n, flush=True)
 `;
 
+/** SysV segments attached, filled and detached again: their pages then belong to no process. */
+const SYSV_SHM_PAST_CAP = `import ctypes, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+held = 0
+for i in range(4):
+    sid = libc.shmget(0, 48 << 20, 0o1600)
+    a = libc.shmat(sid, None, 0)
+    ctypes.memset(a, 1, 48 << 20)
+    libc.shmdt(ctypes.c_void_p(a))
+    held += 48
+    print('held', held, flush=True)
+    time.sleep(0.1)
+time.sleep(1)
+print('kept', held)
+`;
+
+/** Resumes every process it can see, as a program of an attacker's second trajectory would. */
+const RESUME_ALL = `import os, signal
+n = 0
+for p in os.listdir('/proc'):
+    if p.isdigit() and int(p) != os.getpid():
+        try:
+            os.kill(int(p), signal.SIGCONT)
+            n += 1
+        except OSError:
+            pass
+print('resumed' if n else 'none')
+`;
+
+/** Eight forked children that each build a little and report: an ordinary multiprocess program. */
+const EIGHT_FORKS = `import os
+total = 0
+for i in range(8):
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.write(w, str(sum(len(str(k)) for k in range(20000 * (i + 1)))).encode())
+        os._exit(0)
+    os.close(w)
+    total += int(os.read(r, 32))
+    os.wait()
+print(total)
+`;
+
 for (const v of isolationVariants().filter((x) => x.isolated)) {
   describe(`python sandbox audit (issue 15): attacks that hold: ${v.label}`, function () {
     this.timeout(30_000);
@@ -181,9 +226,8 @@ for (const v of isolationVariants().filter((x) => x.isolated)) {
     });
   });
 
-  // Open holes found by the issue-15 audit (docs/sandbox.md, 'Audit (issue 15)'): these attacks still
-  // succeed, so the block is pending until they are fixed; drop `.skip` to see them fail.
-  describe.skip(`python sandbox audit (issue 15): holes open in plugins/python-sandbox: ${v.label}`, function () {
+  // Holes found by the issue-15 audit (docs/sandbox.md, 'Audit (issue 15)') and closed after it.
+  describe(`python sandbox audit (issue 15): holes the audit found, closed: ${v.label}`, function () {
     this.timeout(60_000);
 
     it("a stateful session's leftover thread neither reads nor replaces another trajectory's stdin", async function () {
@@ -226,12 +270,12 @@ for (const v of isolationVariants().filter((x) => x.isolated)) {
       }
     });
 
-    it('POSIX message queues of one program are gone for the next (SysV ones are)', async function () {
+    it('POSIX message queues cannot carry anything to the next program (mq_open is refused)', async function () {
       if (!knownArch) this.skip();
       const tool = await makeTool({ isolation: v.isolation, userNamespace: v.userNamespace });
       try {
-        expect((await tool.conductAction('a', POSIX_MQ_STORE)).observation).to.equal('stored True');
-        expect((await tool.conductAction('b', POSIX_MQ_LOOK)).observation).to.equal('gone ENOENT');
+        expect((await tool.conductAction('a', POSIX_MQ_STORE)).observation).to.equal('stored False');
+        expect((await tool.conductAction('b', POSIX_MQ_LOOK)).observation).to.equal('gone EPERM');
       } finally {
         await tool.dispose();
       }
@@ -253,6 +297,89 @@ for (const v of isolationVariants().filter((x) => x.isolated)) {
         // A fix may stop the program (killed) or make its allocations fail; either way at most 96 MiB.
         const held = [...r.observation.matchAll(/^(forks|memfd) (\d+)$/gm)].reduce((s, m) => s + Number(m[2]), 0);
         expect(held, r.observation).to.be.at.most(96);
+      } finally {
+        await tool.dispose();
+      }
+    });
+
+    it('SysV shared memory a program detached still counts against memoryMb', async function () {
+      if (!knownArch) this.skip();
+      const tool = await makeTool({
+        isolation: v.isolation,
+        userNamespace: v.userNamespace,
+        preload: ['math'],
+        memoryMb: 96,
+        timeoutSeconds: 8,
+        cpuSeconds: 8,
+      });
+      try {
+        const r = await tool.conductAction('t', SYSV_SHM_PAST_CAP);
+        expect(r.observation).to.match(/Killed: memory limit of 96 MiB exceeded/);
+        expect(r.observation).not.to.match(/held (144|192)|kept/);
+        // The next program starts with nothing left over and runs normally.
+        expect((await tool.conductAction('u', 'print(6 * 7)')).observation).to.equal('42');
+      } finally {
+        await tool.dispose();
+      }
+    });
+
+    it('a session another program resumed with SIGCONT is stopped again before the next trajectory runs', async function () {
+      if (!knownArch) this.skip();
+      const tool = await makeTool({
+        isolation: v.isolation,
+        userNamespace: v.userNamespace,
+        stateful: true,
+        timeoutSeconds: 4,
+        cpuSeconds: 4,
+      });
+      try {
+        expect((await tool.conductAction('attacker', STDIN_SPY)).observation).to.equal('spying');
+        expect((await tool.conductAction('accomplice', RESUME_ALL)).observation).to.equal('resumed');
+        const got = (await tool.conductAction('victim', 'print(input())', { stdin: 'secret\n' })).observation;
+        const seen = (await tool.conductAction('attacker', 'print(seen)')).observation;
+        expect({ got, seen }).to.deep.equal({ got: 'secret', seen: '[]' });
+      } finally {
+        await tool.dispose();
+      }
+    });
+
+    it('maxSessions: past the cap the least recently used session ends and its next call says so', async function () {
+      if (!knownArch) this.skip();
+      const tool = await makeTool({
+        isolation: v.isolation,
+        userNamespace: v.userNamespace,
+        stateful: true,
+        maxSessions: 2,
+      });
+      try {
+        await tool.conductAction('a', 'x = 1');
+        await tool.conductAction('b', 'x = 2');
+        const worker = tool.sandbox.pids[0] as number;
+        const withTwo = descendants(worker).length;
+        expect((await tool.conductAction('a', 'print(x)')).observation).to.equal('1');
+        await tool.conductAction('c', 'x = 3'); // b is the least recently used: it goes
+        expect(descendants(worker).length).to.equal(withTwo);
+        expect((await tool.conductAction('a', 'print(x)')).observation).to.equal('1');
+        const b = (await tool.conductAction('b', 'print(x)')).observation;
+        expect(b).to.match(/NameError: name 'x' is not defined/);
+        expect(b).to.contain(SESSION_LOST_NOTE);
+      } finally {
+        await tool.dispose();
+      }
+    });
+
+    it('the tree-wide memory count leaves an ordinary multiprocess program alone (default preloads and cap)', async function () {
+      if (!knownArch) this.skip();
+      const tool = await makeTool({
+        isolation: v.isolation,
+        userNamespace: v.userNamespace,
+        memoryMb: 1024,
+        timeoutSeconds: 20,
+        cpuSeconds: 20,
+      });
+      try {
+        const r = await tool.conductAction('t', EIGHT_FORKS);
+        expect(r.observation).to.equal('3631120');
       } finally {
         await tool.dispose();
       }

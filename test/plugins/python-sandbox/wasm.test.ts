@@ -266,6 +266,16 @@ describe('python sandbox: isolation wasm (CPython in WebAssembly in a locked-dow
     for (let i = 0; i < 17; i++) await tool.sandbox.endSession(`many-${i}`);
   });
 
+  it('maxSessions sets that cap (2 here): a third session ends the least recently used one', async () => {
+    const limits = { maxSessions: 2 };
+    await tool.sandbox.exec('v = 1', { session: 'cap-a', limits });
+    await tool.sandbox.exec('v = 2', { session: 'cap-b', limits });
+    await tool.sandbox.exec('v = 3', { session: 'cap-c', limits });
+    expect(await tool.sandbox.exec('print(v)', { session: 'cap-a', limits })).to.include({ sessionLost: true });
+    expect((await tool.sandbox.exec('print(v)', { session: 'cap-c', limits })).stdout).to.equal('3\n');
+    for (const s of ['cap-a', 'cap-b', 'cap-c']) await tool.sandbox.endSession(s);
+  });
+
   it('the memory cap: a huge allocation and a growing list raise MemoryError, and the worker goes on', async () => {
     const big = await run('a = bytearray(400 * 1024 * 1024)\nprint(len(a))');
     expect(big.observation).to.match(/MemoryError/);

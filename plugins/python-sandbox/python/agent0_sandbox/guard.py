@@ -17,14 +17,16 @@ def make_undumpable():
 # machine -> (AUDIT_ARCH, seccomp, clone, clone3, first x32 number or 0, syscalls answered EPERM):
 # ptrace, process_vm_readv/writev, process_madvise, pidfd_open, pidfd_getfd (reaching other processes);
 # keyctl, add_key, request_key, bpf, userfaultfd, perf_event_open, io_uring_* (kernel attack surface);
-# unshare, setns, mount, umount2 and the new mount API (nested namespaces, uncapped tmpfs).
+# unshare, setns, mount, umount2 and the new mount API (nested namespaces, uncapped tmpfs);
+# memfd_create, memfd_secret (memory no per-process limit or scratch cap counts) and mq_open (POSIX
+# message queues outlive their program, and the worker cannot list them to clean up).
 SECCOMP_TABLES = {
     'x86_64': (0xC000003E, 317, 56, 435, 0x40000000,
                [101, 310, 311, 440, 434, 438, 250, 248, 249, 321, 323, 298, 425, 426, 427,
-                272, 308, 165, 166, 428, 429, 430, 431, 432, 433, 442]),
+                272, 308, 165, 166, 428, 429, 430, 431, 432, 433, 442, 319, 447, 240]),
     'aarch64': (0xC00000B7, 277, 220, 435, 0,
                 [117, 270, 271, 440, 434, 438, 219, 217, 218, 280, 282, 241, 425, 426, 427,
-                 97, 268, 40, 39, 428, 429, 430, 431, 432, 433, 442]),
+                 97, 268, 40, 39, 428, 429, 430, 431, 432, 433, 442, 279, 447, 180]),
 }
 # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME.
 CLONE_NS_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080

@@ -14,7 +14,8 @@ CFG = {}
 SCRATCH = ''
 SELF = 0
 WAKE_R = WAKE_W = -1
-sessions = {}  # session id -> {'pid', 'sock', 'dir'}
+sessions = {}  # session id -> {'pid', 'sock', 'dir'}, least recently used first
+MEMORY_POLL_S = 0.01
 exited = {}    # pid -> wait status, for children reaped while looking for another one
 
 def reap():
@@ -27,7 +28,7 @@ def reap():
             return
         exited[pid] = st
 
-def descendants():
+def children_map():
     kids = {}
     for name in os.listdir('/proc'):
         if not name.isdigit():
@@ -39,12 +40,52 @@ def descendants():
         except Exception:
             continue
         kids.setdefault(ppid, []).append(int(name))
-    out, todo = [], [SELF]
+    return kids
+
+def descendants(root=None, kids=None):
+    kids = children_map() if kids is None else kids
+    out, todo = [], [SELF if root is None else root]
     while todo:
         for k in kids.get(todo.pop(), []):
             out.append(k)
             todo.append(k)
     return out
+
+def rss_anon(pid):
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('RssAnon:'):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+def sysv_shm_bytes():
+    # Pages of SysV segments belong to no process once detached; in a private IPC namespace every
+    # segment there is the running program's (the others were removed after their calls).
+    if not CFG.get('private_ipc'):
+        return 0
+    total = 0
+    try:
+        with open('/proc/sysvipc/shm') as f:
+            head = f.readline().split()
+            col = head.index('rss')
+            for row in f:
+                total += int(row.split()[col])
+    except (OSError, ValueError, IndexError):
+        pass
+    return total
+
+def memory_of(root, base):
+    # What a program holds beyond the warm image it was forked from (base: the worker's anonymous
+    # memory): each of its processes' anonymous memory less that image, plus SysV shared memory.
+    # Pages a fork shares with its parent count in both (a cautious over-count); a fork that rewrites
+    # the inherited image holds up to base more than counted, so the program holds at most the
+    # limit plus maxProcesses x base. memfd and POSIX message queues are refused by the seccomp
+    # filter; files count against the scratch and /dev/shm tmpfs caps.
+    pids = [root] + descendants(root)
+    return sum(max(0, rss_anon(p) - base) for p in pids) + sysv_shm_bytes()
 
 def sweep(keep):
     # Kills every descendant not in keep until none is left (a fork bomb is bounded by RLIMIT_NPROC).
@@ -89,6 +130,41 @@ def clean_leftovers():
 
 def live_session_pids():
     return {s['pid'] for s in sessions.values()}
+
+def all_stopped(pid):
+    # Every thread, not only the main one: a group stop reaches them one by one.
+    try:
+        tids = os.listdir('/proc/%d/task' % pid)
+    except OSError:
+        return True
+    for tid in tids:
+        try:
+            with open('/proc/%d/task/%s/stat' % (pid, tid)) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.rindex(')') + 2] not in 'TtZX':
+            return False
+    return True
+
+def freeze_sessions(running=None):
+    # A session's threads live on between its cells. While another trajectory's program runs they
+    # could read its stdin or write into its subprocesses' pipes (same uid, and execve makes a
+    # process dumpable again), so every other session is stopped: SIGSTOP cannot be caught, and
+    # this runs before every call, since the previous program may have resumed one with SIGCONT.
+    pids = {sid: s['pid'] for sid, s in sessions.items() if sid != running}
+    for pid in pids.values():
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 1.0
+    for sid, pid in pids.items():
+        while not all_stopped(pid):
+            if time.monotonic() > deadline:
+                end_session(sid)
+                break
+            time.sleep(0.0005)
 
 def apply_limits(req, nproc_extra):
     lim = [
@@ -146,7 +222,10 @@ def stdin_fd(workdir, text):
     p = os.path.join(workdir, '.stdin')
     with open(p, 'w') as f:
         f.write(text)
-    return os.open(p, os.O_RDONLY)
+    fd = os.open(p, os.O_RDONLY)
+    # Gone before the program starts: no later program of another trajectory finds it by name.
+    os.unlink(p)
+    return fd
 
 def collect(req, pid, out_r, err_r, is_done, watch=()):
     # Reads both pipes under the wall-clock deadline and the output cap; returns (status, reason, out, err).
@@ -155,14 +234,29 @@ def collect(req, pid, out_r, err_r, is_done, watch=()):
     bufs = {out_r: bytearray(), err_r: bytearray()}
     open_fds = [out_r, err_r]
     status, reason = None, ''
+    # RLIMIT_AS holds per process; what all the program's processes hold together is polled.
+    mem = req['mem']
+    base = rss_anon(SELF) if mem > 0 else 0
+    next_poll = 0.0
     while True:
         if is_done():
             break
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
         if left <= 0:
             status, reason = 'timeout', 'wall-clock limit of %gs exceeded' % req['timeout']
             break
-        r, _, _ = select.select(open_fds + [WAKE_R] + list(watch), [], [], min(left, 0.05))
+        if mem > 0 and now >= next_poll:
+            held = memory_of(pid, base)
+            # Every 10 ms, or less often where /proc is large (mode none sees the host's processes):
+            # the scan takes at most a tenth of a core.
+            after = time.monotonic()
+            next_poll = after + max(MEMORY_POLL_S, 10 * (after - now))
+            if held > mem:
+                status = 'killed'
+                reason = 'memory limit of %d MiB exceeded (%d MiB held by the program\'s processes together)' % (mem >> 20, held >> 20)
+                break
+        r, _, _ = select.select(open_fds + [WAKE_R] + list(watch), [], [], min(left, MEMORY_POLL_S if mem > 0 else 0.05))
         if WAKE_R in r:
             try:
                 os.read(WAKE_R, 4096)
@@ -226,6 +320,7 @@ def finish_reply(req, status, reason, code, bufs, out_r, err_r, t0, extra=None):
 
 def run_stateless(req):
     t0 = time.monotonic()
+    freeze_sessions()
     workdir = os.path.join(SCRATCH, 'c%d' % req['id'])
     os.mkdir(workdir, 0o700)
     in_fd = stdin_fd(workdir, req.get('stdin'))
@@ -253,6 +348,7 @@ def run_stateless(req):
         except OSError:
             pass
     leftovers = sweep(live_session_pids())
+    freeze_sessions()
     drain(open_fds, bufs, req['max_output'])
     os.close(out_r)
     os.close(err_r)
@@ -310,6 +406,10 @@ def session_main(sock, req, workdir, nproc_extra):
 
 def start_session(req):
     sid = req['session']
+    # Each session is a process holding its interpreter: past the cap the least recently used one
+    # goes, and its next call starts afresh and is told its variables are gone.
+    while len(sessions) >= max(1, req.get('max_sessions', 16)):
+        end_session(next(iter(sessions)))
     workdir = os.path.join(SCRATCH, 's%d' % req['id'])
     os.mkdir(workdir, 0o700)
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -340,10 +440,17 @@ def end_session(sid, kill=True):
 
 def run_stateful(req):
     t0 = time.monotonic()
-    s = sessions.get(req['session'])
+    freeze_sessions(req['session'])
+    s = sessions.pop(req['session'], None)
     fresh = s is None
     if fresh:
         s = start_session(req)
+    else:
+        sessions[req['session']] = s  # most recently used last
+        try:
+            os.kill(s['pid'], signal.SIGCONT)
+        except OSError:
+            pass
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     in_fd = stdin_fd(s['dir'], req.get('stdin'))
@@ -376,6 +483,7 @@ def run_stateful(req):
         lost = True
         end_session(req['session'])
     leftovers = sweep(live_session_pids())
+    freeze_sessions()
     clean_leftovers()
     drain(open_fds, bufs, req['max_output'])
     os.close(out_r)

@@ -35,7 +35,8 @@ class SeccompProgramTest(unittest.TestCase):
         arch = table[0]
         self.assertEqual(len(prog) % 8, 0)
         for nr, name in [(101, 'ptrace'), (310, 'process_vm_readv'), (438, 'pidfd_getfd'), (272, 'unshare'),
-                         (165, 'mount'), (321, 'bpf'), (425, 'io_uring_setup')]:
+                         (165, 'mount'), (321, 'bpf'), (425, 'io_uring_setup'), (319, 'memfd_create'),
+                         (447, 'memfd_secret'), (240, 'mq_open')]:
             self.assertEqual(evaluate(prog, nr, arch), ERRNO | errno.EPERM, name)
         for nr, name in [(0, 'read'), (1, 'write'), (57, 'fork'), (59, 'execve'), (231, 'exit_group')]:
             self.assertEqual(evaluate(prog, nr, arch), ALLOW, name)
@@ -51,6 +52,8 @@ class SeccompProgramTest(unittest.TestCase):
         arch = table[0]
         self.assertEqual(evaluate(prog, 117, arch), ERRNO | errno.EPERM, 'ptrace')
         self.assertEqual(evaluate(prog, 63, arch), ALLOW, 'read')
+        for nr, name in [(279, 'memfd_create'), (447, 'memfd_secret'), (180, 'mq_open')]:
+            self.assertEqual(evaluate(prog, nr, arch), ERRNO | errno.EPERM, name)
         self.assertEqual(evaluate(prog, 220, arch, CLONE_NS_FLAGS & 0x20000000), ERRNO | errno.EPERM, 'clone(CLONE_NEWPID)')
         self.assertEqual(evaluate(prog, 220, arch, 0x11), ALLOW, 'clone')
         # No x32-like ABI on aarch64: a high number is just another syscall.
