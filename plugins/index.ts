@@ -82,7 +82,7 @@ const manifests: Manifest[] = [
   {
     meta: { name: 'agent0/pipeline', version: v },
     tensors: true,
-    module: () => import('./agent0-pipeline/index.js'),
+    module: () => import('./pipeline/index.js'),
     components: [
       'stage/curriculum-train',
       'stage/generate',

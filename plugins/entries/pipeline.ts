@@ -1,2 +1,2 @@
 /** `agent0/plugins/pipeline`: the built-in plugin agent0/pipeline (default export) and its helpers usable without DI. */
-export { default } from '../agent0-pipeline/index.js';
+export { default } from '../pipeline/index.js';

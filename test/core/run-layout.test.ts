@@ -111,11 +111,11 @@ describe('run folder layout (core/run/layout.ts)', () => {
     ).to.deep.equal([]);
   });
 
-  it("keeps the Agent0 stages' file names in plugins/agent0-pipeline/artifacts.ts", async () => {
+  it("keeps the Agent0 stages' file names in plugins/pipeline/artifacts.ts", async () => {
     const names = ['questions.jsonl', 'answers.jsonl', 'tasks.jsonl', 'summary.json', 'items.jsonl', 'report.md'].map(
       literal,
     );
-    const dir = path.join('plugins', 'agent0-pipeline');
+    const dir = path.join('plugins', 'pipeline');
     expect(offenders(await sources(dir), [...names, /['"`]plots\//], [path.join(dir, 'artifacts.ts')])).to.deep.equal(
       [],
     );

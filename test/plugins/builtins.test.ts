@@ -147,3 +147,41 @@ describe('built-in plugins: manifests and lazy loading', function () {
     }
   });
 });
+
+describe('built-in plugins: names and folders', () => {
+  it('agent0/<name> is the folder plugins/<name>/ and the entry agent0/plugins/<name>', async () => {
+    for (const p of builtinPlugins) {
+      const name = p.meta.name.replace(/^agent0\//, '');
+      expect(p.meta.name, 'plugin name').to.equal(`agent0/${name}`);
+      await fs.access(path.join(root, 'plugins', name, 'index.ts'));
+      await fs.access(path.join(root, 'plugins', 'entries', `${name}.ts`));
+    }
+    const folders = (await fs.readdir(path.join(root, 'plugins'), { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && !['entries', 'shared'].includes(d.name))
+      .map((d) => d.name)
+      .sort();
+    expect(folders).to.deep.equal(builtinPlugins.map((p) => p.meta.name.replace(/^agent0\//, '')).sort());
+  });
+
+  it("docs/architecture.md's table lists each plugin's folder, component ids and commands", async () => {
+    const doc = await fs.readFile(path.join(root, 'docs', 'architecture.md'), 'utf8');
+    const ticked = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+    const section = doc.slice(doc.indexOf('### Where each component lives'), doc.indexOf('## Package entries'));
+    const rows = new Map(
+      section
+        .split('\n')
+        .filter((l) => l.startsWith('| `agent0/'))
+        .map((l) => l.split(' | ').map((c) => c.replace(/^\| | \|$/g, '')))
+        .map(([plugin, folder, ids, cmds]) => [ticked(plugin!)[0], { folder, ids: ticked(ids!), cmds: ticked(cmds!) }]),
+    );
+    for (const p of builtinPlugins) {
+      const name = p.meta.name.replace(/^agent0\//, '');
+      expect(rows.get(p.meta.name), p.meta.name).to.deep.equal({
+        folder: `\`plugins/${name}/\``,
+        ids: [...p.components],
+        cmds: (p.commands ?? []).map((c) => c.name),
+      });
+    }
+    expect(rows.size).to.equal(builtinPlugins.length);
+  });
+});

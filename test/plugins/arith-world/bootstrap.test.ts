@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { RunDir } from '../../../core/index.js';
 import { bootstrapStage, lrAt } from '../../../plugins/arith-world/bootstrap.js';
 import { ArithTaskSource } from '../../../plugins/arith-world/task-source.js';
-import { CharBigram, runStage, testStage } from '../agent0-pipeline/helpers.js';
+import { CharBigram, runStage, testStage } from '../pipeline/helpers.js';
 
 // stage/bootstrap on the bigram test policy (a real, tiny trainable LM): its schedule, step
 // checkpoints, resume and what it commits, in well under a second.

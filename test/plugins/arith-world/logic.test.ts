@@ -31,7 +31,7 @@ import { lrAt } from '../../../plugins/arith-world/bootstrap.js';
 import { nextTokenLoss } from '../../../plugins/arith-world/pretrain-loss.js';
 import { emulatePython, probeCurriculum, probeExecutor } from '../../../plugins/arith-world/probe.js';
 import { tmpDir } from '../../core/helpers.js';
-import { chars } from '../agent0-pipeline/helpers.js';
+import { chars } from '../pipeline/helpers.js';
 
 const reformat = (src: string, spaces = true) => formatExpr(parseExpr(src), spaces);
 

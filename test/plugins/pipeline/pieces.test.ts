@@ -7,17 +7,17 @@ import {
   type Tokenizer,
   type Trajectory,
 } from '../../../core/index.js';
-import { encodePrompt, fill, parseQuestion } from '../../../plugins/agent0-pipeline/text.js';
-import { toSampling } from '../../../plugins/agent0-pipeline/schema.js';
-import { chunks, rollout, rolloutChunked } from '../../../plugins/agent0-pipeline/rollouts.js';
-import { rlUpdate, summarize } from '../../../plugins/agent0-pipeline/train.js';
-import { informativeGroups, stepTasks, trueScore } from '../../../plugins/agent0-pipeline/stages/executor-train.js';
-import { executorAgreement, mean } from '../../../plugins/agent0-pipeline/stages/curriculum-train.js';
-import { curatedTasks, curationSummary, voteQuestion } from '../../../plugins/agent0-pipeline/stages/curate.js';
-import type { GeneratedQuestion } from '../../../plugins/agent0-pipeline/stages/generate.js';
+import { encodePrompt, fill, parseQuestion } from '../../../plugins/pipeline/text.js';
+import { toSampling } from '../../../plugins/pipeline/schema.js';
+import { chunks, rollout, rolloutChunked } from '../../../plugins/pipeline/rollouts.js';
+import { rlUpdate, summarize } from '../../../plugins/pipeline/train.js';
+import { informativeGroups, stepTasks, trueScore } from '../../../plugins/pipeline/stages/executor-train.js';
+import { executorAgreement, mean } from '../../../plugins/pipeline/stages/curriculum-train.js';
+import { curatedTasks, curationSummary, voteQuestion } from '../../../plugins/pipeline/stages/curate.js';
+import type { GeneratedQuestion } from '../../../plugins/pipeline/stages/generate.js';
 import { boxedVerifier, chars, ReplayEngine } from './helpers.js';
 
-describe('agent0-pipeline: prompts and the curriculum format', () => {
+describe('pipeline: prompts and the curriculum format', () => {
   it('fills known placeholders and leaves unknown ones', () => {
     expect(fill('Problem: {problem} {x}', { problem: '1 + 1' })).to.equal('Problem: 1 + 1 {x}');
     expect(fill('{a}{a}-{b}', { a: 'z', b: '' })).to.equal('zz-');
@@ -61,7 +61,7 @@ describe('agent0-pipeline: prompts and the curriculum format', () => {
   });
 });
 
-describe('agent0-pipeline: rollouts', () => {
+describe('pipeline: rollouts', () => {
   const req = (id: string, prompt: string, fields = {}) => ({
     id,
     groupId: `g-${prompt}`,
@@ -147,7 +147,7 @@ describe('agent0-pipeline: rollouts', () => {
   });
 });
 
-describe('agent0-pipeline: training pieces', () => {
+describe('pipeline: training pieces', () => {
   const traj = (groupId: string): Trajectory => ({
     id: groupId,
     groupId,
@@ -231,7 +231,7 @@ describe('agent0-pipeline: training pieces', () => {
   });
 });
 
-describe('agent0-pipeline: curation', () => {
+describe('pipeline: curation', () => {
   const q = (id: string, extra: Partial<GeneratedQuestion> = {}): GeneratedQuestion => ({
     id,
     question: `q-${id}`,

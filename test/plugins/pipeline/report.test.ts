@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { expect } from 'chai';
 import { RUN_FILES, RunDir, type CliEnv, type RunState } from '../../../core/index.js';
-import { ANSWERS, EVAL_SUMMARY, plot, QUESTIONS, REPORT } from '../../../plugins/agent0-pipeline/artifacts.js';
-import { buildReport } from '../../../plugins/agent0-pipeline/report/build.js';
-import { reportCommand } from '../../../plugins/agent0-pipeline/commands.js';
-import { finalNumbers } from '../../../plugins/agent0-pipeline/ablation/command.js';
+import { ANSWERS, EVAL_SUMMARY, plot, QUESTIONS, REPORT } from '../../../plugins/pipeline/artifacts.js';
+import { buildReport } from '../../../plugins/pipeline/report/build.js';
+import { reportCommand } from '../../../plugins/pipeline/commands.js';
+import { finalNumbers } from '../../../plugins/pipeline/ablation/command.js';
 import { tmpDir } from '../../core/helpers.js';
 
 const split = (accuracy: number, toolCallsPerSolution: number, toolUseRate: number) => ({
@@ -93,7 +93,7 @@ const options = {
   note: 'n',
 };
 
-describe('agent0-pipeline: the run report', () => {
+describe('pipeline: the run report', () => {
   it('tables the base model, the result, each iteration, the questions, curation, training and time', async () => {
     const runDir = await runFolder();
     const md = await buildReport(runDir, options);
@@ -164,7 +164,7 @@ describe('agent0-pipeline: the run report', () => {
   });
 });
 
-describe("agent0-pipeline: an ablation run's final numbers", () => {
+describe("pipeline: an ablation run's final numbers", () => {
   const summaries = { 'easy.accuracy': 0.5, 'hard.accuracy': 0.25, 'hard.toolCallsPerSolution': 1.5 };
 
   it("come from the last evaluation after setup, else the baseline; seconds are the run's total", async () => {

@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Logger, RunDir, type Policy, type StageContext } from '../../core/index.js';
-import { buildReport } from '../../plugins/agent0-pipeline/report/build.js';
-import { commitPolicy, resumeSteps, saveStep } from '../../plugins/agent0-pipeline/state.js';
+import { buildReport } from '../../plugins/pipeline/report/build.js';
+import { commitPolicy, resumeSteps, saveStep } from '../../plugins/pipeline/state.js';
 import { tmpDir } from '../core/helpers.js';
 
 // Issue 15, item 6: a checkpoint is weights and optimizer of one step, committed as a unit.
@@ -57,7 +57,7 @@ async function fails(p: Promise<unknown>): Promise<void> {
   expect(failed, 'expected the save to die').to.equal(true);
 }
 
-describe('agent0-pipeline: step and committed checkpoints (issue 15 item 6)', () => {
+describe('pipeline: step and committed checkpoints (issue 15 item 6)', () => {
   it('a kill after the weights were written leaves the last step checkpoint whole', async () => {
     const { ctx } = stageCtx(await tmpDir());
     const p = new FilePolicy();
@@ -103,7 +103,7 @@ describe('agent0-pipeline: step and committed checkpoints (issue 15 item 6)', ()
   });
 });
 
-describe('agent0-pipeline: the report after a full disk tore metrics.jsonl (issue 15 item 8)', () => {
+describe('pipeline: the report after a full disk tore metrics.jsonl (issue 15 item 8)', () => {
   it('builds the report once later rows were appended after the torn one', async () => {
     const runDir = new RunDir(await tmpDir());
     await runDir.saveState({

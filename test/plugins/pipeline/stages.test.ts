@@ -11,13 +11,13 @@ import {
 import { advantageComponents } from '../../../plugins/algorithms/components/advantage.js';
 import { policyLossComponents } from '../../../plugins/algorithms/components/policy-loss.js';
 import { lossAggComponents } from '../../../plugins/algorithms/components/kl-agg.js';
-import { EVAL_SUMMARY, QUESTIONS, TASKS, ANSWERS, evalItems } from '../../../plugins/agent0-pipeline/artifacts.js';
-import { evaluateTasks } from '../../../plugins/agent0-pipeline/evaluation.js';
-import { generateStage } from '../../../plugins/agent0-pipeline/stages/generate.js';
-import { curateStage } from '../../../plugins/agent0-pipeline/stages/curate.js';
-import { evaluateStage } from '../../../plugins/agent0-pipeline/stages/evaluate.js';
-import { executorTrain } from '../../../plugins/agent0-pipeline/stages/executor-train.js';
-import { curriculumTrain } from '../../../plugins/agent0-pipeline/stages/curriculum-train.js';
+import { EVAL_SUMMARY, QUESTIONS, TASKS, ANSWERS, evalItems } from '../../../plugins/pipeline/artifacts.js';
+import { evaluateTasks } from '../../../plugins/pipeline/evaluation.js';
+import { generateStage } from '../../../plugins/pipeline/stages/generate.js';
+import { curateStage } from '../../../plugins/pipeline/stages/curate.js';
+import { evaluateStage } from '../../../plugins/pipeline/stages/evaluate.js';
+import { executorTrain } from '../../../plugins/pipeline/stages/executor-train.js';
+import { curriculumTrain } from '../../../plugins/pipeline/stages/curriculum-train.js';
 import { boxedVerifier, CharBigram, ReplayEngine, runStage, scripted, testStage, withDefaults } from './helpers.js';
 
 const seedOf = (stage: string, fork?: string) =>

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ablationCsv, ablationMarkdown, ablationRows, stat } from '../../plugins/agent0-pipeline/ablation/table.js';
+import { ablationCsv, ablationMarkdown, ablationRows, stat } from '../../plugins/pipeline/ablation/table.js';
 
 describe('ablation table', () => {
   it('computes mean and sample std (n - 1)', () => {

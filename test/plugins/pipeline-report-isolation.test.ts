@@ -2,7 +2,7 @@
 import '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { Logger, RunDir, type ComponentContext, type MetricRecord } from '../../core/index.js';
-import { buildReport } from '../../plugins/agent0-pipeline/report/build.js';
+import { buildReport } from '../../plugins/pipeline/report/build.js';
 import { pythonTool } from '../../plugins/python-sandbox/index.js';
 import { testOptions } from './python-sandbox/helpers.js';
 import { tmpDir } from '../core/helpers.js';
