@@ -1,4 +1,5 @@
 import type { RolloutEngine, SamplingParams } from '../../core/index.js';
+import { parseCodeAction } from '../shared/code-action.js';
 import { tryEvaluate } from './expr.js';
 import { measureDifficulty } from './difficulty.js';
 import {
@@ -60,7 +61,9 @@ export async function rolloutWithEmulatedTool(
       texts[i] += o.text;
       ctx[i]!.push(...o.tokenIds);
       if (o.finishReason === 'stop' && o.stopString === OUTPUT_STOP && turn < maxTurns) {
-        const code = /```python\n([\s\S]*?)\n```\s*```output$/.exec(texts[i]!)?.[1] ?? '';
+        // This turn's program, read as tool/python reads it (the turn's text only: over the whole
+        // text so far a second call's code would run from the first block on).
+        const code = parseCodeAction(o.text, [OUTPUT_STOP])?.code ?? '';
         const obs = formatObservation(emulatePython(code));
         texts[i] += obs;
         ctx[i]!.push(...tok.encode(obs));

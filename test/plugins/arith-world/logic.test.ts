@@ -29,7 +29,12 @@ import {
 } from '../../../plugins/arith-world/cache.js';
 import { lrAt } from '../../../plugins/arith-world/bootstrap.js';
 import { nextTokenLoss } from '../../../plugins/arith-world/pretrain-loss.js';
-import { emulatePython, probeCurriculum, probeExecutor } from '../../../plugins/arith-world/probe.js';
+import {
+  emulatePython,
+  probeCurriculum,
+  probeExecutor,
+  rolloutWithEmulatedTool,
+} from '../../../plugins/arith-world/probe.js';
 import { tmpDir } from '../../core/helpers.js';
 import { chars } from '../pipeline/helpers.js';
 
@@ -329,6 +334,32 @@ describe('arith-world: corpus, formats and cache', () => {
     expect(extractBoxed('\\boxed{1} then \\boxed{2')).to.equal(null);
     expect(emulatePython('print(2 ** 10)')).to.equal('1024');
     expect(emulatePython('print(7 / 2)')).to.equal('Error');
+  });
+
+  it("the emulated tool answers every call of a rollout from that turn's own code block", async () => {
+    const turns = [
+      'Let me compute.\n```python\nprint(6 * 7)\n```\n```output',
+      'And once more.\n```python\nprint(2 ** 10)\n```\n```output',
+      '\\boxed{1024}',
+    ];
+    let call = 0;
+    const engine = {
+      tokenizer: { encode: (t: string) => [...t].map((c) => c.charCodeAt(0)) },
+      generate: async (prompts: number[][]) =>
+        prompts.map(() => {
+          const text = turns[call++]!;
+          const stop = text.endsWith('```output');
+          return {
+            text,
+            tokenIds: [...text].map((c) => c.charCodeAt(0)),
+            finishReason: stop ? 'stop' : 'length',
+            ...(stop ? { stopString: '```output' } : {}),
+          };
+        }),
+    };
+    const [text] = await rolloutWithEmulatedTool(engine as never, [[1]], { maxNewTokens: 64, temperature: 0 });
+    // Before: the second call's code was read from the first block on, and its output was 'Error'.
+    expect(text).to.equal(`${turns[0]}\n42\n\`\`\`\n${turns[1]}\n1024\n\`\`\`\n${turns[2]}`);
   });
 
   it('hashes content independently of key order, and finds its cache', async () => {
