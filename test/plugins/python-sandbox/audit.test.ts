@@ -1,8 +1,7 @@
 // test/setup.ts waits for a tfjs backend; importing the tfjs bundle registers the cpu one.
 import '@tensorflow/tfjs';
 import { expect } from 'chai';
-import type { PythonTool } from '../../../plugins/python-sandbox/tool.js';
-import { SESSION_LOST_NOTE } from '../../../plugins/python-sandbox/tool.js';
+import { SESSION_LOST_NOTE, type PythonTool, type PythonToolOptions } from '../../../plugins/python-sandbox/tool.js';
 import { descendants, isolationVariants, makeTool } from './helpers.js';
 
 // Issue 15 audit, items 1-3: attacks beyond escape.test.ts. The first block held when the audit ran;
@@ -229,129 +228,76 @@ for (const v of isolationVariants().filter((x) => x.isolated)) {
   // Holes found by the issue-15 audit (docs/sandbox.md, 'Audit (issue 15)') and closed after it.
   describe(`python sandbox audit (issue 15): holes the audit found, closed: ${v.label}`, function () {
     this.timeout(60_000);
+    const stateful = { stateful: true, timeoutSeconds: 4, cpuSeconds: 4 };
+    // math only: the default sympy and numpy preloads alone map more than 96 MiB into every fork.
+    const capped = { preload: ['math'], memoryMb: 96, timeoutSeconds: 8, cpuSeconds: 8 };
 
-    it("a stateful session's leftover thread neither reads nor replaces another trajectory's stdin", async function () {
-      if (!knownArch) this.skip();
-      const tool = await makeTool({
-        isolation: v.isolation,
-        userNamespace: v.userNamespace,
-        stateful: true,
-        timeoutSeconds: 4,
-        cpuSeconds: 4,
-      });
+    /** A tool of this variant for one test, disposed whatever the test does. */
+    async function withTool(over: Partial<PythonToolOptions>, body: (tool: PythonTool) => Promise<void>) {
+      const tool = await makeTool({ isolation: v.isolation, userNamespace: v.userNamespace, ...over });
       try {
+        await body(tool);
+      } finally {
+        await tool.dispose();
+      }
+    }
+
+    beforeEach(function () {
+      if (!knownArch) this.skip();
+    });
+
+    it("a stateful session's leftover thread neither reads nor replaces another trajectory's stdin", () =>
+      withTool(stateful, async (tool) => {
         expect((await tool.conductAction('attacker', STDIN_SPY)).observation).to.equal('spying');
         const got: string[] = [];
         for (let i = 0; i < 4; i++)
           got.push((await tool.conductAction(`victim-${i}`, 'print(input())', { stdin: `secret-${i}\n` })).observation);
         const seen = (await tool.conductAction('attacker', 'print(seen)')).observation;
         expect({ got, seen }).to.deep.equal({ got: ['secret-0', 'secret-1', 'secret-2', 'secret-3'], seen: '[]' });
-      } finally {
-        await tool.dispose();
-      }
-    });
+      }));
 
-    it("a stateful session's leftover thread cannot write into another trajectory's subprocess output", async function () {
-      if (!knownArch) this.skip();
-      const tool = await makeTool({
-        isolation: v.isolation,
-        userNamespace: v.userNamespace,
-        stateful: true,
-        timeoutSeconds: 4,
-        cpuSeconds: 4,
-      });
-      try {
+    it("a stateful session's leftover thread cannot write into another trajectory's subprocess output", () =>
+      withTool(stateful, async (tool) => {
         expect((await tool.conductAction('attacker', SUBPROCESS_SPY)).observation).to.equal('spying');
         const victim =
           "import subprocess\nprint(subprocess.run(['sh', '-c', 'sleep 0.5; echo victim-result'], capture_output=True, text=True).stdout.strip())";
         expect((await tool.conductAction('victim', victim)).observation).to.equal('victim-result');
-      } finally {
-        await tool.dispose();
-      }
-    });
+      }));
 
-    it('POSIX message queues cannot carry anything to the next program (mq_open is refused)', async function () {
-      if (!knownArch) this.skip();
-      const tool = await makeTool({ isolation: v.isolation, userNamespace: v.userNamespace });
-      try {
+    it('POSIX message queues cannot carry anything to the next program (mq_open is refused)', () =>
+      withTool({}, async (tool) => {
         expect((await tool.conductAction('a', POSIX_MQ_STORE)).observation).to.equal('stored False');
         expect((await tool.conductAction('b', POSIX_MQ_LOOK)).observation).to.equal('gone EPERM');
-      } finally {
-        await tool.dispose();
-      }
-    });
+      }));
 
-    it('memoryMb bounds what one program holds across its processes and memfd files, not only per process', async function () {
-      if (!knownArch) this.skip();
-      // math only: the default sympy and numpy preloads alone map more than 96 MiB into every fork.
-      const tool = await makeTool({
-        isolation: v.isolation,
-        userNamespace: v.userNamespace,
-        preload: ['math'],
-        memoryMb: 96,
-        timeoutSeconds: 8,
-        cpuSeconds: 8,
-      });
-      try {
+    it('memoryMb bounds what one program holds across its processes and memfd files, not only per process', () =>
+      withTool(capped, async (tool) => {
         const r = await tool.conductAction('t', MEMORY_PAST_RLIMIT);
         // A fix may stop the program (killed) or make its allocations fail; either way at most 96 MiB.
         const held = [...r.observation.matchAll(/^(forks|memfd) (\d+)$/gm)].reduce((s, m) => s + Number(m[2]), 0);
         expect(held, r.observation).to.be.at.most(96);
-      } finally {
-        await tool.dispose();
-      }
-    });
+      }));
 
-    it('SysV shared memory a program detached still counts against memoryMb', async function () {
-      if (!knownArch) this.skip();
-      const tool = await makeTool({
-        isolation: v.isolation,
-        userNamespace: v.userNamespace,
-        preload: ['math'],
-        memoryMb: 96,
-        timeoutSeconds: 8,
-        cpuSeconds: 8,
-      });
-      try {
+    it('SysV shared memory a program detached still counts against memoryMb', () =>
+      withTool(capped, async (tool) => {
         const r = await tool.conductAction('t', SYSV_SHM_PAST_CAP);
         expect(r.observation).to.match(/Killed: memory limit of 96 MiB exceeded/);
         expect(r.observation).not.to.match(/held (144|192)|kept/);
         // The next program starts with nothing left over and runs normally.
         expect((await tool.conductAction('u', 'print(6 * 7)')).observation).to.equal('42');
-      } finally {
-        await tool.dispose();
-      }
-    });
+      }));
 
-    it('a session another program resumed with SIGCONT is stopped again before the next trajectory runs', async function () {
-      if (!knownArch) this.skip();
-      const tool = await makeTool({
-        isolation: v.isolation,
-        userNamespace: v.userNamespace,
-        stateful: true,
-        timeoutSeconds: 4,
-        cpuSeconds: 4,
-      });
-      try {
+    it('a session another program resumed with SIGCONT is stopped again before the next trajectory runs', () =>
+      withTool(stateful, async (tool) => {
         expect((await tool.conductAction('attacker', STDIN_SPY)).observation).to.equal('spying');
         expect((await tool.conductAction('accomplice', RESUME_ALL)).observation).to.equal('resumed');
         const got = (await tool.conductAction('victim', 'print(input())', { stdin: 'secret\n' })).observation;
         const seen = (await tool.conductAction('attacker', 'print(seen)')).observation;
         expect({ got, seen }).to.deep.equal({ got: 'secret', seen: '[]' });
-      } finally {
-        await tool.dispose();
-      }
-    });
+      }));
 
-    it('maxSessions: past the cap the least recently used session ends and its next call says so', async function () {
-      if (!knownArch) this.skip();
-      const tool = await makeTool({
-        isolation: v.isolation,
-        userNamespace: v.userNamespace,
-        stateful: true,
-        maxSessions: 2,
-      });
-      try {
+    it('maxSessions: past the cap the least recently used session ends and its next call says so', () =>
+      withTool({ stateful: true, maxSessions: 2 }, async (tool) => {
         await tool.conductAction('a', 'x = 1');
         await tool.conductAction('b', 'x = 2');
         const worker = tool.sandbox.pids[0] as number;
@@ -363,26 +309,11 @@ for (const v of isolationVariants().filter((x) => x.isolated)) {
         const b = (await tool.conductAction('b', 'print(x)')).observation;
         expect(b).to.match(/NameError: name 'x' is not defined/);
         expect(b).to.contain(SESSION_LOST_NOTE);
-      } finally {
-        await tool.dispose();
-      }
-    });
+      }));
 
-    it('the tree-wide memory count leaves an ordinary multiprocess program alone (default preloads and cap)', async function () {
-      if (!knownArch) this.skip();
-      const tool = await makeTool({
-        isolation: v.isolation,
-        userNamespace: v.userNamespace,
-        memoryMb: 1024,
-        timeoutSeconds: 20,
-        cpuSeconds: 20,
-      });
-      try {
-        const r = await tool.conductAction('t', EIGHT_FORKS);
-        expect(r.observation).to.equal('3631120');
-      } finally {
-        await tool.dispose();
-      }
-    });
+    it('the tree-wide memory count leaves an ordinary multiprocess program alone (default preloads and cap)', () =>
+      withTool({ memoryMb: 1024, timeoutSeconds: 20, cpuSeconds: 20 }, async (tool) => {
+        expect((await tool.conductAction('t', EIGHT_FORKS)).observation).to.equal('3631120');
+      }));
   });
 }

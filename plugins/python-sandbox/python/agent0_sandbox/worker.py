@@ -42,8 +42,8 @@ def children_map():
         kids.setdefault(ppid, []).append(int(name))
     return kids
 
-def descendants(root=None, kids=None):
-    kids = children_map() if kids is None else kids
+def descendants(root=None):
+    kids = children_map()
     out, todo = [], [SELF if root is None else root]
     while todo:
         for k in kids.get(todo.pop(), []):
@@ -151,7 +151,8 @@ def freeze_sessions(running=None):
     # A session's threads live on between its cells. While another trajectory's program runs they
     # could read its stdin or write into its subprocesses' pipes (same uid, and execve makes a
     # process dumpable again), so every other session is stopped: SIGSTOP cannot be caught, and
-    # this runs before every call, since the previous program may have resumed one with SIGCONT.
+    # this runs before every call (not once after a session's cell), since the previous program
+    # may have resumed one with SIGCONT.
     pids = {sid: s['pid'] for sid, s in sessions.items() if sid != running}
     for pid in pids.values():
         try:
@@ -348,7 +349,6 @@ def run_stateless(req):
         except OSError:
             pass
     leftovers = sweep(live_session_pids())
-    freeze_sessions()
     drain(open_fds, bufs, req['max_output'])
     os.close(out_r)
     os.close(err_r)
@@ -483,7 +483,6 @@ def run_stateful(req):
         lost = True
         end_session(req['session'])
     leftovers = sweep(live_session_pids())
-    freeze_sessions()
     clean_leftovers()
     drain(open_fds, bufs, req['max_output'])
     os.close(out_r)
