@@ -1,12 +1,10 @@
 /**
- * DI tokens of a run's child container. `Symbol.for` so that two copies of the core
- * (e.g. a plugin that bundled its own) still agree on them.
+ * DI tokens of a run's child container: the services every component context is resolved from
+ * (an application's parent container may supply Logger, Metrics, Progress and Signal). `Symbol.for`
+ * so that two copies of the core (e.g. a plugin that bundled its own) still agree on them.
  */
 export const TOKENS = {
-  Recipe: Symbol.for('agent0.Recipe'),
-  Registry: Symbol.for('agent0.Registry'),
   RunDir: Symbol.for('agent0.RunDir'),
-  Rng: Symbol.for('agent0.Rng'),
   Logger: Symbol.for('agent0.Logger'),
   Metrics: Symbol.for('agent0.Metrics'),
   Progress: Symbol.for('agent0.Progress'),

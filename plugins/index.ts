@@ -4,7 +4,7 @@ import type { LazyPlugin, Plugin } from '../core/index.js';
  * The built-in plugins (`agent0/plugins`), listed explicitly: a manifest per plugin (its component
  * ids and commands) and an `import()` that runs only when a recipe or a command needs it, so that
  * `agent0 --help`, `agent0 validate` of a recipe without tensors and `import 'agent0'` load neither
- * every plugin nor TensorFlow.js. test/plugins/manifest.test.ts checks each manifest against what
+ * every plugin nor TensorFlow.js. test/plugins/builtins.test.ts checks each manifest against what
  * the module registers. Third-party plugins are named in a recipe's `plugins:` list instead.
  */
 

@@ -22,7 +22,9 @@ export interface CliEnv {
   /** stdout is for the command's machine-readable result; logs go to stderr. */
   stdout(text: string): void;
   stderr(text: string): void;
-  /** Loads, merges (`extends`), overrides (`--set`) and validates a recipe; throws RecipeError with located messages. */
+  /**
+   * Loads, merges (`extends`), overrides (`--set`) and validates a recipe; throws RecipeError with located messages.
+   */
   loadRecipe(file: string, sets?: string[]): Promise<ResolvedRecipe>;
   /** Opens a session (one child DI container) over a resolved recipe; `runDir` defaults to a temp folder. */
   openSession(recipe: ResolvedRecipe, opts?: { runDir?: string }): Promise<Session>;

@@ -83,7 +83,10 @@ export interface PolicyLossWire {
 export interface PolicyLoss {
   readonly requiredFields: readonly string[];
   compute(input: PolicyLossInput): PolicyLossOutput;
-  /** Describes this loss for `rows` samples with these field columns; absent when it cannot be (then rlStep runs compute()). */
+  /**
+   * Describes this loss for `rows` samples with these field columns; absent when it cannot be (then rlStep runs
+   * compute()).
+   */
   wire?(fields: Readonly<Record<string, Float32Array>>, rows: number): PolicyLossWire;
 }
 

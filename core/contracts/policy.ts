@@ -13,7 +13,9 @@ export interface Tokenizer {
   readonly eosIds: readonly number[];
   readonly padId: number;
   encode(text: string): number[];
-  /** `skipSpecialTokens` drops special tokens' text (HF's skip_special_tokens); tokenizers without specials ignore it. */
+  /**
+   * `skipSpecialTokens` drops special tokens' text (HF's skip_special_tokens); tokenizers without specials ignore it.
+   */
   decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string;
   /** Renders messages with the model's chat template; absent when the model has none. */
   applyChatTemplate?(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
@@ -186,9 +188,15 @@ export interface FusedLossSpec {
 
 /** Training by a FusedLossSpec instead of a loss closure (one round trip to a remote trainer). */
 export interface FusedTraining {
-  /** 'fused': rlStep must use it (a component that cannot describe itself is an error); 'auto': when every component can. */
+  /**
+   * 'fused': rlStep must use it (a component that cannot describe itself is an error); 'auto': when every component
+   * can.
+   */
   readonly mode: 'fused' | 'auto';
-  /** One optimizer step. Metrics carry the loss's names (pg_loss, pg_clipfrac_*, ratio_*, ppo_kl, entropy, kl_loss, ...). */
+  /**
+   * One optimizer step. Metrics carry the loss's names (pg_loss, pg_clipfrac_*, ratio_*, ppo_kl, entropy, kl_loss,
+   * ...).
+   */
   trainStep(batch: TokenBatch, loss: FusedLossSpec, opts?: TrainStepOptions): Promise<TrainStepStats>;
 }
 

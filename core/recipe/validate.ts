@@ -16,8 +16,12 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 function makeAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
   addFormats(ajv);
-  // `x-ref: <kind>` marks an option that names another instance of the recipe
+  // `x-ref: <kind>` (or `<kind>/<name>`: that very component) marks an option that names another
+  // instance of the recipe; `x-inherits` lists sibling options taken from that instance instead
   ajv.addKeyword({ keyword: 'x-ref', schemaType: 'string' });
+  ajv.addKeyword({ keyword: 'x-inherits', schemaType: 'array' });
+  // `x-renamed: { old: new }` on an object schema: an old option name gets its new name, not a guess
+  ajv.addKeyword({ keyword: 'x-renamed', schemaType: 'object' });
   return ajv;
 }
 const ajv = makeAjv();
@@ -44,8 +48,39 @@ export function fillOptions<K extends ComponentKind, O>(
 ): O {
   const opts = structuredClone(options);
   const v = compileOptions(def);
+  const inherited = inheritedOptions(def.options, opts);
+  if (inherited.problems.length > 0)
+    throw new RecipeError(inherited.problems.map((p) => ({ path: joinPath([where, ...p.parts]), message: p.message })));
   if (!v(opts)) throw new RecipeError(ajvProblems(v.errors ?? [], opts, [where]));
+  inherited.drop();
   return opts as O;
+}
+
+/**
+ * Options an `x-ref` option takes from the instance it names (its `x-inherits`): with the
+ * reference set, setting one of them too is a problem (read from the options as written, before
+ * defaults), and `drop()` removes the defaults ajv then fills in for them, since they are unused.
+ */
+function inheritedOptions(
+  schema: JSONSchema,
+  options: Record<string, unknown>,
+): { problems: { parts: string[]; message: string }[]; drop(): void } {
+  const problems: { parts: string[]; message: string }[] = [];
+  const taken: string[] = [];
+  for (const [ref, sub] of Object.entries((schema.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+    const keys = sub?.['x-inherits'];
+    const target = options[ref];
+    if (!Array.isArray(keys) || typeof target !== 'string') continue;
+    for (const k of keys as string[]) {
+      taken.push(k);
+      if (k in options)
+        problems.push({
+          parts: [k],
+          message: `expected no ${k} here (${ref} names '${target}', whose ${k} this component uses: set it there), found ${describeValue(options[k])}`,
+        });
+    }
+  }
+  return { problems, drop: () => taken.forEach((k) => delete options[k]) };
 }
 
 function pointerGet(root: unknown, pointer: string): unknown {
@@ -97,9 +132,11 @@ export function ajvProblems(
         const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
         const extra = String(p.additionalProperty);
         at = [...parts, extra];
+        const renamed = (e.parentSchema as { 'x-renamed'?: Record<string, string> } | undefined)?.['x-renamed'];
+        const now = renamed && Object.hasOwn(renamed, extra) ? renamed[extra] : undefined;
         const hint =
           allowed.length > 0 ? ` Did you mean '${closest(extra, allowed)}'? Allowed: ${allowed.join(', ')}` : '';
-        message = `unknown option '${extra}'.${hint}`;
+        message = now ? `unknown option '${extra}': it was renamed '${now}'.` : `unknown option '${extra}'.${hint}`;
         break;
       }
       case 'enum':
@@ -214,6 +251,7 @@ export function validateRecipe(layered: Layered, registry: Registry, sets: reado
   const recipe = data as unknown as Omit<ResolvedRecipe, 'provenance'>;
   const problems: RecipeProblem[] = [];
   const kindOf = new Map<string, string>();
+  const useOf = new Map<string, string>();
   const here = (parts: (string | number)[]) => ({
     ...locate(layered.locations, joinPath(parts)),
     path: joinPath(parts),
@@ -243,7 +281,11 @@ export function validateRecipe(layered: Layered, registry: Registry, sets: reado
       return undefined;
     }
     const v = compileOptions(def);
+    const inherited = inheritedOptions(def.options, options);
+    for (const p of inherited.problems)
+      problems.push({ ...here([...parts, 'options', ...p.parts]), message: p.message });
     if (!v(options)) problems.push(...ajvProblems(v.errors ?? [], options, [...parts, 'options'], layered));
+    inherited.drop();
     return def;
   };
 
@@ -254,6 +296,7 @@ export function validateRecipe(layered: Layered, registry: Registry, sets: reado
     const def = check(spec.use, ['components', name], spec.options);
     if (def) {
       kindOf.set(name, def.kind);
+      useOf.set(name, spec.use);
       defs.set(name, def);
     }
   }
@@ -278,17 +321,16 @@ export function validateRecipe(layered: Layered, registry: Registry, sets: reado
     collectRefs(def.options, recipe.components[name]?.options, ['components', name, 'options'], refs);
   for (const [stage, parts, def] of stageDefs) collectRefs(def.options, stage.options, [...parts, 'options'], refs);
   for (const ref of refs) {
-    const targets = [...kindOf].filter(([, k]) => ref.kind === '*' || k === ref.kind).map(([n]) => n);
-    if (
-      typeof ref.value !== 'string' ||
-      !kindOf.has(ref.value) ||
-      (ref.kind !== '*' && kindOf.get(ref.value) !== ref.kind)
-    ) {
+    // `<kind>/<name>` asks for an instance of that very component
+    const byUse = ref.kind.includes('/');
+    const fits = (n: string) => ref.kind === '*' || (byUse ? useOf.get(n) : kindOf.get(n)) === ref.kind;
+    const targets = [...kindOf.keys()].filter(fits);
+    if (typeof ref.value !== 'string' || !kindOf.has(ref.value) || !fits(ref.value)) {
       const hint =
         targets.length > 0 && typeof ref.value === 'string' ? ` Did you mean '${closest(ref.value, targets)}'?` : '';
       const found =
         typeof ref.value === 'string' && kindOf.has(ref.value)
-          ? `'${ref.value}' (a ${kindOf.get(ref.value)})`
+          ? `'${ref.value}' (a ${byUse ? useOf.get(ref.value) : kindOf.get(ref.value)})`
           : describeValue(ref.value);
       problems.push({
         ...here(ref.parts),

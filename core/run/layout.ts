@@ -85,7 +85,10 @@ export function committedCheckpointDir(key: string, component: string): string {
   return path.join(COMMITTED, key.replace('/', '-'), component);
 }
 
-/** The run folder of a recipe when `--run-dir` is not given (relative to the working directory). */
-export function defaultRunDir(recipeName: string): string {
-  return path.join('runs', recipeName);
+/**
+ * Where output goes when no folder is given (relative to the working directory): a recipe's run
+ * folder `runs/<recipe name>`, or a command's (`runs/eval/<benchmark>`, `runs/ablation`).
+ */
+export function defaultRunDir(...names: string[]): string {
+  return path.join('runs', ...names);
 }

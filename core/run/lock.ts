@@ -27,7 +27,9 @@ export class RunLockedError extends Error {
   }
 }
 
-/** Lock files this process holds: a lock naming our pid but not among them was left by an earlier process with that pid. */
+/**
+ * Lock files this process holds: a lock naming our pid but not among them was left by an earlier process with that pid.
+ */
 const heldHere = new Set<string>();
 
 async function readLock(file: string): Promise<{ text: string; info: LockInfo | undefined } | undefined> {

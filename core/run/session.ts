@@ -79,10 +79,7 @@ export class RunSession implements Session {
     if (outer) this.metrics.sinks.push(outer);
     const c = parent.createChildContainer();
     this.container = c;
-    c.register(TOKENS.Recipe, { useValue: recipe });
-    c.register(TOKENS.Registry, { useValue: registry });
     c.register(TOKENS.RunDir, { useValue: opts.runDir });
-    c.register(TOKENS.Rng, { useValue: new Rng(recipe.seed) });
     c.register(TOKENS.Logger, { useValue: this.log });
     c.register(TOKENS.Metrics, { useValue: this.metrics });
     c.register(TOKENS.Progress, { useValue: this.progress });
@@ -110,6 +107,7 @@ export class RunSession implements Session {
     return {
       name,
       runDir: c.resolve<RunDir>(TOKENS.RunDir),
+      // Each component draws its own stream, so adding one never shifts another's draws.
       rng: new Rng(this.recipe.seed, name),
       seed: this.recipe.seed,
       log: c.resolve<Logger>(TOKENS.Logger).child(name),

@@ -176,7 +176,10 @@ export class HfTokenizer implements Tokenizer {
     }
   }
 
-  /** Loads `dir/tokenizer.json` and whichever of tokenizer_config.json, generation_config.json, special_tokens_map.json, chat_template.jinja and config.json exist. */
+  /**
+   * Loads `dir/tokenizer.json` and whichever of tokenizer_config.json, generation_config.json, special_tokens_map.json,
+   * chat_template.jinja and config.json exist.
+   */
   static async load(dir: string): Promise<HfTokenizer> {
     const read = async (f: string): Promise<string | undefined> => {
       try {

@@ -289,7 +289,8 @@ export async function rlStep(input: RlStepInput): Promise<Record<string, number>
             for (const p of parts) tf.dispose(Object.values(p.tensors));
           }
         }
-        // Optimizer steps count equally (as VeRL averages its per-mini-batch metrics), so loss = pg_loss + klCoef · kl_loss holds for the averages too.
+        // Optimizer steps count equally (as VeRL averages its per-mini-batch metrics), so loss = pg_loss + klCoef ·
+        // kl_loss holds for the averages too.
         steps.push({ values: { ...combine(micro, true), loss: stats.loss, grad_norm: stats.gradNorm }, weight: 1 });
         lr = stats.lr;
       }

@@ -1,6 +1,6 @@
 import { defineComponent, definePlugin, type Tool } from '../../core/index.js';
-import { ToolLoop } from './loop.js';
-import { toolLoopSchema } from './options.js';
+import { ToolLoop } from '../shared/tool-loop.js';
+import { toolLoopSchema } from '../shared/tool-loop-options.js';
 
 export const toolLoop = defineComponent({
   kind: 'agent-loop',

@@ -1,4 +1,5 @@
 /** Pure math of the algorithm components, on tfjs tensors, usable without DI. */
+export * from './math/adpo-defaults.js';
 export * from './math/advantage.js';
 export * from './math/policy-loss.js';
 export * from './math/kl.js';

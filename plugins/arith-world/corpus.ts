@@ -1,4 +1,5 @@
 import type { Rng, TokenBatch, Tokenizer } from '../../core/index.js';
+import type { BootstrapOptions } from './bootstrap.js';
 import {
   type Segment,
   type WorldFormat,
@@ -17,18 +18,9 @@ export interface CorpusExample {
   answer: string;
 }
 
-export interface CorpusOptions {
-  /** Share of examples in the curriculum's format (the rest are executor solutions). */
-  curriculumShare: number;
-  /** Share of examples that call the tool (kept rare so RL has something to discover). */
-  toolRate: number;
-  /**
-   * Share for facts (one operation on one-digit numbers), when set: a base model reaches for a
-   * calculator on big numbers more often than on 3 + 4, so the prior can differ by difficulty.
-   */
-  factToolRate?: number | null;
-  format: WorldFormat;
-}
+/** The corpus's shares, as stage/bootstrap's options name and describe them (factToolRate unset: toolRate). */
+export type CorpusOptions = Pick<BootstrapOptions, 'curriculumShare' | 'toolRate'> &
+  Partial<Pick<BootstrapOptions, 'factToolRate'>> & { format: WorldFormat };
 
 /** Builds one example per problem; the role and tool use are drawn from `rng`. */
 export function buildExamples(

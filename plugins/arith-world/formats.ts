@@ -16,6 +16,7 @@
  */
 
 import { lastBoxed } from '../shared/boxed.js';
+import { questionSpan } from '../shared/question.js';
 
 export interface WorldFormat {
   /** The curriculum agent's fixed instruction (the whole prompt). */
@@ -115,10 +116,8 @@ export function extractBoxed(text: string): string | null {
 export function parseCurriculumOutput(
   text: string,
 ): { question: string; answer: string | null; toolCalls: number } | null {
-  const m = /<question>([\s\S]*?)<\/question>/.exec(text);
-  if (!m || !m[1]!.trim()) return null;
-  const rest = text.slice(m.index + m[0].length);
-  return { question: m[1]!.trim(), answer: extractBoxed(rest), toolCalls: countToolCalls(rest) };
+  const q = questionSpan(text);
+  return q && { question: q.question, answer: extractBoxed(q.rest), toolCalls: countToolCalls(q.rest) };
 }
 
 /** Python blocks in a text. */

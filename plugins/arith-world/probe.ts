@@ -1,5 +1,6 @@
-import type { RolloutEngine, SamplingParams } from '../../core/index.js';
+import type { ParsedAction, RolloutEngine, SamplingParams, Tool, ToolResult } from '../../core/index.js';
 import { parseCodeAction } from '../shared/code-action.js';
+import { ToolLoop } from '../shared/tool-loop.js';
 import { tryEvaluate } from './expr.js';
 import { measureDifficulty } from './difficulty.js';
 import {
@@ -36,9 +37,34 @@ export interface ExecutorProbe {
   directAccuracy: number;
 }
 
+/** This world's `print(EXPR)` programs as a tool, answered at once by the exact evaluator. */
+export class EmulatedPythonTool implements Tool {
+  readonly name = 'arith-world/emulated-python';
+
+  /** Every action stop runs, as tool/python reads the turn; a turn with no program gets 'Error'. */
+  parseAction(text: string): ParsedAction {
+    return { valid: true, action: parseCodeAction(text, [OUTPUT_STOP])?.code ?? '' };
+  }
+
+  async conductAction(_trajectoryId: string, code: string): Promise<ToolResult> {
+    return { observation: observationText(emulatePython(code)), done: false, valid: true };
+  }
+
+  async finish(): Promise<void> {}
+}
+
+/** What formatObservation wraps, as the loop's template wraps it (the world's observation). */
+function observationText(stdout: string): string {
+  return stdout.replace(/\s+$/, '');
+}
+const OBSERVATION_TEMPLATE = formatObservation('{output}');
+
 /**
- * Multi-turn rollouts where each `OUTPUT_STOP` stop is answered by the emulated sandbox; at most
- * `maxTurns` tool calls per sample. Returns the completion texts (observations included).
+ * Multi-turn rollouts through the shared tool loop, each `OUTPUT_STOP` stop answered by the
+ * emulated sandbox; at most `maxTurns` tool calls and `maxNewTokens` tokens per model turn, with no
+ * budget over the whole response. Rows draw the streams of their position in each round
+ * ('position'): the probe's figures have always been defined by those draws, and its synchronous
+ * tool keeps the rounds in a fixed order. Returns the completion texts (observations included).
  */
 export async function rolloutWithEmulatedTool(
   engine: RolloutEngine,
@@ -46,33 +72,24 @@ export async function rolloutWithEmulatedTool(
   sampling: SamplingParams,
   maxTurns = 2,
 ): Promise<string[]> {
-  const tok = engine.tokenizer;
-  const texts = prompts.map(() => '');
-  const ctx = prompts.map((p) => [...p]);
-  let live = prompts.map((_, i) => i);
-  for (let turn = 0; turn <= maxTurns && live.length > 0; turn++) {
-    const outs = await engine.generate(
-      live.map((i) => ctx[i]!),
-      { ...sampling, stop: [OUTPUT_STOP] },
-    );
-    const next: number[] = [];
-    outs.forEach((o, j) => {
-      const i = live[j]!;
-      texts[i] += o.text;
-      ctx[i]!.push(...o.tokenIds);
-      if (o.finishReason === 'stop' && o.stopString === OUTPUT_STOP && turn < maxTurns) {
-        // This turn's program, read as tool/python reads it (the turn's text only: over the whole
-        // text so far a second call's code would run from the first block on).
-        const code = parseCodeAction(o.text, [OUTPUT_STOP])?.code ?? '';
-        const obs = formatObservation(emulatePython(code));
-        texts[i] += obs;
-        ctx[i]!.push(...tok.encode(obs));
-        next.push(i);
-      }
-    });
-    live = next;
-  }
-  return texts;
+  const loop = new ToolLoop([new EmulatedPythonTool()], {
+    stop: [OUTPUT_STOP],
+    observationFormat: OBSERVATION_TEMPLATE,
+    maxTurns,
+    maxActionLength: sampling.maxNewTokens,
+    maxResponseLength: Number.MAX_SAFE_INTEGER,
+    maxObsLength: null,
+    obsTruncate: 'middle',
+    // All calls at once and a round that waits for them: every live row joins the next round, in order.
+    concurrency: Math.max(1, prompts.length),
+    toolTimeoutSeconds: 60,
+    onInvalidAction: 'observe',
+    invalidActionMessage: 'Error',
+    batchWaitMs: 50,
+  });
+  const requests = prompts.map((p, i) => ({ id: `probe-${i}`, groupId: `probe-${i}`, promptIds: [...p] }));
+  const trajectories = await loop.run(engine, requests, { ...sampling, stop: [OUTPUT_STOP] }, { streams: 'position' });
+  return trajectories.map((t) => t.text);
 }
 
 /** Executor rollouts with the emulated sandbox: greedy by default, sampled with `temperature`. */

@@ -1,6 +1,6 @@
 import { adamwSchema, type OptionsOf } from '../../core/index.js';
 import { DEFAULT_ADAMW } from './train/adamw.js';
-import { BACKEND_CHOICES } from './backend/select.js';
+import { BACKEND_CHOICES } from './backend/choices.js';
 
 /** An integer option; a null default makes it nullable. */
 function int<D extends number | null>(min: number, dflt: D, description: string) {

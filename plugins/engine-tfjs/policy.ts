@@ -14,55 +14,46 @@ import type {
   TrainStepOptions,
   TrainStepStats,
 } from '../../core/index.js';
-import { writeJsonAtomic } from '../../core/index.js';
+import { HF_TOKENIZER_FILES, TINY_TOKENIZER_FILE, writeJsonAtomic } from '../../core/index.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './io/safetensors.js';
 import { type Qwen3Config, resolveConfig } from './model/config.js';
 import { Qwen3Model } from './model/qwen3.js';
 import { fromHfTensors, type HostTensor } from './model/weights.js';
 import { callSeed, generate, type GenerateConfig } from './generate/generate.js';
-import { AdamW, type AdamWConfig, DEFAULT_ADAMW } from './train/adamw.js';
+import { AdamW, DEFAULT_ADAMW } from './train/adamw.js';
+import { type TfjsComponentOptions, tfjsOptionsSchema } from './options.js';
 import { forwardLogProbs, microBatches, rowsPerMicroBatch } from './train/logprobs.js';
 import { trainStep } from './train/step.js';
 
-export interface TfjsPolicyOptions {
-  /** Rows per micro-batch in trainStep / computeLogProbs unless the call says otherwise. */
-  microBatchSize: number;
-  /**
-   * Upper bound on rows × sequence length per micro-batch (0 = none): longer batches are cut into
-   * more, smaller micro-batches. Training keeps every activation for the backward pass (~0.3 MB
-   * per token for the tiny model at 256 tokens) and the wasm heap stops at 4 GiB.
-   */
-  maxMicroBatchTokens: number;
-  maxSeqLen: number;
-  /** Rows decoded together by generate(). */
-  batchSize: number;
-  seed: number;
-  optimizer: AdamWConfig;
+/** What the policy reads of the `policy/tfjs` options, plus what only scripts or create.ts set. */
+export type TfjsPolicyOptions = Pick<
+  TfjsComponentOptions,
+  'microBatchSize' | 'maxMicroBatchTokens' | 'maxSeqLen' | 'batchSize' | 'optimizer'
+> & {
+  /** create.ts resolves the schema's null (derive from the run seed) before building the policy. */
+  seed: NonNullable<TfjsComponentOptions['seed']>;
   /** Folder the tokenizer files came from; save() copies them from here. */
   tokenizerDir?: string;
+  /** The backend actually selected, for describe(); unset = tf.getBackend(). */
   backend?: string;
-}
+};
 
+const schemaDefaults = tfjsOptionsSchema.properties;
+
+/** The schema's defaults, for a policy built without a recipe. */
 export const DEFAULT_POLICY_OPTIONS: TfjsPolicyOptions = {
-  microBatchSize: 8,
-  maxMicroBatchTokens: 2048,
-  maxSeqLen: 512,
-  batchSize: 64,
+  microBatchSize: schemaDefaults.microBatchSize.default,
+  maxMicroBatchTokens: schemaDefaults.maxMicroBatchTokens.default,
+  maxSeqLen: schemaDefaults.maxSeqLen.default,
+  batchSize: schemaDefaults.batchSize.default,
+  // The schema's null needs a run seed and instance name; without a recipe there are none.
   seed: 0,
+  // The schema's optimizer defaults are DEFAULT_ADAMW's.
   optimizer: DEFAULT_ADAMW,
 };
 
-/** Tokenizer files an HF folder may hold; copied on save so a checkpoint is self-contained. */
-const TOKENIZER_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'vocab.json',
-  'merges.txt',
-  'generation_config.json',
-  'chat_template.jinja',
-  'tiny_tokenizer.json',
-];
+/** What loadTokenizer may read, plus slow-tokenizer files; copied on save so a checkpoint is self-contained. */
+const TOKENIZER_FILES = [...HF_TOKENIZER_FILES, 'vocab.json', 'merges.txt', TINY_TOKENIZER_FILE];
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const MAX_TOP_LOGPROBS = 20;
 
@@ -254,7 +245,10 @@ export class TfjsPolicy implements Policy {
     await this.loadOptimizer(dir);
   }
 
-  /** Restores AdamW's moments and step from a folder save() wrote; a folder without them (an HF checkpoint) leaves a fresh optimizer. */
+  /**
+   * Restores AdamW's moments and step from a folder save() wrote; a folder without them (an HF checkpoint) leaves a
+   * fresh optimizer.
+   */
   async loadOptimizer(dir: string): Promise<void> {
     const optFile = path.join(dir, OPTIMIZER_FILE);
     const hasOpt = await fs.stat(optFile).then(

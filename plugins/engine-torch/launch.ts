@@ -16,7 +16,10 @@ const TAIL_LINES = 200;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** The folder holding the agent0_trainer package: beside this file in a checkout, or in the package's plugins/ from dist/. */
+/**
+ * The folder holding the agent0_trainer package: beside this file in a checkout, or in the package's plugins/ from
+ * dist/.
+ */
 export function trainerPythonPath(): string {
   const candidates = [
     path.join(here, 'python'),

@@ -7,7 +7,10 @@ export interface VerifyCase {
   pred: string;
   expected: boolean;
   category: string;
-  /** The configuration the case's own suite passes, where it depends on it (Math-Verify's names; `precision` is its float_rounding). */
+  /**
+   * The configuration the case's own suite passes, where it depends on it (Math-Verify's names; `precision` is its
+   * float_rounding).
+   */
   options?: { allow_set_relation_comp?: boolean; strict?: boolean; precision?: number };
 }
 

@@ -1,32 +1,25 @@
+import { DEFAULT_VERIFIER, type MathVerifierOptions } from './options.js';
 import type { Ans } from './structure.js';
 
-/** Options of one comparison, shared by the in-thread fast path and the workers. */
-export interface CompareOptions {
-  /** Relative tolerance for values that are not both exact (floating point, irrational, symbolic). */
-  relTol: number;
-  /** Absolute tolerance added to relTol (values that should be 0 but carry rounding noise). */
-  absTol: number;
-  /**
-   * Where a side is a written decimal, both values rounded to this many decimals must agree
-   * (Math-Verify's float_rounding, default 6: 1/3 matches 0.333333, not 0.33).
-   */
-  floatRounding: number;
-  /** Variable names matter (f(x) ≠ f(y)); when false, the prediction's variables map to gold's by order. */
-  strictVariables: boolean;
-  /** A gold set/interval also matches an equivalent predicted inequality (a gold inequality always accepts a set). */
-  allowSetRelation: boolean;
-  /** Random points at which symbolic expressions are compared. */
-  points: number;
+/** The verifier's options that one comparison reads (in-thread fast path and workers alike). */
+export const COMPARE_KEYS = [
+  'relTol',
+  'absTol',
+  'floatRounding',
+  'strictVariables',
+  'allowSetRelation',
+  'points',
+] as const;
+
+/** Options of one comparison: a subset of the verifier's, so typed and defaulted by its schema. */
+export type CompareOptions = Pick<MathVerifierOptions, (typeof COMPARE_KEYS)[number]>;
+
+/** Just the comparison options (what is sent to the workers). */
+export function compareOptions(o: CompareOptions): CompareOptions {
+  return Object.fromEntries(COMPARE_KEYS.map((k) => [k, o[k]])) as CompareOptions;
 }
 
-export const DEFAULT_COMPARE: CompareOptions = {
-  relTol: 1e-6,
-  absTol: 1e-12,
-  floatRounding: 6,
-  strictVariables: true,
-  allowSetRelation: false,
-  points: 8,
-};
+export const DEFAULT_COMPARE: CompareOptions = compareOptions(DEFAULT_VERIFIER);
 
 /** A symbolic fallback for expressions the local grammar cannot read: true, false, or null (undecided). */
 export type SymbolicCheck = (gold: string, pred: string, o: CompareOptions) => boolean | null;

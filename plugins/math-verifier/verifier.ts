@@ -1,30 +1,12 @@
 import type { Verifier, VerifyResult } from '../../core/index.js';
-import { compareAnswers, type CompareOptions, DEFAULT_COMPARE } from './compare.js';
+import { compareAnswers } from './compare.js';
+import { compareOptions } from './compare-options.js';
+import { DEFAULT_VERIFIER, type MathVerifierOptions } from './options.js';
 import { extractAnswer } from './extract.js';
 import { normalizeAnswer } from './normalize.js';
 import { ComparePool } from './pool.js';
 
-export interface MathVerifierOptions extends CompareOptions {
-  /** Per comparison; past it the comparison is a non-match. */
-  timeoutMs: number;
-  /** Worker threads in the pool. */
-  workers: number;
-  /** Remembered verdicts (majority votes compare the same pairs again and again); 0 disables. */
-  cacheSize: number;
-  /** Use compute-engine for expressions outside the local grammar. */
-  symbolic: boolean;
-  /** Longer answers are refused (non-match) before any parsing. */
-  maxAnswerChars: number;
-}
-
-export const DEFAULT_VERIFIER: MathVerifierOptions = {
-  ...DEFAULT_COMPARE,
-  timeoutMs: 1000,
-  workers: 1,
-  cacheSize: 20_000,
-  symbolic: true,
-  maxAnswerChars: 1000,
-};
+export { DEFAULT_VERIFIER, type MathVerifierOptions } from './options.js';
 
 const INTEGER = /^\s*-?\d{1,300}\s*$/;
 const PLAIN_NUMBER = /^-?(?:\d+(?:\.\d+)?|\.\d+)$/;
@@ -110,15 +92,4 @@ export class MathVerifier implements Verifier {
     if (PLAIN_NUMBER.test(g) && PLAIN_NUMBER.test(p)) return compareAnswers(g, p, this.o);
     return undefined;
   }
-}
-
-function compareOptions(o: MathVerifierOptions): CompareOptions {
-  return {
-    relTol: o.relTol,
-    absTol: o.absTol,
-    floatRounding: o.floatRounding,
-    strictVariables: o.strictVariables,
-    allowSetRelation: o.allowSetRelation,
-    points: o.points,
-  };
 }

@@ -1,20 +1,19 @@
+import { LeastBusy } from '../shared/least-busy.js';
+
 /**
  * Chooses an endpoint for each request: the one with the fewest samples in flight, except that a
  * trajectory (affinity key) stays on the endpoint that served its earlier turns, so the server's
  * prefix cache holds its context. Endpoints that just failed cool down while others are up.
  */
 export class Balancer {
-  private readonly inflight: number[];
-  private readonly coolUntil: number[];
+  private readonly lb: LeastBusy;
   private readonly affinity = new Map<string, number>();
-  private rr = 0;
 
   constructor(
     readonly size: number,
     private readonly opts: { cooldownMs: number; affinityCacheSize: number; now?: () => number },
   ) {
-    this.inflight = new Array(size).fill(0);
-    this.coolUntil = new Array(size).fill(0);
+    this.lb = new LeastBusy(size, opts);
   }
 
   /**
@@ -22,24 +21,15 @@ export class Balancer {
    * `avoid`: endpoints that already failed this request (used only when no other is left).
    */
   acquire(weight: number, key?: string, avoid?: ReadonlySet<number>): number {
-    const now = (this.opts.now ?? Date.now)();
-    const usable = (i: number) => !avoid?.has(i) && this.coolUntil[i] <= now;
+    const now = this.lb.now();
+    const usable = (i: number) => !avoid?.has(i) && this.lb.isUp(i, now);
     let chosen = -1;
     if (key !== undefined) {
       const prev = this.affinity.get(key);
       if (prev !== undefined && usable(prev)) chosen = prev;
     }
-    if (chosen < 0) {
-      const pools = [
-        [...Array(this.size).keys()].filter(usable),
-        [...Array(this.size).keys()].filter((i) => !avoid?.has(i)),
-        [...Array(this.size).keys()],
-      ];
-      const pool = pools.find((p) => p.length > 0)!;
-      const least = Math.min(...pool.map((i) => this.inflight[i]));
-      const ties = pool.filter((i) => this.inflight[i] === least);
-      chosen = ties[this.rr++ % ties.length];
-    }
+    // An endpoint this request avoids is taken only after every cooling one.
+    if (chosen < 0) chosen = this.lb.pick([usable, (i) => !avoid?.has(i)]);
     if (key !== undefined) {
       this.affinity.delete(key);
       this.affinity.set(key, chosen);
@@ -47,25 +37,25 @@ export class Balancer {
         this.affinity.delete(this.affinity.keys().next().value as string);
       }
     }
-    this.inflight[chosen] += weight;
+    this.lb.take(chosen, weight);
     return chosen;
   }
 
   release(i: number, weight: number): void {
-    this.inflight[i] -= weight;
+    this.lb.release(i, weight);
   }
 
   /** A connection-level failure: steer new work elsewhere for a while. */
   markDown(i: number): void {
-    this.coolUntil[i] = (this.opts.now ?? Date.now)() + this.opts.cooldownMs;
+    this.lb.markDown(i);
   }
 
   markUp(i: number): void {
-    this.coolUntil[i] = 0;
+    this.lb.markUp(i);
   }
 
   inFlight(): number[] {
-    return [...this.inflight];
+    return this.lb.inFlight();
   }
 
   endpointOf(key: string): number | undefined {

@@ -6,8 +6,8 @@ import type {
   SamplingParams,
   Tokenizer,
 } from '../../core/index.js';
-import { backoffMs, pause } from '../shared/backoff.js';
 import { HttpAttemptError, HttpCancelledError, JsonEndpoint } from '../shared/json-endpoint.js';
+import { withRetries } from '../shared/retry.js';
 import { Balancer } from './balancer.js';
 import type { OpenAIEngineOptions } from './options.js';
 import { ProtocolError, buildRequestBody, parseResponse } from './protocol.js';
@@ -179,65 +179,69 @@ export class OpenAIRolloutEngine implements RolloutEngine {
   ): Promise<Completion[]> {
     const n = u.indices.length;
     const avoid = new Set<number>();
-    let last: Error | undefined;
-    let attempts = 0;
-    for (let attempt = 0; attempt <= this.opts.maxRetries; attempt++) {
-      if (attempt > 0) {
-        this.counters.retries++;
-        if (!(await pause(backoffMs(attempt - 1, this.opts.retryBaseMs, this.opts.retryMaxMs, this.deps.rand), signal)))
-          throw this.cancelled(userSignal, last);
-      }
-      const ep = this.balancer.acquire(n, u.key, avoid);
-      attempts++;
-      this.counters.requests++;
-      try {
-        const model = await this.model(ep);
-        const body = buildRequestBody(u.promptIds, n, params, { ...this.opts, model }, this.tokenizer);
-        const route = this.opts.api === 'chat' ? '/chat/completions' : '/completions';
-        const json = await this.endpoints[ep]!.request(this.endpoints[ep]!.basePath + route, body, {
-          headers: this.headers,
-          timeoutMs: this.opts.timeoutMs,
-          signal,
-        });
-        let comps: Completion[];
+    let ep = -1;
+    const out = await withRetries(
+      async () => {
+        ep = this.balancer.acquire(n, u.key, avoid);
+        this.counters.requests++;
         try {
-          comps = parseResponse(json, n, params, this.tokenizer, this.vocabSize);
-        } catch (e) {
-          throw e instanceof ProtocolError ? new ProtocolError(`${this.opts.urls[ep]}${route}: ${e.message}`) : e;
+          const model = await this.model(ep);
+          const body = buildRequestBody(u.promptIds, n, params, { ...this.opts, model }, this.tokenizer);
+          const route = this.opts.api === 'chat' ? '/chat/completions' : '/completions';
+          const json = await this.endpoints[ep]!.request(this.endpoints[ep]!.basePath + route, body, {
+            headers: this.headers,
+            timeoutMs: this.opts.timeoutMs,
+            signal,
+          });
+          let comps: Completion[];
+          try {
+            comps = parseResponse(json, n, params, this.tokenizer, this.vocabSize);
+          } catch (e) {
+            throw e instanceof ProtocolError ? new ProtocolError(`${this.opts.urls[ep]}${route}: ${e.message}`) : e;
+          }
+          this.balancer.markUp(ep);
+          this.counters.samples[ep] += n;
+          return comps;
+        } finally {
+          this.balancer.release(ep, n);
         }
-        this.balancer.markUp(ep);
-        this.counters.samples[ep] += n;
-        return comps;
-      } catch (e) {
-        if (e instanceof HttpCancelledError || signal.aborted) throw this.cancelled(userSignal, e as Error);
-        const wrongAnswer = e instanceof ProtocolError || (e instanceof HttpAttemptError && e.kind === 'malformed');
-        const retryable = wrongAnswer || (e instanceof HttpAttemptError && e.retryable);
-        if (!retryable) {
-          this.counters.failures++;
-          const status = e instanceof HttpAttemptError ? e.status : undefined;
-          throw new RemoteEngineError(`rollout/openai: ${(e as Error).message} (not retried)`, attempts, status);
-        }
-        last = e as Error;
-        // Another server gets the retry after a down or hung one (which also cools down) and
-        // after a wrong answer: the same server would likely answer the same way.
-        if (endpointDown(e) || wrongAnswer) {
-          if (avoid.size + 1 < this.endpoints.length) avoid.add(ep);
-        }
-        if (endpointDown(e)) {
-          this.balancer.markDown(ep);
-          this.deps.log?.warn(`${this.opts.urls[ep]} looks down (${e.message}); retrying elsewhere`);
-        } else {
-          this.deps.log?.debug(`attempt ${attempts} failed: ${(e as Error).message}`);
-        }
-      } finally {
-        this.balancer.release(ep, n);
-      }
-    }
+      },
+      this.opts,
+      {
+        signal,
+        rand: this.deps.rand,
+        beforeRetry: () => {
+          this.counters.retries++;
+        },
+        onFailure: (e, attempt) => {
+          if (e instanceof HttpCancelledError || signal.aborted) return 'cancelled';
+          const wrongAnswer = e instanceof ProtocolError || (e instanceof HttpAttemptError && e.kind === 'malformed');
+          if (!wrongAnswer && !(e instanceof HttpAttemptError && e.retryable)) return 'stop';
+          // Another server gets the retry after a down or hung one (which also cools down) and
+          // after a wrong answer: the same server would likely answer the same way.
+          if (endpointDown(e) || wrongAnswer) {
+            if (avoid.size + 1 < this.endpoints.length) avoid.add(ep);
+          }
+          if (endpointDown(e)) {
+            this.balancer.markDown(ep);
+            this.deps.log?.warn(`${this.opts.urls[ep]} looks down (${e.message}); retrying elsewhere`);
+          } else {
+            this.deps.log?.debug(`attempt ${attempt + 1} failed: ${(e as Error).message}`);
+          }
+          return 'retry';
+        },
+      },
+    );
+    if (out.ok) return out.value;
+    const last = out.errors.at(-1) as Error | undefined;
+    if (out.reason === 'cancelled') throw this.cancelled(userSignal, last);
     this.counters.failures++;
     const status = last instanceof HttpAttemptError ? last.status : undefined;
+    if (out.reason === 'stopped')
+      throw new RemoteEngineError(`rollout/openai: ${last?.message} (not retried)`, out.attempts, status);
     throw new RemoteEngineError(
-      `rollout/openai: request for ${n} sample(s) failed after ${attempts} attempts; last error: ${last?.message}`,
-      attempts,
+      `rollout/openai: request for ${n} sample(s) failed after ${out.attempts} attempts; last error: ${last?.message}`,
+      out.attempts,
       status,
     );
   }

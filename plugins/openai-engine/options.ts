@@ -1,8 +1,11 @@
 import type { OptionsOf } from '../../core/index.js';
+import { retryPolicySchema } from '../shared/retry.js';
 
 export const openAIEngineSchema = {
   type: 'object',
   additionalProperties: false,
+  // the retry options are spelled as in the other HTTP clients (tool/sandbox-fusion, tool/remote)
+  'x-renamed': { maxRetries: 'retries', retryBaseMs: 'backoffBaseMs', retryMaxMs: 'backoffMaxMs' },
   properties: {
     urls: {
       type: 'array',
@@ -85,19 +88,7 @@ export const openAIEngineSchema = {
       description: 'per-request wall-clock limit (one attempt)',
     },
     connectTimeoutMs: { type: 'integer', minimum: 1, default: 10000 },
-    maxRetries: {
-      type: 'integer',
-      minimum: 0,
-      default: 4,
-      description: 'retries after connection errors, timeouts, 5xx, 429 and malformed answers',
-    },
-    retryBaseMs: {
-      type: 'integer',
-      minimum: 0,
-      default: 250,
-      description: 'first backoff; doubles per retry, with full jitter',
-    },
-    retryMaxMs: { type: 'integer', minimum: 0, default: 8000 },
+    ...retryPolicySchema({ retries: 4, backoffBaseMs: 250, backoffMaxMs: 8000 }),
     connectionsPerEndpoint: {
       type: 'integer',
       minimum: 1,

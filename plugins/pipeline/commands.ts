@@ -2,7 +2,18 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkpointSet, fillOptions, RunDir, type CliCommand, type CliOptions } from '../../core/index.js';
+import {
+  checkpointSet,
+  componentId,
+  defaultRunDir,
+  fillOptions,
+  RunDir,
+  type CliCommand,
+  type CliOptions,
+  type ComponentDefinition,
+  type PipelineSpec,
+  type StageSpec,
+} from '../../core/index.js';
 import { EVAL_ITEMS, EVAL_SUMMARY, REPORT } from './artifacts.js';
 import { evaluateTasks } from './evaluation.js';
 import { buildReport } from './report/build.js';
@@ -16,17 +27,23 @@ export function configPath(name: string): string {
   return path.resolve(here, up, 'configs', name);
 }
 
-/** The run's own stage/report options (title, note, stage names), from its resolved recipe; else the stage's defaults. */
+/**
+ * The options of a pipeline's first `def` stage (setup, loop, teardown), its schema's defaults filled in; the defaults
+ * alone when it has none.
+ */
+function stageOptions<O>(def: ComponentDefinition<'stage', O>, pipeline: Partial<PipelineSpec> | null | undefined): O {
+  const id = componentId(def);
+  const stage = (['setup', 'loop', 'teardown'] as const)
+    .flatMap((k) => (Array.isArray(pipeline?.[k]) ? (pipeline[k] as Partial<StageSpec>[]) : []))
+    .find((st) => st.use === id);
+  return fillOptions(def, stage?.options);
+}
+
+/** The run's own stage/report options (title, note, stage names), from its resolved recipe. */
 async function reportOptions(runDir: RunDir): Promise<ReportOptions> {
   const text = await runDir.readResolvedRecipe().catch(() => undefined);
-  const recipe = text === undefined ? null : (parse(text) as { pipeline?: Record<string, unknown> } | null);
-  const stages = ['setup', 'loop', 'teardown'].flatMap((k) =>
-    Array.isArray(recipe?.pipeline?.[k])
-      ? (recipe.pipeline[k] as { use?: string; options?: Record<string, unknown> }[])
-      : [],
-  );
-  const report = stages.find((st) => st.use === 'stage/report');
-  return fillOptions(reportStage, report?.options);
+  const recipe = text === undefined ? null : (parse(text) as { pipeline?: Partial<PipelineSpec> } | null);
+  return stageOptions(reportStage, recipe?.pipeline);
 }
 
 export const reportCommand: CliCommand = {
@@ -58,9 +75,9 @@ const EVAL_OPTIONS = {
   },
   k: {
     type: 'string',
-    default: '0',
     value: 'N',
-    description: 'also sample N answers per problem for mean@k and maj@k (0: greedy pass@1 only)',
+    description:
+      "also sample N answers per problem for mean@k and maj@k (0: greedy pass@1 only; default: the recipe's stage/evaluate k)",
   },
   'no-tools': { type: 'boolean', description: 'answer without the code tool (no agent loop)' },
   limit: { type: 'string', value: 'N', description: 'evaluate only the first N problems' },
@@ -90,8 +107,8 @@ export const evalCommand: CliCommand = {
       env.stderr(`usage: ${this.usage}`);
       return 2;
     }
-    const k = Number(values.k);
-    if (!Number.isInteger(k) || k < 0) {
+    const kFlag = values.k === undefined ? undefined : Number(values.k);
+    if (kFlag !== undefined && (!Number.isInteger(kFlag) || kFlag < 0)) {
       env.stderr(`--k: expected a non-negative integer, found '${values.k}'`);
       return 2;
     }
@@ -110,28 +127,15 @@ export const evalCommand: CliCommand = {
       const source = await session.get('benchmark', 'task-source');
       const tasks = await source.load('bench', values.limit ? { limit: Number(values.limit) } : {});
       const progress = session.context.progress('eval', tasks.length, 'item');
-      // Prompts and budgets of the recipe's evaluate stage; a recipe without one gets that stage's defaults.
-      const opts = fillOptions(evaluateStage, recipe.pipeline.loop.find((s) => s.use === 'stage/evaluate')?.options);
-      const res = await evaluateTasks(
-        executor,
-        loop,
-        verifier,
-        tasks,
-        {
-          executorPrompt: opts.executorPrompt,
-          chat: opts.chat,
-          maxNewTokens: opts.maxNewTokens,
-          k,
-          sampling: opts.sampling,
-          rolloutBatch: opts.rolloutBatch,
-          stop: opts.stop,
-          seed: recipe.seed,
-        },
-        (n) => progress.tick(n),
+      // Prompts, budgets and k of the recipe's evaluate stage; a recipe without one gets that stage's defaults.
+      const opts = stageOptions(evaluateStage, recipe.pipeline);
+      const k = kFlag ?? opts.k;
+      const res = await evaluateTasks(executor, loop, verifier, tasks, { ...opts, k, seed: recipe.seed }, (n) =>
+        progress.tick(n),
       );
       progress.done({ accuracy: res.summary.accuracy });
       const out = new RunDir(
-        path.resolve(values.out ?? path.join('runs', 'eval', path.basename(values.benchmark).replace(/\.[^.]+$/, ''))),
+        path.resolve(values.out ?? defaultRunDir('eval', path.basename(values.benchmark).replace(/\.[^.]+$/, ''))),
       );
       await out.writeText(EVAL_ITEMS, res.items.map((x) => JSON.stringify(x)).join('\n') + '\n');
       await out.writeJson(EVAL_SUMMARY, {

@@ -9,20 +9,14 @@ import {
 } from '../../core/index.js';
 import { encodePrompt, fill } from './text.js';
 import { rolloutChunked } from './rollouts.js';
-import { toSampling, type SamplingOptions } from './schema.js';
+import { toSampling } from './schema.js';
+import type { EvaluateOptions } from './stages/evaluate.js';
 
-export interface EvalOptions {
-  executorPrompt: string;
-  chat: boolean;
-  /** Greedy pass@1 budget. */
-  maxNewTokens: number;
-  /** Sampled attempts per item for mean@k / maj@k (0: greedy only). */
-  k: number;
-  sampling: SamplingOptions;
-  rolloutBatch: number;
-  stop: string[];
-  seed: number;
-}
+/** What evaluation reads of stage/evaluate's options (written once, in its schema), and the seed. */
+export type EvalOptions = Pick<
+  EvaluateOptions,
+  'executorPrompt' | 'chat' | 'maxNewTokens' | 'k' | 'sampling' | 'rolloutBatch' | 'stop'
+> & { seed: number };
 
 export interface EvalItem {
   id: string;

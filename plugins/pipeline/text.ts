@@ -1,4 +1,5 @@
 import type { Tokenizer } from '../../core/index.js';
+import { questionSpan } from '../shared/question.js';
 
 /** Replaces `{name}` placeholders; unknown placeholders are left as they are. */
 export function fill(template: string, vars: Record<string, string>): string {
@@ -21,9 +22,6 @@ export interface ParsedQuestion {
 
 /** The curriculum's output format: `<question>...</question>` then its own `\boxed{}` answer. */
 export function parseQuestion(text: string, maxChars = 400): ParsedQuestion | null {
-  const m = /<question>([\s\S]*?)<\/question>/.exec(text);
-  if (!m) return null;
-  const question = (m[1] ?? '').trim();
-  if (question.length === 0 || question.length > maxChars) return null;
-  return { question, rest: text.slice((m.index ?? 0) + m[0].length) };
+  const q = questionSpan(text);
+  return q && q.question.length <= maxChars ? q : null;
 }

@@ -34,7 +34,10 @@ export const VERL_TOOL_MODULES = [
 
 const SENTINEL = '__agent0_preimported__';
 
-/** The modules `spec` imports; the sandbox preloads them, so a forked program only binds the names (about 13 ms instead of 33 ms here). */
+/**
+ * The modules `spec` imports; the sandbox preloads them, so a forked program only binds the names (about 13 ms instead
+ * of 33 ms here).
+ */
 export function preImportModules(spec: PreImport): string[] {
   return spec === 'none' ? [] : spec === 'verl-tool' ? VERL_TOOL_MODULES : spec;
 }

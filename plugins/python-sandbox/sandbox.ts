@@ -7,7 +7,7 @@ import {
   type IsolationChoice,
   type IsolationMode,
 } from './isolation.js';
-import { DEFAULT_WARMUP } from './options.js';
+import { DEFAULT_WARMUP, type PythonToolOptions } from './options.js';
 import { wasmChoice, wasmGuardsMissing } from './wasm-choice.js';
 import { WasmWorker, type SandboxWorker } from './wasm-worker.js';
 import { limitsToRequest, PythonWorker, replyToResult, type ExecResult, type RunLimits } from './worker.js';
@@ -19,28 +19,21 @@ import { limitsToRequest, PythonWorker, replyToResult, type ExecResult, type Run
  *  - 'wasm': CPython compiled to WebAssembly in a locked-down Node child, whatever else works;
  *  - 'none': no isolation, only when a recipe says so.
  */
-export type IsolationPolicy = 'required' | 'auto' | 'wasm' | 'none';
+export type IsolationPolicy = PythonToolOptions['isolation'];
 
-export interface SandboxOptions extends RunLimits {
-  /** 'auto': the first of /usr/bin/python3, python3, python that imports every preload module. */
-  interpreter: string;
-  isolation: IsolationPolicy;
-  bwrap: string;
-  userNamespace: 'auto' | 'never';
-  /** Warm worker processes; each runs one program at a time. */
-  workers: number;
-  /** Modules imported once per worker, before any program (missing ones are skipped). */
-  preload: string[];
-  /** Size of each worker's private scratch tmpfs (bwrap) in MiB. */
-  scratchMb: number;
-  /** Python run once per worker after the imports, so forks inherit warmed-up caches ('default': DEFAULT_WARMUP, '': none). */
-  warmup: string;
-}
+/** What the sandbox reads of tool/python's options. */
+export type SandboxOptions = RunLimits &
+  Pick<
+    PythonToolOptions,
+    'interpreter' | 'isolation' | 'bwrap' | 'userNamespace' | 'workers' | 'preload' | 'scratchMb' | 'warmup'
+  >;
 
 export interface SandboxInfo {
   mode: IsolationMode;
   features: BwrapFeatures;
-  /** What the mode lacks, and guards the workers could not put in place (a seccomp filter on an unknown architecture). */
+  /**
+   * What the mode lacks, and guards the workers could not put in place (a seccomp filter on an unknown architecture).
+   */
   missing: string[];
   notes: string[];
   interpreter: InterpreterInfo;
@@ -100,7 +93,10 @@ function probeEnvironment(o: SandboxOptions): { interpreter: InterpreterInfo; ch
   return p;
 }
 
-/** The policy applied: a bubblewrap mode with a host interpreter, else (auto) wasm; throws where the policy allows neither. */
+/**
+ * The policy applied: a bubblewrap mode with a host interpreter, else (auto) wasm; throws where the policy allows
+ * neither.
+ */
 function pickIsolation(o: SandboxOptions): { interpreter: InterpreterInfo; choice: IsolationChoice } {
   if (o.isolation === 'wasm') return wasmOrThrow([], o.isolation);
   if (o.isolation === 'none') {

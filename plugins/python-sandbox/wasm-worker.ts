@@ -189,7 +189,13 @@ export class WasmWorker implements SandboxWorker {
 
   /** Ends a call that broke a limit: the child dies with the program in it, and a fresh one boots. */
   private stop(c: Call, status: string, reason: string): void {
-    c.finish({ status, reason, exit_code: -9, truncated: status === 'killed' && reason.startsWith('output') });
+    c.finish({
+      status,
+      reason,
+      exit_code: -9,
+      truncated: status === 'killed' && reason.startsWith('output'),
+      ...lostWithChild(c.req),
+    });
     this.restart();
   }
 
@@ -203,7 +209,7 @@ export class WasmWorker implements SandboxWorker {
     if (this.proc !== proc) return;
     this.proc = undefined;
     this.ready = undefined;
-    this.call?.finish(reply);
+    this.call?.finish({ ...reply, ...lostWithChild(this.call.req) });
   }
 
   /** Runs one request after the ones queued before it. Never rejects. */
@@ -311,4 +317,12 @@ export class WasmWorker implements SandboxWorker {
     if (!proc) return;
     await killAndWait(proc, () => this.kill());
   }
+}
+
+/**
+ * A stateful call whose child is killed or dies loses its session with it: said in the call's own
+ * reply, as the bubblewrap worker says it, not only at the session's next call.
+ */
+function lostWithChild(req: Record<string, unknown>): { session_lost?: true } {
+  return req.session !== undefined ? { session_lost: true } : {};
 }

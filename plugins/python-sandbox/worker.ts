@@ -12,6 +12,7 @@ import {
   type InterpreterInfo,
   type IsolationMode,
 } from './isolation.js';
+import type { PythonToolOptions } from './options.js';
 import { killAndWait, killGroup } from './process-group.js';
 
 export type ExecStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'sandbox_error';
@@ -31,19 +32,19 @@ export interface ExecResult {
   sessionNew?: boolean;
 }
 
-/** Limits of one run, in the units the worker applies them. */
-export interface RunLimits {
-  timeoutSeconds: number;
-  cpuSeconds: number;
-  memoryMb: number;
-  maxProcesses: number;
-  maxFileSizeMb: number;
-  maxOpenFiles: number;
-  maxOutputBytes: number;
-  sessionCpuSeconds: number;
-  /** Live stateful sessions per worker; past it the least recently used one is ended. */
-  maxSessions: number;
-}
+/** Limits of one run, as tool/python's options name them (the worker gets them in its own units). */
+export type RunLimits = Pick<
+  PythonToolOptions,
+  | 'timeoutSeconds'
+  | 'cpuSeconds'
+  | 'memoryMb'
+  | 'maxProcesses'
+  | 'maxFileSizeMb'
+  | 'maxOpenFiles'
+  | 'maxOutputBytes'
+  | 'sessionCpuSeconds'
+  | 'maxSessions'
+>;
 
 export interface WorkerSpec {
   mode: Exclude<IsolationMode, 'wasm'>;

@@ -23,7 +23,8 @@ export interface ObservationLimits {
 }
 
 /**
- * The observation of one program run (at most `maxChars` plus short truncation markers). `failed`: non-zero exit, killed or timed out; its stderr tail
+ * The observation of one program run (at most `maxChars` plus short truncation markers). `failed`: non-zero exit,
+ * killed or timed out; its stderr tail
  * (and `note`, e.g. the timeout) follow whatever stdout it printed. stdout gives way first, since the
  * error's last lines are what the model needs to fix its code.
  */

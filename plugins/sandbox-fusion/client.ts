@@ -1,5 +1,6 @@
-import { backoffMs, pause } from '../shared/backoff.js';
 import { HttpAttemptError, HttpCancelledError, JsonEndpoint } from '../shared/json-endpoint.js';
+import { LeastBusy } from '../shared/least-busy.js';
+import { withRetries } from '../shared/retry.js';
 import { ProtocolError, parseRunCodeResponse, type RunCodeRequest, type RunCodeResponse } from './protocol.js';
 
 export interface ClientOptions {
@@ -68,8 +69,6 @@ class Endpoint {
   readonly http: JsonEndpoint;
   /** A base URL or the full route both work: http://h:8080 and http://h:8080/run_code. */
   readonly path: string;
-  inFlight = 0;
-  downUntil = 0;
   calls = 0;
   failures = 0;
 
@@ -96,16 +95,18 @@ export interface EndpointStats {
  */
 export class SandboxFusionClient {
   private readonly endpoints: Endpoint[];
-  private rr = 0;
+  private readonly balancer: LeastBusy;
   private readonly closing = new AbortController();
 
   constructor(private readonly opts: ClientOptions) {
     if (opts.urls.length === 0) throw new Error('sandbox-fusion: urls must name at least one server');
     this.endpoints = opts.urls.map((u) => new Endpoint(u, opts));
+    this.balancer = new LeastBusy(this.endpoints.length, { cooldownMs: opts.cooldownMs });
   }
 
   stats(): EndpointStats[] {
-    return this.endpoints.map((e) => ({ url: e.url, calls: e.calls, failures: e.failures, inFlight: e.inFlight }));
+    const inFlight = this.balancer.inFlight();
+    return this.endpoints.map((e, i) => ({ url: e.url, calls: e.calls, failures: e.failures, inFlight: inFlight[i] }));
   }
 
   /** Runs one program; throws SandboxUnavailableError when every attempt failed, CancelledError when aborted. */
@@ -114,60 +115,54 @@ export class SandboxFusionClient {
     const failed: string[] = [];
     const tried = new Set<number>();
     const sandboxErrors = new Set<string>();
-    for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
-      if (cancel.aborted) throw new CancelledError();
-      if (
-        attempt > 0 &&
-        !(await pause(backoffMs(attempt - 1, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.rand), cancel))
-      )
-        throw new CancelledError();
-      const i = this.pick(tried);
-      tried.add(i);
-      const ep = this.endpoints[i];
-      ep.inFlight++;
-      ep.calls++;
-      try {
-        const res = await this.attempt(ep, req, cancel);
-        if (res.status === 'SandboxError' && this.opts.retrySandboxErrors && attempt < this.opts.retries) {
-          // A repeat means the request (its code, files or language) breaks the sandbox every time.
-          const key = sandboxErrorKey(res);
-          if (!sandboxErrors.has(key)) {
-            sandboxErrors.add(key);
-            ep.failures++;
-            failed.push(`${ep.url}: SandboxError: ${res.message.slice(0, 200) || '(no message)'}`);
-            continue;
+    const out = await withRetries(
+      async (attempt) => {
+        const i = this.pick(tried);
+        tried.add(i);
+        const ep = this.endpoints[i];
+        this.balancer.take(i);
+        ep.calls++;
+        try {
+          const res = await this.attempt(ep, req, cancel);
+          if (res.status === 'SandboxError' && this.opts.retrySandboxErrors && attempt < this.opts.retries) {
+            // A repeat means the request (its code, files or language) breaks the sandbox every time.
+            const key = sandboxErrorKey(res);
+            if (!sandboxErrors.has(key)) {
+              sandboxErrors.add(key);
+              throw new AttemptError(`${ep.url}: SandboxError: ${res.message.slice(0, 200) || '(no message)'}`, true);
+            }
           }
+          this.balancer.markUp(i);
+          return res;
+        } catch (e) {
+          if (e instanceof CancelledError) throw e;
+          const err = e instanceof AttemptError ? e : new AttemptError(`${ep.url}: ${(e as Error).message}`, true);
+          ep.failures++;
+          if (err.endpointDown) this.balancer.markDown(i);
+          failed.push(err.message);
+          throw err;
+        } finally {
+          this.balancer.release(i);
         }
-        ep.downUntil = 0;
-        return res;
-      } catch (e) {
-        if (e instanceof CancelledError) throw e;
-        const err = e instanceof AttemptError ? e : new AttemptError(`${ep.url}: ${(e as Error).message}`, true);
-        ep.failures++;
-        if (err.endpointDown) ep.downUntil = Date.now() + this.opts.cooldownMs;
-        failed.push(err.message);
-        if (!err.retryable) break;
-      } finally {
-        ep.inFlight--;
-      }
-    }
+      },
+      this.opts,
+      {
+        signal: cancel,
+        rand: this.opts.rand,
+        onFailure: (e) =>
+          e instanceof CancelledError ? 'cancelled' : (e as AttemptError).retryable ? 'retry' : 'stop',
+      },
+    );
+    if (out.ok) return out.value;
+    if (out.reason === 'cancelled') throw new CancelledError();
     throw new SandboxUnavailableError(failed);
   }
 
   /** Least in flight among servers not cooling down, preferring ones this request has not tried. */
   private pick(tried: ReadonlySet<number>): number {
-    const now = Date.now();
-    const all = this.endpoints.map((_, i) => i);
-    const pools = [
-      all.filter((i) => this.endpoints[i].downUntil <= now && !tried.has(i)),
-      all.filter((i) => this.endpoints[i].downUntil <= now),
-      all.filter((i) => !tried.has(i)),
-      all,
-    ];
-    const pool = pools.find((p) => p.length > 0)!;
-    const least = Math.min(...pool.map((i) => this.endpoints[i].inFlight));
-    const ties = pool.filter((i) => this.endpoints[i].inFlight === least);
-    return ties[this.rr++ % ties.length];
+    const now = this.balancer.now();
+    const up = (i: number) => this.balancer.isUp(i, now);
+    return this.balancer.pick([(i) => up(i) && !tried.has(i), up, (i) => !tried.has(i)]);
   }
 
   private async attempt(ep: Endpoint, req: RunCodeRequest, cancel: AbortSignal): Promise<RunCodeResponse> {

@@ -1,4 +1,7 @@
 import type { OptionsOf } from '../../core/index.js';
+import { retryPolicySchema } from '../shared/retry.js';
+
+const retry = retryPolicySchema({ retries: 3, backoffBaseMs: 200, backoffMaxMs: 5000 });
 
 /** Options of `tool/sandbox-fusion`. */
 export const sandboxFusionSchema = {
@@ -69,20 +72,15 @@ export const sandboxFusionSchema = {
       description: 'per-attempt HTTP timeout; keep it above runTimeoutSeconds',
     },
     connectTimeoutMs: { type: 'integer', minimum: 1, default: 5000 },
-    retries: {
-      type: 'integer',
-      minimum: 0,
-      default: 3,
-      description: 'extra attempts on connection errors, timeouts, HTTP 5xx/408/429 and malformed answers',
-    },
+    retries: retry.retries,
     retrySandboxErrors: {
       type: 'boolean',
       default: true,
       description:
         'also retry SandboxError answers, on another server; the same SandboxError twice is returned at once (the request causes it)',
     },
-    backoffBaseMs: { type: 'integer', minimum: 0, default: 200 },
-    backoffMaxMs: { type: 'integer', minimum: 0, default: 5000 },
+    backoffBaseMs: retry.backoffBaseMs,
+    backoffMaxMs: retry.backoffMaxMs,
     connections: { type: 'integer', minimum: 1, default: 32, description: 'keep-alive connections per server' },
     keepAliveMs: { type: 'integer', minimum: 1, default: 30000 },
     cooldownMs: {

@@ -42,7 +42,9 @@ export interface RunCodeResponse {
   files: Record<string, string>;
 }
 
-/** The answer is not what SandboxFusion sends (malformed JSON, missing fields). Retryable: a proxy may have mangled it. */
+/**
+ * The answer is not what SandboxFusion sends (malformed JSON, missing fields). Retryable: a proxy may have mangled it.
+ */
 export class ProtocolError extends Error {
   constructor(message: string) {
     super(message);

@@ -1,4 +1,6 @@
-/** The SandboxFusion client and its wire format, usable without DI (names prefixed to stay unique in the package entry). */
+/**
+ * The SandboxFusion client and its wire format, usable without DI (names prefixed to stay unique in the package entry).
+ */
 export {
   SandboxFusionClient,
   SandboxUnavailableError,

@@ -22,7 +22,9 @@ function escapeRegex(s: string): string {
 
 const fenceRegexes = new Map<string, RegExp>();
 
-/** Closed fenced blocks with one of the info strings; it must end at the word (```pyx, ```python3 are other languages). */
+/**
+ * Closed fenced blocks with one of the info strings; it must end at the word (```pyx, ```python3 are other languages).
+ */
 function fenceRegex(fences: readonly string[]): RegExp {
   const key = fences.join('\n');
   let re = fenceRegexes.get(key);

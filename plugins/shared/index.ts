@@ -14,3 +14,16 @@ export {
   type FailureKind,
 } from './json-endpoint.js';
 export { startWorkerBeside } from './worker.js';
+export { ToolLoop, type SampleStreams, type ToolLoopOptions } from './tool-loop.js';
+export { toolLoopSchema } from './tool-loop-options.js';
+export { truncateIds, formatObservation as fillObservationTemplate, type TruncateSide } from './truncate.js';
+export {
+  retryPolicySchema,
+  withRetries,
+  type RetryHooks,
+  type RetryOutcome,
+  type RetryPolicy,
+  type RetryVerdict,
+} from './retry.js';
+export { LeastBusy } from './least-busy.js';
+export { questionSpan } from './question.js';

@@ -6,7 +6,10 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 let tsxApi: string | undefined;
 
-/** tsx's ESM registration API, found through its package exports (import.meta.resolve is missing under mocha's transform). */
+/**
+ * tsx's ESM registration API, found through its package exports (import.meta.resolve is missing under mocha's
+ * transform).
+ */
 function tsxApiUrl(): string {
   if (tsxApi) return tsxApi;
   const req = createRequire(import.meta.url);

@@ -284,10 +284,12 @@ export class ToolDispatcher {
         info: { status: 'no_tool', reason: 'no tool found a valid action in the text' },
       };
     } else {
-      // What the parser found beside the action (stdin from an ```input block) wins over the request's extra fields, as in VeRL-Tool.
+      // What the parser found beside the action (stdin from an ```input block) wins over the request's extra fields, as
+      // in VeRL-Tool.
       result = await this.conduct(found.tool, item, found.action, { ...item.extra, ...(found.extra ?? {}) }, deadline);
     }
-    // VeRL-Tool frees the state after a last step but keeps the tool's own `done`: the client decides that the trajectory ends.
+    // VeRL-Tool frees the state after a last step but keeps the tool's own `done`: the client decides that the
+    // trajectory ends.
     if (item.isLastStep) await this.release(item.trajectoryId);
     return result;
   }

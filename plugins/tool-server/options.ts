@@ -1,4 +1,5 @@
 import type { OptionsOf } from '../../core/index.js';
+import { retryPolicySchema } from '../shared/retry.js';
 
 /** Options of `tool/remote-tools`. */
 export const remoteToolsSchema = {
@@ -45,14 +46,7 @@ export const remoteToolsSchema = {
     },
     timeoutMs: { type: 'integer', minimum: 1, default: 120000, description: 'per-request timeout' },
     connectTimeoutMs: { type: 'integer', minimum: 1, default: 5000 },
-    retries: {
-      type: 'integer',
-      minimum: 0,
-      default: 3,
-      description: 'extra attempts on connection errors, timeouts, HTTP 5xx/408/429 and malformed answers',
-    },
-    backoffBaseMs: { type: 'integer', minimum: 0, default: 100 },
-    backoffMaxMs: { type: 'integer', minimum: 0, default: 2000 },
+    ...retryPolicySchema({ retries: 3, backoffBaseMs: 100, backoffMaxMs: 2000 }),
     batchWindowMs: {
       type: 'number',
       minimum: 0,

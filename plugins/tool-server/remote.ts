@@ -1,12 +1,15 @@
 import type { Logger, ParsedAction, Tool, ToolResult } from '../../core/index.js';
-import { backoffMs, pause } from '../shared/backoff.js';
 import { HttpAttemptError, HttpCancelledError, JsonEndpoint } from '../shared/json-endpoint.js';
 import { parseCodeToolAction } from '../shared/code-action.js';
+import { withRetries } from '../shared/retry.js';
 import { parseObservationFormat, unwrapObservation, type ObservationFormat } from './observation-format.js';
 import type { RemoteToolsComponentOptions } from './options.js';
 import type { ObservationRequest } from './protocol.js';
 
-/** The tool's options: the component's, where stop, apiKeyEnv and observationFormat may be left out when it is built directly. */
+/**
+ * The tool's options: the component's, where stop, apiKeyEnv and observationFormat may be left out when it is built
+ * directly.
+ */
 export type RemoteToolsOptions = Omit<RemoteToolsComponentOptions, OptionalFields> &
   Partial<Pick<RemoteToolsComponentOptions, OptionalFields>>;
 type OptionalFields = 'stop' | 'apiKeyEnv' | 'observationFormat';
@@ -171,28 +174,25 @@ export class RemoteTools implements Tool {
       is_last_step: batch.map(() => false),
       extra_fields: batch.map((p) => p.extra),
     };
-    const errors: string[] = [];
-    for (let attempt = 0; attempt <= this.o.retries; attempt++) {
-      if (attempt > 0)
-        await pause(backoffMs(attempt - 1, this.o.backoffBaseMs, this.o.backoffMaxMs, this.rand), this.closing.signal);
-      if (this.closing.signal.aborted) break;
-      try {
-        const res = await this.post(body);
-        batch.forEach((p, i) =>
-          p.resolve({
-            observation: unwrapObservation(this.format, p.action, observationText(res.observations[i])),
-            done: res.dones[i] === true,
-            valid: res.valids[i] === true,
-            info: { ...(res.infos?.[i] ?? {}), remote: true },
-          }),
-        );
-        return;
-      } catch (e) {
-        const err = e instanceof CallError ? e : new CallError((e as Error).message, true);
-        errors.push(err.message);
-        if (!err.retryable) break;
-      }
+    const out = await withRetries(() => this.post(body), this.o, {
+      signal: this.closing.signal,
+      rand: this.rand,
+      // 400/404/413/422 (and a cancelled request) will fail the same way again; the rest may not.
+      onFailure: (e) => (e instanceof CallError && !e.retryable ? 'stop' : 'retry'),
+    });
+    if (out.ok) {
+      const res = out.value;
+      batch.forEach((p, i) =>
+        p.resolve({
+          observation: unwrapObservation(this.format, p.action, observationText(res.observations[i])),
+          done: res.dones[i] === true,
+          valid: res.valids[i] === true,
+          info: { ...(res.infos?.[i] ?? {}), remote: true },
+        }),
+      );
+      return;
     }
+    const errors = out.errors.map((e) => (e as Error).message);
     const msg =
       errors.length === 0
         ? 'the tool was disposed'

@@ -297,4 +297,26 @@ describe('run session container', () => {
       await session.close();
     }
   });
+
+  it('registers only what component contexts resolve: each token reaches a context', async () => {
+    const { TOKENS } = await import('../../core/index.js');
+    const dir = await writeRecipes({ 'r.yaml': base });
+    const reg = new Registry();
+    reg.register(testPlugin);
+    const recipe = await loadRecipe(path.join(dir, 'r.yaml'), reg, [], dir);
+    const runDir = new RunDir(await tmpDir());
+    const session = new RunSession(recipe, reg, { runDir });
+    const resolved = new Set<symbol>();
+    const resolve = session.container.resolve.bind(session.container);
+    session.container.resolve = ((token: symbol) => {
+      resolved.add(token);
+      return resolve(token);
+    }) as typeof session.container.resolve;
+    try {
+      session.makeContext('probe');
+      expect([...resolved].map(String).sort()).to.deep.equal(Object.values(TOKENS).map(String).sort());
+    } finally {
+      await session.close();
+    }
+  });
 });

@@ -49,7 +49,10 @@ const TRAJS: Trajectory[] = [
 ];
 const REWARDS = [1, 0, 0.5, 0];
 
-/** GRPO advantage of a group of two with rewards differing by d: ±(d/2) / (d/√2 + 1e-6) (unbiased std of two values is d/√2). */
+/**
+ * GRPO advantage of a group of two with rewards differing by d: ±(d/2) / (d/√2 + 1e-6) (unbiased std of two values is
+ * d/√2).
+ */
 const grpoPair = (d: number) => d / 2 / (d / Math.SQRT2 + 1e-6);
 const ADV = [grpoPair(1), -grpoPair(1), grpoPair(0.5), -grpoPair(0.5)];
 

@@ -58,8 +58,8 @@ describe('end to end: agent0 eval on a saved checkpoint and a JSONL benchmark', 
           ckpt,
           '--benchmark',
           bench,
-          '--k',
-          '3',
+          // without --k the recipe's own evaluate stage sets it
+          ...(tools ? ['--k', '3'] : ['--set', 'pipeline.loop.evaluate.options.k=2']),
           '--out',
           out,
           ...(tools ? [] : ['--no-tools']),
@@ -69,7 +69,7 @@ describe('end to end: agent0 eval on a saved checkpoint and a JSONL benchmark', 
       );
       expect(r.code, r.err.slice(-3000)).to.equal(0);
       const summary = JSON.parse(await fs.readFile(path.join(out, 'summary.json'), 'utf8')) as Record<string, unknown>;
-      expect(summary).to.include({ benchmark: bench, tools, items: 3 });
+      expect(summary).to.include({ benchmark: bench, tools, items: 3, k: tools ? 3 : 2 });
       for (const k of ['accuracy', 'meanAtK', 'majAtK', 'toolCallsPerSolution'])
         expect(summary[k], k).to.be.a('number').within(0, 3);
       const items = (await fs.readFile(path.join(out, 'items.jsonl'), 'utf8'))

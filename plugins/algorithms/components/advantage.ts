@@ -8,7 +8,8 @@ import {
   reinforcePlusPlusBaselineAdvantage,
   rlooAdvantage,
 } from '../math/advantage.js';
-import { adpoScaleOptions, checkScaleRange } from './adpo-options.js';
+import { ADPO_DEFAULTS } from '../math/adpo-defaults.js';
+import { adpoScaleOptions, type AdpoScale, checkScaleRange } from './adpo-options.js';
 
 /** The column `field` of the batch, or MissingFieldError naming the first row without it. */
 export function requireField(
@@ -22,6 +23,15 @@ export function requireField(
   if (col.length !== rows) throw new Error(`${component}: field '${field}' has ${col.length} rows, batch ${rows}`);
   for (let i = 0; i < rows; i++) if (Number.isNaN(col[i])) throw new MissingFieldError(field, component, i);
   return col;
+}
+
+/** advantage/adpo's instance: an estimator that also tells its scale's field, s_lo and s_hi. */
+export interface AdpoAdvantage extends AdvantageEstimator {
+  readonly adpoScale: AdpoScale;
+}
+
+export function isAdpoAdvantage(x: unknown): x is AdpoAdvantage {
+  return typeof x === 'object' && x !== null && 'adpoScale' in x;
 }
 
 function checkShapes(input: AdvantageInput, component: string): void {
@@ -149,16 +159,16 @@ export const advantageComponents: ComponentDefinition[] = [
           type: 'number',
           minimum: 0,
           maximum: 1,
-          default: 0.6,
+          default: ADPO_DEFAULTS.aMin,
           description: 'Agent0 script 0.6; the code default is 0.5',
         },
         norm_adv_by_std_in_grpo: { type: 'boolean', default: true },
         epsilon: epsilonOpt(1e-6),
       },
     },
-    create: (o) => {
+    create: (o): AdpoAdvantage => {
       checkScaleRange('advantage/adpo', o);
-      return estimator('advantage/adpo', [o.field], (i) => {
+      const est = estimator('advantage/adpo', [o.field], (i) => {
         const s = requireField(i, o.field, 'advantage/adpo', i.rewards.length);
         return adpoAdvantage(i.rewards, i.groupIds, i.responseMask, s, {
           sLo: o.s_lo,
@@ -168,6 +178,8 @@ export const advantageComponents: ComponentDefinition[] = [
           epsilon: o.epsilon,
         });
       });
+      // read by a policy-loss/adpo whose `advantage` option names this instance
+      return { ...est, adpoScale: Object.freeze({ field: o.field, s_lo: o.s_lo, s_hi: o.s_hi }) };
     },
   }),
 ];

@@ -9,7 +9,9 @@ import type {
 } from '../../../core/index.js';
 import { maskedMean, tidyResult } from '../math/masked.js';
 import { adpoClipHigh, adpoLoss, gspoLoss, ppoClipLoss, type TokenLoss } from '../math/policy-loss.js';
-import { adpoScaleOptions, checkScaleRange } from './adpo-options.js';
+import { ADPO_DEFAULTS } from '../math/adpo-defaults.js';
+import { ADPO_SHARED, adpoScaleOptions, type AdpoScale, checkScaleRange } from './adpo-options.js';
+import { isAdpoAdvantage } from './advantage.js';
 
 /**
  * Aggregates the token loss with the input's aggregator, subtracts the entropy bonus
@@ -214,56 +216,80 @@ export const policyLossComponents: ComponentDefinition[] = [
       type: 'object',
       additionalProperties: false,
       properties: {
+        advantage: {
+          type: 'string',
+          nullable: true,
+          // the advantage scale and the upper clip read the same s with the same bounds: written once there
+          'x-ref': 'advantage/adpo',
+          'x-inherits': ADPO_SHARED,
+          default: null,
+          description:
+            "an advantage/adpo instance whose field, s_lo and s_hi this loss uses (then they are not set here); null: this loss's own",
+        },
         field: adpoScaleOptions.field,
-        clip_ratio: { ...lowClip, default: 0.2, description: 'eps (lower clip, and the upper clip at s >= s_hi)' },
+        clip_ratio: {
+          ...lowClip,
+          default: ADPO_DEFAULTS.clipRatio,
+          description: 'eps (lower clip, and the upper clip at s >= s_hi)',
+        },
         clip_ratio_high_boost: {
           type: 'number',
           minimum: 0,
-          default: 0.1,
+          default: ADPO_DEFAULTS.clipHighBoost,
           description: 'b: extra upper clip at s <= s_lo (linear form)',
         },
         s_lo: adpoScaleOptions.s_lo,
         s_hi: adpoScaleOptions.s_hi,
         clip_high_form: {
           enum: ['linear', 'inverse'],
-          default: 'linear',
+          default: ADPO_DEFAULTS.form,
           description: "'linear' (public code) or 'inverse' (paper: eps_high ∝ 1/s)",
         },
         clip_ratio_c: clipC,
         entropy_coeff: entropyCoeff,
       },
     },
-    create: (o) => {
-      checkScaleRange('policy-loss/adpo', o);
-      const clip = {
-        clipRatio: o.clip_ratio,
-        clipHighBoost: o.clip_ratio_high_boost,
-        sLo: o.s_lo,
-        sHi: o.s_hi,
-        form: o.clip_high_form,
-        clipRatioC: o.clip_ratio_c,
+    create: (o, ctx) => {
+      const build = (scale: AdpoScale): PolicyLoss => {
+        checkScaleRange('policy-loss/adpo', scale);
+        const { field } = scale;
+        const clip = {
+          clipRatio: o.clip_ratio,
+          clipHighBoost: o.clip_ratio_high_boost,
+          sLo: scale.s_lo,
+          sHi: scale.s_hi,
+          form: o.clip_high_form,
+          clipRatioC: o.clip_ratio_c,
+        };
+        const highs = (fields: Readonly<Record<string, Float32Array>>, rows: number): number[] => {
+          const s = checkedColumn(fields[field], field, 'policy-loss/adpo');
+          if (s.length !== rows)
+            throw new Error(`policy-loss/adpo: field '${field}' has ${s.length} rows, batch ${rows}`);
+          return Array.from(s, (v) => adpoClipHigh(v, clip));
+        };
+        return lossOf(
+          'policy-loss/adpo',
+          [field],
+          (i) =>
+            adpoLoss(
+              i.logProbs,
+              i.oldLogProbs,
+              i.advantages,
+              i.responseMask,
+              fieldValues(i, field, 'policy-loss/adpo'),
+              clip,
+            ),
+          o.entropy_coeff,
+          clipWire('token', o.clip_ratio, highs, o.clip_ratio_c, o.entropy_coeff, ['clip_high_mean']),
+        );
       };
-      const highs = (fields: Readonly<Record<string, Float32Array>>, rows: number): number[] => {
-        const s = checkedColumn(fields[o.field], o.field, 'policy-loss/adpo');
-        if (s.length !== rows)
-          throw new Error(`policy-loss/adpo: field '${o.field}' has ${s.length} rows, batch ${rows}`);
-        return Array.from(s, (v) => adpoClipHigh(v, clip));
-      };
-      return lossOf(
-        'policy-loss/adpo',
-        [o.field],
-        (i) =>
-          adpoLoss(
-            i.logProbs,
-            i.oldLogProbs,
-            i.advantages,
-            i.responseMask,
-            fieldValues(i, o.field, 'policy-loss/adpo'),
-            clip,
-          ),
-        o.entropy_coeff,
-        clipWire('token', o.clip_ratio, highs, o.clip_ratio_c, o.entropy_coeff, ['clip_high_mean']),
-      );
+      // without a reference the loss is built at once, as before (callers outside a run rely on it)
+      if (o.advantage === null) return build(o);
+      const name = o.advantage;
+      return ctx.get(name, 'advantage').then((a) => {
+        if (!isAdpoAdvantage(a)) throw new Error(`policy-loss/adpo: '${name}' is not an advantage/adpo instance`);
+        return build(a.adpoScale);
+      });
     },
   }),
 ];

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ADPO_DEFAULTS } from './adpo-defaults.js';
 import { maskedWhitenRows, maskRows } from './masked.js';
 
 /*
@@ -101,7 +102,7 @@ function unitClip(x: number): number {
  * 1 - (1 - a_min)(1 - c) so that s ≥ s_hi gives exactly 1 (ADPO = GRPO there).
  */
 export function adpoScale(s: number, opts: AdpoScaleOptions = {}): number {
-  const { sLo = 0.3, sHi = 0.8, aMin = 0.6 } = opts;
+  const { sLo = ADPO_DEFAULTS.sLo, sHi = ADPO_DEFAULTS.sHi, aMin = ADPO_DEFAULTS.aMin } = opts;
   const c = unitClip((s - sLo) / (sHi - sLo));
   return 1 - (1 - aMin) * (1 - c);
 }

@@ -13,7 +13,10 @@ export type LossAggMode = (typeof LOSS_AGG_MODES)[number];
 export interface AggregateOptions {
   /** Whole-batch normalisers when `lossMat` is one micro-batch of it. */
   norm?: AggregateNorm;
-  /** seq-mean-token-sum-norm: the constant C (verl's loss_scale_factor; Dr. GRPO: the generation budget); default T of the mask. */
+  /**
+   * seq-mean-token-sum-norm: the constant C (verl's loss_scale_factor; Dr. GRPO: the generation budget); default T of
+   * the mask.
+   */
   horizon?: number | null;
 }
 

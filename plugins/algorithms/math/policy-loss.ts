@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ADPO_DEFAULTS } from './adpo-defaults.js';
 import { applyMask, maskedMax, maskedMean, maskedMin, tidyResult } from './masked.js';
 
 /*
@@ -20,7 +21,8 @@ export interface TokenLoss {
   metrics: Record<string, tf.Scalar>;
 }
 
-// 1 + ε is formed in float64 before it becomes float32, so a per-row ε equal to a scalar ε gives the same bound bit for bit.
+// 1 + ε is formed in float64 before it becomes float32, so a per-row ε equal to a scalar ε gives the same bound bit for
+// bit.
 function upperBound(clipHigh: number | ArrayLike<number>, B: number): number | tf.Tensor {
   if (typeof clipHigh === 'number') return 1 + clipHigh;
   if (clipHigh.length !== B) throw new Error(`clipHigh has ${clipHigh.length} rows, batch ${B}`);
@@ -153,7 +155,10 @@ export interface AdpoClipOptions {
   clipHighBoost?: number;
   sLo?: number;
   sHi?: number;
-  /** 'linear' (public code): ε + b·clip((s_hi - s)/(s_hi - s_lo), 0, 1); 'inverse' (paper, ε_high ∝ 1/s): ε · s_hi / clip(s, s_lo, s_hi). */
+  /**
+   * 'linear' (public code): ε + b·clip((s_hi - s)/(s_hi - s_lo), 0, 1); 'inverse' (paper, ε_high ∝ 1/s): ε · s_hi /
+   * clip(s, s_lo, s_hi).
+   */
   form?: 'linear' | 'inverse';
   /** Dual clip c > 1 for A < 0 (null / undefined: off, as in Agent0). */
   clipRatioC?: number | null;
@@ -161,7 +166,8 @@ export interface AdpoClipOptions {
 
 /** ADPO's per-sample upper clip ε_high(s); equals ε exactly for s ≥ s_hi in both forms. */
 export function adpoClipHigh(s: number, opts: AdpoClipOptions = {}): number {
-  const { clipRatio = 0.2, clipHighBoost = 0.1, sLo = 0.3, sHi = 0.8, form = 'linear' } = opts;
+  const d = ADPO_DEFAULTS;
+  const { clipRatio = d.clipRatio, clipHighBoost = d.clipHighBoost, sLo = d.sLo, sHi = d.sHi, form = d.form } = opts;
   if (form === 'inverse') return clipRatio * (sHi / Math.min(sHi, Math.max(sLo, s)));
   return clipRatio + clipHighBoost * Math.min(1, Math.max(0, (sHi - s) / (sHi - sLo)));
 }
@@ -178,7 +184,7 @@ export function adpoLoss(
   return tidyResult(() => {
     const hi = Array.from(selfConsistency, (s) => adpoClipHigh(s, opts));
     const out = ppoClipLoss(logp, oldLogp, adv, mask, {
-      clipLow: opts.clipRatio ?? 0.2,
+      clipLow: opts.clipRatio ?? ADPO_DEFAULTS.clipRatio,
       clipHigh: hi,
       clipRatioC: opts.clipRatioC ?? null,
     });

@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerFusedKernels } from './fused-kernels.js';
 import { registerWasmFixes } from './wasm-kernels.js';
+import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
 
-export const BACKEND_CHOICES = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export { BACKEND_CHOICES, type BackendChoice };
 
 export interface BackendInfo {
   /** The choice that was honoured ('tfjs-node-gpu', 'wasm', ...; never 'auto'). */

@@ -23,7 +23,9 @@ function custom(f: (...args: never[]) => { value: tf.Tensor; gradFunc: GradFn })
   ) => tf.Tensor;
 }
 
-/** tf.tidy for functions returning plain objects of tensors (typed interfaces lack TensorContainer's index signature). */
+/**
+ * tf.tidy for functions returning plain objects of tensors (typed interfaces lack TensorContainer's index signature).
+ */
 export function tidyObj<T>(fn: () => T): T {
   return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
 }

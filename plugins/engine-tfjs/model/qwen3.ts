@@ -38,7 +38,9 @@ export interface ForwardOptions {
   inference?: boolean;
 }
 
-/** Above this many token rows per forward the plain (SIMD) ops beat the fused JS kernels (measured: 10% slower at 512). */
+/**
+ * Above this many token rows per forward the plain (SIMD) ops beat the fused JS kernels (measured: 10% slower at 512).
+ */
 const FUSED_MAX_ROWS = 128;
 
 export interface ForwardResult {

@@ -13,17 +13,13 @@ import type {
 } from '../../../core/index.js';
 import { lossGradients } from '../../../core/train/index.js';
 import { callSeed } from '../generate/generate.js';
-import { MAX_TOP_LOGPROBS } from '../policy.js';
+import { MAX_TOP_LOGPROBS, type TfjsPolicyOptions } from '../policy.js';
 import { microBatches, rowsPerMicroBatch } from '../train/logprobs.js';
 import { WorkerPool } from './pool.js';
 import type { EventsMessage, InitResult, PolicyFactorySpec, SyncMessage, TrainResult } from './protocol.js';
 
 /** What the main thread needs to split work the way TfjsPolicy would do it alone. */
-export interface ParallelPolicyOptions {
-  microBatchSize: number;
-  maxMicroBatchTokens: number;
-  seed: number;
-}
+export type ParallelPolicyOptions = Pick<TfjsPolicyOptions, 'microBatchSize' | 'maxMicroBatchTokens' | 'seed'>;
 
 /** `n` items cut into `parts` contiguous runs, as even as possible: [start, end) per part. */
 export function splitEven(n: number, parts: number): [number, number][] {

@@ -34,7 +34,9 @@ export function batchTensors(
   };
 }
 
-/** [b·T] values computed at position t (about token t+1) → [b, T] with column 0 = 0 and the rest shifted right by one. */
+/**
+ * [b·T] values computed at position t (about token t+1) → [b, T] with column 0 = 0 and the rest shifted right by one.
+ */
 function shiftRight(v: tf.Tensor1D, b: number, T: number): tf.Tensor2D {
   const m = tf.reshape(v, [b, T]);
   return tf.pad(tf.slice(m, [0, 0], [b, T - 1]), [

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import {
+  defaultRunDir,
   RecipeError,
   RunDir,
   runPipeline,
@@ -83,7 +84,7 @@ const ABLATE_OPTIONS = {
   full: { type: 'string', value: 'R', description: 'the full recipe (default: the one every variant extends)' },
   out: {
     type: 'string',
-    default: 'runs/ablation',
+    default: defaultRunDir('ablation'),
     value: 'DIR',
     description: 'where run folders and ablation.md / .csv / .svg go',
   },

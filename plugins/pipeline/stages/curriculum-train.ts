@@ -119,7 +119,10 @@ export async function probeQuestions(
   });
 }
 
-/** The executor's agreement on a question: the majority's share of its answers times the share of attempts that answered. */
+/**
+ * The executor's agreement on a question: the majority's share of its answers times the share of attempts that
+ * answered.
+ */
 export async function executorAgreement(
   verifier: Pick<Verifier, 'equivalent'>,
   answers: readonly (string | null)[],

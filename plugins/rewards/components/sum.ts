@@ -35,7 +35,9 @@ export const sumSchema = {
 
 export type SumOptions = OptionsOf<typeof sumSchema>;
 
-/** Weighted sum of other reward functions (e.g. outcome + tool-use); each term's parts are kept, prefixed with its name. */
+/**
+ * Weighted sum of other reward functions (e.g. outcome + tool-use); each term's parts are kept, prefixed with its name.
+ */
 export class SumReward implements RewardFunction {
   constructor(
     private readonly terms: { name: string; fn: RewardFunction; weight: number }[],

@@ -38,7 +38,10 @@ describe('agent-loop/tool-loop end to end with the real python sandbox (from a r
         'name: loop-e2e',
         'seed: 1',
         'components:',
-        '  python: { use: tool/python, options: { workers: 2, timeoutSeconds: 1, stateful: true } }',
+        // A worker per trajectory that calls the tool: under wasm isolation (no bubblewrap) a program
+        // killed at its deadline ends every session of its worker (docs/sandbox.md), so the slow
+        // call must not share one with the stateful trajectory whose variables are checked.
+        '  python: { use: tool/python, options: { workers: 4, timeoutSeconds: 1, stateful: true } }',
         '  executor_loop: { use: agent-loop/tool-loop, options: { tools: [python], maxTurns: 3, maxObsLength: 40, obsTruncate: left, batchWaitMs: 50 } }',
         'pipeline: { iterations: 0 }',
       ].join('\n'),

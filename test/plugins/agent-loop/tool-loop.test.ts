@@ -3,8 +3,8 @@ import '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { getEventListeners } from 'node:events';
 import type { AgentRequest, ParsedAction, Tool, ToolResult, Trajectory } from '../../../core/index.js';
-import { ToolLoop, type ToolLoopOptions } from '../../../plugins/agent-loop/loop.js';
-import { truncateIds } from '../../../plugins/agent-loop/truncate.js';
+import { ToolLoop, type ToolLoopOptions } from '../../../plugins/shared/tool-loop.js';
+import { truncateIds } from '../../../plugins/shared/truncate.js';
 import { charTokenizer, MODEL_LOGP, PY, ScriptedEngine } from './scripted.js';
 
 const OPTS: ToolLoopOptions = {
@@ -114,6 +114,29 @@ describe('agent-loop/tool-loop (scripted engine, fake tool)', () => {
     expect(engine.calls.map((c) => c.sampleKeys)).to.deep.equal([['a#0', 'b#0'], ['a#1']]);
     expect(engine.calls[0]!.params.stop).to.deep.equal(['```output']);
     expect(tool.finished.sort()).to.deep.equal(['a', 'b']);
+  });
+
+  it("streams: 'position' leaves the rows unkeyed (each draws its position's stream); the text is the same", async () => {
+    const scripts = {
+      'Problem: 12 * 34 + 5': [PY('print(12 * 34 + 5)'), 'The answer is \\boxed{413}.'],
+      'Problem: 2 + 2': ['I will compute it directly.\nThe answer is \\boxed{4}.'],
+    };
+    const reqs = [req('a', 'Problem: 12 * 34 + 5\nSolution:\n'), req('b', 'Problem: 2 + 2\nSolution:\n')];
+    const texts: string[][] = [];
+    for (const streams of ['turn', 'position'] as const) {
+      const engine = new ScriptedEngine(scripts);
+      const out = await new ToolLoop([new FakeTool(() => ok('413'))], OPTS).run(
+        engine,
+        reqs,
+        { maxNewTokens: 400, seed: 7 },
+        { streams },
+      );
+      texts.push(out.map((t) => t.text));
+      const keys = engine.calls.map((c) => c.sampleKeys);
+      expect(keys).to.deep.equal(streams === 'turn' ? [['a#0', 'b#0'], ['a#1']] : [undefined, undefined]);
+      expect(engine.calls[1]!.affinityKeys).to.deep.equal(['a']);
+    }
+    expect(texts[1]).to.deep.equal(texts[0]);
   });
 
   it('ends with max_turns when the model asks for one tool call more than maxTurns', async () => {

@@ -36,7 +36,8 @@ const AGENT0 = parse(readFileSync(new URL('../../../configs/algorithms/agent0.ya
   components: Record<string, { use: string; options?: Record<string, unknown> }>;
 };
 
-// verl divides a row's sum by n_i + 1e-8 (seq-mean-token-mean), a relative 1e-8 below n_i: hence 1e-7, not 1e-12, in float64
+// verl divides a row's sum by n_i + 1e-8 (seq-mean-token-mean), a relative 1e-8 below n_i: hence 1e-7, not 1e-12, in
+// float64
 const TOL64 = 1e-7;
 const dot = (w: Float64Array[], L: number[][]) =>
   w.reduce((acc, row, i) => acc + row.reduce((x, v, t) => x + v * L[i]![t]!, 0), 0);

@@ -69,7 +69,8 @@ describe('algorithms on hand-computed values', () => {
     });
 
     it('adpo: the GRPO advantage times 0.6 + 0.4 · clip((s - 0.3)/0.5, 0, 1)', () => {
-      // s = 0.3 → 0.6;  0.55 → 0.6 + 0.4·0.5 = 0.8;  0.8 → 1;  0.1 → 0.6 (clipped);  1 → 1;  0.675 → 0.6 + 0.4·0.75 = 0.9
+      // s = 0.3 → 0.6;  0.55 → 0.6 + 0.4·0.5 = 0.8;  0.8 → 1;  0.1 → 0.6 (clipped);  1 → 1;  0.675 → 0.6 + 0.4·0.75 =
+      // 0.9
       const s = Float32Array.from([0.3, 0.55, 0.8, 0.1, 1, 0.675]);
       // a: 0.999999·0.6, -0.999999·0.8, 0;  b: 4.999995·0.6;  c: 0, 0
       expectClose(run('adpo', {}, { selfConsistency: s }), [0.5999994, -0.7999992, 0, 2.999997, 0, 0], 1e-6);
@@ -126,7 +127,8 @@ describe('algorithms on hand-computed values', () => {
 
     it('reinforce_plus_plus (reset, VeRL): the observation zeroes the return of the earlier turn', () => {
       // Returns: row 0 t4 = 1, t2 = t1 = 0 (reset at column 3); row 1: 0, 0. Values [0, 0, 1, 0, 0]: mean 0.2,
-      // deviations -0.2 (×4) and 0.8, Σ dev² = 0.16 + 0.64 = 0.8, variance 0.2: -0.2/√0.2 = -0.4472136, 0.8/√0.2 = 1.7888544.
+      // deviations -0.2 (×4) and 0.8, Σ dev² = 0.16 + 0.64 = 0.8, variance 0.2: -0.2/√0.2 = -0.4472136, 0.8/√0.2 =
+      // 1.7888544.
       expectClose(
         rpp({ gamma: 0.5, at_masked: 'reset' }, [1, 0]),
         [0, -0.4472136, -0.4472136, 0, 1.7888544, 0, -0.4472136, -0.4472136, 0, 0],
@@ -270,8 +272,10 @@ describe('algorithms on hand-computed values', () => {
     });
 
     it('gspo: one ratio per sequence, exp(mean log-ratio), gradient s · A / n on every token', () => {
-      // Row: token ratios 2 and 1 → mean log-ratio ln2/2 → s = √2 = 1.4142136 on both tokens; A = 1, band ±0.5 (no clip).
-      // seq-mean-token-mean: L = -s; d/dlogp_t = -A · s / n = -0.7071068 on both tokens (even the one whose own ratio is 1).
+      // Row: token ratios 2 and 1 → mean log-ratio ln2/2 → s = √2 = 1.4142136 on both tokens; A = 1, band ±0.5 (no
+      // clip).
+      // seq-mean-token-mean: L = -s; d/dlogp_t = -A · s / n = -0.7071068 on both tokens (even the one whose own ratio
+      // is 1).
       const r = evalLoss(
         build('policy-loss', 'gspo', { clip_ratio_low: 0.5, clip_ratio_high: 0.5 }),
         [[2, 1, 9]],
@@ -321,7 +325,8 @@ describe('algorithms on hand-computed values', () => {
     });
 
     it('entropy bonus: loss -= entropy_coeff · aggregated entropy', () => {
-      // vanilla case above (-0.125) with entropies 1, 3 on row 0 and 2, 2 on row 1: token-mean 2 → -0.125 - 0.01·2 = -0.145
+      // vanilla case above (-0.125) with entropies 1, 3 on row 0 and 2, 2 on row 1: token-mean 2 → -0.125 - 0.01·2 =
+      // -0.145
       const r = evalLoss(
         build('policy-loss', 'vanilla', { entropy_coeff: 0.01 }),
         ratios,
@@ -349,7 +354,8 @@ describe('algorithms on hand-computed values', () => {
      *   k1 = d; abs = |d|; k2 = d²/2 = 0.125, 0.5, 0, 450, 450
      *   k3 = e^{-d} + d - 1: e^{-0.5} - 0.5 = 0.1065307; e - 2 = 0.7182818; 0; for d = -30 the exponent is capped at
      *        20 and the value clamped to 10; for d = 30: e^{-20} + 20 - 1 ≈ 19 → 10.
-     * Gradients w.r.t. logp: k1: 1; abs: sign d; k2: d; k3: 1 - e^{-d} = 0.3934693, -1.7182818, 0, 0 (clamped), 0 (clamped);
+     * Gradients w.r.t. logp: k1: 1; abs: sign d; k2: d; k3: 1 - e^{-d} = 0.3934693, -1.7182818, 0, 0 (clamped), 0
+     * (clamped);
      * '+' variants: k2's gradient d whatever the value.
      */
     const d = [0.5, -1, 0, -30, 30];

@@ -5,6 +5,9 @@ import algorithms from '../../../plugins/algorithms/index.js';
 import type { ComponentContext, ComponentKind, ComponentTypes } from '../../../core/index.js';
 
 const ajv = new Ajv({ useDefaults: true, strict: true });
+// the recipe's own keywords (core/recipe/validate.ts); strict mode refuses unknown ones
+ajv.addKeyword({ keyword: 'x-ref', schemaType: 'string' });
+ajv.addKeyword({ keyword: 'x-inherits', schemaType: 'array' });
 
 /** Builds a component of the algorithms plugin the way a recipe would: schema defaults filled, options validated. */
 export function build<K extends ComponentKind>(

@@ -23,7 +23,10 @@ interface Batch {
   s: number[];
 }
 
-/** A random batch: every row has at least one masked-in token; log-ratios in [-0.7, 0.7] so ratios fall both inside and outside the clip band. */
+/**
+ * A random batch: every row has at least one masked-in token; log-ratios in [-0.7, 0.7] so ratios fall both inside and
+ * outside the clip band.
+ */
 const batchArb = (sRange: [number, number] = [0, 1]) =>
   fc
     .integer({ min: 1, max: 5 })
@@ -233,7 +236,8 @@ describe('algorithm properties (fast-check)', () => {
             if (mv) expect(tv[i]?.[t]).to.equal(sv[i]);
           });
         });
-        // with a band of ±1e-3 almost every row is clipped on the side its advantage pushes; such rows get no gradient at all
+        // with a band of ±1e-3 almost every row is clipped on the side its advantage pushes; such rows get no gradient
+        // at all
         const adv = grpoAdv(b);
         const { grad } = lossAndGrad(
           build('policy-loss', 'gspo', { clip_ratio_low: 1e-3, clip_ratio_high: 1e-3 }),

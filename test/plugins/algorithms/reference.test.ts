@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { build, expectClose, flat, t2 } from './helpers.js';
 import type { FieldColumns, LossAggregator } from '../../../core/index.js';
 
-// Vectors from scripts/algorithms_reference.py (float64 loops written from the formulas; gradients by finite differences).
+// Vectors from scripts/algorithms_reference.py (float64 loops written from the formulas; gradients by finite
+// differences).
 function fixture<T>(name: string): { cases: T[] } {
   return JSON.parse(readFileSync(new URL(`../../fixtures/algorithms/${name}.json`, import.meta.url), 'utf8'));
 }

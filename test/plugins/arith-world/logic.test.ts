@@ -352,6 +352,7 @@ describe('arith-world: corpus, formats and cache', () => {
           return {
             text,
             tokenIds: [...text].map((c) => c.charCodeAt(0)),
+            logProbs: [...text].map(() => -1),
             finishReason: stop ? 'stop' : 'length',
             ...(stop ? { stopString: '```output' } : {}),
           };
@@ -479,6 +480,77 @@ describe('arith-world: probes of the base model', () => {
       directAccuracy: 1 / 3,
     });
     expect(engine.stops.every((s) => s?.length === 1 && s[0] === OUTPUT_STOP)).to.equal(true);
+  });
+
+  it("samples what the probe's own loop sampled before it ran on the shared tool loop", async () => {
+    // The former loop, kept as the reference: rounds of every live row in index order, each turn
+    // `maxNewTokens` fresh, a tool call at each OUTPUT_STOP stop while turns remain.
+    async function formerLoop(engine: RolloutEngine, prompts: number[][], sampling: SamplingParams, maxTurns: number) {
+      const texts = prompts.map(() => '');
+      const ctx = prompts.map((p) => [...p]);
+      let live = prompts.map((_, i) => i);
+      for (let turn = 0; turn <= maxTurns && live.length > 0; turn++) {
+        const outs = await engine.generate(
+          live.map((i) => ctx[i]!),
+          { ...sampling, stop: [OUTPUT_STOP] },
+        );
+        const next: number[] = [];
+        outs.forEach((o, j) => {
+          const i = live[j]!;
+          texts[i] += o.text;
+          ctx[i]!.push(...o.tokenIds);
+          if (o.finishReason === 'stop' && o.stopString === OUTPUT_STOP && turn < maxTurns) {
+            const code = /```python\n([\s\S]*?)```\s*```output$/.exec(o.text)?.[1] ?? '';
+            const obs = formatObservation(emulatePython(code));
+            texts[i] += obs;
+            ctx[i]!.push(...chars.encode(obs));
+            next.push(i);
+          }
+        });
+        live = next;
+      }
+      return texts;
+    }
+    /** Draws from the stream of each row's position in the call (as an unkeyed batched generate does). */
+    class PositionStreams implements RolloutEngine {
+      readonly tokenizer = chars;
+      readonly calls: { prompts: string[]; params: SamplingParams; keys: unknown }[] = [];
+      async generate(prompts: number[][], params: SamplingParams, opts?: { sampleKeys?: string[] }) {
+        this.calls.push({ prompts: prompts.map((p) => chars.decode(p)), params, keys: opts?.sampleKeys });
+        return prompts.map((p, j): Completion => {
+          const rng = new Rng((params.seed ?? 0) + j, `row/${j}`);
+          const pick = rng.next();
+          const a = 1 + Math.floor(rng.next() * 9);
+          const b = 1 + Math.floor(rng.next() * 9);
+          const call = pick < 0.6;
+          const text = call
+            ? `step ${p.length}\n\`\`\`python\nprint(${a} * ${b})\n\`\`\`\n${OUTPUT_STOP}`
+            : pick < 0.8
+              ? `\\boxed{${a}}`
+              : 'x'.repeat(params.maxNewTokens);
+          return {
+            tokenIds: chars.encode(text),
+            text,
+            logProbs: chars.encode(text).map(() => -0.5),
+            finishReason: call ? 'stop' : pick < 0.8 ? 'eos' : 'length',
+            ...(call ? { stopString: OUTPUT_STOP } : {}),
+          };
+        });
+      }
+    }
+    const prompts = Array.from({ length: 12 }, (_, i) => chars.encode(`problem ${i}: `));
+    const sampling = { maxNewTokens: 60, temperature: 1, seed: 3 };
+    const before = new PositionStreams();
+    const after = new PositionStreams();
+    const expected = await formerLoop(before, prompts, sampling, 2);
+    const got = await rolloutWithEmulatedTool(after, prompts, sampling, 2);
+    expect(got).to.deep.equal(expected);
+    expect(after.calls.map((c) => c.prompts)).to.deep.equal(before.calls.map((c) => c.prompts));
+    expect(after.calls.map((c) => c.params)).to.deep.equal(before.calls.map((c) => c.params));
+    expect(after.calls.every((c) => c.keys === undefined)).to.equal(true);
+    // the rollouts did go on after tool calls, up to the last turn
+    expect(before.calls.map((c) => c.prompts.length)).to.have.length(3);
+    expect(got.filter((t) => countToolCalls(t) === 2).length).to.be.greaterThan(0);
   });
 
   it('checks curriculum outputs against the exact evaluator', async () => {

@@ -5,7 +5,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HF_TOKENIZER_FILES, HfTokenizer, loadTokenizer, type TemplateMessage } from '../../../core/index.js';
 
-/** test/fixtures/qwen3-tiny: made by scripts/make_qwen3_fixture.py with tokenizers + transformers (see its reference.json). */
+/**
+ * test/fixtures/qwen3-tiny: made by scripts/make_qwen3_fixture.py with tokenizers + transformers (see its
+ * reference.json).
+ */
 export const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/qwen3-tiny');
 
 interface TokenRef {

@@ -38,7 +38,8 @@ describe('math verifier: equivalence', () => {
     ['0.3', '0.30000000000000004', true],
   ]);
 
-  // floatRounding 2, as two of Math-Verify's own tests pass (precision=2): 1/3 = 0.33 (1/3 ≠ 0.3 as 0.3 ≠ 0.33), ties to even
+  // floatRounding 2, as two of Math-Verify's own tests pass (precision=2): 1/3 = 0.33 (1/3 ≠ 0.3 as 0.3 ≠ 0.33), ties
+  // to even
   table(
     'floatRounding 2',
     [

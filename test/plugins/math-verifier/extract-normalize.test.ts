@@ -8,7 +8,8 @@ describe('math verifier: extraction', () => {
       '\\frac{a}{\\sqrt{b}}',
     );
     expect(extractAnswer('so \\fbox{42}.')).to.equal('42');
-    // a response cut off inside its last box has no answer (mathruler's "None"), not the box's start or an earlier number
+    // a response cut off inside its last box has no answer (mathruler's "None"), not the box's start or an earlier
+    // number
     expect(extractAnswer('unclosed \\boxed{x+{1}')).to.equal(null);
     expect(extractAnswer('We get 12 apples. \\boxed{7')).to.equal(null);
     expect(extractAnswer('\\boxed{3} is wrong; so \\boxed{5')).to.equal(null);

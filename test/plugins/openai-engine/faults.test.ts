@@ -107,7 +107,7 @@ describe('rollout/openai against a fault-injecting server', () => {
 
   it('fails with a clear error when every attempt fails', async () => {
     a.faults = ['500', '503', '500'];
-    const e = makeEngine({ urls: [a.url], maxRetries: 2 });
+    const e = makeEngine({ urls: [a.url], retries: 2 });
     const err = await e.generate([enc('q')], params).then(
       () => null,
       (x: unknown) => x,
@@ -190,7 +190,7 @@ describe('rollout/openai against a fault-injecting server', () => {
     it(`refuses an answer with ${fault} and gets the sample from another server`, async () => {
       a.faults = [fault];
       // Without a second server, the one attempt fails with the reason.
-      const alone = makeEngine({ urls: [a.url], model: 'm', maxRetries: 0 });
+      const alone = makeEngine({ urls: [a.url], model: 'm', retries: 0 });
       const err = await alone.generate([enc('v')], params).then(
         () => null,
         (x: Error) => x.message,
@@ -198,7 +198,7 @@ describe('rollout/openai against a fault-injecting server', () => {
       expect(err).to.match(message);
       a.faults = [fault];
       // With one, the retry goes there, though the trajectory's affinity pointed at a.
-      const e = makeEngine({ urls: [a.url, b.url], model: 'm', maxRetries: 1 });
+      const e = makeEngine({ urls: [a.url, b.url], model: 'm', retries: 1 });
       const [c] = await e.generate([enc('v')], params, { affinityKeys: ['k'] });
       expect(c).to.deep.include({ text: 'v#0', tokenIds: enc('v#0') });
       expect(b.served()).to.deep.equal(['v']);
@@ -246,7 +246,7 @@ describe('rollout/openai against a fault-injecting server', () => {
     a.faults = mix();
     b.faults = mix();
     a.delayMs = 2;
-    const e = makeEngine({ urls: [a.url, b.url], model: 'm', maxRetries: 8 });
+    const e = makeEngine({ urls: [a.url, b.url], model: 'm', retries: 8 });
     const prompts = Array.from({ length: 40 }, (_, i) => enc(`s${i % 30}`));
     const keys = prompts.map((_, i) => `traj-${i}`);
     const out = await e.generate(prompts, params, { affinityKeys: keys });

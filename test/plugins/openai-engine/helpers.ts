@@ -6,7 +6,7 @@ import { charTokenizer } from '../serve/doubles.js';
 export function engineOptions(o: Partial<OpenAIEngineOptions>): OpenAIEngineOptions {
   const props = openAIEngineSchema.properties as Record<string, { default?: unknown }>;
   const defaults = Object.fromEntries(Object.entries(props).map(([k, s]) => [k, structuredClone(s.default)]));
-  return { ...defaults, retryBaseMs: 1, retryMaxMs: 5, cooldownMs: 1000, ...o } as OpenAIEngineOptions;
+  return { ...defaults, backoffBaseMs: 1, backoffMaxMs: 5, cooldownMs: 1000, ...o } as OpenAIEngineOptions;
 }
 
 export function makeEngine(o: Partial<OpenAIEngineOptions>): OpenAIRolloutEngine {

@@ -157,8 +157,8 @@ describe('rollout/openai as a component', () => {
       );
     expect(await err(en.createComponent('rollout', 'openai', {}))).to.match(/set `tokenizer`.*or `tokenizerPath`/);
     expect(await err(en.createComponent('rollout', 'openai', { urls: ['ftp://x'] }))).to.match(/urls/);
-    expect(await err(en.createComponent('rollout', 'openai', { maxRetries: -1, tokenizerPath: fixture }))).to.match(
-      /maxRetries/,
+    expect(await err(en.createComponent('rollout', 'openai', { retries: -1, tokenizerPath: fixture }))).to.match(
+      /retries/,
     );
   });
 });

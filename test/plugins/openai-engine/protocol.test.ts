@@ -225,3 +225,26 @@ describe('rollout/openai balancer', () => {
     expect([b.endpointOf('a'), b.endpointOf('b'), b.endpointOf('c')]).to.deep.equal([undefined, 1, 0]);
   });
 });
+
+describe('rollout/openai options', () => {
+  it('an old retry option name is told its new name (the same as the other HTTP clients)', async () => {
+    const { fillOptions, RecipeError } = await import('../../../core/index.js');
+    const { openAIRollout } = await import('../../../plugins/openai-engine/index.js');
+    const opts = { urls: ['http://127.0.0.1:1'], model: 'm', maxRetries: 2, retryMaxMs: 10 };
+    let err: unknown;
+    try {
+      fillOptions(openAIRollout, opts, 'components.engine.options');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(RecipeError);
+    expect((err as Error).message).to.contain("maxRetries: unknown option 'maxRetries': it was renamed 'retries'.");
+    expect((err as Error).message).to.contain(
+      "retryMaxMs: unknown option 'retryMaxMs': it was renamed 'backoffMaxMs'.",
+    );
+    // other unknown names still get the closest allowed one
+    expect(() => fillOptions(openAIRollout, { urls: ['http://127.0.0.1:1'], model: 'm', retris: 1 })).to.throw(
+      "unknown option 'retris'. Did you mean 'retries'?",
+    );
+  });
+});

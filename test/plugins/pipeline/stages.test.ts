@@ -17,7 +17,7 @@ import { generateStage } from '../../../plugins/pipeline/stages/generate.js';
 import { curateStage } from '../../../plugins/pipeline/stages/curate.js';
 import { evaluateStage } from '../../../plugins/pipeline/stages/evaluate.js';
 import { executorTrain } from '../../../plugins/pipeline/stages/executor-train.js';
-import { curriculumTrain } from '../../../plugins/pipeline/stages/curriculum-train.js';
+import { curriculumTrain, executorAgreement } from '../../../plugins/pipeline/stages/curriculum-train.js';
 import { boxedVerifier, CharBigram, ReplayEngine, runStage, scripted, testStage, withDefaults } from './helpers.js';
 
 const seedOf = (stage: string, fork?: string) =>
@@ -510,5 +510,80 @@ describe('stage/curriculum-train', () => {
     expect(res?.summary).to.deep.include({ steps: 2, reward: 1 });
     expect((await fs.readdir(t.ctx.dir)).sort()).to.deep.equal(['checkpoint-2', 'stage-state.json']);
     expect(Object.keys(t.committed)).to.deep.equal(['curriculum']);
+  });
+  it("the executor's agreement is the majority's share of the answers times the share that answered", async () => {
+    const v = boxedVerifier();
+    // 4 attempts, 3 answered, majority '2' holds 2 of those 3: 2/3 · 3/4
+    expect(await executorAgreement(v, ['2', null, '2', '3'])).to.equal(0.5);
+    expect(await executorAgreement(v, ['7', '7', '7', '7'])).to.equal(1);
+    expect(await executorAgreement(v, [null, null])).to.equal(0);
+    expect(await executorAgreement(v, [])).to.equal(0);
+    // a tie goes to the answer seen first; its share is still 1/2
+    expect(await executorAgreement(v, ['1', '2'])).to.equal(0.5);
+  });
+
+  it('a run killed mid-step resumes from its last step checkpoint to the same curriculum weights', async () => {
+    const options = {
+      curriculumEngine: 'cengine',
+      executorEngine: 'xengine',
+      executorLoop: null,
+      kl: null,
+      loss: 'policy_loss',
+      prompt: 'P',
+      executorPrompt: 'Q{problem}',
+      steps: 3,
+      batchSize: 1,
+      n: 2,
+      k: 2,
+      checkpointEvery: 1,
+    };
+    const proposals = ['<question>1+1</question>\\boxed{2}', '<question>2+2</question>'];
+    async function setup(curriculum: CharBigram, runDir?: Awaited<ReturnType<typeof testStage>>['runDir']) {
+      const executor = new CharBigram();
+      const cengine = new ReplayEngine((_p, n) => proposals[n % 2] as string, curriculum.tokenizer);
+      const xengine = new ReplayEngine((_p, n) => (n % 2 === 0 ? '\\boxed{2}' : '\\boxed{5}'), executor.tokenizer);
+      const reward: RewardFunction = {
+        score: async (b) => b.map((x) => ({ reward: (x.extra as { ownAnswer: string | null }).ownAnswer ? 1 : 0 })),
+      };
+      const t = await testStage(
+        'curriculum-train',
+        {
+          curriculum,
+          executor,
+          cengine,
+          xengine,
+          curriculum_reward: reward,
+          verifier: boxedVerifier(),
+          ...(await algorithms()),
+        },
+        { runDir },
+      );
+      return { t, cengine };
+    }
+    const whole = new CharBigram();
+    await runStage(curriculumTrain, options, (await setup(whole)).t);
+    expect(
+      whole
+        .weights()
+        .flat()
+        .some((x) => x !== 0),
+      'the curriculum was trained',
+    ).to.equal(true);
+    const killed = new CharBigram();
+    killed.failAt = 3; // during step 2, after the checkpoint of step 2
+    const first = await setup(killed);
+    let died = false;
+    await runStage(curriculumTrain, options, first.t).catch(() => {
+      died = true;
+    });
+    expect(died).to.equal(true);
+    expect(await first.t.ctx.loadState()).to.deep.equal({ step: 2 });
+    const resumed = new CharBigram();
+    const again = await setup(resumed, first.t.runDir);
+    await runStage(curriculumTrain, options, again.t);
+    expect(again.t.metrics.map((m) => m.step)).to.deep.equal([2]);
+    // the resumed step proposes from the same seed as the uninterrupted run's step 2
+    expect(again.cengine.calls[0]?.params.seed).to.equal(seedOf('curriculum-train', 'step-2'));
+    expect(resumed.weights()).to.deep.equal(whole.weights());
   });
 });

@@ -16,7 +16,8 @@ const PRELUDE = [
   'L = ctypes.c_long',
   'def err():',
   '    return errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno()))',
-  // x86_64 / aarch64 numbers: kcmp, io_uring_setup, bpf, userfaultfd, keyctl, perf_event_open, setns, move_pages, get_robust_list.
+  // x86_64 / aarch64 numbers: kcmp, io_uring_setup, bpf, userfaultfd, keyctl, perf_event_open, setns, move_pages,
+  // get_robust_list.
   "NR = {'x86_64': dict(kcmp=312, io_uring_setup=425, bpf=321, userfaultfd=323, keyctl=250, perf_event_open=298, setns=308, move_pages=279, get_robust_list=274),",
   "      'aarch64': dict(kcmp=272, io_uring_setup=425, bpf=280, userfaultfd=282, keyctl=219, perf_event_open=241, setns=268, move_pages=239, get_robust_list=100)}[os.uname().machine]",
 ].join('\n');

@@ -231,7 +231,8 @@ describe('tool/python: workers, state and isolation policy', function () {
   it("preImport: verl-tool gives programs VeRL-Tool's star imports, keeps builtins, and tracebacks keep the model's line numbers", async () => {
     const t = await makeTool({ preImport: 'verl-tool', stateful: true });
     try {
-      // factorial/gcd from math, permutations from itertools, Counter from collections; pow is the builtin (math.pow would print 1024.0)
+      // factorial/gcd from math, permutations from itertools, Counter from collections; pow is the builtin (math.pow
+      // would print 1024.0)
       const r = await t.conductAction(
         'p',
         'print(factorial(5), gcd(12, 18), list(permutations([1, 2])), Counter("aab")["a"], pow(2, 10), math.pi > 3)',

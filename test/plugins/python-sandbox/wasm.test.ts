@@ -266,6 +266,17 @@ describe('python sandbox: isolation wasm (CPython in WebAssembly in a locked-dow
     for (let i = 0; i < 17; i++) await tool.sandbox.endSession(`many-${i}`);
   });
 
+  it('a stateful call killed at its deadline says in its own reply that its state is gone, as do the sessions it took along', async () => {
+    // one call at a time with every worker idle: both sessions start on the first worker
+    await tool.sandbox.exec('kept = 1', { session: 'bystander' });
+    const killed = await tool.sandbox.exec('x = 1\nwhile True:\n    pass', { session: 'looping' });
+    expect(killed).to.include({ status: 'timeout', sessionLost: true });
+    // the restart ended every session of the child (docs/sandbox.md); each says so at its next call
+    expect(await tool.sandbox.exec('print(kept)', { session: 'bystander' })).to.include({ sessionLost: true });
+    expect((await tool.sandbox.exec('print(7)', { session: 'looping' })).stdout).to.equal('7\n');
+    for (const s of ['bystander', 'looping']) await tool.sandbox.endSession(s);
+  });
+
   it('maxSessions sets that cap (2 here): a third session ends the least recently used one', async () => {
     const limits = { maxSessions: 2 };
     await tool.sandbox.exec('v = 1', { session: 'cap-a', limits });

@@ -34,7 +34,10 @@ export const numberVerifier: Verifier & { calls: number } = {
   },
 };
 
-/** Builds a reward component as a recipe would: schema defaults filled and options validated; `instances` answers ctx.get. */
+/**
+ * Builds a reward component as a recipe would: schema defaults filled and options validated; `instances` answers
+ * ctx.get.
+ */
 export async function buildReward(
   name: string,
   options: Record<string, unknown> = {},

@@ -62,7 +62,8 @@ describe('VeRL-Tool conformance: observation envelopes', () => {
   const ipy = parseObservationFormat('ipython_code');
   // [action, python_code's observation of the output '1', ipython_code's]
   const vectors: [string, string, string][] = [
-    // the agent loop's action ends with its stop string: an opened ```output block (3 fences) that the observation closes
+    // the agent loop's action ends with its stop string: an opened ```output block (3 fences) that the observation
+    // closes
     ['```python\nprint(1)\n```\n```output', '\n1\n```\n', '\n1\n```\n'],
     // every block closed (2 fences): the output gets a block of its own
     ['```python\nprint(1)\n```', '\n```result\n1\n```\n', '\n```output\n1\n```\n'],

@@ -12,7 +12,7 @@ import type {
   Tokenizer,
   Trajectory,
 } from '../../core/index.js';
-import type { ToolLoopOptions } from './options.js';
+import type { ToolLoopOptions } from './tool-loop-options.js';
 import { formatObservation, truncateIds } from './truncate.js';
 
 export type { ToolLoopOptions };
@@ -42,6 +42,16 @@ function withTimeout<T>(p: Promise<T>, ms: number, ctl: AbortController): Promis
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * How each generation round draws its random streams. 'turn' keys a row's stream by its trajectory
+ * and turn, so what a trajectory samples does not depend on which others share its round (tool
+ * timing decides that) and a resumed run samples what it did before. 'position' leaves the rows
+ * unkeyed: the engine gives each row the stream of its position in the call, as a plain batched
+ * `generate` does; the draws then follow the round layout, which repeats only when the tools
+ * settle in a fixed order (synchronous tools, as in arith-world's probe).
+ */
+export type SampleStreams = 'turn' | 'position';
 
 /** A promise that settles when `signal` aborts, and a way to drop its listener. */
 function untilAborted(signal: AbortSignal | undefined): { promise: Promise<void>; dispose(): void } {
@@ -79,7 +89,7 @@ export class ToolLoop implements AgentLoop {
     engine: RolloutEngine,
     requests: AgentRequest[],
     sampling: SamplingParams,
-    opts: { signal?: AbortSignal } = {},
+    opts: { signal?: AbortSignal; streams?: SampleStreams } = {},
   ): Promise<Trajectory[]> {
     const tok = engine.tokenizer;
     const budget = this.o.maxResponseLength ?? sampling.maxNewTokens;
@@ -128,13 +138,11 @@ export class ToolLoop implements AgentLoop {
         const caps = batch.map((s) => this.turnCap(s, budget));
         const completions = await engine.generate(
           batch.map((s) => [...s.req.promptIds, ...s.ids]),
-          // Row streams are keyed by trajectory and turn, not by round: which trajectories share a
-          // round depends on tool timing, and a resumed run must sample exactly what it did before.
           { ...sampling, maxNewTokens: Math.max(...caps), stop: allStops },
           {
             ...(signal ? { signal } : {}),
             affinityKeys: batch.map((s) => s.req.id),
-            sampleKeys: batch.map((s) => `${s.req.id}#${s.turns}`),
+            ...(opts.streams === 'position' ? {} : { sampleKeys: batch.map((s) => `${s.req.id}#${s.turns}`) }),
           },
         );
         if (!Array.isArray(completions) || completions.length !== batch.length) {
