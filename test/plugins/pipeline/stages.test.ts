@@ -23,6 +23,35 @@ import { boxedVerifier, CharBigram, ReplayEngine, runStage, scripted, testStage,
 const seedOf = (stage: string, fork?: string) =>
   (fork === undefined ? new Rng(1, stage) : new Rng(1, stage).fork(fork)).seedInt();
 
+type TestRunDir = Awaited<ReturnType<typeof testStage>>['runDir'];
+
+/**
+ * Runs a training stage whole, then again killed during step 2 (after that step's checkpoint), then
+ * resumed in the killed run's folder; checks the kill left state at step 2 and the resume ran only it.
+ */
+async function killAndResume<S extends { t: Awaited<ReturnType<typeof testStage>> }>(
+  stage: ComponentDefinition,
+  options: Record<string, unknown>,
+  setup: (policy: CharBigram, runDir?: TestRunDir) => Promise<S>,
+): Promise<{ whole: CharBigram; resumed: CharBigram; first: S; again: S }> {
+  const whole = new CharBigram();
+  await runStage(stage, options, (await setup(whole)).t);
+  const killed = new CharBigram();
+  killed.failAt = 3; // during step 2, after the checkpoint of step 2
+  const first = await setup(killed);
+  let died = false;
+  await runStage(stage, options, first.t).catch(() => {
+    died = true;
+  });
+  expect(died).to.equal(true);
+  expect(await first.t.ctx.loadState()).to.deep.equal({ step: 2 });
+  const resumed = new CharBigram();
+  const again = await setup(resumed, first.t.runDir);
+  await runStage(stage, options, again.t);
+  expect(again.t.metrics.map((m) => m.step)).to.deep.equal([2]);
+  return { whole, resumed, first, again };
+}
+
 /** A task source of fixed tasks per split, with the world's optional reporting hooks. */
 function source(splits: Record<string, Task[]>): TaskSource {
   return {
@@ -327,7 +356,7 @@ describe('stage/executor-train', () => {
     checkpointEvery: 2,
   };
 
-  async function setup(policy: CharBigram, runDir?: Awaited<ReturnType<typeof testStage>>['runDir']) {
+  async function setup(policy: CharBigram, runDir?: TestRunDir) {
     const seen: RewardSample[][] = [];
     const engine = new ReplayEngine(reply, policy.tokenizer);
     const t = await testStage(
@@ -395,21 +424,7 @@ describe('stage/executor-train', () => {
   });
 
   it('a run killed mid-step resumes from its last step checkpoint to the same weights', async () => {
-    const whole = new CharBigram();
-    await runStage(executorTrain, options, (await setup(whole)).t);
-    const killed = new CharBigram();
-    killed.failAt = 3; // during step 2, after the checkpoint of step 2
-    const first = await setup(killed);
-    let died = false;
-    await runStage(executorTrain, options, first.t).catch(() => {
-      died = true;
-    });
-    expect(died).to.equal(true);
-    expect(await first.t.ctx.loadState()).to.deep.equal({ step: 2 });
-    const resumed = new CharBigram();
-    const again = await setup(resumed, first.t.runDir);
-    await runStage(executorTrain, options, again.t);
-    expect(again.t.metrics.map((m) => m.step)).to.deep.equal([2]);
+    const { whole, resumed, first } = await killAndResume(executorTrain, options, setup);
     expect(resumed.weights()).to.deep.equal(whole.weights());
     // a finished stage resumed again only reloads and re-commits
     const done = new CharBigram();
@@ -538,7 +553,7 @@ describe('stage/curriculum-train', () => {
       checkpointEvery: 1,
     };
     const proposals = ['<question>1+1</question>\\boxed{2}', '<question>2+2</question>'];
-    async function setup(curriculum: CharBigram, runDir?: Awaited<ReturnType<typeof testStage>>['runDir']) {
+    async function setup(curriculum: CharBigram, runDir?: TestRunDir) {
       const executor = new CharBigram();
       const cengine = new ReplayEngine((_p, n) => proposals[n % 2] as string, curriculum.tokenizer);
       const xengine = new ReplayEngine((_p, n) => (n % 2 === 0 ? '\\boxed{2}' : '\\boxed{5}'), executor.tokenizer);
@@ -560,8 +575,7 @@ describe('stage/curriculum-train', () => {
       );
       return { t, cengine };
     }
-    const whole = new CharBigram();
-    await runStage(curriculumTrain, options, (await setup(whole)).t);
+    const { whole, resumed, again } = await killAndResume(curriculumTrain, options, setup);
     expect(
       whole
         .weights()
@@ -569,19 +583,6 @@ describe('stage/curriculum-train', () => {
         .some((x) => x !== 0),
       'the curriculum was trained',
     ).to.equal(true);
-    const killed = new CharBigram();
-    killed.failAt = 3; // during step 2, after the checkpoint of step 2
-    const first = await setup(killed);
-    let died = false;
-    await runStage(curriculumTrain, options, first.t).catch(() => {
-      died = true;
-    });
-    expect(died).to.equal(true);
-    expect(await first.t.ctx.loadState()).to.deep.equal({ step: 2 });
-    const resumed = new CharBigram();
-    const again = await setup(resumed, first.t.runDir);
-    await runStage(curriculumTrain, options, again.t);
-    expect(again.t.metrics.map((m) => m.step)).to.deep.equal([2]);
     // the resumed step proposes from the same seed as the uninterrupted run's step 2
     expect(again.cengine.calls[0]?.params.seed).to.equal(seedOf('curriculum-train', 'step-2'));
     expect(resumed.weights()).to.deep.equal(whole.weights());
